@@ -1,0 +1,120 @@
+package deployments
+
+import (
+	"time"
+)
+
+// Status is a deployment's lifecycle state. The values are the ones stored in
+// workflows.deployment_status (see the CHECK constraint in migrations/).
+type Status string
+
+const (
+	StatusDraft    Status = "DRAFT"
+	StatusDeployed Status = "DEPLOYED"
+	StatusPaused   Status = "PAUSED"
+	StatusArchived Status = "ARCHIVED"
+)
+
+// Definition is a workflow's DAG as stored in one immutable revision.
+type Definition struct {
+	ID          string `json:"id"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	Nodes       []Node `json:"nodes"`
+}
+
+// Node is one step of a definition.
+type Node struct {
+	ID        string         `json:"id"`
+	Type      string         `json:"type"`
+	Params    map[string]any `json:"params,omitempty"`
+	DependsOn []string       `json:"depends_on,omitempty"`
+}
+
+// Trigger is a cron schedule or a webhook path; exactly one of Cron and Webhook is set.
+type Trigger struct {
+	ID      string
+	Cron    *CronSchedule
+	Webhook *Webhook
+}
+
+// CronSchedule fires at the expression's times in Timezone plus the workflow's hash jitter.
+type CronSchedule struct {
+	// Expression as the user wrote it (5-, 6- or 7-field, or a @macro).
+	Expression string
+	// Timezone is an IANA name; "UTC" when the user gave none.
+	Timezone string
+	// JitterWindowSeconds is the window of the hash jitter; 0 turns it off.
+	JitterWindowSeconds uint32
+}
+
+// Webhook fires when TriggerWorkflow names Path.
+type Webhook struct {
+	Path string
+}
+
+// Overlap policies (workflows.deployment_config.overlap_policy).
+const (
+	OverlapSkip        = "SKIP"
+	OverlapBufferOne   = "BUFFER_ONE"
+	OverlapBufferAll   = "BUFFER_ALL"
+	OverlapCancelOther = "CANCEL_OTHER"
+	OverlapAllowAll    = "ALLOW_ALL"
+)
+
+// Misfire policies (workflows.deployment_config.misfire_policy).
+const (
+	MisfireFireAll  = "FIRE_ALL"
+	MisfireFireOnce = "FIRE_ONCE"
+	MisfireSkip     = "SKIP"
+)
+
+// Config is a deployment's admission, timeout, retry and misfire settings, stored as the
+// workflows.deployment_config JSON document. WithDefaults fills what the caller left unset.
+type Config struct {
+	OverlapPolicy    string        `json:"overlap_policy"`
+	ExecutionTimeout time.Duration `json:"execution_timeout"`
+	Retry            RetryPolicy   `json:"retry"`
+	CatchUpWindow    time.Duration `json:"catch_up_window"`
+	MisfirePolicy    string        `json:"misfire_policy"`
+}
+
+// RetryPolicy is how failed executions are retried.
+type RetryPolicy struct {
+	MaxAttempts        uint32        `json:"max_attempts"`
+	InitialBackoff     time.Duration `json:"initial_backoff"`
+	MaxBackoff         time.Duration `json:"max_backoff"`
+	BackoffCoefficient float64       `json:"backoff_coefficient"`
+}
+
+// Defaults of Config, stated once.
+const (
+	DefaultExecutionTimeout    = time.Hour
+	DefaultCatchUpWindow       = 10 * time.Minute
+	DefaultMaxAttempts         = 1
+	DefaultInitialBackoff      = time.Second
+	DefaultMaxBackoff          = 5 * time.Minute
+	DefaultBackoffCoefficient  = 2.0
+	DefaultJitterWindowSeconds = 300
+	DefaultTimezone            = "UTC"
+)
+
+// Deployment is a workflow as the runtime runs it: the current revision's definition, its
+// triggers and config. One row of the workflows table, joined with its current revision and
+// its triggers.
+type Deployment struct {
+	// ID is a server-assigned UUID.
+	ID string
+	// WorkflowID is Definition.ID; unique.
+	WorkflowID string
+	// Revision is the current revision number, from 1.
+	Revision int32
+	Status   Status
+	// DeployedAt is when it last became DEPLOYED or deployed a new revision; zero when never.
+	DeployedAt time.Time
+	Definition Definition
+	Triggers   []Trigger
+	Config     Config
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
