@@ -1,0 +1,366 @@
+package deployments
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+)
+
+// DefaultNodeTypes are the node types of the reference engine.
+var DefaultNodeTypes = []string{"delay", "http", "noop", "transform"}
+
+// ServiceConfig configures a Service. Every field has a default.
+type ServiceConfig struct {
+	// KnownNodeTypes are the node types a definition may use. Default DefaultNodeTypes.
+	KnownNodeTypes []string
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// NewID makes deployment ids. Default UUIDv7 (time-ordered, friendly to B-tree indexes).
+	NewID func() string
+}
+
+// Service is the deployment lifecycle: deploy (new revision), update per mask, archive, read.
+// See doc.go for the state machine.
+type Service struct {
+	store Store
+	cfg   ServiceConfig
+}
+
+// NewService returns a Service over store.
+func NewService(store Store, cfg ServiceConfig) *Service {
+	if len(cfg.KnownNodeTypes) == 0 {
+		cfg.KnownNodeTypes = DefaultNodeTypes
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
+	}
+	return &Service{store: store, cfg: cfg}
+}
+
+// DeployParams is the input of Deploy.
+type DeployParams struct {
+	Definition Definition
+	Triggers   []Trigger
+	// Config as the caller gave it; unset fields take their defaults.
+	Config Config
+	// Draft stores the revision without deploying it.
+	Draft bool
+}
+
+// Deploy stores p.Definition as a new revision: revision 1 of a new deployment (created is
+// true), or revision n+1 of the workflow's deployment. Triggers and config are replaced. Unless
+// Draft, the deployment becomes DEPLOYED (an archived one is revived; a paused one resumes).
+func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, created bool, err error) {
+	v := &apperr.ValidationError{}
+	validateDefinition(v, "definition", &p.Definition, s.cfg.KnownNodeTypes)
+	validateTriggers(v, "triggers", p.Triggers)
+	if err := v.OrNil(); err != nil {
+		return nil, false, err
+	}
+	triggers := normalizeTriggers(p.Triggers)
+	config := p.Config.WithDefaults()
+
+	// Two first deploys of one workflow id race on the insert; the loser retries as a revision.
+	for attempt := 0; ; attempt++ {
+		err = s.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+			now := s.cfg.Now().UTC()
+			cur, err := tx.DeploymentGetForUpdate(ctx, p.Definition.ID)
+			switch {
+			case errors.Is(err, apperr.ErrNotFound):
+				created = true
+				d = &Deployment{
+					ID:         s.cfg.NewID(),
+					WorkflowID: p.Definition.ID,
+					Revision:   1,
+					Status:     StatusDraft,
+					CreatedAt:  now,
+				}
+			case err != nil:
+				return err
+			default:
+				created = false
+				d = cur
+				d.Revision++
+			}
+			d.Definition = p.Definition
+			d.Triggers = triggers
+			d.Config = config
+			d.UpdatedAt = now
+			switch {
+			case !p.Draft:
+				d.Status = StatusDeployed
+				d.DeployedAt = now
+			case d.Status == StatusArchived:
+				d.Status = StatusDraft
+			}
+			if created {
+				if err := tx.DeploymentInsert(ctx, d); err != nil {
+					return err
+				}
+			} else if err := tx.DeploymentUpdate(ctx, d); err != nil {
+				return err
+			}
+			if err := tx.RevisionInsert(ctx, d); err != nil {
+				return err
+			}
+			return tx.TriggersReplace(ctx, d)
+		})
+		if errors.Is(err, apperr.ErrConflict) && attempt < 2 {
+			continue
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("deploy workflow %s: %w", p.Definition.ID, err)
+		}
+		return d, created, nil
+	}
+}
+
+// Update mask paths.
+const (
+	PathStatus     = "status"
+	PathDefinition = "definition"
+	PathTriggers   = "triggers"
+	PathConfig     = "config"
+)
+
+// UpdateParams is the input of Update: only the fields named in Paths change.
+type UpdateParams struct {
+	ID         string
+	Paths      []string
+	Status     Status
+	Definition *Definition
+	Triggers   []Trigger
+	// Config replaces the whole config; unset fields take their defaults.
+	Config *Config
+}
+
+// Update changes a deployment per p.Paths: status (DEPLOYED: deploy a draft or resume; PAUSED:
+// pause), definition (a new revision; its id must be the workflow's), triggers, config. An
+// archived deployment cannot change (apperr.ErrFailedPrecondition); only Deploy revives it.
+func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, error) {
+	v := &apperr.ValidationError{}
+	for _, path := range p.Paths {
+		switch path {
+		case PathStatus:
+			if p.Status != StatusDeployed && p.Status != StatusPaused {
+				v.Add("status", "status.settable", "status can only be set to DEPLOYED or PAUSED")
+			}
+		case PathDefinition:
+			if p.Definition == nil {
+				v.Add("definition", "required", "value is required when update_mask has definition")
+				continue
+			}
+			validateDefinition(v, "definition", p.Definition, s.cfg.KnownNodeTypes)
+		case PathTriggers:
+			validateTriggers(v, "triggers", p.Triggers)
+		case PathConfig:
+		default:
+			v.Add("update_mask", "update_mask.paths", "unknown path %q (mutable: status, definition, triggers, config)", path)
+		}
+	}
+	if err := v.OrNil(); err != nil {
+		return nil, err
+	}
+	var d *Deployment
+	err := s.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		cur, err := tx.DeploymentGetByIDForUpdate(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status == StatusArchived {
+			return fmt.Errorf("deployment %s is archived; deploy the workflow again to revive it: %w", p.ID, apperr.ErrFailedPrecondition)
+		}
+		now := s.cfg.Now().UTC()
+		d = cur
+		d.UpdatedAt = now
+		newRevision, triggersChanged := false, false
+		for _, path := range p.Paths {
+			switch path {
+			case PathStatus:
+				if err := transition(d, p.Status, now); err != nil {
+					return err
+				}
+			case PathDefinition:
+				if p.Definition.ID != d.WorkflowID {
+					return apperr.Invalid("definition.id", "definition.id_matches",
+						"must be the deployment's workflow id %q, got %q", d.WorkflowID, p.Definition.ID)
+				}
+				if !newRevision {
+					d.Revision++
+				}
+				d.Definition = *p.Definition
+				newRevision = true
+			case PathTriggers:
+				d.Triggers = normalizeTriggers(p.Triggers)
+				triggersChanged = true
+			case PathConfig:
+				d.Config = cmp.Or(p.Config, &Config{}).WithDefaults()
+			}
+		}
+		if err := tx.DeploymentUpdate(ctx, d); err != nil {
+			return err
+		}
+		if newRevision {
+			if err := tx.RevisionInsert(ctx, d); err != nil {
+				return err
+			}
+		}
+		if triggersChanged {
+			return tx.TriggersReplace(ctx, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update deployment %s: %w", p.ID, err)
+	}
+	return d, nil
+}
+
+// transition moves d to status to, or says why it cannot.
+func transition(d *Deployment, to Status, now time.Time) error {
+	switch {
+	case d.Status == to:
+		return nil
+	case to == StatusDeployed: // DRAFT or PAUSED
+		d.Status = StatusDeployed
+		d.DeployedAt = now
+		return nil
+	case to == StatusPaused && d.Status == StatusDeployed:
+		d.Status = StatusPaused
+		return nil
+	default:
+		return fmt.Errorf("cannot move deployment %s from %s to %s: %w", d.ID, d.Status, to, apperr.ErrFailedPrecondition)
+	}
+}
+
+// Delete archives a deployment: its triggers are removed (their webhook paths freed), its
+// revisions and executions are kept. Deleting an archived deployment returns it unchanged.
+func (s *Service) Delete(ctx context.Context, id string) (*Deployment, error) {
+	var d *Deployment
+	err := s.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		cur, err := tx.DeploymentGetByIDForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		d = cur
+		if d.Status == StatusArchived {
+			return nil
+		}
+		d.Status = StatusArchived
+		d.Triggers = nil
+		d.UpdatedAt = s.cfg.Now().UTC()
+		if err := tx.DeploymentUpdate(ctx, d); err != nil {
+			return err
+		}
+		return tx.TriggersReplace(ctx, d)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete deployment %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// Get returns the deployment with this id.
+func (s *Service) Get(ctx context.Context, id string) (*Deployment, error) {
+	d, err := s.store.DeploymentGet(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get deployment %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// GetByWorkflow returns the deployment of this workflow id.
+func (s *Service) GetByWorkflow(ctx context.Context, workflowID string) (*Deployment, error) {
+	d, err := s.store.DeploymentGetByWorkflow(ctx, workflowID)
+	if err != nil {
+		return nil, fmt.Errorf("get deployment of workflow %s: %w", workflowID, err)
+	}
+	return d, nil
+}
+
+// Page sizes of List.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+// ListQuery selects a page of List.
+type ListQuery struct {
+	// Statuses filters; empty means all.
+	Statuses []Status
+	// PageSize defaults to DefaultPageSize and is capped at MaxPageSize.
+	PageSize int
+	// PageToken is the previous page's next token; "" for the first page.
+	PageToken string
+}
+
+// pageTokenPrefix versions the opaque token: base64url("d1:" + last workflow id).
+const pageTokenPrefix = "d1:"
+
+// List returns one page of deployments ordered by workflow id and the token of the next page
+// ("" on the last one). A token that was not made by List is apperr.ValidationError.
+func (s *Service) List(ctx context.Context, q ListQuery) ([]*Deployment, string, error) {
+	size := q.PageSize
+	if size <= 0 {
+		size = DefaultPageSize
+	}
+	size = min(size, MaxPageSize)
+	after := ""
+	if q.PageToken != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(q.PageToken)
+		if err != nil || !strings.HasPrefix(string(raw), pageTokenPrefix) || len(raw) == len(pageTokenPrefix) {
+			return nil, "", apperr.Invalid("page_token", "page_token.valid", "not a page token returned by ListDeployments")
+		}
+		after = strings.TrimPrefix(string(raw), pageTokenPrefix)
+	}
+	// One extra row says whether another page follows.
+	list, err := s.store.DeploymentList(ctx, &ListParams{Statuses: slices.Clone(q.Statuses), AfterWorkflowID: after, Limit: size + 1})
+	if err != nil {
+		return nil, "", fmt.Errorf("list deployments: %w", err)
+	}
+	next := ""
+	if len(list) > size {
+		list = list[:size]
+		next = base64.RawURLEncoding.EncodeToString([]byte(pageTokenPrefix + list[size-1].WorkflowID))
+	}
+	return list, next, nil
+}
+
+// normalizeTriggers returns triggers with defaults filled (time zone UTC).
+func normalizeTriggers(in []Trigger) []Trigger {
+	out := make([]Trigger, len(in))
+	for i, t := range in {
+		out[i] = t
+		if t.Cron != nil {
+			c := *t.Cron
+			c.Timezone = cmp.Or(c.Timezone, DefaultTimezone)
+			out[i].Cron = &c
+		}
+	}
+	return out
+}
+
+// WithDefaults returns c with every unset field set to its default.
+func (c Config) WithDefaults() Config {
+	c.OverlapPolicy = cmp.Or(c.OverlapPolicy, OverlapSkip)
+	c.MisfirePolicy = cmp.Or(c.MisfirePolicy, MisfireFireOnce)
+	c.ExecutionTimeout = cmp.Or(c.ExecutionTimeout, DefaultExecutionTimeout)
+	c.CatchUpWindow = cmp.Or(c.CatchUpWindow, DefaultCatchUpWindow)
+	c.Retry.MaxAttempts = cmp.Or(c.Retry.MaxAttempts, DefaultMaxAttempts)
+	c.Retry.InitialBackoff = cmp.Or(c.Retry.InitialBackoff, DefaultInitialBackoff)
+	c.Retry.MaxBackoff = cmp.Or(c.Retry.MaxBackoff, DefaultMaxBackoff)
+	c.Retry.BackoffCoefficient = cmp.Or(c.Retry.BackoffCoefficient, DefaultBackoffCoefficient)
+	return c
+}

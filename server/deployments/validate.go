@@ -1,0 +1,89 @@
+package deployments
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
+)
+
+// validateDefinition checks what protovalidate's CEL cannot: every node type is known and the
+// graph has no cycle. prefix is the field path of the definition in the request ("definition").
+func validateDefinition(v *apperr.ValidationError, prefix string, d *Definition, known []string) {
+	for i, n := range d.Nodes {
+		if !slices.Contains(known, n.Type) {
+			v.Add(fmt.Sprintf("%s.nodes[%d].type", prefix, i), "node.type_known",
+				"unknown node type %q (known: %s)", n.Type, strings.Join(known, ", "))
+		}
+	}
+	if cycle := findCycle(d.Nodes); cycle != nil {
+		v.Add(prefix+".nodes", "nodes.acyclic", "the graph has a cycle: %s", strings.Join(cycle, " -> "))
+	}
+}
+
+// findCycle returns the node ids of one cycle (first id repeated at the end), or nil. Depth-first
+// search with three colours; depends_on targets that do not exist are ignored (CEL reports them).
+func findCycle(nodes []Node) []string {
+	deps := make(map[string][]string, len(nodes))
+	for _, n := range nodes {
+		deps[n.ID] = n.DependsOn
+	}
+	const (
+		white = iota
+		grey
+		black
+	)
+	colour := make(map[string]int, len(nodes))
+	var stack []string
+	var visit func(id string) []string
+	visit = func(id string) []string {
+		colour[id] = grey
+		stack = append(stack, id)
+		for _, d := range deps[id] {
+			if _, ok := deps[d]; !ok {
+				continue
+			}
+			switch colour[d] {
+			case grey:
+				i := slices.Index(stack, d)
+				return append(slices.Clone(stack[i:]), d)
+			case white:
+				if c := visit(d); c != nil {
+					return c
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		colour[id] = black
+		return nil
+	}
+	for _, n := range nodes {
+		if colour[n.ID] == white {
+			if c := visit(n.ID); c != nil {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// validateTriggers checks that every cron expression parses in its time zone and that the zone
+// is a real IANA one. prefix is the field path of the triggers in the request ("triggers").
+func validateTriggers(v *apperr.ValidationError, prefix string, triggers []Trigger) {
+	for i, t := range triggers {
+		if t.Cron == nil {
+			continue
+		}
+		field := fmt.Sprintf("%s[%d].cron", prefix, i)
+		loc, err := scheduling.LoadLocation(t.Cron.Timezone)
+		if err != nil {
+			v.Add(field+".timezone", "timezone.iana", "%v", err)
+			continue
+		}
+		if _, err := scheduling.ParseCron(t.Cron.Expression, loc); err != nil {
+			v.Add(field+".expression", "cron.parse", "%v", err)
+		}
+	}
+}
