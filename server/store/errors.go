@@ -1,0 +1,109 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+)
+
+// Constraint names, as PostgreSQL reports them in PgError.ConstraintName. SQLite reports
+// columns instead; sqliteConstraints maps those to the same names.
+const (
+	constraintWorkflowsPK        = "workflows_pkey"
+	constraintDeploymentIDUnique = "workflows_deployment_id_key"
+	constraintRevisionsPK        = "workflow_revisions_pkey"
+	constraintWebhookPath        = "idx_triggers_webhook_path"
+	constraintTriggersPK         = "triggers_pkey"
+)
+
+// sqliteConstraints maps the column list of SQLite's "UNIQUE constraint failed: <columns>"
+// message to the PostgreSQL constraint name.
+var sqliteConstraints = map[string]string{
+	"workflows.id":            constraintWorkflowsPK,
+	"workflows.deployment_id": constraintDeploymentIDUnique,
+	"workflow_revisions.workflow_id, workflow_revisions.revision": constraintRevisionsPK,
+	"triggers.webhook_path":             constraintWebhookPath,
+	"triggers.workflow_id, triggers.id": constraintTriggersPK,
+}
+
+// errWebhookPathTaken is what interpretError makes of a violation of idx_triggers_webhook_path;
+// TriggersReplace, which knows the path, turns it into the caller's message.
+var errWebhookPathTaken = fmt.Errorf("webhook path is used by another deployment: %w", apperr.ErrAlreadyExists)
+
+// interpretError translates a driver error into the apperr vocabulary, in this one place for
+// both dialects:
+//
+//   - no rows: apperr.ErrNotFound;
+//   - unique violation of workflows' primary key or deployment_id, of a revision number, or a
+//     PostgreSQL serialization failure or deadlock: apperr.ErrConflict (a concurrent writer
+//     won; the caller may retry);
+//   - unique violation of the webhook path index: errWebhookPathTaken (apperr.ErrAlreadyExists);
+//   - unique violation of a trigger id within a workflow: apperr.ErrAlreadyExists;
+//   - foreign key violation (a revision or trigger of a missing workflow): apperr.ErrNotFound.
+//
+// Anything else is returned as is. The result does not say what was being done: callers wrap.
+func interpretError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return apperr.ErrNotFound
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		switch pgErr.Code {
+		case "23505": // unique_violation
+			return uniqueViolation(pgErr.ConstraintName, err)
+		case "23503": // foreign_key_violation
+			return fmt.Errorf("%w: %s", apperr.ErrNotFound, pgErr.Message)
+		case "40001", "40P01": // serialization_failure, deadlock_detected
+			return fmt.Errorf("%w: %s", apperr.ErrConflict, pgErr.Message)
+		}
+		return err
+	}
+	if sqliteErr, ok := errors.AsType[*sqlite.Error](err); ok {
+		switch sqliteErr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return uniqueViolation(sqliteConstraintName(sqliteErr.Error()), err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %s", apperr.ErrNotFound, sqliteErr.Error())
+		}
+		return err
+	}
+	return err
+}
+
+func uniqueViolation(constraint string, err error) error {
+	switch constraint {
+	case constraintWorkflowsPK, constraintDeploymentIDUnique:
+		return fmt.Errorf("workflow or deployment id exists already: %w", apperr.ErrConflict)
+	case constraintRevisionsPK:
+		return fmt.Errorf("revision exists already: %w", apperr.ErrConflict)
+	case constraintWebhookPath:
+		return errWebhookPathTaken
+	case constraintTriggersPK:
+		return fmt.Errorf("trigger id is used twice: %w", apperr.ErrAlreadyExists)
+	}
+	return err
+}
+
+// sqliteConstraintName finds the constraint in a message like
+// "constraint failed: UNIQUE constraint failed: triggers.webhook_path (2067)".
+func sqliteConstraintName(msg string) string {
+	const marker = "UNIQUE constraint failed: "
+	i := strings.LastIndex(msg, marker)
+	if i < 0 {
+		return ""
+	}
+	columns := msg[i+len(marker):]
+	if j := strings.LastIndex(columns, " ("); j >= 0 {
+		columns = columns[:j]
+	}
+	return sqliteConstraints[strings.TrimSpace(columns)]
+}

@@ -1,0 +1,55 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/matryer/is"
+
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+)
+
+// TestInterpretError covers the translations the contract suite cannot provoke on demand
+// (deadlocks, serialization failures); the others are exercised against real databases.
+func TestInterpretError(t *testing.T) {
+	t.Parallel()
+	other := errors.New("other")
+	for _, tt := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"nil", nil, nil},
+		{"no rows", fmt.Errorf("scan: %w", sql.ErrNoRows), apperr.ErrNotFound},
+		{"pg deadlock", &pgconn.PgError{Code: "40P01"}, apperr.ErrConflict},
+		{"pg serialization", &pgconn.PgError{Code: "40001"}, apperr.ErrConflict},
+		{"pg foreign key", &pgconn.PgError{Code: "23503"}, apperr.ErrNotFound},
+		{"pg workflows pk", &pgconn.PgError{Code: "23505", ConstraintName: constraintWorkflowsPK}, apperr.ErrConflict},
+		{"pg webhook path", &pgconn.PgError{Code: "23505", ConstraintName: constraintWebhookPath}, errWebhookPathTaken},
+		{"pg other unique", &pgconn.PgError{Code: "23505", ConstraintName: "idx_executions_cron_fire"}, nil},
+		{"pg other code", &pgconn.PgError{Code: "23514"}, nil},
+		{"other", other, other},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			got := interpretError(tt.err)
+			if tt.want == nil {
+				is.Equal(got, tt.err) // returned as is
+				return
+			}
+			is.True(errors.Is(got, tt.want)) // translated
+		})
+	}
+}
+
+func TestSQLiteConstraintName(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	is.Equal(sqliteConstraintName("constraint failed: UNIQUE constraint failed: triggers.webhook_path (2067)"), constraintWebhookPath)
+	is.Equal(sqliteConstraintName("UNIQUE constraint failed: workflow_revisions.workflow_id, workflow_revisions.revision"), constraintRevisionsPK)
+	is.Equal(sqliteConstraintName("UNIQUE constraint failed: executions.id (1555)"), "") // not one of ours
+	is.Equal(sqliteConstraintName("CHECK constraint failed: x"), "")                     // not unique
+}

@@ -1,0 +1,306 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/matryer/is"
+
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/store"
+	"github.com/workflow-runtime/workflow-runtime/server/store/storetest"
+)
+
+// dialects are the backends every test here runs against.
+var dialects = []struct {
+	name string
+	open func(t testing.TB) *store.DB
+}{
+	{store.DialectSQLite, storetest.OpenSQLite},
+	{store.DialectPostgres, storetest.OpenPostgres},
+}
+
+func TestContract(t *testing.T) {
+	t.Parallel()
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			storetest.Run(t, func(t *testing.T) deployments.Store { return d.open(t) })
+		})
+	}
+}
+
+// forEachDialect runs test against a fresh database of each dialect, in parallel.
+func forEachDialect(t *testing.T, test func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			db := d.open(t)
+			is.New(t).Equal(db.Dialect(), d.name) // dialect
+			test(t, db)
+		})
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		is := is.New(t)
+		ctx := t.Context()
+		is.NoErr(db.Migrate(ctx)) // second run: nothing to do
+		is.NoErr(db.Migrate(ctx)) // third run
+
+		// Concurrent migrators wait for bun's lock instead of failing.
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Go(func() { errs <- db.Migrate(ctx) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			is.NoErr(err) // concurrent Migrate
+		}
+
+		var applied int
+		is.NoErr(db.Bun().NewSelect().TableExpr("bun_migrations").ColumnExpr("count(*)").Scan(ctx, &applied))
+		is.Equal(applied, 1) // each migration recorded once
+	})
+}
+
+func TestDeploymentStatusCheck(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		is := is.New(t)
+		ctx := t.Context()
+		d := storetest.NewDeployment("check")
+		is.NoErr(storetest.Create(ctx, db, d))
+
+		_, err := db.Bun().ExecContext(ctx, "UPDATE workflows SET deployment_status = 'RUNNING' WHERE id = ?", d.WorkflowID)
+		is.True(err != nil)                                                         // CHECK rejects an unknown status
+		is.True(strings.Contains(strings.ToLower(err.Error()), "check constraint")) // and says so
+
+		for _, s := range []string{"DRAFT", "DEPLOYED", "PAUSED", "ARCHIVED"} {
+			_, err := db.Bun().ExecContext(ctx, "UPDATE workflows SET deployment_status = ? WHERE id = ?", s, d.WorkflowID)
+			is.NoErr(err) // allowed status
+		}
+
+		// The column default of the original schema.
+		_, err = db.Bun().ExecContext(ctx,
+			"INSERT INTO workflows (id, deployment_id, current_revision) VALUES ('defaults', '6f1b0d1e-0000-4000-8000-000000000001', 1)")
+		is.NoErr(err)
+		var status, config string
+		is.NoErr(db.Bun().QueryRowContext(ctx,
+			"SELECT deployment_status, deployment_config FROM workflows WHERE id = 'defaults'").Scan(&status, &config))
+		is.Equal(status, "DRAFT") // default status
+		is.Equal(config, "{}")    // default config
+	})
+}
+
+func TestRevisionsAreImmutable(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		is := is.New(t)
+		ctx := t.Context()
+		d := storetest.NewDeployment("immutable")
+		is.NoErr(storetest.Create(ctx, db, d))
+		for range 3 {
+			err := db.InTx(ctx, func(ctx context.Context, tx deployments.Tx) error {
+				cur, err := tx.DeploymentGetForUpdate(ctx, d.WorkflowID)
+				if err != nil {
+					return err
+				}
+				cur.Revision++
+				cur.Definition.Name = fmt.Sprintf("v%d", cur.Revision)
+				if err := tx.RevisionInsert(ctx, cur); err != nil {
+					return err
+				}
+				return tx.DeploymentUpdate(ctx, cur)
+			})
+			is.NoErr(err)
+		}
+
+		var revisions []int
+		is.NoErr(db.Bun().NewSelect().TableExpr("workflow_revisions").Column("revision").
+			Where("workflow_id = ?", d.WorkflowID).OrderExpr("revision").Scan(ctx, &revisions))
+		is.Equal(revisions, []int{1, 2, 3, 4}) // n+1 rows: every revision kept
+
+		var first string
+		is.NoErr(db.Bun().QueryRowContext(ctx,
+			"SELECT definition FROM workflow_revisions WHERE workflow_id = ? AND revision = 1", d.WorkflowID).Scan(&first))
+		is.True(strings.Contains(first, d.Definition.Name)) // revision 1 unchanged
+
+		_, err := db.Bun().ExecContext(ctx,
+			"UPDATE workflow_revisions SET definition = '{}' WHERE workflow_id = ?", d.WorkflowID)
+		is.True(err != nil)                                 // UPDATE rejected
+		is.True(strings.Contains(err.Error(), "immutable")) // by the trigger
+	})
+}
+
+func TestErrorsAreWrapped(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		is := is.New(t)
+		ctx := t.Context()
+		_, err := db.DeploymentGetByWorkflow(ctx, "nope")
+		is.True(errors.Is(err, apperr.ErrNotFound))
+		is.Equal(err.Error(), "get deployment of workflow nope: not found") // says what was done
+
+		// A workflows row whose revision is missing is damage, not "not found".
+		_, err = db.Bun().ExecContext(ctx,
+			"INSERT INTO workflows (id, deployment_id, current_revision) VALUES ('orphan', '6f1b0d1e-0000-4000-8000-000000000002', 1)")
+		is.NoErr(err)
+		_, err = db.DeploymentGetByWorkflow(ctx, "orphan")
+		is.True(err != nil && !errors.Is(err, apperr.ErrNotFound)) // missing revision
+		_, err = db.DeploymentList(ctx, nil)
+		is.True(err != nil && !errors.Is(err, apperr.ErrNotFound)) // missing revision in a list
+
+		is.NoErr(db.Ping(ctx))
+	})
+}
+
+func TestOpen(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+
+	t.Run("UnknownScheme", func(t *testing.T) {
+		t.Parallel()
+		is := is.New(t)
+		_, err := store.Open(ctx, "mysql://localhost/db", store.Options{})
+		is.True(err != nil)
+		is.True(strings.Contains(err.Error(), "WFR_DATABASE_URL")) // names the variable
+		is.True(strings.Contains(err.Error(), `"mysql"`))          // and the scheme
+	})
+
+	t.Run("BadPostgresURL", func(t *testing.T) {
+		t.Parallel()
+		is := is.New(t)
+		_, err := store.Open(ctx, "postgres://localhost:notaport/db", store.Options{})
+		is.True(err != nil) // unparsable
+		_, err = store.Open(ctx, "postgres://nobody@127.0.0.1:1/db?connect_timeout=1", store.Options{})
+		is.True(err != nil) // unreachable: Open pings
+	})
+
+	t.Run("BadSQLiteURL", func(t *testing.T) {
+		t.Parallel()
+		is := is.New(t)
+		_, err := store.Open(ctx, "sqlite://", store.Options{})
+		is.True(err != nil) // no path
+		_, err = store.Open(ctx, "sqlite://x.db?%zz", store.Options{})
+		is.True(err != nil) // bad parameters
+		_, err = store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "x.db")+"?_txlock=sometimes", store.Options{})
+		is.True(err != nil) // rejected by the driver
+		file := filepath.Join(t.TempDir(), "file")
+		is.NoErr(os.WriteFile(file, nil, 0o600))
+		_, err = store.Open(ctx, "sqlite://"+file+"/sub/x.db", store.Options{})
+		is.True(err != nil) // parent cannot be created
+	})
+
+	t.Run("SQLiteMemory", func(t *testing.T) {
+		t.Parallel()
+		is := is.New(t)
+		for _, u := range []string{"sqlite::memory:", "sqlite://:memory:"} {
+			db, err := store.Open(ctx, u, store.Options{})
+			is.NoErr(err)
+			is.Equal(db.Dialect(), store.DialectSQLite)
+			is.NoErr(db.Migrate(ctx))
+			d := storetest.NewDeployment("mem")
+			is.NoErr(storetest.Create(ctx, db, d))
+			got, err := db.DeploymentGet(ctx, d.ID)
+			is.NoErr(err)
+			is.Equal(got.WorkflowID, "mem") // one database across calls
+			is.NoErr(db.Close())
+		}
+	})
+
+	t.Run("PostgresURLWithScheme", func(t *testing.T) {
+		t.Parallel()
+		is := is.New(t)
+		u := storetest.PostgresURL(t)
+		db, err := store.Open(ctx, "postgresql://"+strings.TrimPrefix(u, "postgres://"), store.Options{})
+		is.NoErr(err)
+		defer db.Close()
+		is.Equal(db.Dialect(), store.DialectPostgres)
+	})
+}
+
+// TestOpenSQLiteRelativePath is not parallel: it changes the working directory.
+func TestOpenSQLiteRelativePath(t *testing.T) {
+	ctx := t.Context()
+	is := is.New(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	db, err := store.Open(ctx, "sqlite://data/workflow-runtime.db", store.Options{})
+	is.NoErr(err)
+	defer db.Close()
+	is.NoErr(db.Migrate(ctx))
+	_, err = os.Stat(filepath.Join(dir, "data", "workflow-runtime.db"))
+	is.NoErr(err) // file under ./data
+
+	var mode string
+	is.NoErr(db.Bun().QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode))
+	is.Equal(mode, "wal") // WAL
+	var fk, busy int
+	is.NoErr(db.Bun().QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk))
+	is.Equal(fk, 1) // foreign keys on
+	is.NoErr(db.Bun().QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy))
+	is.Equal(busy, 10000) // 10 s default
+}
+
+// TestSQLiteTwoHandles writes one file through two pools at once, as two processes would: the
+// writers of different handles meet in SQLite's lock (busy_timeout, BEGIN IMMEDIATE), not in
+// InTx's queue, and still none fails with "database is locked".
+func TestSQLiteTwoHandles(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	var handles []*store.DB
+	for range 2 {
+		db, err := store.Open(ctx, "sqlite://"+path, store.Options{})
+		is.NoErr(err)
+		t.Cleanup(func() { _ = db.Close() })
+		is.NoErr(db.Migrate(ctx)) // concurrent-safe, idempotent
+		handles = append(handles, db)
+	}
+	d := storetest.NewDeployment("two-handles")
+	is.NoErr(storetest.Create(ctx, handles[0], d))
+
+	const writers, rounds = 8, 10
+	errs := make(chan error, writers*rounds)
+	var wg sync.WaitGroup
+	for w := range writers {
+		db := handles[w%2]
+		wg.Go(func() {
+			for range rounds {
+				errs <- db.InTx(ctx, func(ctx context.Context, tx deployments.Tx) error {
+					cur, err := tx.DeploymentGetForUpdate(ctx, d.WorkflowID)
+					if err != nil {
+						return err
+					}
+					cur.Revision++
+					if err := tx.RevisionInsert(ctx, cur); err != nil {
+						return err
+					}
+					return tx.DeploymentUpdate(ctx, cur)
+				})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		is.NoErr(err) // no "database is locked"
+	}
+	got, err := handles[1].DeploymentGet(ctx, d.ID)
+	is.NoErr(err)
+	is.Equal(got.Revision, int32(1+writers*rounds)) // no lost update
+}
