@@ -1,0 +1,72 @@
+// Package engine is the reference workflow engine and its wire form: Engine runs a definition's DAG
+// in-process; Handler serves any Executor as workflowengine.v1.WorkflowEngineService (the
+// `engine` role); Client calls that service and is itself an Executor. The runtime (the worker's
+// execution package) sees only the one-method Executor contract and does not care which it has.
+//
+// # Contract: failure versus error
+//
+// Execute returns a Result for every run that ended on its own: success with an output, or a
+// Failure naming the node that failed, with a message and whether another attempt may succeed.
+// The error return is reserved for the call:
+//
+//   - ctx was cancelled or its deadline passed: the error wraps ctx.Err(), so errors.Is(err,
+//     context.Canceled) / errors.Is(err, context.DeadlineExceeded) tell the worker to record
+//     CANCELLED / TIMED_OUT rather than FAILED. A node that fails because ctx ended is not a
+//     Failure: the caller's cancellation wins.
+//   - the engine cannot be reached (remote only): the error wraps apperr.ErrUnavailable; the
+//     worker retries later without spending an attempt.
+//
+// Over the wire the same split holds: ExecuteWorkflowResponse carries success or failure; the
+// call fails with canceled, deadline_exceeded or unavailable. Client maps those codes back to the
+// same errors; any other code (a bug or version skew of the engine) becomes a Failure without
+// node id, retryable for internal/unknown/resource_exhausted/aborted.
+//
+// # Cancellation and deadlines
+//
+// Every node runs under a context derived from the caller's. In-process that is direct. Remotely,
+// Connect sends ctx's deadline as Connect-Timeout-Ms (grpc-timeout with gRPC) and the engine's
+// handler context carries it; when the caller cancels, the HTTP request is abandoned (HTTP/2
+// RST_STREAM, HTTP/1.1 connection closed) and the server cancels the handler's context. Nodes
+// honour ctx: delay returns at once, http aborts its request, transform's CEL evaluation checks
+// ctx every 100 iterations. Execute returns only after every node it started has returned, so no
+// node outlives its execution.
+//
+// # The DAG
+//
+// Before any node runs, every node is prepared: the type must be known, the params valid (an
+// expression compiles), depends_on must name nodes of the definition. A bad definition fails
+// without side effects; ValidateParams runs the same checks for deploy time. Then a node starts
+// as soon as all its dependencies have succeeded, each in its own goroutine, at most
+// Config.MaxParallelNodes (default 16) at once per execution. The first node failure cancels the
+// running nodes, starts no more, and is the Result's Failure. A cycle (the deploy rejects them)
+// ends in a Failure once nothing can run.
+//
+// Each node sees two values: input, the trigger data parsed as JSON (null when empty), and deps,
+// an object mapping each dependency's node id to its output. Outputs are JSON values; the
+// workflow's output is a JSON object mapping each sink node id (no node depends on it) to its
+// output. JSON numbers are doubles everywhere (as in google.protobuf.Struct).
+//
+// # Node types
+//
+//   - noop: outputs params.value, or null. Costs a goroutine and nothing else.
+//   - delay: waits params.duration (a Go duration string, "250ms", required, at most 24h), or
+//     until ctx ends; outputs null.
+//   - http: sends params.method (default GET) to params.url (required, absolute http/https)
+//     with params.headers (an object of strings) and params.body (a string as is; any other JSON
+//     value JSON-encoded, with Content-Type application/json unless a header says otherwise),
+//     within params.timeout (a duration, default 30s). Outputs {status, headers, body}: headers
+//     with multiple values joined by ", ", body parsed when the content type is JSON and a string
+//     otherwise. The body is read up to Config.MaxResponseBytes (default 10 MiB); a larger body
+//     fails the node. A status outside 2xx fails the node, retryably for 5xx and 429; transport
+//     errors and the node's timeout are retryable failures. One http.Client serves every node.
+//     The node reaches any address the engine can (no egress filter): run the engine where that
+//     is acceptable.
+//   - transform: evaluates params.expression, a CEL expression over input (dyn) and deps
+//     (map(string, dyn)), and outputs the result converted to JSON (timestamps and durations as
+//     their JSON strings, bytes as base64). The standard library plus the strings, lists, sets,
+//     math and encoders extensions and optional types are available; numeric comparisons work
+//     across int and double (input.n > 1), arithmetic does not (write input.n + 1.0). Compiled
+//     programs are cached by expression text (Config.ProgramCacheSize, default 1024, LRU), so a
+//     revision's expressions compile once; each evaluation is bounded by a cost limit.
+//   - anything else: a Failure naming the node (the deploy already rejects unknown types).
+package engine

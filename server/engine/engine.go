@@ -1,0 +1,324 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"cel.dev/cel-go/cel"
+
+	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+)
+
+// Executor is the contract between the runtime and a workflow engine: run one attempt of one
+// execution and say how it ended. Engine (in-process) and Client (remote) implement it; the
+// execution package declares the same one-method interface as its consumer.
+//
+// A workflow that fails (a node failed, the input is not JSON) is a normal Result with Failure
+// set. The error return is only for the call itself: the context was cancelled or its deadline
+// passed (the error wraps ctx.Err(), so errors.Is(err, context.Canceled) and
+// errors.Is(err, context.DeadlineExceeded) hold), or the engine could not be reached (the error
+// wraps apperr.ErrUnavailable).
+type Executor interface {
+	Execute(ctx context.Context, req *Request) (*Result, error)
+}
+
+// Request is one attempt of one execution.
+type Request struct {
+	// ExecutionID is the execution's UUID.
+	ExecutionID string
+	// WorkflowID is Definition.ID.
+	WorkflowID string
+	// Revision is the revision the execution runs, from 1.
+	Revision int32
+	// Definition is that revision's DAG.
+	Definition deployments.Definition
+	// Input is the trigger data, a JSON document; nil or empty means JSON null.
+	Input []byte
+	// Attempt is the attempt number, from 1.
+	Attempt int32
+}
+
+// Result is how a run ended: Failure is nil and Output set on success; Failure is set otherwise.
+type Result struct {
+	// Output is the workflow's output, a JSON object mapping each sink node id (a node no other
+	// node depends on) to that node's output. Nil when Failure is set.
+	Output []byte
+	// Failure says which node failed and why. Nil on success.
+	Failure *Failure
+}
+
+// Failure is a typed failure of the workflow.
+type Failure struct {
+	// NodeID is the node that failed; empty when the failure is not a node's (invalid input,
+	// a definition that is not a DAG).
+	NodeID string
+	// Message says what went wrong.
+	Message string
+	// Retryable says whether another attempt may succeed (5xx, 429, transport errors, timeouts).
+	Retryable bool
+}
+
+func (f *Failure) String() string {
+	if f.NodeID == "" {
+		return f.Message
+	}
+	return fmt.Sprintf("node %s: %s", f.NodeID, f.Message)
+}
+
+// Config configures an Engine. Every field has a default.
+type Config struct {
+	// MaxParallelNodes bounds the nodes of one execution that run at the same time. Default 16.
+	MaxParallelNodes int
+	// HTTPClient is the one client every http node uses. Default: a client with its own clone
+	// of http.DefaultTransport and no overall timeout (each node has its own).
+	HTTPClient *http.Client
+	// MaxResponseBytes bounds the body an http node reads; a larger body fails the node.
+	// Default 10 MiB.
+	MaxResponseBytes int64
+	// ProgramCacheSize is how many compiled CEL expressions (transform nodes) are kept, by
+	// expression text, least recently used evicted first. Default 1024.
+	ProgramCacheSize int
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxParallelNodes = 16
+	DefaultMaxResponseBytes = 10 << 20
+	DefaultProgramCacheSize = 1024
+)
+
+// Engine is the reference workflow engine: it runs a definition's DAG in-process. It is safe for
+// concurrent use; one Engine serves every execution of a process.
+type Engine struct {
+	maxParallel      int
+	httpClient       *http.Client
+	maxResponseBytes int64
+	celEnv           *cel.Env
+	programs         *programCache
+	// observe, when set (tests only), is called as each node starts and ends.
+	observe func(nodeEvent)
+}
+
+// nodeEvent is a node starting (start true) or ending (with its error) for Engine.observe.
+type nodeEvent struct {
+	id    string
+	start bool
+	err   error
+}
+
+var _ Executor = (*Engine)(nil)
+
+// New returns an Engine with cfg's defaults filled in.
+func New(cfg Config) *Engine {
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	return &Engine{
+		maxParallel:      cmp.Or(max(cfg.MaxParallelNodes, 0), DefaultMaxParallelNodes),
+		httpClient:       client,
+		maxResponseBytes: cmp.Or(max(cfg.MaxResponseBytes, 0), DefaultMaxResponseBytes),
+		celEnv:           newCELEnv(),
+		programs:         newProgramCache(cmp.Or(max(cfg.ProgramCacheSize, 0), DefaultProgramCacheSize)),
+	}
+}
+
+// NodeTypes returns the node types the reference engine runs, sorted. They match
+// deployments.DefaultNodeTypes.
+func NodeTypes() []string {
+	return []string{typeDelay, typeHTTP, typeNoop, typeTransform}
+}
+
+// nodeResult is what a node goroutine reports to the scheduler.
+type nodeResult struct {
+	index  int
+	output any
+	err    error
+}
+
+// Execute runs req.Definition with req.Input. See Executor for the contract and doc.go for the
+// semantics of the DAG and of each node type.
+func (e *Engine) Execute(ctx context.Context, req *Request) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("execute %s: %w", req.ExecutionID, err)
+	}
+	var input any
+	if len(req.Input) > 0 {
+		if err := json.Unmarshal(req.Input, &input); err != nil {
+			return failed("", false, "input is not a JSON document: %v", err), nil
+		}
+	}
+	g, fail := e.plan(&req.Definition)
+	if fail != nil {
+		return &Result{Failure: fail}, nil
+	}
+	outputs, fail, err := e.run(ctx, g, input)
+	if err != nil {
+		return nil, fmt.Errorf("execute %s: %w", req.ExecutionID, err)
+	}
+	if fail != nil {
+		return &Result{Failure: fail}, nil
+	}
+	sinks := make(map[string]any, len(g.nodes))
+	for i, n := range g.nodes {
+		if len(n.dependents) == 0 {
+			sinks[n.id] = outputs[i]
+		}
+	}
+	out, err := json.Marshal(sinks)
+	if err != nil {
+		return failed("", false, "encode output: %v", err), nil
+	}
+	return &Result{Output: out}, nil
+}
+
+// graph is a definition prepared to run: each node's step and the edges as indexes.
+type graph struct {
+	nodes []planNode
+}
+
+type planNode struct {
+	id         string
+	step       step
+	deps       []int // indexes of the nodes this one depends on
+	dependents []int // indexes of the nodes that depend on this one
+}
+
+// plan prepares every node (parses its params, compiles its expression) before any runs, so a
+// definition with a bad node fails without side effects.
+func (e *Engine) plan(d *deployments.Definition) (*graph, *Failure) {
+	index := make(map[string]int, len(d.Nodes))
+	for i, n := range d.Nodes {
+		if _, dup := index[n.ID]; dup {
+			return nil, &Failure{NodeID: n.ID, Message: "duplicate node id"}
+		}
+		index[n.ID] = i
+	}
+	g := &graph{nodes: make([]planNode, len(d.Nodes))}
+	for i := range d.Nodes {
+		n := &d.Nodes[i]
+		s, err := e.prepare(n)
+		if err != nil {
+			return nil, &Failure{NodeID: n.ID, Message: err.Error()}
+		}
+		g.nodes[i].id, g.nodes[i].step = n.ID, s
+		for _, dep := range n.DependsOn {
+			j, ok := index[dep]
+			if !ok {
+				return nil, &Failure{NodeID: n.ID, Message: fmt.Sprintf("depends on unknown node %q", dep)}
+			}
+			if j == i {
+				return nil, &Failure{NodeID: n.ID, Message: "depends on itself"}
+			}
+			g.nodes[i].deps = append(g.nodes[i].deps, j)
+			g.nodes[j].dependents = append(g.nodes[j].dependents, i)
+		}
+	}
+	return g, nil
+}
+
+// run executes g: a node starts once all its dependencies have succeeded, at most maxParallel at a
+// time, each in its own goroutine. The first node failure cancels the others; run returns only
+// after every started node has returned. It returns the outputs by node index, or the failure,
+// or the parent context's error.
+func (e *Engine) run(parent context.Context, g *graph, input any) ([]any, *Failure, error) {
+	n := len(g.nodes)
+	outputs := make([]any, n)
+	if n == 0 {
+		return outputs, nil, nil
+	}
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+
+	pending := make([]int, n) // unfinished dependencies per node
+	ready := make([]int, 0, n)
+	for i := range g.nodes {
+		pending[i] = len(g.nodes[i].deps)
+		if pending[i] == 0 {
+			ready = append(ready, i)
+		}
+	}
+	results := make(chan nodeResult, n)
+	running, done := 0, 0
+	var fail *Failure
+
+	for done < n {
+		for len(ready) > 0 && running < e.maxParallel && ctx.Err() == nil {
+			i := ready[0]
+			ready = ready[1:]
+			running++
+			in := &nodeInput{input: input, deps: depOutputs(g, i, outputs)}
+			go func() {
+				if e.observe != nil {
+					e.observe(nodeEvent{id: g.nodes[i].id, start: true})
+				}
+				out, err := g.nodes[i].step.run(ctx, in)
+				if e.observe != nil {
+					e.observe(nodeEvent{id: g.nodes[i].id, err: err})
+				}
+				results <- nodeResult{index: i, output: out, err: err}
+			}()
+		}
+		if running == 0 {
+			if err := parent.Err(); err != nil {
+				return nil, nil, err
+			}
+			// Nothing runs and nothing can start: the rest of the graph waits on a cycle.
+			return nil, &Failure{NodeID: g.nodes[firstUnfinished(pending)].id, Message: "the definition has a dependency cycle"}, nil
+		}
+		r := <-results
+		running--
+		if r.err != nil {
+			fail = nodeFailure(g.nodes[r.index].id, r.err)
+			break
+		}
+		outputs[r.index] = r.output
+		done++
+		for _, j := range g.nodes[r.index].dependents {
+			pending[j]--
+			if pending[j] == 0 {
+				ready = append(ready, j)
+			}
+		}
+	}
+	if fail != nil {
+		cancel()
+		for ; running > 0; running-- {
+			<-results
+		}
+	}
+	// A node that failed because the caller cancelled is the caller's cancellation, not a failure.
+	if err := parent.Err(); err != nil {
+		return nil, nil, err
+	}
+	if fail != nil {
+		return nil, fail, nil
+	}
+	return outputs, nil, nil
+}
+
+// depOutputs is the deps variable of node i: its dependencies' outputs by id. Only the scheduler
+// goroutine reads and writes outputs.
+func depOutputs(g *graph, i int, outputs []any) map[string]any {
+	deps := make(map[string]any, len(g.nodes[i].deps))
+	for _, j := range g.nodes[i].deps {
+		deps[g.nodes[j].id] = outputs[j]
+	}
+	return deps
+}
+
+func firstUnfinished(pending []int) int {
+	for i, p := range pending {
+		if p > 0 {
+			return i
+		}
+	}
+	return 0
+}
+
+func failed(nodeID string, retryable bool, format string, args ...any) *Result {
+	return &Result{Failure: &Failure{NodeID: nodeID, Message: fmt.Sprintf(format, args...), Retryable: retryable}}
+}
