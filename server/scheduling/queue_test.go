@@ -1,0 +1,250 @@
+package scheduling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+	"github.com/reugn/go-quartz/matcher"
+	"github.com/reugn/go-quartz/quartz"
+)
+
+// testJob counts its executions and signals each one.
+type testJob struct {
+	runs  atomic.Int64
+	fired chan struct{}
+}
+
+func (j *testJob) Execute(context.Context) error {
+	j.runs.Add(1)
+	select {
+	case j.fired <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (j *testJob) Description() string { return "testJob" }
+
+// scheduled is a quartz.ScheduledJob with a fixed next run time.
+type testScheduled struct {
+	detail *quartz.JobDetail
+	runAt  int64
+}
+
+func (s *testScheduled) JobDetail() *quartz.JobDetail { return s.detail }
+func (s *testScheduled) Trigger() quartz.Trigger      { return quartz.NewSimpleTrigger(time.Second) }
+func (s *testScheduled) NextRunTime() int64           { return s.runAt }
+
+func newScheduled(name, group string, runAt int64, replace bool) *testScheduled {
+	opts := quartz.NewDefaultJobDetailOptions()
+	opts.Replace = replace
+	return &testScheduled{
+		detail: quartz.NewJobDetailWithOptions(&testJob{}, quartz.NewJobKeyWithGroup(name, group), opts),
+		runAt:  runAt,
+	}
+}
+
+func TestJobQueueOrder(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	q := NewJobQueue()
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 2000
+	want := make([]int64, n)
+	for i := range n {
+		want[i] = rng.Int64N(500) // many ties
+		is.NoErr(q.Push(newScheduled(fmt.Sprint(i), "", want[i], false)))
+	}
+	size, err := q.Size()
+	is.NoErr(err)
+	is.Equal(size, n)
+
+	// Remove a third of the jobs by key, from anywhere in the heap.
+	removed := map[int]bool{}
+	for i := 0; i < n; i += 3 {
+		job, err := q.Remove(quartz.NewJobKey(fmt.Sprint(i)))
+		is.NoErr(err)
+		is.Equal(job.NextRunTime(), want[i])
+		removed[i] = true
+	}
+	var rest []int64
+	for i, w := range want {
+		if !removed[i] {
+			rest = append(rest, w)
+		}
+	}
+	sort.Slice(rest, func(a, b int) bool { return rest[a] < rest[b] })
+
+	listed, err := q.ScheduledJobs(nil)
+	is.NoErr(err)
+	is.Equal(len(listed), len(rest))
+	for i, job := range listed {
+		is.Equal(job.NextRunTime(), rest[i]) // listed in run order
+	}
+	var prevName string
+	for i := range rest {
+		head, err := q.Head()
+		is.NoErr(err)
+		job, err := q.Pop()
+		is.NoErr(err)
+		is.Equal(head, job)                  // Head is what Pop returns
+		is.Equal(job.NextRunTime(), rest[i]) // popped in run order
+		if i > 0 && rest[i] == rest[i-1] {
+			var a, b int
+			fmt.Sscan(prevName, &a)
+			fmt.Sscan(job.JobDetail().JobKey().Name(), &b)
+			is.True(a < b) // ties in push order
+		}
+		prevName = job.JobDetail().JobKey().Name()
+	}
+	_, err = q.Pop()
+	is.True(errors.Is(err, quartz.ErrQueueEmpty))   // empty
+	is.True(errors.Is(err, quartz.ErrIllegalState)) // as go-quartz wraps it
+	_, err = q.Head()
+	is.True(errors.Is(err, quartz.ErrQueueEmpty))
+}
+
+func TestJobQueueKeys(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	q := NewJobQueue()
+	is.NoErr(q.Push(newScheduled("a", "g1", 30, false)))
+	is.NoErr(q.Push(newScheduled("a", "g2", 20, false))) // same name, other group
+	is.NoErr(q.Push(newScheduled("b", "g1", 10, false)))
+
+	err := q.Push(newScheduled("a", "g1", 5, false))
+	is.True(errors.Is(err, quartz.ErrJobAlreadyExists)) // duplicate refused
+	is.True(errors.Is(err, quartz.ErrIllegalState))
+	is.NoErr(q.Push(newScheduled("a", "g1", 5, true))) // unless it replaces
+	size, err := q.Size()
+	is.NoErr(err)
+	is.Equal(size, 3) // replaced, not added
+	head, err := q.Head()
+	is.NoErr(err)
+	is.Equal(head.JobDetail().JobKey().String(), "g1::a") // moved to the front
+
+	job, err := q.Get(quartz.NewJobKeyWithGroup("a", "g2"))
+	is.NoErr(err)
+	is.Equal(job.NextRunTime(), int64(20))
+	_, err = q.Get(quartz.NewJobKey("a"))
+	is.True(errors.Is(err, quartz.ErrJobNotFound)) // default group holds nothing
+	_, err = q.Remove(quartz.NewJobKey("a"))
+	is.True(errors.Is(err, quartz.ErrJobNotFound))
+	_, err = q.Get(nil)
+	is.True(errors.Is(err, quartz.ErrIllegalArgument))
+	_, err = q.Remove(nil)
+	is.True(errors.Is(err, quartz.ErrIllegalArgument))
+	is.True(errors.Is(q.Push(nil), quartz.ErrIllegalArgument))
+
+	g1, err := q.ScheduledJobs([]quartz.Matcher[quartz.ScheduledJob]{matcher.JobGroupEquals("g1")})
+	is.NoErr(err)
+	is.Equal(len(g1), 2)
+	g1a, err := q.ScheduledJobs([]quartz.Matcher[quartz.ScheduledJob]{matcher.JobGroupEquals("g1"), matcher.JobNameEquals("a")})
+	is.NoErr(err)
+	is.Equal(len(g1a), 1) // every matcher must match
+
+	is.NoErr(q.Clear())
+	size, err = q.Size()
+	is.NoErr(err)
+	is.Equal(size, 0)
+	is.NoErr(q.Push(newScheduled("a", "g1", 1, false))) // usable after Clear
+}
+
+func TestJobQueueConcurrent(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	q := NewJobQueue()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				name := fmt.Sprintf("%d-%d", w, i)
+				_ = q.Push(newScheduled(name, "", int64(i), false))
+				if i%2 == 0 {
+					_, _ = q.Remove(quartz.NewJobKey(name))
+				}
+				_, _ = q.Head()
+			}
+		})
+	}
+	wg.Wait()
+	size, err := q.Size()
+	is.NoErr(err)
+	is.Equal(size, 8*250)
+}
+
+// TestJobQueueWithScheduler runs go-quartz's StdScheduler on the queue: jobs fire, and the
+// scheduler's key operations (get, pause, resume, delete, list, clear) go through it.
+func TestJobQueueWithScheduler(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	q := NewJobQueue()
+	sched, err := quartz.NewStdScheduler(quartz.WithQueue(q, &sync.Mutex{}))
+	is.NoErr(err)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	sched.Start(ctx)
+	defer func() { sched.Stop(); sched.Wait(t.Context()) }()
+
+	fast := &testJob{fired: make(chan struct{}, 1)}
+	fastKey := quartz.NewJobKeyWithGroup("fast", "simple")
+	is.NoErr(sched.ScheduleJob(quartz.NewJobDetail(fast, fastKey), quartz.NewSimpleTrigger(5*time.Millisecond)))
+
+	// One of ours, every second, jitter off.
+	cron := &testJob{fired: make(chan struct{}, 1)}
+	trig := newTestTrigger(t, TriggerConfig{Expression: "* * * * * ?"})
+	cronKey := quartz.NewJobKeyWithGroup("wf-test", "cron")
+	is.NoErr(sched.ScheduleJob(quartz.NewJobDetail(cron, cronKey), trig))
+
+	idle := &testJob{fired: make(chan struct{}, 1)}
+	idleKey := quartz.NewJobKeyWithGroup("idle", "simple")
+	is.NoErr(sched.ScheduleJob(quartz.NewJobDetail(idle, idleKey), quartz.NewSimpleTrigger(time.Hour)))
+	err = sched.ScheduleJob(quartz.NewJobDetail(idle, idleKey), quartz.NewSimpleTrigger(time.Hour))
+	is.True(errors.Is(err, quartz.ErrJobAlreadyExists)) // the queue refuses a duplicate key
+
+	wait := func(j *testJob, what string) {
+		t.Helper()
+		select {
+		case <-j.fired:
+		case <-time.After(3 * time.Second):
+			t.Fatalf("%s did not fire", what)
+		}
+	}
+	wait(fast, "simple trigger")
+	wait(fast, "simple trigger, rescheduled")
+	wait(cron, "cron trigger")
+
+	keys, err := sched.GetJobKeys(matcher.JobGroupEquals("simple"))
+	is.NoErr(err)
+	is.Equal(len(keys), 2)
+	got, err := sched.GetScheduledJob(cronKey)
+	is.NoErr(err)
+	is.Equal(got.Trigger(), quartz.Trigger(trig))
+
+	is.NoErr(sched.PauseJob(fastKey))
+	paused, err := sched.GetScheduledJob(fastKey)
+	is.NoErr(err)
+	is.True(paused.JobDetail().Options().Suspended)
+	is.NoErr(sched.ResumeJob(fastKey))
+	select { // drop a signal left from before the pause
+	case <-fast.fired:
+	default:
+	}
+	wait(fast, "resumed job")
+
+	is.NoErr(sched.DeleteJob(idleKey))
+	_, err = sched.GetScheduledJob(idleKey)
+	is.True(errors.Is(err, quartz.ErrJobNotFound))
+	is.NoErr(sched.Clear())
+	size, err := q.Size()
+	is.NoErr(err)
+	is.Equal(size, 0)
+}
