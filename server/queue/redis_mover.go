@@ -1,0 +1,87 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Start creates the consumer group if needed and starts the mover, which moves delayed messages
+// to the stream when they are due: every MoveInterval, at the earliest due time it knows of, and
+// right after an EnqueueAt in this process. Any number of movers may run against one queue
+// (each message is moved once). It returns an error when Redis cannot be reached or the queue
+// runs already.
+func (q *RedisQueue) Start(ctx context.Context) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stop != nil {
+		return errors.New("queue: mover already started")
+	}
+	if err := q.ensureGroup(ctx); err != nil {
+		return err
+	}
+	q.stop, q.stopped = make(chan struct{}), make(chan struct{})
+	go q.runMover(context.WithoutCancel(ctx), q.stop, q.stopped)
+	return nil
+}
+
+// Stop stops the mover and waits for it. It is idempotent; a stopped queue can be started again.
+func (q *RedisQueue) Stop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stop == nil {
+		return
+	}
+	close(q.stop)
+	<-q.stopped
+	q.stop, q.stopped = nil, nil
+}
+
+func (q *RedisQueue) runMover(ctx context.Context, stop <-chan struct{}, stopped chan<- struct{}) {
+	defer close(stopped)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel() // abandon a step in flight
+		case <-ctx.Done():
+		}
+	}()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-timer.C:
+		case <-q.kick:
+		}
+		wait, err := q.moveDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			q.logger.ErrorContext(ctx, "move delayed messages", "queue", q.stream, "error", err)
+		}
+		timer.Reset(wait)
+	}
+}
+
+// moveDue runs one mover step and says how long to wait before the next.
+func (q *RedisQueue) moveDue(ctx context.Context) (time.Duration, error) {
+	res, err := moveScript.Run(ctx, q.client, []string{q.delayed, q.stream}, q.now().UnixMilli(), q.batch).Int64Slice()
+	if err != nil {
+		return q.interval, fmt.Errorf("move due messages: %w", err)
+	}
+	if len(res) != 2 {
+		return q.interval, fmt.Errorf("move due messages: unexpected reply %v", res)
+	}
+	moved, next := res[0], res[1]
+	switch {
+	case moved == int64(q.batch):
+		return 0, nil // more are due
+	case next < 0:
+		return q.interval, nil
+	default:
+		return min(q.interval, max(time.UnixMilli(next).Sub(q.now()), 0)), nil
+	}
+}
