@@ -1,0 +1,42 @@
+// Package execution records executions and runs each one exactly once to a terminal state,
+// whatever process dies.
+//
+// # The path of one execution
+//
+//  1. Record: Service.Trigger (or a scheduler fire) inserts a PENDING row. Uniqueness makes
+//     duplicates impossible: (workflow_id, idempotency_key) for API triggers, (workflow_id,
+//     trigger_id, scheduled_at) for cron fires. A repeat returns the first row.
+//  2. Enqueue: a message {execution_id, traceparent} goes on the queue. The row is the truth;
+//     the queue is delivery. If the enqueue is lost, the Sweeper enqueues the row again.
+//  3. Admit: a Worker receives the message, reads the row (terminal: acknowledge and stop) and
+//     takes the lock: "workflow:<id>" for SKIP, BUFFER_ONE, BUFFER_ALL and CANCEL_OTHER,
+//     "execution:<id>" for ALLOW_ALL (so a message delivered twice still runs once). When the
+//     workflow lock is held: SKIP ends the newcomer SKIPPED; BUFFER_ONE puts it on the waitlist
+//     if nobody waits (else SKIPPED); BUFFER_ALL always waits; CANCEL_OTHER cancels the running
+//     one and waits first in line. Whoever releases the lock wakes the first waiting one.
+//  4. Run: the claim sets RUNNING, attempt+1 and the lease's fencing token, only if the stored
+//     token is smaller. The lease is renewed every TTL/3 while the engine runs; losing it
+//     cancels the run. Every later write is conditional on the token (WHERE id = ? AND
+//     fencing_token = ? AND status = 'RUNNING'), so a worker that lost its lock (a long pause,
+//     a partition) can no longer write: the newer owner's record stands.
+//  5. Outcome: SUCCEEDED with output; FAILED (node id in the error) or, while attempts remain
+//     and the failure is retryable, back to PENDING with available_at after the backoff and a
+//     delayed message; TIMED_OUT when the deployment's execution timeout ends the engine call;
+//     CANCELLED when CancelExecution asked (the request reaches the worker by a notification and,
+//     should that be lost, by polling cancel_requested).
+//
+// # Failure cases and why they are safe
+//
+//   - Worker dies mid-run: its message stays unacknowledged; after ClaimIdle another worker
+//     claims it (XAUTOCLAIM), finds the row RUNNING and the lease expired, takes the lock with a
+//     larger token and runs it again (the engine sees the execution twice; the row records one
+//     outcome).
+//   - Worker paused past its lease: as above, plus: when it resumes, its renewal fails (the run
+//     is cancelled) and its conditional writes affect no row.
+//   - Message delivered while its execution runs elsewhere: the row says RUNNING and the lock is
+//     held, so it is re-delivered later rather than run.
+//   - Message delivered too often (MaxDeliveries): the execution ends FAILED with the reason and
+//     the message goes to the dead-letter stream.
+//   - Worker stops (SIGTERM): running engine calls are cancelled, each execution is handed back
+//     PENDING and enqueued at once, the locks are released.
+package execution

@@ -1,0 +1,126 @@
+package execution
+
+import (
+	"context"
+	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+)
+
+// Status is an execution's state; the values are stored in executions.status.
+type Status string
+
+const (
+	StatusPending   Status = "PENDING"
+	StatusRunning   Status = "RUNNING"
+	StatusSucceeded Status = "SUCCEEDED"
+	StatusFailed    Status = "FAILED"
+	StatusCancelled Status = "CANCELLED"
+	StatusTimedOut  Status = "TIMED_OUT"
+	StatusSkipped   Status = "SKIPPED"
+)
+
+// Terminal reports whether no further transition can happen.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusSucceeded, StatusFailed, StatusCancelled, StatusTimedOut, StatusSkipped:
+		return true
+	}
+	return false
+}
+
+// TriggerType says what created an execution; stored in executions.trigger_type.
+type TriggerType string
+
+const (
+	TriggerCron    TriggerType = "CRON"
+	TriggerWebhook TriggerType = "WEBHOOK"
+	TriggerManual  TriggerType = "MANUAL"
+)
+
+// Execution is one run of a deployment's revision: one row of the executions table.
+type Execution struct {
+	ID           string
+	DeploymentID string
+	WorkflowID   string
+	Revision     int32
+	Status       Status
+	TriggerType  TriggerType
+	// TriggerID is the cron or webhook trigger's id; "" for manual triggers.
+	TriggerID string
+	// TriggerData is the JSON document given to TriggerWorkflow; nil for cron fires.
+	TriggerData []byte
+	// IdempotencyKey makes one execution per (workflow, key); "" when none.
+	IdempotencyKey string
+	// ScheduledAt is the jittered fire time for cron fires, the trigger time otherwise.
+	ScheduledAt time.Time
+	StartedAt   time.Time
+	FinishedAt  time.Time
+	// Output is the engine's JSON output once SUCCEEDED.
+	Output []byte
+	Error  string
+	// Attempt counts the runs started, from 1.
+	Attempt int32
+	// FencingToken is the token of the lease under which the current attempt runs; every status
+	// write after the claim is conditional on it.
+	FencingToken int64
+	// CancelRequested is set by CancelExecution on a RUNNING execution; its worker cancels the
+	// engine call and records CANCELLED.
+	CancelRequested bool
+	// AvailableAt is when a PENDING execution may run (retries wait for their backoff).
+	AvailableAt time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Store is what executions need from storage. server/store implements it for PostgreSQL and
+// SQLite. Conditional writes that find their condition false return apperr.ErrConflict.
+type Store interface {
+	// ExecutionInsert inserts e. When (workflow_id, idempotency_key) or, for cron fires,
+	// (workflow_id, trigger_id, scheduled_at) is taken, it inserts nothing and returns the existing
+	// execution with inserted false.
+	ExecutionInsert(ctx context.Context, e *Execution) (got *Execution, inserted bool, err error)
+	// ExecutionGet returns one execution; apperr.ErrNotFound when there is none.
+	ExecutionGet(ctx context.Context, id string) (*Execution, error)
+	// ExecutionClaim moves a PENDING or RUNNING execution to RUNNING under fence, adds one to
+	// attempt and sets started_at, only when its stored fencing token is smaller than fence (or
+	// unset). apperr.ErrConflict otherwise (terminal, or a newer owner holds it).
+	ExecutionClaim(ctx context.Context, id string, fence int64, now time.Time) (*Execution, error)
+	// ExecutionFinish writes a terminal status, output and error, only while the row is RUNNING
+	// under fence. apperr.ErrConflict otherwise.
+	ExecutionFinish(ctx context.Context, p *FinishParams) error
+	// ExecutionRetry returns a RUNNING execution under fence to PENDING until availableAt,
+	// recording the attempt's error. apperr.ErrConflict otherwise.
+	ExecutionRetry(ctx context.Context, id string, fence int64, availableAt time.Time, errMsg string) error
+	// ExecutionSkip ends a PENDING execution SKIPPED with reason. apperr.ErrConflict when it is
+	// not PENDING any more.
+	ExecutionSkip(ctx context.Context, id, reason string, now time.Time) error
+	// ExecutionCancel cancels: a PENDING execution ends CANCELLED at once; a RUNNING one gets
+	// cancel_requested; a terminal one is unchanged. It returns the row after the change.
+	ExecutionCancel(ctx context.Context, id, reason string, now time.Time) (*Execution, error)
+	// ExecutionListRunning returns the ids of the workflow's RUNNING executions.
+	ExecutionListRunning(ctx context.Context, workflowID string) ([]string, error)
+	// ExecutionAbandon ends a non-terminal execution FAILED with reason, whatever its fence
+	// (its message was delivered too often). apperr.ErrConflict when it is terminal already.
+	ExecutionAbandon(ctx context.Context, id, reason string, now time.Time) error
+	// ExecutionTouchDue finds up to limit PENDING executions available at due and not updated
+	// since staleBefore, sets their updated_at to now (so concurrent sweepers do not take the same
+	// rows) and returns their ids, oldest first: executions whose message was lost.
+	ExecutionTouchDue(ctx context.Context, due, staleBefore, now time.Time, limit int) ([]string, error)
+	// RevisionGet returns the definition of one revision of a workflow.
+	RevisionGet(ctx context.Context, workflowID string, revision int32) (*deployments.Definition, error)
+	// DeploymentGetByWorkflow returns the deployment of a workflow id.
+	DeploymentGetByWorkflow(ctx context.Context, workflowID string) (*deployments.Deployment, error)
+	// DeploymentGetByWebhookPath returns the live deployment that owns a webhook path.
+	DeploymentGetByWebhookPath(ctx context.Context, path string) (*deployments.Deployment, error)
+}
+
+// FinishParams is the input of Store.ExecutionFinish.
+type FinishParams struct {
+	ID     string
+	Fence  int64
+	Status Status
+	Output []byte
+	Error  string
+	Now    time.Time
+}

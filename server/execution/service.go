@@ -1,0 +1,187 @@
+package execution
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/queue"
+)
+
+// ServiceConfig configures a Service. Every field has a default.
+type ServiceConfig struct {
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Service records executions and hands them to the queue (the api role's half of the path of
+// one execution), reads them, and cancels them.
+type Service struct {
+	store    Store
+	queue    Queue
+	notifier Notifier
+	now      func() time.Time
+	logger   *slog.Logger
+}
+
+// NewService returns a Service.
+func NewService(store Store, q Queue, notifier Notifier, cfg ServiceConfig) *Service {
+	s := &Service{store: store, queue: q, notifier: notifier, now: cfg.Now, logger: cfg.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	return s
+}
+
+// TriggerParams is the input of Trigger: exactly one of WorkflowID and WebhookPath.
+type TriggerParams struct {
+	WorkflowID  string
+	WebhookPath string
+	// TriggerData is a JSON document (may be empty).
+	TriggerData []byte
+	// IdempotencyKey makes one execution per (workflow, key).
+	IdempotencyKey string
+	// Traceparent is the W3C trace context to carry through the queue.
+	Traceparent string
+}
+
+// Trigger records a PENDING execution of a DEPLOYED deployment and enqueues it. A repeated
+// idempotency key returns the first execution with deduplicated true and enqueues nothing.
+// The row is the truth: when the enqueue fails the execution is still returned, and the
+// sweeper enqueues it later.
+func (s *Service) Trigger(ctx context.Context, p *TriggerParams) (e *Execution, deduplicated bool, err error) {
+	if len(p.TriggerData) > 0 && !json.Valid(p.TriggerData) {
+		return nil, false, apperr.Invalid("trigger_data", "string.json", "must be a JSON document")
+	}
+	var (
+		d    *deployments.Deployment
+		kind = TriggerManual
+		tid  string
+	)
+	if p.WebhookPath != "" {
+		kind = TriggerWebhook
+		d, err = s.store.DeploymentGetByWebhookPath(ctx, p.WebhookPath)
+		if err != nil {
+			return nil, false, err // says "find webhook path …"
+		}
+		for _, t := range d.Triggers {
+			if t.Webhook != nil && t.Webhook.Path == p.WebhookPath {
+				tid = t.ID
+			}
+		}
+	} else {
+		d, err = s.store.DeploymentGetByWorkflow(ctx, p.WorkflowID)
+		if err != nil {
+			return nil, false, err // says "get deployment of workflow …"
+		}
+	}
+	if d.Status != deployments.StatusDeployed {
+		return nil, false, fmt.Errorf("workflow %s is %s, not DEPLOYED: %w", d.WorkflowID, d.Status, apperr.ErrFailedPrecondition)
+	}
+	now := s.now().UTC().Truncate(time.Microsecond) // what the database keeps
+	e = &Execution{
+		ID:             uuid.Must(uuid.NewV7()).String(),
+		DeploymentID:   d.ID,
+		WorkflowID:     d.WorkflowID,
+		Revision:       d.Revision,
+		Status:         StatusPending,
+		TriggerType:    kind,
+		TriggerID:      tid,
+		TriggerData:    p.TriggerData,
+		IdempotencyKey: p.IdempotencyKey,
+		ScheduledAt:    now,
+		AvailableAt:    now,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+	return s.record(ctx, e, p.Traceparent)
+}
+
+// FireParams is the input of Fire: one scheduled time of one cron trigger.
+type FireParams struct {
+	Deployment *deployments.Deployment
+	TriggerID  string
+	// ScheduledAt is the jittered fire time; with the trigger it is the execution's unique key.
+	ScheduledAt time.Time
+	Traceparent string
+}
+
+// Fire records the execution of one cron fire and enqueues it, once per (workflow, trigger,
+// scheduled time) however many schedulers fire it: a repeat returns the first execution with
+// deduplicated true. It runs the deployment's current revision.
+func (s *Service) Fire(ctx context.Context, p *FireParams) (e *Execution, deduplicated bool, err error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	e = &Execution{
+		ID:           uuid.Must(uuid.NewV7()).String(),
+		DeploymentID: p.Deployment.ID,
+		WorkflowID:   p.Deployment.WorkflowID,
+		Revision:     p.Deployment.Revision,
+		Status:       StatusPending,
+		TriggerType:  TriggerCron,
+		TriggerID:    p.TriggerID,
+		ScheduledAt:  p.ScheduledAt.UTC().Truncate(time.Microsecond),
+		AvailableAt:  now,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	return s.record(ctx, e, p.Traceparent)
+}
+
+// record inserts e and enqueues it when it is new.
+func (s *Service) record(ctx context.Context, e *Execution, traceparent string) (*Execution, bool, error) {
+	got, inserted, err := s.store.ExecutionInsert(ctx, e)
+	if err != nil {
+		return nil, false, fmt.Errorf("record execution of %s: %w", e.WorkflowID, err)
+	}
+	if !inserted {
+		return got, true, nil
+	}
+	if err := s.queue.Enqueue(ctx, queue.Message{ExecutionID: got.ID, Traceparent: traceparent}); err != nil {
+		s.logger.WarnContext(ctx, "enqueue failed; the sweeper will enqueue the execution",
+			slog.String("execution_id", got.ID), slog.Any("error", err))
+	}
+	return got, false, nil
+}
+
+// Get returns one execution.
+func (s *Service) Get(ctx context.Context, id string) (*Execution, error) {
+	e, err := s.store.ExecutionGet(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get execution %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// Cancel cancels an execution: a PENDING one ends CANCELLED at once; a RUNNING one is cancelled
+// through its engine call by the worker that runs it, wherever that is, and ends CANCELLED
+// then. Cancelling a terminal execution is apperr.ErrFailedPrecondition.
+func (s *Service) Cancel(ctx context.Context, id, reason string) (*Execution, error) {
+	if reason == "" {
+		reason = "cancelled by request"
+	}
+	e, err := s.store.ExecutionCancel(ctx, id, reason, s.now().UTC())
+	if err != nil {
+		return nil, fmt.Errorf("cancel execution %s: %w", id, err)
+	}
+	switch {
+	case e.Status == StatusRunning && e.CancelRequested:
+		if err := s.notifier.Publish(ctx, CancelChannel, id); err != nil {
+			// The worker also polls cancel_requested while it runs; the request is not lost.
+			s.logger.WarnContext(ctx, "publish cancel failed", slog.String("execution_id", id), slog.Any("error", err))
+		}
+	case e.Status.Terminal() && e.Status != StatusCancelled:
+		return e, fmt.Errorf("execution %s already ended %s: %w", id, e.Status, apperr.ErrFailedPrecondition)
+	}
+	return e, nil
+}

@@ -1,0 +1,334 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/execution"
+)
+
+var _ execution.Store = (*DB)(nil)
+
+// executionRow is a row of executions.
+type executionRow struct {
+	bun.BaseModel `bun:"table:executions"`
+
+	ID              string    `bun:"id,pk"`
+	DeploymentID    string    `bun:"deployment_id"`
+	WorkflowID      string    `bun:"workflow_id"`
+	Revision        int32     `bun:"revision"`
+	Status          string    `bun:"status"`
+	TriggerType     string    `bun:"trigger_type"`
+	TriggerID       *string   `bun:"trigger_id"`
+	TriggerData     string    `bun:"trigger_data"`
+	IdempotencyKey  *string   `bun:"idempotency_key"`
+	ScheduledAt     time.Time `bun:"scheduled_at,nullzero"`
+	StartedAt       time.Time `bun:"started_at,nullzero"`
+	FinishedAt      time.Time `bun:"finished_at,nullzero"`
+	Output          *string   `bun:"output"`
+	Error           *string   `bun:"error"`
+	Attempt         int32     `bun:"attempt"`
+	FencingToken    *int64    `bun:"fencing_token"`
+	CancelRequested bool      `bun:"cancel_requested"`
+	AvailableAt     time.Time `bun:"available_at,nullzero"`
+	CreatedAt       time.Time `bun:"created_at"`
+	UpdatedAt       time.Time `bun:"updated_at"`
+}
+
+func toExecutionRow(e *execution.Execution) *executionRow {
+	return &executionRow{
+		ID:              e.ID,
+		DeploymentID:    e.DeploymentID,
+		WorkflowID:      e.WorkflowID,
+		Revision:        e.Revision,
+		Status:          string(e.Status),
+		TriggerType:     string(e.TriggerType),
+		TriggerID:       nilIfEmpty(e.TriggerID),
+		TriggerData:     string(e.TriggerData),
+		IdempotencyKey:  nilIfEmpty(e.IdempotencyKey),
+		ScheduledAt:     utc(e.ScheduledAt),
+		StartedAt:       utc(e.StartedAt),
+		FinishedAt:      utc(e.FinishedAt),
+		Output:          nilIfEmpty(string(e.Output)),
+		Error:           nilIfEmpty(e.Error),
+		Attempt:         e.Attempt,
+		CancelRequested: e.CancelRequested,
+		AvailableAt:     utc(e.AvailableAt),
+		CreatedAt:       orNow(e.CreatedAt),
+		UpdatedAt:       orNow(e.UpdatedAt),
+	}
+}
+
+func (r *executionRow) toExecution() *execution.Execution {
+	e := &execution.Execution{
+		ID:              r.ID,
+		DeploymentID:    r.DeploymentID,
+		WorkflowID:      r.WorkflowID,
+		Revision:        r.Revision,
+		Status:          execution.Status(r.Status),
+		TriggerType:     execution.TriggerType(r.TriggerType),
+		TriggerID:       deref(r.TriggerID),
+		IdempotencyKey:  deref(r.IdempotencyKey),
+		ScheduledAt:     utc(r.ScheduledAt),
+		StartedAt:       utc(r.StartedAt),
+		FinishedAt:      utc(r.FinishedAt),
+		Error:           deref(r.Error),
+		Attempt:         r.Attempt,
+		CancelRequested: r.CancelRequested,
+		AvailableAt:     utc(r.AvailableAt),
+		CreatedAt:       utc(r.CreatedAt),
+		UpdatedAt:       utc(r.UpdatedAt),
+	}
+	if r.TriggerData != "" {
+		e.TriggerData = []byte(r.TriggerData)
+	}
+	if r.Output != nil {
+		e.Output = []byte(*r.Output)
+	}
+	if r.FencingToken != nil {
+		e.FencingToken = *r.FencingToken
+	}
+	return e
+}
+
+// ExecutionInsert implements execution.Store. The insert does nothing on a conflict with either
+// uniqueness key; the existing row is then read by that key.
+func (db *DB) ExecutionInsert(ctx context.Context, e *execution.Execution) (*execution.Execution, bool, error) {
+	row := toExecutionRow(e)
+	res, err := db.bun.NewInsert().Model(row).On("CONFLICT DO NOTHING").Exec(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("insert execution of %s: %w", e.WorkflowID, interpretError(err))
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return row.toExecution(), true, nil
+	}
+	var existing executionRow
+	q := db.bun.NewSelect().Model(&existing).Where("workflow_id = ?", e.WorkflowID)
+	switch {
+	case e.IdempotencyKey != "":
+		q = q.Where("idempotency_key = ?", e.IdempotencyKey)
+	case e.TriggerType == execution.TriggerCron:
+		q = q.Where("trigger_type = 'CRON' AND trigger_id = ? AND scheduled_at = ?", e.TriggerID, utc(e.ScheduledAt))
+	default:
+		return nil, false, fmt.Errorf("insert execution %s: id taken: %w", e.ID, apperr.ErrConflict)
+	}
+	if err := q.Limit(1).Scan(ctx); err != nil {
+		return nil, false, fmt.Errorf("find the execution that holds the key of %s: %w", e.ID, interpretError(err))
+	}
+	return existing.toExecution(), false, nil
+}
+
+// ExecutionGet implements execution.Store.
+func (db *DB) ExecutionGet(ctx context.Context, id string) (*execution.Execution, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, fmt.Errorf("get execution %s: %w", id, apperr.ErrNotFound)
+	}
+	var row executionRow
+	if err := db.bun.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("get execution %s: %w", id, interpretError(err))
+	}
+	return row.toExecution(), nil
+}
+
+// ExecutionClaim implements execution.Store.
+func (db *DB) ExecutionClaim(ctx context.Context, id string, fence int64, now time.Time) (*execution.Execution, error) {
+	var row executionRow
+	err := db.bun.NewUpdate().Model(&row).
+		Set("status = ?", execution.StatusRunning).
+		Set("attempt = attempt + 1").
+		Set("fencing_token = ?", fence).
+		Set("started_at = ?", now.UTC()).
+		Set("updated_at = ?", now.UTC()).
+		Where("id = ?", id).
+		Where("status IN (?)", bun.List([]execution.Status{execution.StatusPending, execution.StatusRunning})).
+		Where("(fencing_token IS NULL OR fencing_token < ?)", fence).
+		Returning("*").
+		Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("claim execution %s with fence %d: %w", id, fence, apperr.ErrConflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim execution %s: %w", id, interpretError(err))
+	}
+	return row.toExecution(), nil
+}
+
+// ExecutionFinish implements execution.Store.
+func (db *DB) ExecutionFinish(ctx context.Context, p *execution.FinishParams) error {
+	q := db.bun.NewUpdate().Model((*executionRow)(nil)).
+		Set("status = ?", p.Status).
+		Set("output = ?", nilIfEmpty(string(p.Output))).
+		Set("error = ?", nilIfEmpty(p.Error)).
+		Set("finished_at = ?", p.Now.UTC()).
+		Set("updated_at = ?", p.Now.UTC()).
+		Where("id = ?", p.ID).
+		Where("fencing_token = ?", p.Fence).
+		Where("status = ?", execution.StatusRunning)
+	return db.conditional(ctx, q, "finish execution %s as %s", p.ID, p.Status)
+}
+
+// ExecutionRetry implements execution.Store.
+func (db *DB) ExecutionRetry(ctx context.Context, id string, fence int64, availableAt time.Time, errMsg string) error {
+	q := db.bun.NewUpdate().Model((*executionRow)(nil)).
+		Set("status = ?", execution.StatusPending).
+		Set("available_at = ?", availableAt.UTC()).
+		Set("error = ?", nilIfEmpty(errMsg)).
+		Set("updated_at = ?", time.Now().UTC()).
+		Where("id = ?", id).
+		Where("fencing_token = ?", fence).
+		Where("status = ?", execution.StatusRunning)
+	return db.conditional(ctx, q, "return execution %s for retry", id)
+}
+
+// ExecutionSkip implements execution.Store.
+func (db *DB) ExecutionSkip(ctx context.Context, id, reason string, now time.Time) error {
+	q := db.bun.NewUpdate().Model((*executionRow)(nil)).
+		Set("status = ?", execution.StatusSkipped).
+		Set("error = ?", reason).
+		Set("finished_at = ?", now.UTC()).
+		Set("updated_at = ?", now.UTC()).
+		Where("id = ?", id).
+		Where("status = ?", execution.StatusPending)
+	return db.conditional(ctx, q, "skip execution %s", id)
+}
+
+// ExecutionAbandon implements execution.Store.
+func (db *DB) ExecutionAbandon(ctx context.Context, id, reason string, now time.Time) error {
+	q := db.bun.NewUpdate().Model((*executionRow)(nil)).
+		Set("status = ?", execution.StatusFailed).
+		Set("error = ?", reason).
+		Set("finished_at = ?", now.UTC()).
+		Set("updated_at = ?", now.UTC()).
+		Where("id = ?", id).
+		Where("status IN (?)", bun.List([]execution.Status{execution.StatusPending, execution.StatusRunning}))
+	return db.conditional(ctx, q, "abandon execution %s", id)
+}
+
+// ExecutionCancel implements execution.Store. Two conditional updates (PENDING: cancel now;
+// RUNNING: ask its worker) decide by the row's status at the time of each; a row that moved
+// between them (a retry returned it to PENDING) is tried again.
+func (db *DB) ExecutionCancel(ctx context.Context, id, reason string, now time.Time) (*execution.Execution, error) {
+	for range 3 {
+		e, err := db.ExecutionGet(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("cancel: %w", err)
+		}
+		var q *bun.UpdateQuery
+		switch e.Status {
+		case execution.StatusPending:
+			q = db.bun.NewUpdate().Model((*executionRow)(nil)).
+				Set("status = ?", execution.StatusCancelled).
+				Set("finished_at = ?", now.UTC())
+		case execution.StatusRunning:
+			q = db.bun.NewUpdate().Model((*executionRow)(nil)).
+				Set("cancel_requested = ?", true)
+		default:
+			return e, nil
+		}
+		err = db.conditional(ctx, q.Set("error = ?", reason).Set("updated_at = ?", now.UTC()).
+			Where("id = ?", id).Where("status = ?", e.Status), "cancel execution %s", id)
+		if errors.Is(err, apperr.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return db.ExecutionGet(ctx, id)
+	}
+	return nil, fmt.Errorf("cancel execution %s: it keeps changing: %w", id, apperr.ErrConflict)
+}
+
+// ExecutionListRunning implements execution.Store.
+func (db *DB) ExecutionListRunning(ctx context.Context, workflowID string) ([]string, error) {
+	var ids []string
+	err := db.bun.NewSelect().Model((*executionRow)(nil)).Column("id").
+		Where("workflow_id = ?", workflowID).
+		Where("status = ?", execution.StatusRunning).
+		Scan(ctx, &ids)
+	if err != nil {
+		return nil, fmt.Errorf("list running executions of %s: %w", workflowID, interpretError(err))
+	}
+	return ids, nil
+}
+
+// ExecutionTouchDue implements execution.Store. On PostgreSQL, FOR UPDATE SKIP LOCKED lets
+// concurrent sweepers take disjoint rows; SQLite has one writer at a time.
+func (db *DB) ExecutionTouchDue(ctx context.Context, due, staleBefore, now time.Time, limit int) ([]string, error) {
+	sub := db.bun.NewSelect().Model((*executionRow)(nil)).Column("id").
+		Where("status = ?", execution.StatusPending).
+		Where("available_at <= ?", due.UTC()).
+		Where("updated_at < ?", staleBefore.UTC()).
+		OrderExpr("available_at ASC").
+		Limit(int64(limit))
+	if db.dialect == DialectPostgres {
+		sub = sub.For("UPDATE SKIP LOCKED")
+	}
+	var ids []string
+	err := db.bun.NewUpdate().Model((*executionRow)(nil)).
+		Set("updated_at = ?", now.UTC()).
+		Where("id IN (?)", sub).
+		Returning("id").
+		Scan(ctx, &ids)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("touch due executions: %w", interpretError(err))
+	}
+	return ids, nil
+}
+
+// RevisionGet implements execution.Store.
+func (db *DB) RevisionGet(ctx context.Context, workflowID string, revision int32) (*deployments.Definition, error) {
+	var row revisionRow
+	err := db.bun.NewSelect().Model(&row).
+		Where("workflow_id = ?", workflowID).
+		Where("revision = ?", revision).
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get revision %d of %s: %w", revision, workflowID, interpretError(err))
+	}
+	var d deployments.Definition
+	if err := json.Unmarshal([]byte(row.Definition), &d); err != nil {
+		return nil, fmt.Errorf("decode revision %d of %s: %w", revision, workflowID, err)
+	}
+	return &d, nil
+}
+
+// DeploymentGetByWebhookPath implements execution.Store.
+func (db *DB) DeploymentGetByWebhookPath(ctx context.Context, path string) (*deployments.Deployment, error) {
+	var workflowID string
+	err := db.bun.NewSelect().Model((*triggerRow)(nil)).Column("workflow_id").
+		Where("webhook_path = ?", path).
+		Scan(ctx, &workflowID)
+	if err != nil {
+		return nil, fmt.Errorf("find webhook path %q: %w", path, interpretError(err))
+	}
+	return db.DeploymentGetByWorkflow(ctx, workflowID)
+}
+
+// conditional runs an UPDATE whose WHERE states the condition of a state change; no row
+// affected means the condition was false: apperr.ErrConflict.
+func (db *DB) conditional(ctx context.Context, q *bun.UpdateQuery, format string, args ...any) error {
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return fmt.Errorf(format+": %w", append(args, interpretError(err))...)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf(format+": %w", append(args, apperr.ErrConflict)...)
+	}
+	return nil
+}
+
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

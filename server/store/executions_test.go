@@ -1,0 +1,246 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/matryer/is"
+
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+	"github.com/workflow-runtime/workflow-runtime/server/execution"
+	"github.com/workflow-runtime/workflow-runtime/server/store"
+	"github.com/workflow-runtime/workflow-runtime/server/store/storetest"
+)
+
+// executionBackends runs f against a fresh SQLite and PostgreSQL store holding one deployment.
+func executionBackends(t *testing.T, f func(t *testing.T, db *store.DB, wf string)) {
+	t.Helper()
+	for name, open := range map[string]func(testing.TB) *store.DB{"sqlite": storetest.OpenSQLite, "postgres": storetest.OpenPostgres} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db := open(t)
+			d := storetest.NewDeployment("wf-exec")
+			if err := storetest.Create(context.Background(), db, d); err != nil {
+				t.Fatal(err)
+			}
+			f(t, db, d.WorkflowID)
+		})
+	}
+}
+
+func newExecution(wf string) *execution.Execution {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	return &execution.Execution{
+		ID: uuid.Must(uuid.NewV7()).String(), DeploymentID: uuid.NewString(), WorkflowID: wf, Revision: 1,
+		Status: execution.StatusPending, TriggerType: execution.TriggerManual, TriggerData: []byte(`{"a":1}`),
+		ScheduledAt: now, AvailableAt: now, CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+func TestExecutionInsertDeduplicates(t *testing.T) {
+	t.Parallel()
+	executionBackends(t, func(t *testing.T, db *store.DB, wf string) {
+		is := is.New(t)
+		ctx := context.Background()
+		e := newExecution(wf)
+		got, inserted, err := db.ExecutionInsert(ctx, e)
+		is.NoErr(err)
+		is.True(inserted)
+		is.Equal(string(got.TriggerData), `{"a":1}`)
+
+		// 20 concurrent inserts with one idempotency key make one row.
+		var wg sync.WaitGroup
+		ids := make([]string, 20)
+		fresh := make([]bool, 20)
+		for i := range 20 {
+			wg.Go(func() {
+				k := newExecution(wf)
+				k.IdempotencyKey = "key-1"
+				got, ins, err := db.ExecutionInsert(ctx, k)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids[i], fresh[i] = got.ID, ins
+			})
+		}
+		wg.Wait()
+		n := 0
+		for i := range 20 {
+			is.Equal(ids[i], ids[0]) // all see the same execution
+			if fresh[i] {
+				n++
+			}
+		}
+		is.Equal(n, 1) // one insert won
+
+		fire := time.Date(2026, 11, 24, 3, 0, 17, 0, time.UTC)
+		c1 := newExecution(wf)
+		c1.TriggerType, c1.TriggerID, c1.ScheduledAt = execution.TriggerCron, "nightly", fire
+		_, inserted, err = db.ExecutionInsert(ctx, c1)
+		is.NoErr(err)
+		is.True(inserted)
+		c2 := newExecution(wf)
+		c2.TriggerType, c2.TriggerID, c2.ScheduledAt = execution.TriggerCron, "nightly", fire
+		got, inserted, err = db.ExecutionInsert(ctx, c2)
+		is.NoErr(err)
+		is.True(!inserted) // one execution per (trigger, scheduled time)
+		is.Equal(got.ID, c1.ID)
+
+		dup := newExecution(wf)
+		dup.ID = e.ID
+		_, _, err = db.ExecutionInsert(ctx, dup)
+		is.True(errors.Is(err, apperr.ErrConflict)) // same id, no key: conflict
+
+		_, err = db.ExecutionGet(ctx, "not-a-uuid")
+		is.True(errors.Is(err, apperr.ErrNotFound))
+		_, err = db.ExecutionGet(ctx, uuid.NewString())
+		is.True(errors.Is(err, apperr.ErrNotFound))
+	})
+}
+
+func TestExecutionFencing(t *testing.T) {
+	t.Parallel()
+	executionBackends(t, func(t *testing.T, db *store.DB, wf string) {
+		is := is.New(t)
+		ctx := context.Background()
+		e := newExecution(wf)
+		_, _, err := db.ExecutionInsert(ctx, e)
+		is.NoErr(err)
+		now := time.Now().UTC()
+
+		first, err := db.ExecutionClaim(ctx, e.ID, 5, now)
+		is.NoErr(err)
+		is.Equal(first.Status, execution.StatusRunning)
+		is.Equal(first.Attempt, int32(1))
+		is.Equal(first.FencingToken, int64(5))
+		_, err = db.ExecutionClaim(ctx, e.ID, 5, now)
+		is.True(errors.Is(err, apperr.ErrConflict)) // same fence cannot claim twice
+		_, err = db.ExecutionClaim(ctx, e.ID, 4, now)
+		is.True(errors.Is(err, apperr.ErrConflict)) // older fence refused
+
+		second, err := db.ExecutionClaim(ctx, e.ID, 9, now) // takeover by a newer owner
+		is.NoErr(err)
+		is.Equal(second.Attempt, int32(2))
+		err = db.ExecutionFinish(ctx, &execution.FinishParams{ID: e.ID, Fence: 5, Status: execution.StatusSucceeded, Now: now})
+		is.True(errors.Is(err, apperr.ErrConflict)) // the old owner's write is refused
+		err = db.ExecutionRetry(ctx, e.ID, 5, now, "x")
+		is.True(errors.Is(err, apperr.ErrConflict))
+
+		is.NoErr(db.ExecutionRetry(ctx, e.ID, 9, now.Add(time.Minute), "boom"))
+		got, err := db.ExecutionGet(ctx, e.ID)
+		is.NoErr(err)
+		is.Equal(got.Status, execution.StatusPending)
+		is.Equal(got.Error, "boom")
+		is.True(got.AvailableAt.After(now))
+
+		_, err = db.ExecutionClaim(ctx, e.ID, 10, now)
+		is.NoErr(err)
+		is.NoErr(db.ExecutionFinish(ctx, &execution.FinishParams{ID: e.ID, Fence: 10, Status: execution.StatusSucceeded, Output: []byte(`{"ok":true}`), Now: now}))
+		got, err = db.ExecutionGet(ctx, e.ID)
+		is.NoErr(err)
+		is.Equal(got.Status, execution.StatusSucceeded)
+		is.Equal(string(got.Output), `{"ok":true}`)
+		is.Equal(got.Attempt, int32(3))
+		is.Equal(got.Error, "")
+		is.True(!got.FinishedAt.IsZero())
+
+		_, err = db.ExecutionClaim(ctx, e.ID, 11, now)
+		is.True(errors.Is(err, apperr.ErrConflict)) // terminal rows are never claimed
+		is.True(errors.Is(db.ExecutionAbandon(ctx, e.ID, "x", now), apperr.ErrConflict))
+	})
+}
+
+func TestExecutionSkipCancelAbandon(t *testing.T) {
+	t.Parallel()
+	executionBackends(t, func(t *testing.T, db *store.DB, wf string) {
+		is := is.New(t)
+		ctx := context.Background()
+		now := time.Now().UTC()
+		insert := func() *execution.Execution {
+			e := newExecution(wf)
+			_, _, err := db.ExecutionInsert(ctx, e)
+			is.NoErr(err)
+			return e
+		}
+
+		skipped := insert()
+		is.NoErr(db.ExecutionSkip(ctx, skipped.ID, "overlap", now))
+		is.True(errors.Is(db.ExecutionSkip(ctx, skipped.ID, "again", now), apperr.ErrConflict))
+
+		pending := insert()
+		got, err := db.ExecutionCancel(ctx, pending.ID, "stop", now)
+		is.NoErr(err)
+		is.Equal(got.Status, execution.StatusCancelled) // pending: cancelled at once
+		is.Equal(got.Error, "stop")
+
+		running := insert()
+		_, err = db.ExecutionClaim(ctx, running.ID, 1, now)
+		is.NoErr(err)
+		ids, err := db.ExecutionListRunning(ctx, wf)
+		is.NoErr(err)
+		is.Equal(ids, []string{running.ID})
+		got, err = db.ExecutionCancel(ctx, running.ID, "stop", now)
+		is.NoErr(err)
+		is.Equal(got.Status, execution.StatusRunning) // running: its worker is asked
+		is.True(got.CancelRequested)
+
+		got, err = db.ExecutionCancel(ctx, skipped.ID, "late", now)
+		is.NoErr(err)
+		is.Equal(got.Status, execution.StatusSkipped) // terminal: unchanged
+
+		abandoned := insert()
+		is.NoErr(db.ExecutionAbandon(ctx, abandoned.ID, "delivered too often", now))
+		got, err = db.ExecutionGet(ctx, abandoned.ID)
+		is.NoErr(err)
+		is.Equal(got.Status, execution.StatusFailed)
+	})
+}
+
+func TestExecutionTouchDue(t *testing.T) {
+	t.Parallel()
+	executionBackends(t, func(t *testing.T, db *store.DB, wf string) {
+		is := is.New(t)
+		ctx := context.Background()
+		now := time.Now().UTC()
+		old := now.Add(-time.Hour)
+		mk := func(available, updated time.Time) string {
+			e := newExecution(wf)
+			e.AvailableAt, e.UpdatedAt, e.CreatedAt = available, updated, updated
+			_, _, err := db.ExecutionInsert(ctx, e)
+			is.NoErr(err)
+			return e.ID
+		}
+		lost := mk(old, old)
+		mk(now.Add(time.Hour), old) // not due yet (retry backoff)
+		mk(old, now)                // recently touched
+		ids, err := db.ExecutionTouchDue(ctx, now, now.Add(-time.Minute), now, 10)
+		is.NoErr(err)
+		is.Equal(ids, []string{lost})
+		ids, err = db.ExecutionTouchDue(ctx, now, now.Add(-time.Minute), now, 10)
+		is.NoErr(err)
+		is.Equal(len(ids), 0) // touched rows are not taken twice
+	})
+}
+
+func TestRevisionAndWebhookLookups(t *testing.T) {
+	t.Parallel()
+	executionBackends(t, func(t *testing.T, db *store.DB, wf string) {
+		is := is.New(t)
+		ctx := context.Background()
+		def, err := db.RevisionGet(ctx, wf, 1)
+		is.NoErr(err)
+		is.Equal(def.ID, wf)
+		_, err = db.RevisionGet(ctx, wf, 99)
+		is.True(errors.Is(err, apperr.ErrNotFound))
+		d, err := db.DeploymentGetByWebhookPath(ctx, "/hooks/"+wf)
+		is.NoErr(err)
+		is.Equal(d.WorkflowID, wf)
+		_, err = db.DeploymentGetByWebhookPath(ctx, "nope")
+		is.True(errors.Is(err, apperr.ErrNotFound))
+	})
+}
