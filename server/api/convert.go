@@ -1,0 +1,161 @@
+package api
+
+import (
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+)
+
+// Conversions between the proto messages and the domain types. Enum names are stored without
+// their proto prefix ("OVERLAP_POLICY_SKIP" is "SKIP").
+
+func definitionFromProto(p *v1.WorkflowDefinition) deployments.Definition {
+	d := deployments.Definition{ID: p.GetId(), Name: p.GetName(), Description: p.GetDescription()}
+	d.Nodes = make([]deployments.Node, len(p.GetNodes()))
+	for i, n := range p.GetNodes() {
+		d.Nodes[i] = deployments.Node{ID: n.GetId(), Type: n.GetType(), DependsOn: n.GetDependsOn()}
+		if n.GetParams() != nil {
+			d.Nodes[i].Params = n.GetParams().AsMap()
+		}
+	}
+	return d
+}
+
+func definitionToProto(d *deployments.Definition) *v1.WorkflowDefinition {
+	p := &v1.WorkflowDefinition{Id: d.ID, Name: d.Name, Description: d.Description}
+	p.Nodes = make([]*v1.Node, len(d.Nodes))
+	for i, n := range d.Nodes {
+		p.Nodes[i] = &v1.Node{Id: n.ID, Type: n.Type, DependsOn: n.DependsOn}
+		if n.Params != nil {
+			// Params came from a Struct or from stored JSON, so they are JSON values.
+			p.Nodes[i].Params, _ = structpb.NewStruct(n.Params)
+		}
+	}
+	return p
+}
+
+func triggersFromProto(ps []*v1.Trigger) []deployments.Trigger {
+	out := make([]deployments.Trigger, len(ps))
+	for i, p := range ps {
+		out[i].ID = p.GetId()
+		switch k := p.GetKind().(type) {
+		case *v1.Trigger_Cron:
+			window := uint32(deployments.DefaultJitterWindowSeconds)
+			if k.Cron.JitterWindowSeconds != nil {
+				window = k.Cron.GetJitterWindowSeconds()
+			}
+			out[i].Cron = &deployments.CronSchedule{
+				Expression:          k.Cron.GetExpression(),
+				Timezone:            k.Cron.GetTimezone(),
+				JitterWindowSeconds: window,
+			}
+		case *v1.Trigger_Webhook:
+			out[i].Webhook = &deployments.Webhook{Path: k.Webhook.GetPath()}
+		}
+	}
+	return out
+}
+
+func triggersToProto(ts []deployments.Trigger) []*v1.Trigger {
+	out := make([]*v1.Trigger, len(ts))
+	for i, t := range ts {
+		out[i] = &v1.Trigger{Id: t.ID}
+		switch {
+		case t.Cron != nil:
+			window := t.Cron.JitterWindowSeconds
+			out[i].Kind = &v1.Trigger_Cron{Cron: &v1.CronSchedule{
+				Expression:          t.Cron.Expression,
+				Timezone:            t.Cron.Timezone,
+				JitterWindowSeconds: &window,
+			}}
+		case t.Webhook != nil:
+			out[i].Kind = &v1.Trigger_Webhook{Webhook: &v1.WebhookTrigger{Path: t.Webhook.Path}}
+		}
+	}
+	return out
+}
+
+func configFromProto(p *v1.DeploymentConfig) deployments.Config {
+	c := deployments.Config{
+		OverlapPolicy:    enumName(p.GetOverlapPolicy().String(), "OVERLAP_POLICY_"),
+		MisfirePolicy:    enumName(p.GetMisfirePolicy().String(), "MISFIRE_POLICY_"),
+		ExecutionTimeout: durationFromProto(p.GetExecutionTimeout()),
+		CatchUpWindow:    durationFromProto(p.GetCatchUpWindow()),
+	}
+	if r := p.GetRetryPolicy(); r != nil {
+		c.Retry = deployments.RetryPolicy{
+			MaxAttempts:        r.GetMaxAttempts(),
+			InitialBackoff:     durationFromProto(r.GetInitialBackoff()),
+			MaxBackoff:         durationFromProto(r.GetMaxBackoff()),
+			BackoffCoefficient: r.GetBackoffCoefficient(),
+		}
+	}
+	return c
+}
+
+func configToProto(c *deployments.Config) *v1.DeploymentConfig {
+	return &v1.DeploymentConfig{
+		OverlapPolicy:    v1.OverlapPolicy(v1.OverlapPolicy_value["OVERLAP_POLICY_"+c.OverlapPolicy]),
+		MisfirePolicy:    v1.MisfirePolicy(v1.MisfirePolicy_value["MISFIRE_POLICY_"+c.MisfirePolicy]),
+		ExecutionTimeout: durationpb.New(c.ExecutionTimeout),
+		CatchUpWindow:    durationpb.New(c.CatchUpWindow),
+		RetryPolicy: &v1.RetryPolicy{
+			MaxAttempts:        c.Retry.MaxAttempts,
+			InitialBackoff:     durationpb.New(c.Retry.InitialBackoff),
+			MaxBackoff:         durationpb.New(c.Retry.MaxBackoff),
+			BackoffCoefficient: c.Retry.BackoffCoefficient,
+		},
+	}
+}
+
+func deploymentToProto(d *deployments.Deployment) *v1.Deployment {
+	return &v1.Deployment{
+		Id:         d.ID,
+		WorkflowId: d.WorkflowID,
+		Revision:   d.Revision,
+		Status:     deploymentStatusToProto(d.Status),
+		DeployedAt: timestampOrNil(d.DeployedAt),
+		Definition: definitionToProto(&d.Definition),
+		Triggers:   triggersToProto(d.Triggers),
+		Config:     configToProto(&d.Config),
+		CreateTime: timestampOrNil(d.CreatedAt),
+		UpdateTime: timestampOrNil(d.UpdatedAt),
+	}
+}
+
+func deploymentStatusToProto(s deployments.Status) v1.DeploymentStatus {
+	return v1.DeploymentStatus(v1.DeploymentStatus_value["DEPLOYMENT_STATUS_"+string(s)])
+}
+
+func deploymentStatusFromProto(s v1.DeploymentStatus) deployments.Status {
+	return deployments.Status(enumName(s.String(), "DEPLOYMENT_STATUS_"))
+}
+
+// enumName strips the proto prefix; the zero value (UNSPECIFIED) becomes "".
+func enumName(name, prefix string) string {
+	name = strings.TrimPrefix(name, prefix)
+	if name == "UNSPECIFIED" {
+		return ""
+	}
+	return name
+}
+
+func durationFromProto(d *durationpb.Duration) time.Duration {
+	if d == nil {
+		return 0
+	}
+	return d.AsDuration()
+}
+
+func timestampOrNil(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}

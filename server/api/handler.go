@@ -1,0 +1,163 @@
+// Package api is the Connect transport of WorkflowRuntimeService: thin handlers that turn
+// proto requests into domain calls and domain results into proto responses. Validation of
+// shapes happens before a handler runs (protovalidate interceptor); errors are mapped to codes
+// in errors.go only.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1/workflowruntimev1connect"
+	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/execution"
+	"github.com/workflow-runtime/workflow-runtime/server/health"
+)
+
+// HealthChecker reports the service's dependencies (server/health.Checker).
+type HealthChecker interface {
+	Check(ctx context.Context) health.Report
+}
+
+// Deps are the Handler's collaborators.
+type Deps struct {
+	Deployments *deployments.Service
+	// Executions records, reads and cancels executions.
+	Executions *execution.Service
+	Health     HealthChecker
+	// Logger receives internal errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler implements WorkflowRuntimeService. RPCs whose behaviour belongs to later work
+// (execution, scheduling, monitoring) answer unimplemented through the embedded type.
+type Handler struct {
+	workflowruntimev1connect.UnimplementedWorkflowRuntimeServiceHandler
+
+	deployments *deployments.Service
+	executions  *execution.Service
+	health      HealthChecker
+	logger      *slog.Logger
+}
+
+var _ workflowruntimev1connect.WorkflowRuntimeServiceHandler = (*Handler)(nil)
+
+// NewHandler returns a Handler.
+func NewHandler(deps Deps) *Handler {
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Handler{deployments: deps.Deployments, executions: deps.Executions, health: deps.Health, logger: logger}
+}
+
+// DeployWorkflow implements WorkflowRuntimeService.
+func (h *Handler) DeployWorkflow(ctx context.Context, req *v1.DeployWorkflowRequest) (*v1.DeployWorkflowResponse, error) {
+	d, created, err := h.deployments.Deploy(ctx, &deployments.DeployParams{
+		Definition: definitionFromProto(req.GetDefinition()),
+		Triggers:   triggersFromProto(req.GetTriggers()),
+		Config:     configFromProto(req.GetConfig()),
+		Draft:      req.GetDraft(),
+	})
+	if err != nil {
+		return nil, h.toConnect(ctx, err)
+	}
+	return &v1.DeployWorkflowResponse{Deployment: deploymentToProto(d), Created: created}, nil
+}
+
+// UpdateDeployment implements WorkflowRuntimeService.
+func (h *Handler) UpdateDeployment(ctx context.Context, req *v1.UpdateDeploymentRequest) (*v1.UpdateDeploymentResponse, error) {
+	p := &deployments.UpdateParams{
+		ID:       req.GetDeploymentId(),
+		Paths:    req.GetUpdateMask().GetPaths(),
+		Status:   deploymentStatusFromProto(req.GetStatus()),
+		Triggers: triggersFromProto(req.GetTriggers()),
+	}
+	if req.GetDefinition() != nil {
+		def := definitionFromProto(req.GetDefinition())
+		p.Definition = &def
+	}
+	if req.GetConfig() != nil {
+		c := configFromProto(req.GetConfig())
+		p.Config = &c
+	}
+	d, err := h.deployments.Update(ctx, p)
+	if err != nil {
+		return nil, h.toConnect(ctx, err)
+	}
+	return &v1.UpdateDeploymentResponse{Deployment: deploymentToProto(d)}, nil
+}
+
+// DeleteDeployment implements WorkflowRuntimeService.
+func (h *Handler) DeleteDeployment(ctx context.Context, req *v1.DeleteDeploymentRequest) (*v1.DeleteDeploymentResponse, error) {
+	d, err := h.deployments.Delete(ctx, req.GetDeploymentId())
+	if err != nil {
+		return nil, h.toConnect(ctx, err)
+	}
+	return &v1.DeleteDeploymentResponse{Deployment: deploymentToProto(d)}, nil
+}
+
+// GetDeploymentStatus implements WorkflowRuntimeService.
+func (h *Handler) GetDeploymentStatus(ctx context.Context, req *v1.GetDeploymentStatusRequest) (*v1.GetDeploymentStatusResponse, error) {
+	var (
+		d   *deployments.Deployment
+		err error
+	)
+	if id := req.GetDeploymentId(); id != "" {
+		d, err = h.deployments.Get(ctx, id)
+	} else {
+		d, err = h.deployments.GetByWorkflow(ctx, req.GetWorkflowId())
+	}
+	if err != nil {
+		return nil, h.toConnect(ctx, err)
+	}
+	return &v1.GetDeploymentStatusResponse{Deployment: deploymentToProto(d)}, nil
+}
+
+// ListDeployments implements WorkflowRuntimeService.
+func (h *Handler) ListDeployments(ctx context.Context, req *v1.ListDeploymentsRequest) (*v1.ListDeploymentsResponse, error) {
+	statuses := make([]deployments.Status, len(req.GetStatuses()))
+	for i, s := range req.GetStatuses() {
+		statuses[i] = deploymentStatusFromProto(s)
+	}
+	list, next, err := h.deployments.List(ctx, deployments.ListQuery{
+		Statuses:  statuses,
+		PageSize:  int(req.GetPageSize()),
+		PageToken: req.GetPageToken(),
+	})
+	if err != nil {
+		return nil, h.toConnect(ctx, err)
+	}
+	resp := &v1.ListDeploymentsResponse{Deployments: make([]*v1.Deployment, len(list)), NextPageToken: next}
+	for i, d := range list {
+		resp.Deployments[i] = deploymentToProto(d)
+	}
+	return resp, nil
+}
+
+// GetSystemHealth implements WorkflowRuntimeService with the same checks as /health.
+func (h *Handler) GetSystemHealth(ctx context.Context, _ *v1.GetSystemHealthRequest) (*v1.GetSystemHealthResponse, error) {
+	r := h.health.Check(ctx)
+	resp := &v1.GetSystemHealthResponse{
+		Status:    r.Status,
+		Timestamp: timestamppb.New(r.Timestamp),
+		Version:   r.Version,
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Dependencies)) {
+		dep := r.Dependencies[name]
+		resp.Dependencies = append(resp.Dependencies, &v1.DependencyHealth{
+			Name:    name,
+			Status:  dep.Status,
+			Latency: durationpb.New(time.Duration(dep.LatencyMs * float64(time.Millisecond))),
+			Error:   dep.Error,
+		})
+	}
+	return resp, nil
+}

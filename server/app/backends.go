@@ -1,0 +1,48 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/workflow-runtime/workflow-runtime/server/execution"
+	"github.com/workflow-runtime/workflow-runtime/server/lock"
+	"github.com/workflow-runtime/workflow-runtime/server/notify"
+	"github.com/workflow-runtime/workflow-runtime/server/queue"
+	"github.com/workflow-runtime/workflow-runtime/server/waitlist"
+)
+
+// backends are the coordination parts: Redis when a client is given, in process otherwise.
+type backends struct {
+	locker   execution.Locker
+	queue    queueService
+	waitlist execution.Waitlist
+	notifier execution.Notifier
+}
+
+// queueService is the queue with its lifecycle (the mover of delayed messages).
+type queueService interface {
+	execution.Queue
+	Start(ctx context.Context) error
+	Stop()
+	Stats(ctx context.Context) (queue.Stats, error)
+}
+
+func newBackends(client *redis.Client, logger *slog.Logger) *backends {
+	if client == nil {
+		return &backends{
+			locker:   lock.NewLocalManager(lock.LocalConfig{}),
+			queue:    queue.NewLocalQueue(queue.LocalConfig{MoveInterval: 50 * time.Millisecond}),
+			waitlist: waitlist.NewLocal(),
+			notifier: notify.NewLocal(),
+		}
+	}
+	return &backends{
+		locker:   lock.NewRedisManager(client, lock.RedisConfig{}),
+		queue:    queue.NewRedisQueue(client, queue.RedisConfig{Logger: logger}),
+		waitlist: waitlist.NewRedis(client, ""),
+		notifier: notify.NewRedis(client, ""),
+	}
+}

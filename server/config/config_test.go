@@ -1,0 +1,224 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/workflow-runtime/workflow-runtime/server/config"
+)
+
+// env is a fake environment for config.Parse.
+type env map[string]string
+
+func (e env) lookup(name string) (string, bool) {
+	v, ok := e[name]
+	return v, ok
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+
+	cfg, err := config.Parse(nil, env{}.lookup)
+	is.NoErr(err)
+	def := config.Default()
+	// []string(nil) vs empty: compare the rest field by field through a copy.
+	is.Equal(len(cfg.CORSAllowedOrigins), 0) // no CORS by default
+	cfg.CORSAllowedOrigins, def.CORSAllowedOrigins = nil, nil
+	is.Equal(cfg, def) // Default() matches the struct tags
+
+	is.Equal(def.Role, config.RoleAll)
+	is.Equal(def.Addr, "127.0.0.1:8080")
+	is.Equal(def.DatabaseURL, "sqlite://data/workflow-runtime.db")
+	is.Equal(def.RedisURL, "")
+	is.Equal(def.EngineURL, "")
+	is.Equal(def.LogLevel, "info")
+	is.Equal(def.LogFormat, "json")
+	is.True(def.MigrateOnStart)
+	is.Equal(def.ShutdownGrace, 30*time.Second)
+	is.Equal(def.ReadHeaderTimeout, 5*time.Second)
+	is.Equal(def.ReadTimeout, 30*time.Second)
+	is.Equal(def.WriteTimeout, 60*time.Second)
+	is.Equal(def.IdleTimeout, 120*time.Second)
+	is.Equal(def.MaxRequestBytes, int64(4<<20))
+	is.Equal(def.CompressMinBytes, 1024)
+	is.NoErr(config.Default().Validate()) // the defaults are valid
+}
+
+func TestParseEnv(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+
+	cfg, err := config.Parse(nil, env{
+		"WFR_ROLE":                 "worker",
+		"WFR_ADDR":                 ":9090",
+		"WFR_DATABASE_URL":         "postgres://wfr:secret@db:5432/wfr?sslmode=disable",
+		"WFR_REDIS_URL":            "rediss://cache:6380/0",
+		"WFR_ENGINE_URL":           "https://engine.internal:8443",
+		"WFR_LOG_LEVEL":            "debug",
+		"WFR_LOG_FORMAT":           "text",
+		"WFR_MIGRATE_ON_START":     "false",
+		"WFR_SHUTDOWN_GRACE":       "45s",
+		"WFR_READ_HEADER_TIMEOUT":  "2s",
+		"WFR_READ_TIMEOUT":         "10s",
+		"WFR_WRITE_TIMEOUT":        "0s",
+		"WFR_IDLE_TIMEOUT":         "1m",
+		"WFR_MAX_REQUEST_BYTES":    "1048576",
+		"WFR_COMPRESS_MIN_BYTES":   "0",
+		"WFR_CORS_ALLOWED_ORIGINS": "https://dash.example.com,http://localhost:5173",
+	}.lookup)
+	is.NoErr(err)
+	is.Equal(cfg.Role, config.RoleWorker)
+	is.Equal(cfg.Addr, ":9090")
+	is.Equal(cfg.DatabaseURL, "postgres://wfr:secret@db:5432/wfr?sslmode=disable")
+	is.Equal(cfg.RedisURL, "rediss://cache:6380/0")
+	is.Equal(cfg.EngineURL, "https://engine.internal:8443")
+	is.Equal(cfg.LogLevel, "debug")
+	is.Equal(cfg.LogFormat, "text")
+	is.Equal(cfg.MigrateOnStart, false)
+	is.Equal(cfg.ShutdownGrace, 45*time.Second)
+	is.Equal(cfg.ReadHeaderTimeout, 2*time.Second)
+	is.Equal(cfg.ReadTimeout, 10*time.Second)
+	is.Equal(cfg.WriteTimeout, time.Duration(0))
+	is.Equal(cfg.IdleTimeout, time.Minute)
+	is.Equal(cfg.MaxRequestBytes, int64(1<<20))
+	is.Equal(cfg.CompressMinBytes, 0)
+	is.Equal(cfg.CORSAllowedOrigins, []string{"https://dash.example.com", "http://localhost:5173"})
+}
+
+func TestFlagsOverrideEnv(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+
+	cfg, err := config.Parse(
+		[]string{"--addr=127.0.0.1:7000", "--role=api", "--redis-url=redis://127.0.0.1:6379", "--no-migrate-on-start", "--cors-allowed-origins=*"},
+		env{"WFR_ADDR": ":9090", "WFR_ROLE": "worker"}.lookup,
+	)
+	is.NoErr(err)
+	is.Equal(cfg.Addr, "127.0.0.1:7000") // flag wins over env
+	is.Equal(cfg.Role, config.RoleAPI)   // flag wins over env
+	is.Equal(cfg.MigrateOnStart, false)
+	is.Equal(cfg.CORSAllowedOrigins, []string{"*"})
+}
+
+func TestParseErrorsNameTheVariable(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		env  env
+		want string
+	}{
+		{"bad duration", env{"WFR_SHUTDOWN_GRACE": "soon"}, "WFR_SHUTDOWN_GRACE"},
+		{"bad int", env{"WFR_MAX_REQUEST_BYTES": "4MiB"}, "WFR_MAX_REQUEST_BYTES"},
+		{"bad bool", env{"WFR_MIGRATE_ON_START": "maybe"}, "WFR_MIGRATE_ON_START"},
+		{"bad role", env{"WFR_ROLE": "boss"}, "WFR_ROLE"},
+		{"bad level", env{"WFR_LOG_LEVEL": "trace"}, "WFR_LOG_LEVEL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			is := is.New(t)
+			_, err := config.Parse(nil, tt.env.lookup)
+			is.True(err != nil)                             // refused
+			is.True(strings.Contains(err.Error(), tt.want)) // names the variable
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name   string
+		modify func(*config.Config)
+		want   string // the variable named; "" when valid
+	}{
+		{"defaults", func(*config.Config) {}, ""},
+		{"role", func(c *config.Config) { c.Role = "boss" }, "WFR_ROLE"},
+		{"addr without port", func(c *config.Config) { c.Addr = "localhost" }, "WFR_ADDR"},
+		{"addr empty port", func(c *config.Config) { c.Addr = "localhost:" }, "WFR_ADDR"},
+		{"addr any interface", func(c *config.Config) { c.Addr = ":8080" }, ""},
+		{"addr ephemeral", func(c *config.Config) { c.Addr = "127.0.0.1:0" }, ""},
+		{"database mysql", func(c *config.Config) { c.DatabaseURL = "mysql://db/wfr" }, "WFR_DATABASE_URL"},
+		{"database no scheme", func(c *config.Config) { c.DatabaseURL = "data/wfr.db" }, "WFR_DATABASE_URL"},
+		{"database empty", func(c *config.Config) { c.DatabaseURL = "" }, "WFR_DATABASE_URL"},
+		{"database postgresql", func(c *config.Config) { c.DatabaseURL = "postgresql://u:p@db/wfr" }, ""},
+		{"database sqlite memory", func(c *config.Config) { c.DatabaseURL = "sqlite://:memory:" }, ""},
+		{"database sqlite opaque memory", func(c *config.Config) { c.DatabaseURL = "sqlite::memory:" }, ""},
+		{"database sqlite absolute", func(c *config.Config) { c.DatabaseURL = "sqlite:///var/lib/wfr.db" }, ""},
+		{"redis http", func(c *config.Config) { c.RedisURL = "http://cache:6379" }, "WFR_REDIS_URL"},
+		{"redis ok", func(c *config.Config) { c.RedisURL = "redis://cache:6379/0" }, ""},
+		{"engine grpc", func(c *config.Config) { c.EngineURL = "grpc://engine:9000" }, "WFR_ENGINE_URL"},
+		{"engine ok", func(c *config.Config) { c.EngineURL = "http://engine:9000" }, ""},
+		{"split role without redis", func(c *config.Config) { c.Role = config.RoleWorker }, "WFR_REDIS_URL"},
+		{"split role with redis", func(c *config.Config) { c.Role = config.RoleAPI; c.RedisURL = "redis://cache:6379" }, ""},
+		{"engine role needs no redis", func(c *config.Config) { c.Role = config.RoleEngine }, ""},
+		{"worker concurrency", func(c *config.Config) { c.WorkerConcurrency = 0 }, "WFR_WORKER_CONCURRENCY"},
+		{"lock ttl", func(c *config.Config) { c.LockTTL = time.Millisecond }, "WFR_LOCK_TTL"},
+		{"log level", func(c *config.Config) { c.LogLevel = "verbose" }, "WFR_LOG_LEVEL"},
+		{"log format", func(c *config.Config) { c.LogFormat = "xml" }, "WFR_LOG_FORMAT"},
+		{"shutdown grace", func(c *config.Config) { c.ShutdownGrace = -time.Second }, "WFR_SHUTDOWN_GRACE"},
+		{"read header timeout", func(c *config.Config) { c.ReadHeaderTimeout = 0 }, "WFR_READ_HEADER_TIMEOUT"},
+		{"read timeout", func(c *config.Config) { c.ReadTimeout = -1 }, "WFR_READ_TIMEOUT"},
+		{"write timeout", func(c *config.Config) { c.WriteTimeout = -1 }, "WFR_WRITE_TIMEOUT"},
+		{"idle timeout", func(c *config.Config) { c.IdleTimeout = -1 }, "WFR_IDLE_TIMEOUT"},
+		{"max request bytes", func(c *config.Config) { c.MaxRequestBytes = 0 }, "WFR_MAX_REQUEST_BYTES"},
+		{"compress min bytes", func(c *config.Config) { c.CompressMinBytes = -1 }, "WFR_COMPRESS_MIN_BYTES"},
+		{"cors path", func(c *config.Config) { c.CORSAllowedOrigins = []string{"https://dash.example.com/app"} }, "WFR_CORS_ALLOWED_ORIGINS"},
+		{"cors no scheme", func(c *config.Config) { c.CORSAllowedOrigins = []string{"dash.example.com"} }, "WFR_CORS_ALLOWED_ORIGINS"},
+		{"cors ok", func(c *config.Config) { c.CORSAllowedOrigins = []string{"*", "https://*.example.com"} }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			is := is.New(t)
+			cfg := config.Default()
+			tt.modify(&cfg)
+			err := cfg.Validate()
+			if tt.want == "" {
+				is.NoErr(err)
+				return
+			}
+			is.True(err != nil)                                   // refused
+			is.True(strings.HasPrefix(err.Error(), tt.want+": ")) // names the variable first
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+
+	cfg := config.Default()
+	cfg.Addr = "nope"
+	cfg.RedisURL = "memcached://x"
+	err := cfg.Validate()
+	is.True(err != nil)
+	is.True(strings.Contains(err.Error(), "WFR_ADDR"))      // first problem
+	is.True(strings.Contains(err.Error(), "WFR_REDIS_URL")) // second problem
+}
+
+func TestValidateHidesPasswords(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+
+	cfg := config.Default()
+	cfg.DatabaseURL = "postgres://u:s3cret@db:bad port/wfr"
+	err := cfg.Validate()
+	is.True(err != nil)
+	is.True(!strings.Contains(err.Error(), "s3cret")) // the password is not echoed
+}
+
+func TestRoleServesAPI(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	is.True(config.RoleAll.ServesAPI())
+	is.True(config.RoleAPI.ServesAPI())
+	is.True(!config.RoleScheduler.ServesAPI())
+	is.True(!config.RoleWorker.ServesAPI())
+	is.True(!config.RoleEngine.ServesAPI())
+}

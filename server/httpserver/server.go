@@ -1,0 +1,249 @@
+// Package httpserver is the service's one HTTP server: Connect, gRPC and gRPC-Web on the same
+// port (HTTP/1.1 and cleartext HTTP/2 via the standard library's Protocols), gRPC reflection,
+// the gRPC health protocol, /health, /livez and /readyz, and CORS for browsers when configured.
+//
+// Every Connect handler is built with the same options, in one place (handlerOptions):
+// interceptors outermost first — access log, recover, validation — plus the compression
+// threshold and the read limit from config.
+//
+// Lifecycle: New builds everything without side effects; Start listens (so Addr is known at
+// once), serves in the background and marks the health.Checker ready; Stop marks it not ready
+// (readyz 503, gRPC NOT_SERVING) and shuts down gracefully within ShutdownGrace.
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+
+	"connectrpc.com/connect"
+	connectcors "connectrpc.com/cors"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"connectrpc.com/validate"
+	"github.com/rs/cors"
+
+	"github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1/workflowruntimev1connect"
+	"github.com/workflow-runtime/workflow-runtime/server/config"
+	"github.com/workflow-runtime/workflow-runtime/server/health"
+	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
+)
+
+// envelopeBytes is the gRPC/Connect-streaming frame header (1 flag byte, 4 length bytes): the
+// http.MaxBytesReader allows one message of MaxRequestBytes in its envelope.
+const envelopeBytes = 5
+
+// corsMaxAge is how long (seconds) a browser may cache a CORS preflight answer.
+const corsMaxAge = 7200
+
+// Server is the HTTP server. Build it with New.
+type Server struct {
+	cfg     config.Config
+	checker *health.Checker
+	logger  *slog.Logger
+	handler http.Handler
+	srv     *http.Server
+
+	mu        sync.Mutex
+	listener  net.Listener
+	started   bool
+	serveDone chan struct{} // closed when Serve returns
+	serveErr  error         // Serve's error, other than ErrServerClosed; read after serveDone
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// New builds the server around svc (nil: WorkflowRuntimeService is not mounted, for roles that
+// do not serve the API) and checker (its gRPC and HTTP health endpoints, and readiness). It
+// does not listen; call Start. cfg is used as is: validate it first. With svc, the checker's
+// gRPC health protocol answers for workflowruntime.v1.WorkflowRuntimeService too.
+func New(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeServiceHandler, checker *health.Checker, logger *slog.Logger, extra ...Service) *Server {
+	s := &Server{
+		cfg:       cfg,
+		checker:   checker,
+		logger:    logger,
+		handler:   NewHandler(cfg, svc, checker, logger, extra...),
+		serveDone: make(chan struct{}),
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // gRPC without TLS (h2c with prior knowledge)
+	s.srv = &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           s.handler,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    http.DefaultMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// Service is one more Connect service on the server (the engine role's WorkflowEngineService).
+type Service struct {
+	// Name is the fully qualified service name, for reflection and gRPC health.
+	Name string
+	// Handler builds the service's handler with the server's options; it returns the path
+	// prefix and the handler, as generated NewXxxServiceHandler functions do.
+	Handler func(opts ...connect.HandlerOption) (string, http.Handler)
+}
+
+// NewHandler is the server's whole handler stack (routes, CORS, body limit) without a
+// listener, for tests and benchmarks that bring their own (httptest.NewServer).
+func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeServiceHandler, checker *health.Checker, logger *slog.Logger, extra ...Service) http.Handler {
+	mux := http.NewServeMux()
+	opts := handlerOptions(cfg, logger)
+
+	services := []string{grpchealth.HealthV1ServiceName}
+	if svc != nil {
+		checker.RegisterService(workflowruntimev1connect.WorkflowRuntimeServiceName)
+		mux.Handle(workflowruntimev1connect.NewWorkflowRuntimeServiceHandler(svc,
+			connect.WithHandlerOptions(opts...),
+			connect.WithInterceptors(validate.NewInterceptor()), // innermost
+		))
+		services = append(services, workflowruntimev1connect.WorkflowRuntimeServiceName)
+	}
+	for _, e := range extra {
+		checker.RegisterService(e.Name)
+		mux.Handle(e.Handler(connect.WithHandlerOptions(opts...), connect.WithInterceptors(validate.NewInterceptor())))
+		services = append(services, e.Name)
+	}
+	reflector := grpcreflect.NewStaticReflector(services...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, opts...))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, opts...))
+	mux.Handle(grpchealth.NewHandler(checker.GRPC(), opts...))
+	checker.Mount(mux)
+
+	var h http.Handler = mux
+	h = limitBody(h, cfg.MaxRequestBytes+envelopeBytes)
+	if len(cfg.CORSAllowedOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins: cfg.CORSAllowedOrigins,
+			AllowedMethods: connectcors.AllowedMethods(),
+			AllowedHeaders: connectcors.AllowedHeaders(),
+			ExposedHeaders: connectcors.ExposedHeaders(),
+			MaxAge:         corsMaxAge,
+		}).Handler(h)
+	}
+	return h
+}
+
+// handlerOptions are the options of every Connect handler, interceptors outermost first:
+// access log, then recover (so the access line shows the internal error a panic became). The
+// WorkflowRuntimeService adds validation inside these; auth, when it comes, goes between recover
+// and validation.
+func handlerOptions(cfg config.Config, logger *slog.Logger) []connect.HandlerOption {
+	return []connect.HandlerOption{
+		connect.WithInterceptors(telemetry.NewAccessLog(logger)),
+		telemetry.WithRecover(logger),
+		connect.WithCompressMinBytes(cfg.CompressMinBytes),
+		connect.WithReadMaxBytes(int(cfg.MaxRequestBytes)),
+	}
+}
+
+// limitBody caps every request body at limit bytes; connect turns the overrun into
+// resource_exhausted.
+func limitBody(next http.Handler, limit int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Handler is the server's handler stack (the same as NewHandler's).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Start listens on cfg.Addr, serves in the background and marks the checker ready. The bound
+// address is known when Start returns (see Addr). Start fails if the address is taken or if
+// the server was started before.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("http server: already started")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.listener = ln
+	s.started = true
+	go func() {
+		defer close(s.serveDone)
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("http server stopped serving", "error", err)
+			s.serveErr = err
+		}
+	}()
+	s.checker.SetReady(true)
+	s.logger.Info("http server listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// Addr is the address the server listens on ("127.0.0.1:41234" after Start with port 0);
+// cfg.Addr before Start.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listener == nil {
+		return s.cfg.Addr
+	}
+	return s.listener.Addr().String()
+}
+
+// Done is closed when the server stops serving: after Stop, or early if serving failed (Stop
+// then returns the error). An owner waits on it next to its context.
+func (s *Server) Done() <-chan struct{} { return s.serveDone }
+
+// URL is "http://" + Addr().
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Stop marks the checker not ready (readyz 503, gRPC health NOT_SERVING), stops accepting
+// connections and waits for in-flight requests, at most cfg.ShutdownGrace (0: not at all) and
+// at most until ctx is done; requests still running then are cut off and Stop returns the
+// reason. Pass a context that is not already cancelled (context.WithoutCancel of a signal
+// context). Stop is idempotent (later calls return the first call's result) and safe before
+// Start.
+func (s *Server) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
+	return s.stopErr
+}
+
+func (s *Server) stop(ctx context.Context) error {
+	s.checker.SetReady(false)
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return nil
+	}
+	s.logger.Info("http server shutting down", "grace", s.cfg.ShutdownGrace.String())
+
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownGrace)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		// Grace period over: cut the remaining connections.
+		err = fmt.Errorf("http server shutdown: %w", err)
+		if cerr := s.srv.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close http server: %w", cerr))
+		}
+	}
+	<-s.serveDone
+	if s.serveErr != nil {
+		err = errors.Join(err, fmt.Errorf("http server: %w", s.serveErr))
+	}
+	s.logger.Info("http server stopped")
+	return err
+}
