@@ -26,6 +26,10 @@ type ServiceConfig struct {
 	Now func() time.Time
 	// NewID makes deployment ids. Default UUIDv7 (time-ordered, friendly to B-tree indexes).
 	NewID func() string
+	// CheckParams checks the nodes' params against what the engine accepts (an http node needs
+	// a url, a transform's CEL must compile). Field paths are relative to the definition
+	// ("nodes[1].params.url"). Default: no check.
+	CheckParams func(d *Definition) []apperr.Violation
 }
 
 // Service is the deployment lifecycle: deploy (new revision), update per mask, archive, read.
@@ -64,7 +68,7 @@ type DeployParams struct {
 // Draft, the deployment becomes DEPLOYED (an archived one is revived; a paused one resumes).
 func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, created bool, err error) {
 	v := &apperr.ValidationError{}
-	validateDefinition(v, "definition", &p.Definition, s.cfg.KnownNodeTypes)
+	s.validateDefinition(v, &p.Definition)
 	validateTriggers(v, "triggers", p.Triggers)
 	if err := v.OrNil(); err != nil {
 		return nil, false, err
@@ -162,7 +166,7 @@ func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, err
 				v.Add("definition", "required", "value is required when update_mask has definition")
 				continue
 			}
-			validateDefinition(v, "definition", p.Definition, s.cfg.KnownNodeTypes)
+			s.validateDefinition(v, p.Definition)
 		case PathTriggers:
 			validateTriggers(v, "triggers", p.Triggers)
 		case PathConfig:
@@ -226,6 +230,18 @@ func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, err
 		return nil, fmt.Errorf("update deployment %s: %w", p.ID, err)
 	}
 	return d, nil
+}
+
+// validateDefinition checks a definition given at the request's "definition" field.
+func (s *Service) validateDefinition(v *apperr.ValidationError, d *Definition) {
+	validateDefinition(v, "definition", d, s.cfg.KnownNodeTypes)
+	if s.cfg.CheckParams == nil || len(v.Violations) > 0 {
+		return
+	}
+	for _, pv := range s.cfg.CheckParams(d) {
+		pv.Field = "definition." + pv.Field
+		v.Violations = append(v.Violations, pv)
+	}
 }
 
 // transition moves d to status to, or says why it cannot.

@@ -279,3 +279,27 @@ func TestConcurrentFirstDeploys(t *testing.T) {
 		is.Equal(d.Revision, int32(n)) // every call added one revision, no gaps
 	})
 }
+
+func TestCheckParams(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	svc := deployments.NewService(storetest.OpenSQLite(t), deployments.ServiceConfig{
+		CheckParams: func(d *deployments.Definition) []apperr.Violation {
+			var out []apperr.Violation
+			for i, n := range d.Nodes {
+				if n.Type == "http" && n.Params["url"] == nil {
+					out = append(out, apperr.Violation{Field: fmt.Sprintf("nodes[%d].params.url", i), Rule: "node.params", Message: "url is required"})
+				}
+			}
+			return out
+		},
+	})
+	bad := def("params")
+	delete(bad.Nodes[0].Params, "url")
+	_, _, err := svc.Deploy(context.Background(), &deployments.DeployParams{Definition: bad})
+	var ve *apperr.ValidationError
+	is.True(errors.As(err, &ve))
+	is.Equal(ve.Violations[0].Field, "definition.nodes[0].params.url")
+	_, _, err = svc.Deploy(context.Background(), &deployments.DeployParams{Definition: def("params")})
+	is.NoErr(err) // valid params pass
+}
