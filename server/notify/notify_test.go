@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/matryer/is"
 
 	"github.com/workflow-runtime/workflow-runtime/server/notify"
@@ -22,7 +21,7 @@ func TestContract(t *testing.T) {
 	for name, mk := range map[string]func(t *testing.T) notifier{
 		"local": func(t *testing.T) notifier { return notify.NewLocal() },
 		"redis": func(t *testing.T) notifier {
-			return notify.NewRedis(testenv.Redis(t), "wfrtest:"+uuid.NewString()+":")
+			return notify.NewRedis(testenv.RedisPrefixed(t))
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

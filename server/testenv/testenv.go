@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -45,4 +46,31 @@ func Redis(t testing.TB) *redis.Client {
 		t.Fatalf("redis at WFR_TEST_REDIS_URL does not answer: %v", err)
 	}
 	return c
+}
+
+// RedisPrefixed returns a client for WFR_TEST_REDIS_URL and a key prefix of the test's own
+// ("wfrtest:<random>:"); every key under the prefix is deleted when tb ends.
+func RedisPrefixed(tb testing.TB) (redis.UniversalClient, string) {
+	tb.Helper()
+	client := Redis(tb)
+	prefix := "wfrtest:" + uuid.NewString()[:13] + ":"
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := client.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			tb.Errorf("scan test keys %s*: %v", prefix, err)
+			return
+		}
+		if len(keys) > 0 {
+			if err := client.Unlink(ctx, keys...).Err(); err != nil {
+				tb.Errorf("delete test keys %s*: %v", prefix, err)
+			}
+		}
+	})
+	return client, prefix
 }

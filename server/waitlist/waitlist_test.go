@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/google/uuid"
 	"github.com/matryer/is"
 
 	"github.com/workflow-runtime/workflow-runtime/server/testenv"
@@ -25,7 +24,7 @@ func backends(t *testing.T, f func(t *testing.T, l list)) {
 	t.Run("local", func(t *testing.T) { t.Parallel(); f(t, waitlist.NewLocal()) })
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
-		f(t, waitlist.NewRedis(testenv.Redis(t), "wfrtest:"+uuid.NewString()+":"))
+		f(t, waitlist.NewRedis(testenv.RedisPrefixed(t)))
 	})
 }
 
