@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 )
@@ -42,4 +43,44 @@ func (c *revisionCache) get(ctx context.Context, store Store, workflowID string,
 	c.defs[key] = d
 	c.mu.Unlock()
 	return d, nil
+}
+
+// configCache keeps each workflow's deployment config for ttl: a worker reads the overlap
+// policy, timeout and retry policy of every execution it runs, and they rarely change. A change
+// reaches the workers within ttl.
+type configCache struct {
+	mu      sync.Mutex
+	ttl     time.Duration
+	now     func() time.Time
+	entries map[string]configEntry
+}
+
+type configEntry struct {
+	cfg     *deployments.Config
+	fetched time.Time
+}
+
+func newConfigCache(ttl time.Duration, now func() time.Time) *configCache {
+	return &configCache{ttl: ttl, now: now, entries: map[string]configEntry{}}
+}
+
+func (c *configCache) get(ctx context.Context, store Store, workflowID string) (*deployments.Config, error) {
+	now := c.now()
+	c.mu.Lock()
+	e, ok := c.entries[workflowID]
+	c.mu.Unlock()
+	if ok && now.Sub(e.fetched) < c.ttl {
+		return e.cfg, nil
+	}
+	d, err := store.DeploymentGetByWorkflow(ctx, workflowID)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.entries) > 10000 {
+		clear(c.entries)
+	}
+	c.entries[workflowID] = configEntry{cfg: &d.Config, fetched: now}
+	c.mu.Unlock()
+	return &d.Config, nil
 }

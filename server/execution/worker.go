@@ -76,6 +76,7 @@ type Worker struct {
 	log      *slog.Logger
 
 	revisions *revisionCache
+	configs   *configCache
 
 	mu       sync.Mutex
 	running  map[string]context.CancelCauseFunc // execution id -> cancel of its engine call
@@ -95,6 +96,7 @@ func NewWorker(store Store, q Queue, locker Locker, eng Engine, waitlist Waitlis
 		store: store, queue: q, locker: locker, engine: eng, waitlist: waitlist, notifier: notifier,
 		cfg: cfg, log: cfg.Logger,
 		revisions: newRevisionCache(4096),
+		configs:   newConfigCache(time.Second, cfg.Now),
 		running:   map[string]context.CancelCauseFunc{},
 		slots:     make(chan struct{}, cfg.Concurrency),
 	}
@@ -245,7 +247,7 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		w.requeue(ctx, log, e.ID, d, e.AvailableAt)
 		return
 	}
-	dep, err := w.store.DeploymentGetByWorkflow(ctx, e.WorkflowID)
+	cfg, err := w.configs.get(ctx, w.store, e.WorkflowID)
 	if err != nil {
 		log.Warn("load deployment failed", slog.Any("error", err))
 		return
@@ -253,7 +255,7 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 	// Two leases: the workflow lock is the overlap gate (not taken under ALLOW_ALL); the
 	// execution's own lease carries the fencing token stored on the row, so tokens of one row
 	// always come from one counter, whatever the policy was when an earlier attempt ran.
-	policy := dep.Config.OverlapPolicy
+	policy := cfg.OverlapPolicy
 	var gate *lock.Lease
 	if policy != deployments.OverlapAllowAll {
 		gate, err = w.locker.Acquire(ctx, "workflow:"+e.WorkflowID, w.cfg.LockTTL)
@@ -277,11 +279,21 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		}
 		return
 	}
-	w.run(ctx, log, e, &dep.Config, gate, lease)
+	w.run(ctx, log, e, cfg, gate, lease)
 	w.ack(ctx, log, d)
-	if gate != nil {
+	if buffers(policy) {
 		w.wakeNext(ctx, log, e.WorkflowID)
 	}
+}
+
+// buffers reports whether a policy puts executions on the waitlist, so that a finished run
+// must wake the next one. SKIP never does: its release wakes nobody and costs nothing.
+func buffers(policy string) bool {
+	switch policy {
+	case deployments.OverlapBufferOne, deployments.OverlapBufferAll, deployments.OverlapCancelOther:
+		return true
+	}
+	return false
 }
 
 func (w *Worker) release(ctx context.Context, log *slog.Logger, l *lock.Lease) {
