@@ -133,8 +133,9 @@ CREATE INDEX idx_executions_created ON executions(created_at DESC, id DESC);
 
 --bun:split
 
--- The sweeper's scan: PENDING executions that are due (messages lost or never sent).
-CREATE INDEX idx_executions_pending_available ON executions(available_at) WHERE status = 'PENDING';
+-- The sweeper's scan: unfinished executions nobody touched lately (a message lost or never
+-- sent; a worker that died mid-run stops heartbeating).
+CREATE INDEX idx_executions_unfinished_updated ON executions(updated_at) WHERE status IN ('PENDING','RUNNING');
 
 --bun:split
 

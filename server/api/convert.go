@@ -55,6 +55,7 @@ func triggersFromProto(ps []*v1.Trigger) []deployments.Trigger {
 				Timezone:            k.Cron.GetTimezone(),
 				JitterWindowSeconds: window,
 			}
+			cronPoliciesFromProto(k.Cron, out[i].Cron)
 		case *v1.Trigger_Webhook:
 			out[i].Webhook = &deployments.Webhook{Path: k.Webhook.GetPath()}
 		}
@@ -69,11 +70,13 @@ func triggersToProto(ts []deployments.Trigger) []*v1.Trigger {
 		switch {
 		case t.Cron != nil:
 			window := t.Cron.JitterWindowSeconds
-			out[i].Kind = &v1.Trigger_Cron{Cron: &v1.CronSchedule{
+			cron := &v1.CronSchedule{
 				Expression:          t.Cron.Expression,
 				Timezone:            t.Cron.Timezone,
 				JitterWindowSeconds: &window,
-			}}
+			}
+			cronPoliciesToProto(t.Cron, cron)
+			out[i].Kind = &v1.Trigger_Cron{Cron: cron}
 		case t.Webhook != nil:
 			out[i].Kind = &v1.Trigger_Webhook{Webhook: &v1.WebhookTrigger{Path: t.Webhook.Path}}
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
+	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 )
 
 // HealthChecker reports the service's dependencies (server/health.Checker).
@@ -32,6 +33,9 @@ type Deps struct {
 	// Executions records, reads and cancels executions.
 	Executions *execution.Service
 	Health     HealthChecker
+	// Scheduling backfills, lists the fire ledger and previews cron triggers. Optional: without
+	// it BackfillDeployment and ListFires answer unimplemented and previews are left out.
+	Scheduling *scheduler.Service
 	// Logger receives internal errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -44,6 +48,7 @@ type Handler struct {
 	deployments *deployments.Service
 	executions  *execution.Service
 	health      HealthChecker
+	scheduling  *scheduler.Service
 	logger      *slog.Logger
 }
 
@@ -55,7 +60,7 @@ func NewHandler(deps Deps) *Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Handler{deployments: deps.Deployments, executions: deps.Executions, health: deps.Health, logger: logger}
+	return &Handler{deployments: deps.Deployments, executions: deps.Executions, health: deps.Health, scheduling: deps.Scheduling, logger: logger}
 }
 
 // DeployWorkflow implements WorkflowRuntimeService.
@@ -118,7 +123,7 @@ func (h *Handler) GetDeploymentStatus(ctx context.Context, req *v1.GetDeployment
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}
-	return &v1.GetDeploymentStatusResponse{Deployment: deploymentToProto(d)}, nil
+	return h.deploymentStatusResponse(ctx, d)
 }
 
 // ListDeployments implements WorkflowRuntimeService.

@@ -6,8 +6,8 @@
 // Roles (DESIGN.md, "One binary, four roles"): all and api serve WorkflowRuntimeService; all
 // and worker run the execution worker and the sweeper; engine serves WorkflowEngineService. With
 // WFR_REDIS_URL the lock, queue, waitlist and notifications are Redis; without it they are in
-// process (role all only). The scheduler comes with the scheduling work; until then its role
-// serves the health endpoints only, and says so in the log at start-up.
+// process (role all only). All and scheduler run the scheduler (server/scheduler), after the
+// workers and before the HTTP server.
 package app
 
 import (
@@ -94,6 +94,7 @@ type App struct {
 	backends *backends
 	workers  []lifecycle
 	server   *httpserver.Server
+	obs      observability // traces and metrics; see telemetry.go
 
 	stopOnce sync.Once
 	stopErr  error
@@ -106,15 +107,19 @@ type lifecycle interface {
 }
 
 // New validates cfg and returns the App; nothing starts until Start.
-func New(cfg config.Config, logger *slog.Logger) (*App, error) {
+func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	return &App{
+	a := &App{
 		cfg:     cfg,
 		logger:  logger,
 		checker: health.NewChecker(health.Options{Version: Version}),
-	}, nil
+	}
+	for _, opt := range opts {
+		opt(a)
+	}
+	return a, nil
 }
 
 // Start opens the store (and migrates it when cfg.MigrateOnStart) and Redis, builds the role's
@@ -123,10 +128,12 @@ func New(cfg config.Config, logger *slog.Logger) (*App, error) {
 func (a *App) Start(ctx context.Context) error {
 	role := a.cfg.Role
 	a.logger.Info("starting workflow-runtime", "version", Version, "role", string(role), "addr", a.cfg.Addr)
-	a.logNotBuiltYet()
+	if err := a.startTelemetry(ctx); err != nil {
+		return err
+	}
 
 	if role == config.RoleEngine {
-		eng := engine.New(engine.Config{})
+		eng := engine.New(engine.Config{TracerProvider: a.tracerProvider()})
 		return a.startServer(ctx, nil, httpserver.Service{
 			Name: workflowenginev1connect.WorkflowEngineServiceName,
 			Handler: func(opts ...connect.HandlerOption) (string, http.Handler) {
@@ -135,7 +142,7 @@ func (a *App) Start(ctx context.Context) error {
 		})
 	}
 
-	db, err := store.Open(ctx, a.cfg.DatabaseURL, store.Options{})
+	db, err := store.Open(ctx, a.cfg.DatabaseURL, a.storeOptions())
 	if err != nil {
 		return fmt.Errorf("start store: %w", err)
 	}
@@ -155,12 +162,18 @@ func (a *App) Start(ctx context.Context) error {
 			return fmt.Errorf("WFR_REDIS_URL: %w", err)
 		}
 		a.redis = redis.NewClient(opts)
+		if err := a.instrumentRedis(); err != nil {
+			return err
+		}
 		if err := a.redis.Ping(ctx).Err(); err != nil {
 			return fmt.Errorf("connect to redis: %w", err)
 		}
 		a.checker.Register("redis", func(ctx context.Context) error { return a.redis.Ping(ctx).Err() })
 	}
 	a.backends = newBackends(a.redis, a.logger)
+	if err := a.observeQueue(); err != nil {
+		return err
+	}
 
 	eng, err := a.engine()
 	if err != nil {
@@ -176,6 +189,9 @@ func (a *App) Start(ctx context.Context) error {
 				Concurrency: a.cfg.WorkerConcurrency,
 				LockTTL:     a.cfg.LockTTL,
 				Logger:      a.logger,
+
+				TracerProvider: a.tracerProvider(),
+				Metrics:        a.obs.provider.Metrics(),
 			}),
 			execution.NewSweeper(db, a.backends.queue, execution.SweeperConfig{Logger: a.logger}),
 		)
@@ -187,14 +203,21 @@ func (a *App) Start(ctx context.Context) error {
 		}
 	}
 
+	scheduling := a.schedulingService(db, executions)
+	if err := a.startScheduler(ctx, scheduling); err != nil {
+		return err
+	}
+
 	var svc workflowruntimev1connect.WorkflowRuntimeServiceHandler
 	if role.ServesAPI() {
 		svc = api.NewHandler(api.Deps{
 			Deployments: deployments.NewService(db, deployments.ServiceConfig{
 				KnownNodeTypes: engine.NodeTypes(),
 				CheckParams:    checkParams(engine.New(engine.Config{})),
+				OnChange:       a.publishChange,
 			}),
 			Executions: executions,
+			Scheduling: scheduling,
 			Health:     a.checker,
 			Logger:     a.logger,
 		})
@@ -205,7 +228,7 @@ func (a *App) Start(ctx context.Context) error {
 // engine returns the remote engine client when WFR_ENGINE_URL is set, else the embedded engine.
 func (a *App) engine() (execution.Engine, error) {
 	if a.cfg.EngineURL == "" {
-		return engine.New(engine.Config{}), nil
+		return engine.New(engine.Config{TracerProvider: a.tracerProvider()}), nil
 	}
 	transport := &http.Transport{Protocols: new(http.Protocols)}
 	transport.Protocols.SetUnencryptedHTTP2(true)
@@ -226,11 +249,15 @@ func (a *App) engine() (execution.Engine, error) {
 		}
 		return nil
 	})
-	return engine.NewClient(client, a.cfg.EngineURL, connect.WithGRPC()), nil
+	clientOpts, err := a.engineClientOptions()
+	if err != nil {
+		return nil, err
+	}
+	return engine.NewClient(client, a.cfg.EngineURL, append(clientOpts, connect.WithGRPC())...), nil
 }
 
 func (a *App) startServer(ctx context.Context, svc workflowruntimev1connect.WorkflowRuntimeServiceHandler, extra ...httpserver.Service) error {
-	a.server = httpserver.New(a.cfg, svc, a.checker, a.logger, extra...)
+	a.server = httpserver.New(a.cfg, svc, a.checker, a.logger, a.serverOptions(extra)...)
 	if err := a.server.Start(ctx); err != nil {
 		a.server = nil
 		return fmt.Errorf("start http server: %w", err)
@@ -251,17 +278,6 @@ func checkParams(eng *engine.Engine) func(d *deployments.Definition) []apperr.Vi
 			out = append(out, apperr.Violation{Field: field, Rule: "node.params", Message: pe.Message})
 		}
 		return out
-	}
-}
-
-// logNotBuiltYet says which parts of the role this build does not run yet, rather than
-// pretending.
-func (a *App) logNotBuiltYet() {
-	switch a.cfg.Role {
-	case config.RoleAll:
-		a.logger.Warn("role all: the scheduler is not built yet: cron triggers do not fire; the API and the worker run")
-	case config.RoleScheduler:
-		a.logger.Warn("role scheduler is not built yet: serving health endpoints only")
 	}
 }
 
@@ -290,6 +306,9 @@ func (a *App) Stop(ctx context.Context) error {
 			if err := a.db.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close store: %w", err))
 			}
+		}
+		if err := a.stopTelemetry(ctx); err != nil {
+			errs = append(errs, err)
 		}
 		a.stopErr = errors.Join(errs...)
 		a.logger.Info("workflow-runtime stopped")

@@ -57,6 +57,17 @@ type Config struct {
 	LogLevel string `env:"WFR_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level: ${enum}. Default ${default}."`
 	// LogFormat is json|text. Default json (one JSON object per line on stdout).
 	LogFormat string `env:"WFR_LOG_FORMAT" default:"json" enum:"json,text" help:"Log format on stdout: ${enum}. Default ${default}."`
+	// LogFile, when set, also writes the log lines to this file, rotated by size. Default
+	// empty: stdout only.
+	LogFile string `name:"log-file" env:"WFR_LOG_FILE" placeholder:"PATH" help:"Also write the log to this file, rotated. Default empty: stdout only."`
+	// LogMaxSizeMB is the size at which the log file is rotated. Default 100.
+	LogMaxSizeMB int `env:"WFR_LOG_MAX_SIZE_MB" default:"100" help:"Rotate the log file at this size (MB). Default ${default}."`
+	// LogMaxBackups is how many rotated log files are kept. Default 5.
+	LogMaxBackups int `env:"WFR_LOG_MAX_BACKUPS" default:"5" help:"Rotated log files kept. Default ${default}."`
+	// LogMaxAgeDays is how many days rotated log files are kept. Default 28.
+	LogMaxAgeDays int `env:"WFR_LOG_MAX_AGE_DAYS" default:"28" help:"Days rotated log files are kept. Default ${default}."`
+	// LogCompress gzips rotated log files. Default false.
+	LogCompress bool `env:"WFR_LOG_COMPRESS" default:"false" help:"Gzip rotated log files. Default ${default}."`
 	// MigrateOnStart applies pending migrations before serving. Default true.
 	MigrateOnStart bool `env:"WFR_MIGRATE_ON_START" default:"true" negatable:"" help:"Apply database migrations at start-up. Default ${default}."`
 	// ShutdownGrace is how long in-flight requests (and, later, executions) get to finish after
@@ -106,6 +117,9 @@ func Default() Config {
 		DatabaseURL:       "sqlite://data/workflow-runtime.db",
 		LogLevel:          "info",
 		LogFormat:         "json",
+		LogMaxSizeMB:      100,
+		LogMaxBackups:     5,
+		LogMaxAgeDays:     28,
 		MigrateOnStart:    true,
 		ShutdownGrace:     30 * time.Second,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -214,6 +228,15 @@ func (c Config) Validate() error {
 	case "json", "text":
 	default:
 		bad("WFR_LOG_FORMAT", "%q is not one of json, text", c.LogFormat)
+	}
+	if c.LogMaxSizeMB < 1 {
+		bad("WFR_LOG_MAX_SIZE_MB", "%d must be at least 1", c.LogMaxSizeMB)
+	}
+	if c.LogMaxBackups < 0 {
+		bad("WFR_LOG_MAX_BACKUPS", "%d is negative", c.LogMaxBackups)
+	}
+	if c.LogMaxAgeDays < 0 {
+		bad("WFR_LOG_MAX_AGE_DAYS", "%d is negative", c.LogMaxAgeDays)
 	}
 	if c.ShutdownGrace < 0 {
 		bad("WFR_SHUTDOWN_GRACE", "%s is negative", c.ShutdownGrace)

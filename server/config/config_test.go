@@ -37,6 +37,11 @@ func TestDefaults(t *testing.T) {
 	is.Equal(def.EngineURL, "")
 	is.Equal(def.LogLevel, "info")
 	is.Equal(def.LogFormat, "json")
+	is.Equal(def.LogFile, "")
+	is.Equal(def.LogMaxSizeMB, 100)
+	is.Equal(def.LogMaxBackups, 5)
+	is.Equal(def.LogMaxAgeDays, 28)
+	is.Equal(def.LogCompress, false)
 	is.True(def.MigrateOnStart)
 	is.Equal(def.ShutdownGrace, 30*time.Second)
 	is.Equal(def.ReadHeaderTimeout, 5*time.Second)
@@ -60,6 +65,11 @@ func TestParseEnv(t *testing.T) {
 		"WFR_ENGINE_URL":           "https://engine.internal:8443",
 		"WFR_LOG_LEVEL":            "debug",
 		"WFR_LOG_FORMAT":           "text",
+		"WFR_LOG_FILE":             "/var/log/wfr/wfr.log",
+		"WFR_LOG_MAX_SIZE_MB":      "10",
+		"WFR_LOG_MAX_BACKUPS":      "0",
+		"WFR_LOG_MAX_AGE_DAYS":     "7",
+		"WFR_LOG_COMPRESS":         "true",
 		"WFR_MIGRATE_ON_START":     "false",
 		"WFR_SHUTDOWN_GRACE":       "45s",
 		"WFR_READ_HEADER_TIMEOUT":  "2s",
@@ -78,6 +88,11 @@ func TestParseEnv(t *testing.T) {
 	is.Equal(cfg.EngineURL, "https://engine.internal:8443")
 	is.Equal(cfg.LogLevel, "debug")
 	is.Equal(cfg.LogFormat, "text")
+	is.Equal(cfg.LogFile, "/var/log/wfr/wfr.log")
+	is.Equal(cfg.LogMaxSizeMB, 10)
+	is.Equal(cfg.LogMaxBackups, 0)
+	is.Equal(cfg.LogMaxAgeDays, 7)
+	is.Equal(cfg.LogCompress, true)
 	is.Equal(cfg.MigrateOnStart, false)
 	is.Equal(cfg.ShutdownGrace, 45*time.Second)
 	is.Equal(cfg.ReadHeaderTimeout, 2*time.Second)
@@ -161,6 +176,9 @@ func TestValidate(t *testing.T) {
 		{"lock ttl", func(c *config.Config) { c.LockTTL = time.Millisecond }, "WFR_LOCK_TTL"},
 		{"log level", func(c *config.Config) { c.LogLevel = "verbose" }, "WFR_LOG_LEVEL"},
 		{"log format", func(c *config.Config) { c.LogFormat = "xml" }, "WFR_LOG_FORMAT"},
+		{"log max size", func(c *config.Config) { c.LogMaxSizeMB = 0 }, "WFR_LOG_MAX_SIZE_MB"},
+		{"log max backups", func(c *config.Config) { c.LogMaxBackups = -1 }, "WFR_LOG_MAX_BACKUPS"},
+		{"log max age", func(c *config.Config) { c.LogMaxAgeDays = -1 }, "WFR_LOG_MAX_AGE_DAYS"},
 		{"shutdown grace", func(c *config.Config) { c.ShutdownGrace = -time.Second }, "WFR_SHUTDOWN_GRACE"},
 		{"read header timeout", func(c *config.Config) { c.ReadHeaderTimeout = 0 }, "WFR_READ_HEADER_TIMEOUT"},
 		{"read timeout", func(c *config.Config) { c.ReadTimeout = -1 }, "WFR_READ_TIMEOUT"},

@@ -46,7 +46,22 @@ type CronSchedule struct {
 	Timezone string
 	// JitterWindowSeconds is the window of the hash jitter; 0 turns it off.
 	JitterWindowSeconds uint32
+	// RepeatedHour is the policy for wall-clock times that happen twice (clocks go back):
+	// RepeatedHourOnce, RepeatedHourTwice, or "" for the classic-cron default.
+	RepeatedHour string
+	// SkippedHour is the policy for wall-clock times that never happen (clocks go forward):
+	// SkippedHourShift, SkippedHourSkip, or "" for the classic-cron default.
+	SkippedHour string
 }
+
+// DST policies of a cron trigger (triggers.repeated_hour, triggers.skipped_hour); "" is the
+// classic-cron default of server/scheduling.
+const (
+	RepeatedHourOnce  = "ONCE"
+	RepeatedHourTwice = "TWICE"
+	SkippedHourShift  = "SHIFT"
+	SkippedHourSkip   = "SKIP"
+)
 
 // Webhook fires when TriggerWorkflow names Path.
 type Webhook struct {
@@ -77,6 +92,13 @@ type Config struct {
 	Retry            RetryPolicy   `json:"retry"`
 	CatchUpWindow    time.Duration `json:"catch_up_window"`
 	MisfirePolicy    string        `json:"misfire_policy"`
+	// RetentionAge is how long terminal executions are kept (server/monitoring's janitor).
+	// Default: 0, the janitor's global default (DefaultRetentionAge unless configured).
+	RetentionAge time.Duration `json:"retention_age,omitempty"`
+	// RetentionKeepLast is how many of the newest executions the janitor always keeps, whatever
+	// their age. Default: 0, the janitor's global default (DefaultRetentionKeepLast unless
+	// configured).
+	RetentionKeepLast int `json:"retention_keep_last,omitempty"`
 }
 
 // RetryPolicy is how failed executions are retried.
@@ -97,6 +119,9 @@ const (
 	DefaultBackoffCoefficient  = 2.0
 	DefaultJitterWindowSeconds = 300
 	DefaultTimezone            = "UTC"
+	// Global retention defaults of the janitor (Config.RetentionAge, Config.RetentionKeepLast).
+	DefaultRetentionAge      = 30 * 24 * time.Hour
+	DefaultRetentionKeepLast = 100
 )
 
 // Deployment is a workflow as the runtime runs it: the current revision's definition, its

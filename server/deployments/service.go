@@ -30,6 +30,9 @@ type ServiceConfig struct {
 	// a url, a transform's CEL must compile). Field paths are relative to the definition
 	// ("nodes[1].params.url"). Default: no check.
 	CheckParams func(d *Definition) []apperr.Violation
+	// OnChange is called with the workflow id after each committed Deploy, Update and Delete
+	// (schedulers learn of the change through it). It must not block for long. Default: none.
+	OnChange func(ctx context.Context, workflowID string)
 }
 
 // Service is the deployment lifecycle: deploy (new revision), update per mask, archive, read.
@@ -127,6 +130,7 @@ func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, c
 		if err != nil {
 			return nil, false, fmt.Errorf("deploy workflow %s: %w", p.Definition.ID, err)
 		}
+		s.changed(ctx, d.WorkflowID)
 		return d, created, nil
 	}
 }
@@ -229,7 +233,15 @@ func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, err
 	if err != nil {
 		return nil, fmt.Errorf("update deployment %s: %w", p.ID, err)
 	}
+	s.changed(ctx, d.WorkflowID)
 	return d, nil
+}
+
+// changed tells cfg.OnChange that a workflow's deployment changed.
+func (s *Service) changed(ctx context.Context, workflowID string) {
+	if s.cfg.OnChange != nil {
+		s.cfg.OnChange(ctx, workflowID)
+	}
 }
 
 // validateDefinition checks a definition given at the request's "definition" field.
@@ -285,6 +297,7 @@ func (s *Service) Delete(ctx context.Context, id string) (*Deployment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("delete deployment %s: %w", id, err)
 	}
+	s.changed(ctx, d.WorkflowID)
 	return d, nil
 }
 

@@ -303,3 +303,22 @@ func TestCheckParams(t *testing.T) {
 	_, _, err = svc.Deploy(context.Background(), &deployments.DeployParams{Definition: def("params")})
 	is.NoErr(err) // valid params pass
 }
+
+func TestOnChange(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := context.Background()
+	var changed []string
+	svc := deployments.NewService(storetest.OpenSQLite(t), deployments.ServiceConfig{
+		OnChange: func(_ context.Context, workflowID string) { changed = append(changed, workflowID) },
+	})
+	d, _, err := svc.Deploy(ctx, &deployments.DeployParams{Definition: def("changes")})
+	is.NoErr(err)
+	_, err = svc.Update(ctx, &deployments.UpdateParams{ID: d.ID, Paths: []string{deployments.PathStatus}, Status: deployments.StatusPaused})
+	is.NoErr(err)
+	_, err = svc.Update(ctx, &deployments.UpdateParams{ID: d.ID, Paths: []string{deployments.PathStatus}, Status: deployments.StatusArchived})
+	is.True(err != nil) // a failed update tells nobody
+	_, err = svc.Delete(ctx, d.ID)
+	is.NoErr(err)
+	is.Equal(changed, []string{"changes", "changes", "changes"}) // deploy, pause, delete
+}

@@ -85,5 +85,11 @@ func validateTriggers(v *apperr.ValidationError, prefix string, triggers []Trigg
 		if _, err := scheduling.ParseCron(t.Cron.Expression, loc); err != nil {
 			v.Add(field+".expression", "cron.parse", "%v", err)
 		}
+		if r := t.Cron.RepeatedHour; r != "" && r != RepeatedHourOnce && r != RepeatedHourTwice {
+			v.Add(field+".repeated_hour", "enum.defined_only", "unknown repeated-hour policy %q", r)
+		}
+		if k := t.Cron.SkippedHour; k != "" && k != SkippedHourShift && k != SkippedHourSkip {
+			v.Add(field+".skipped_hour", "enum.defined_only", "unknown skipped-hour policy %q", k)
+		}
 	}
 }

@@ -8,6 +8,10 @@ import (
 	"net/http"
 
 	"cel.dev/cel-go/cel"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 )
@@ -81,6 +85,9 @@ type Config struct {
 	// ProgramCacheSize is how many compiled CEL expressions (transform nodes) are kept, by
 	// expression text, least recently used evicted first. Default 1024.
 	ProgramCacheSize int
+	// TracerProvider makes a span per execution ("engine.execute") and per node ("engine.node
+	// <id>"). Default: the global provider.
+	TracerProvider trace.TracerProvider
 }
 
 // Defaults of Config.
@@ -100,6 +107,7 @@ type Engine struct {
 	programs         *programCache
 	// observe, when set (tests only), is called as each node starts and ends.
 	observe func(nodeEvent)
+	tracer  trace.Tracer
 }
 
 // nodeEvent is a node starting (start true) or ending (with its error) for Engine.observe.
@@ -123,6 +131,7 @@ func New(cfg Config) *Engine {
 		maxResponseBytes: cmp.Or(max(cfg.MaxResponseBytes, 0), DefaultMaxResponseBytes),
 		celEnv:           newCELEnv(),
 		programs:         newProgramCache(cmp.Or(max(cfg.ProgramCacheSize, 0), DefaultProgramCacheSize)),
+		tracer:           cmp.Or[trace.TracerProvider](cfg.TracerProvider, otel.GetTracerProvider()).Tracer("github.com/workflow-runtime/workflow-runtime/server/engine"),
 	}
 }
 
@@ -141,7 +150,20 @@ type nodeResult struct {
 
 // Execute runs req.Definition with req.Input. See Executor for the contract and doc.go for the
 // semantics of the DAG and of each node type.
-func (e *Engine) Execute(ctx context.Context, req *Request) (*Result, error) {
+func (e *Engine) Execute(ctx context.Context, req *Request) (res *Result, err error) {
+	ctx, span := e.tracer.Start(ctx, "engine.execute", trace.WithAttributes(
+		attribute.String("wfr.execution.id", req.ExecutionID), attribute.String("wfr.workflow.id", req.WorkflowID),
+		attribute.Int("wfr.execution.attempt", int(req.Attempt))))
+	defer func() {
+		switch {
+		case err != nil:
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		case res != nil && res.Failure != nil:
+			span.SetStatus(codes.Error, res.Failure.String())
+		}
+		span.End()
+	}()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("execute %s: %w", req.ExecutionID, err)
 	}
@@ -182,6 +204,7 @@ type graph struct {
 
 type planNode struct {
 	id         string
+	typ        string
 	step       step
 	deps       []int // indexes of the nodes this one depends on
 	dependents []int // indexes of the nodes that depend on this one
@@ -204,7 +227,7 @@ func (e *Engine) plan(d *deployments.Definition) (*graph, *Failure) {
 		if err != nil {
 			return nil, &Failure{NodeID: n.ID, Message: err.Error()}
 		}
-		g.nodes[i].id, g.nodes[i].step = n.ID, s
+		g.nodes[i].id, g.nodes[i].typ, g.nodes[i].step = n.ID, n.Type, s
 		for _, dep := range n.DependsOn {
 			j, ok := index[dep]
 			if !ok {
@@ -255,7 +278,14 @@ func (e *Engine) run(parent context.Context, g *graph, input any) ([]any, *Failu
 				if e.observe != nil {
 					e.observe(nodeEvent{id: g.nodes[i].id, start: true})
 				}
-				out, err := g.nodes[i].step.run(ctx, in)
+				nctx, span := e.tracer.Start(ctx, "engine.node "+g.nodes[i].id, trace.WithAttributes(
+					attribute.String("wfr.node.id", g.nodes[i].id), attribute.String("wfr.node.type", g.nodes[i].typ)))
+				out, err := g.nodes[i].step.run(nctx, in)
+				if err != nil {
+					span.RecordError(err)
+					span.SetStatus(codes.Error, err.Error())
+				}
+				span.End()
 				if e.observe != nil {
 					e.observe(nodeEvent{id: g.nodes[i].id, err: err})
 				}

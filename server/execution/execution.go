@@ -103,16 +103,33 @@ type Store interface {
 	// ExecutionAbandon ends a non-terminal execution FAILED with reason, whatever its fence
 	// (its message was delivered too often). apperr.ErrConflict when it is terminal already.
 	ExecutionAbandon(ctx context.Context, id, reason string, now time.Time) error
-	// ExecutionTouchDue finds up to limit PENDING executions available at due and not updated
-	// since staleBefore, sets their updated_at to now (so concurrent sweepers do not take the same
-	// rows) and returns their ids, oldest first: executions whose message was lost.
+	// ExecutionTouchDue finds up to limit executions not updated since staleBefore that are
+	// PENDING and available at due, or RUNNING (a live run heartbeats, so a silent one lost its
+	// worker), sets their updated_at to now (so concurrent sweepers do not take the same rows)
+	// and returns their ids, oldest first: executions whose message was lost.
 	ExecutionTouchDue(ctx context.Context, due, staleBefore, now time.Time, limit int) ([]string, error)
+	// ExecutionHeartbeat marks a RUNNING execution under fence as alive (updated_at = now) and
+	// reports whether a cancellation was requested. apperr.ErrConflict when the row is not
+	// RUNNING under fence any more (another owner took it over).
+	ExecutionHeartbeat(ctx context.Context, id string, fence int64, now time.Time) (cancelRequested bool, err error)
+	// DeploymentRef reads what a trigger needs of a workflow's deployment.
+	DeploymentRef(ctx context.Context, workflowID string) (*DeploymentRef, error)
+	// DeploymentRefByWebhookPath is DeploymentRef for the live deployment owning a webhook path.
+	DeploymentRefByWebhookPath(ctx context.Context, path string) (*DeploymentRef, error)
 	// RevisionGet returns the definition of one revision of a workflow.
 	RevisionGet(ctx context.Context, workflowID string, revision int32) (*deployments.Definition, error)
 	// DeploymentGetByWorkflow returns the deployment of a workflow id.
 	DeploymentGetByWorkflow(ctx context.Context, workflowID string) (*deployments.Deployment, error)
-	// DeploymentGetByWebhookPath returns the live deployment that owns a webhook path.
-	DeploymentGetByWebhookPath(ctx context.Context, path string) (*deployments.Deployment, error)
+}
+
+// DeploymentRef is what recording an execution needs of its deployment.
+type DeploymentRef struct {
+	DeploymentID string
+	WorkflowID   string
+	Revision     int32
+	Status       deployments.Status
+	// TriggerID is the webhook trigger's id (DeploymentRefByWebhookPath only).
+	TriggerID string
 }
 
 // FinishParams is the input of Store.ExecutionFinish.

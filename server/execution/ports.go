@@ -43,6 +43,8 @@ type Waitlist interface {
 	Push(ctx context.Context, workflowID, id string, max int, front bool) (bool, error)
 	// Pop removes and returns the first id; ok is false when the list is empty.
 	Pop(ctx context.Context, workflowID string) (id string, ok bool, err error)
+	// Len returns how many executions wait for the workflow.
+	Len(ctx context.Context, workflowID string) (int, error)
 }
 
 // Notifier carries cancellation requests to the worker that runs the execution, whichever

@@ -12,6 +12,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 	"github.com/workflow-runtime/workflow-runtime/server/queue"
+	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
 )
 
 // ServiceConfig configures a Service. Every field has a default.
@@ -52,7 +53,8 @@ type TriggerParams struct {
 	TriggerData []byte
 	// IdempotencyKey makes one execution per (workflow, key).
 	IdempotencyKey string
-	// Traceparent is the W3C trace context to carry through the queue.
+	// Traceparent is the W3C trace context to carry through the queue when ctx carries no
+	// span (with one, the span's context is carried instead).
 	Traceparent string
 }
 
@@ -65,26 +67,17 @@ func (s *Service) Trigger(ctx context.Context, p *TriggerParams) (e *Execution, 
 		return nil, false, apperr.Invalid("trigger_data", "string.json", "must be a JSON document")
 	}
 	var (
-		d    *deployments.Deployment
+		d    *DeploymentRef
 		kind = TriggerManual
-		tid  string
 	)
 	if p.WebhookPath != "" {
 		kind = TriggerWebhook
-		d, err = s.store.DeploymentGetByWebhookPath(ctx, p.WebhookPath)
-		if err != nil {
-			return nil, false, err // says "find webhook path …"
-		}
-		for _, t := range d.Triggers {
-			if t.Webhook != nil && t.Webhook.Path == p.WebhookPath {
-				tid = t.ID
-			}
-		}
+		d, err = s.store.DeploymentRefByWebhookPath(ctx, p.WebhookPath)
 	} else {
-		d, err = s.store.DeploymentGetByWorkflow(ctx, p.WorkflowID)
-		if err != nil {
-			return nil, false, err // says "get deployment of workflow …"
-		}
+		d, err = s.store.DeploymentRef(ctx, p.WorkflowID)
+	}
+	if err != nil {
+		return nil, false, err // says what was looked up
 	}
 	if d.Status != deployments.StatusDeployed {
 		return nil, false, fmt.Errorf("workflow %s is %s, not DEPLOYED: %w", d.WorkflowID, d.Status, apperr.ErrFailedPrecondition)
@@ -92,12 +85,12 @@ func (s *Service) Trigger(ctx context.Context, p *TriggerParams) (e *Execution, 
 	now := s.now().UTC().Truncate(time.Microsecond) // what the database keeps
 	e = &Execution{
 		ID:             uuid.Must(uuid.NewV7()).String(),
-		DeploymentID:   d.ID,
+		DeploymentID:   d.DeploymentID,
 		WorkflowID:     d.WorkflowID,
 		Revision:       d.Revision,
 		Status:         StatusPending,
 		TriggerType:    kind,
-		TriggerID:      tid,
+		TriggerID:      d.TriggerID,
 		TriggerData:    p.TriggerData,
 		IdempotencyKey: p.IdempotencyKey,
 		ScheduledAt:    now,
@@ -146,6 +139,11 @@ func (s *Service) record(ctx context.Context, e *Execution, traceparent string) 
 	}
 	if !inserted {
 		return got, true, nil
+	}
+	// The worker's span continues the active span's trace (the RPC's server span, the
+	// scheduler's fire); traceparent is the fallback for a caller without tracing.
+	if tp := telemetry.Traceparent(ctx); tp != "" {
+		traceparent = tp
 	}
 	if err := s.queue.Enqueue(ctx, queue.Message{ExecutionID: got.ID, Traceparent: traceparent}); err != nil {
 		s.logger.WarnContext(ctx, "enqueue failed; the sweeper will enqueue the execution",

@@ -12,12 +12,17 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 	"github.com/workflow-runtime/workflow-runtime/server/engine"
 	"github.com/workflow-runtime/workflow-runtime/server/lock"
 	"github.com/workflow-runtime/workflow-runtime/server/queue"
+	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
 )
 
 // WorkerConfig configures a Worker. Every field has a default.
@@ -41,7 +46,26 @@ type WorkerConfig struct {
 	Now func() time.Time
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
+	// TracerProvider makes the span of each execution ("execution.run", child of the trigger's
+	// span through the message's traceparent). Default: the global provider.
+	TracerProvider trace.TracerProvider
+	// Metrics counts outcomes and lock waits. Default: none.
+	Metrics WorkerMetrics
 }
+
+// WorkerMetrics is what the worker reports (telemetry.Metrics implements it).
+type WorkerMetrics interface {
+	// ExecutionFinished counts an execution that reached status.
+	ExecutionFinished(ctx context.Context, status string)
+	// LockWait counts an admission that found the workflow lock held.
+	LockWait(ctx context.Context, policy string)
+}
+
+// noMetrics is the default WorkerMetrics.
+type noMetrics struct{}
+
+func (noMetrics) ExecutionFinished(context.Context, string) {}
+func (noMetrics) LockWait(context.Context, string)          {}
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
 	c.Concurrency = cmp.Or(c.Concurrency, 32)
@@ -59,6 +83,12 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = otel.GetTracerProvider()
+	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
+	}
 	return c
 }
 
@@ -74,6 +104,7 @@ type Worker struct {
 	notifier Notifier
 	cfg      WorkerConfig
 	log      *slog.Logger
+	tracer   trace.Tracer
 
 	revisions *revisionCache
 	configs   *configCache
@@ -95,6 +126,7 @@ func NewWorker(store Store, q Queue, locker Locker, eng Engine, waitlist Waitlis
 	return &Worker{
 		store: store, queue: q, locker: locker, engine: eng, waitlist: waitlist, notifier: notifier,
 		cfg: cfg, log: cfg.Logger,
+		tracer:    cfg.TracerProvider.Tracer("github.com/workflow-runtime/workflow-runtime/server/execution"),
 		revisions: newRevisionCache(4096),
 		configs:   newConfigCache(time.Second, cfg.Now),
 		running:   map[string]context.CancelCauseFunc{},
@@ -217,7 +249,12 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 	// Once received, a message is seen through: stopping the worker cancels running engine
 	// calls explicitly (errShutdown), not the bookkeeping around them.
 	ctx = context.WithoutCancel(ctx)
-	log := w.log.With(slog.String("execution_id", d.ExecutionID))
+	// The span of this delivery continues the trace of whoever enqueued the execution.
+	ctx, span := w.tracer.Start(telemetry.ContextWithTraceparent(ctx, d.Traceparent), "execution.run",
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("wfr.execution.id", d.ExecutionID), attribute.Int64("wfr.delivery.count", d.Deliveries)))
+	defer span.End()
+	log := telemetry.WithTrace(ctx, w.log).With(slog.String("execution_id", d.ExecutionID))
 	ack := func() { w.ack(ctx, log, d) }
 	e, err := w.store.ExecutionGet(ctx, d.ExecutionID)
 	switch {
@@ -232,12 +269,14 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		ack()
 		return
 	}
+	span.SetAttributes(attribute.String("wfr.workflow.id", e.WorkflowID), attribute.String("wfr.deployment.id", e.DeploymentID))
 	if d.Deliveries > w.cfg.MaxDeliveries {
 		reason := fmt.Sprintf("delivered %d times without finishing; moved to the dead-letter queue", d.Deliveries)
 		if err := w.store.ExecutionAbandon(ctx, e.ID, reason, w.cfg.Now().UTC()); err != nil && !errors.Is(err, apperr.ErrConflict) {
 			log.Warn("abandon failed", slog.Any("error", err))
 			return
 		}
+		w.outcome(ctx, StatusFailed, reason)
 		if err := w.queue.DeadLetter(ctx, d, reason); err != nil {
 			log.Warn("dead-letter failed", slog.Any("error", err))
 		}
@@ -279,8 +318,11 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		}
 		return
 	}
-	w.run(ctx, log, e, cfg, gate, lease)
-	w.ack(ctx, log, d)
+	if lost := w.run(ctx, log, e, cfg, gate, lease); !lost {
+		// After a lost lease the message is not ours to acknowledge: another worker may have
+		// claimed it, and acknowledging would delete its claim.
+		w.ack(ctx, log, d)
+	}
 	if buffers(policy) {
 		w.wakeNext(ctx, log, e.WorkflowID)
 	}
@@ -312,11 +354,16 @@ func (w *Worker) admitWhileHeld(ctx context.Context, log *slog.Logger, e *Execut
 		w.requeue(ctx, log, e.ID, d, w.cfg.Now().Add(w.cfg.LockTTL))
 		return
 	}
+	w.cfg.Metrics.LockWait(ctx, policy)
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Bool("wfr.lock.held", true), attribute.String("wfr.overlap_policy", policy))
 	skip := func(reason string) {
 		err := w.store.ExecutionSkip(ctx, e.ID, reason, w.cfg.Now().UTC())
 		if err != nil && !errors.Is(err, apperr.ErrConflict) {
 			log.Warn("skip failed", slog.Any("error", err))
 			return
+		}
+		if err == nil {
+			w.outcome(ctx, StatusSkipped, reason)
 		}
 		w.ack(ctx, log, d)
 	}
@@ -365,27 +412,38 @@ func (w *Worker) admitWhileHeld(ctx context.Context, log *slog.Logger, e *Execut
 // the lock before popping makes sure no buffered execution is left behind after a release.
 func (w *Worker) wakeNext(ctx context.Context, log *slog.Logger, workflowID string) {
 	ctx = context.WithoutCancel(ctx)
-	lease, err := w.locker.Acquire(ctx, "workflow:"+workflowID, w.cfg.LockTTL)
-	if err != nil {
-		if !errors.Is(err, lock.ErrNotAcquired) {
-			log.Warn("wake next: acquire failed", slog.Any("error", err))
+	// While we hold the lock to pop, a newcomer that failed to take it may push and find the
+	// lock still ours, so nobody would wake it: after popping nothing, look at the list again.
+	for range 3 {
+		lease, err := w.locker.Acquire(ctx, "workflow:"+workflowID, w.cfg.LockTTL)
+		if err != nil {
+			if !errors.Is(err, lock.ErrNotAcquired) {
+				log.Warn("wake next: acquire failed", slog.Any("error", err))
+			}
+			return // the holder wakes the next one when it releases
 		}
-		return // the holder wakes the next one when it releases
-	}
-	id, ok, err := w.waitlist.Pop(ctx, workflowID)
-	if rerr := w.locker.Release(ctx, lease); rerr != nil {
-		log.Warn("wake next: release failed", slog.Any("error", rerr))
-	}
-	if err != nil || !ok {
-		return
-	}
-	if err := w.queue.Enqueue(ctx, queue.Message{ExecutionID: id}); err != nil {
-		log.Warn("wake next: enqueue failed; the sweeper will enqueue it", slog.String("next", id), slog.Any("error", err))
+		id, ok, err := w.waitlist.Pop(ctx, workflowID)
+		if rerr := w.locker.Release(ctx, lease); rerr != nil {
+			log.Warn("wake next: release failed", slog.Any("error", rerr))
+		}
+		if err != nil {
+			log.Warn("wake next: pop failed", slog.Any("error", err))
+			return
+		}
+		if ok {
+			if err := w.queue.Enqueue(ctx, queue.Message{ExecutionID: id}); err != nil {
+				log.Warn("wake next: enqueue failed; the sweeper will enqueue it", slog.String("next", id), slog.Any("error", err))
+			}
+			return
+		}
+		if n, err := w.waitlist.Len(ctx, workflowID); err != nil || n == 0 {
+			return
+		}
 	}
 }
 
 func (w *Worker) requeue(ctx context.Context, log *slog.Logger, id string, d queue.Delivery, at time.Time) {
-	if err := w.queue.EnqueueAt(ctx, queue.Message{ExecutionID: id, Traceparent: d.Traceparent}, at); err != nil {
+	if err := w.queue.EnqueueAt(ctx, queue.Message{ExecutionID: id, Traceparent: cmp.Or(d.Traceparent, telemetry.Traceparent(ctx))}, at); err != nil {
 		log.Warn("requeue failed", slog.Any("error", err))
 		return
 	}
@@ -399,8 +457,8 @@ func (w *Worker) ack(ctx context.Context, log *slog.Logger, d queue.Delivery) {
 }
 
 // run claims the row under lease, runs the engine while renewing both leases, records the
-// outcome and releases the leases.
-func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, cfg *deployments.Config, gate, lease *lock.Lease) {
+// outcome and releases the leases. It reports whether the lease was lost during the run.
+func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, cfg *deployments.Config, gate, lease *lock.Lease) (lost bool) {
 	bg := context.WithoutCancel(ctx)
 	defer w.release(ctx, log, gate)
 	defer w.release(ctx, log, lease)
@@ -409,13 +467,14 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, cfg *d
 		if !errors.Is(err, apperr.ErrConflict) {
 			log.Warn("claim failed", slog.Any("error", err))
 		}
-		return
+		return false
 	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("wfr.execution.attempt", int(e.Attempt)), attribute.Int("wfr.revision", int(e.Revision)))
 	def, err := w.revisions.get(ctx, w.store, e.WorkflowID, e.Revision)
 	if err != nil {
 		log.Warn("load revision failed", slog.Any("error", err))
 		w.finish(bg, log, e, lease.Fence, StatusFailed, nil, fmt.Sprintf("load revision %d: %v", e.Revision, err))
-		return
+		return false
 	}
 
 	held, stopHold := lock.Hold(bg, w.locker, lease, w.cfg.LockTTL/3)
@@ -443,7 +502,7 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, cfg *d
 	if e.CancelRequested {
 		cancel(errCancelRequested)
 	}
-	stopWatch := w.watchCancel(runCtx, cancel, e.ID)
+	stopWatch := w.heartbeat(runCtx, cancel, e.ID, lease.Fence)
 	res, err := w.engine.Execute(runCtx, &engine.Request{
 		ExecutionID: e.ID,
 		WorkflowID:  e.WorkflowID,
@@ -457,6 +516,7 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, cfg *d
 	cause := context.Cause(runCtx)
 	switch {
 	case errors.Is(cause, lock.ErrLost):
+		lost = true
 		log.Warn("lock lost while running; the new owner records the outcome", slog.Int64("fence", lease.Fence))
 	case errors.Is(cause, errShutdown):
 		// Hand it back at once so another worker runs it; the attempt stays counted.
@@ -478,21 +538,29 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, cfg *d
 	default:
 		w.finish(bg, log, e, lease.Fence, StatusSucceeded, res.Output, "")
 	}
+	return lost
 }
 
-// watchCancel polls the row's cancel_requested while the engine runs: the safety net under the
-// cancel notification, which can be lost.
-func (w *Worker) watchCancel(ctx context.Context, cancel context.CancelCauseFunc, id string) (stop func()) {
+// heartbeat marks the row alive while the engine runs (so the sweeper leaves it alone) and
+// learns two things from the same write: a requested cancellation (the safety net under the
+// cancel notification, which can be lost) and a lost claim (another owner's fence is on the
+// row), either of which ends the run.
+func (w *Worker) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, id string, fence int64) (stop func()) {
 	ctx, stop = context.WithCancel(ctx)
 	go func() {
-		t := time.NewTicker(max(w.cfg.LockTTL/3, 10*time.Millisecond))
+		t := time.NewTicker(max(min(w.cfg.LockTTL/3, 10*time.Second), 10*time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if e, err := w.store.ExecutionGet(ctx, id); err == nil && e.CancelRequested {
+				cancelRequested, err := w.store.ExecutionHeartbeat(ctx, id, fence, w.cfg.Now().UTC())
+				switch {
+				case errors.Is(err, apperr.ErrConflict):
+					cancel(lock.ErrLost)
+					return
+				case err == nil && cancelRequested:
 					cancel(errCancelRequested)
 					return
 				}
@@ -511,7 +579,10 @@ func (w *Worker) failOrRetry(ctx context.Context, log *slog.Logger, e *Execution
 			}
 			return
 		}
-		if err := w.queue.EnqueueAt(ctx, queue.Message{ExecutionID: e.ID}, at); err != nil {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("wfr.execution.status", "RETRY_SCHEDULED"))
+		trace.SpanFromContext(ctx).SetStatus(codes.Error, msg)
+		// The retry's span joins this trace.
+		if err := w.queue.EnqueueAt(ctx, queue.Message{ExecutionID: e.ID, Traceparent: telemetry.Traceparent(ctx)}, at); err != nil {
 			log.Warn("enqueue retry failed; the sweeper will enqueue it", slog.Any("error", err))
 		}
 		return
@@ -526,7 +597,22 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, e *Execution, fen
 		log.Warn("outcome refused: a newer owner holds the execution", slog.Int64("fence", fence), slog.String("status", string(status)))
 	case err != nil:
 		log.Warn("record outcome failed", slog.Any("error", err))
+	default:
+		w.outcome(ctx, status, msg)
 	}
+}
+
+// outcome reports a recorded outcome: the span's status and attribute, and the metric.
+func (w *Worker) outcome(ctx context.Context, status Status, msg string) {
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(attribute.String("wfr.execution.status", string(status)))
+	switch status {
+	case StatusSucceeded, StatusSkipped:
+		span.SetStatus(codes.Ok, "")
+	default:
+		span.SetStatus(codes.Error, msg)
+	}
+	w.cfg.Metrics.ExecutionFinished(ctx, string(status))
 }
 
 func (w *Worker) cancelRunning(id string, cause error) {

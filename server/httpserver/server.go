@@ -3,8 +3,9 @@
 // the gRPC health protocol, /health, /livez and /readyz, and CORS for browsers when configured.
 //
 // Every Connect handler is built with the same options, in one place (handlerOptions):
-// interceptors outermost first — access log, recover, validation — plus the compression
-// threshold and the read limit from config.
+// interceptors outermost first — telemetry (WithTelemetry), access log, recover, validation —
+// plus the compression threshold and the read limit from config. WithTelemetry also serves
+// GET /metrics.
 //
 // Lifecycle: New builds everything without side effects; Start listens (so Addr is known at
 // once), serves in the background and marks the health.Checker ready; Stop marks it not ready
@@ -62,12 +63,12 @@ type Server struct {
 // do not serve the API) and checker (its gRPC and HTTP health endpoints, and readiness). It
 // does not listen; call Start. cfg is used as is: validate it first. With svc, the checker's
 // gRPC health protocol answers for workflowruntime.v1.WorkflowRuntimeService too.
-func New(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeServiceHandler, checker *health.Checker, logger *slog.Logger, extra ...Service) *Server {
+func New(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeServiceHandler, checker *health.Checker, logger *slog.Logger, opts ...Option) *Server {
 	s := &Server{
 		cfg:       cfg,
 		checker:   checker,
 		logger:    logger,
-		handler:   NewHandler(cfg, svc, checker, logger, extra...),
+		handler:   NewHandler(cfg, svc, checker, logger, opts...),
 		serveDone: make(chan struct{}),
 	}
 	var protocols http.Protocols
@@ -87,6 +88,25 @@ func New(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeServiceH
 	return s
 }
 
+// Option is something more on the server: a Service, WithTelemetry.
+type Option interface{ apply(*options) }
+
+type options struct {
+	extra     []Service
+	telemetry *telemetry.Provider
+}
+
+func (s Service) apply(o *options) { o.extra = append(o.extra, s) }
+
+type telemetryOption struct{ p *telemetry.Provider }
+
+func (t telemetryOption) apply(o *options) { o.telemetry = t.p }
+
+// WithTelemetry instruments every Connect handler with p's otelconnect interceptor (outermost:
+// a span per RPC continuing the caller's trace, rpc.server.duration by procedure and code) and
+// serves p's metrics at GET /metrics.
+func WithTelemetry(p *telemetry.Provider) Option { return telemetryOption{p} }
+
 // Service is one more Connect service on the server (the engine role's WorkflowEngineService).
 type Service struct {
 	// Name is the fully qualified service name, for reflection and gRPC health.
@@ -98,9 +118,23 @@ type Service struct {
 
 // NewHandler is the server's whole handler stack (routes, CORS, body limit) without a
 // listener, for tests and benchmarks that bring their own (httptest.NewServer).
-func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeServiceHandler, checker *health.Checker, logger *slog.Logger, extra ...Service) http.Handler {
+func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeServiceHandler, checker *health.Checker, logger *slog.Logger, more ...Option) http.Handler {
+	var o options
+	for _, opt := range more {
+		opt.apply(&o)
+	}
+	extra := o.extra
 	mux := http.NewServeMux()
 	opts := handlerOptions(cfg, logger)
+	if o.telemetry != nil {
+		otel, err := o.telemetry.ConnectInterceptor()
+		if err != nil {
+			logger.Error("rpc telemetry disabled", slog.Any("error", err))
+		} else {
+			opts = append([]connect.HandlerOption{connect.WithInterceptors(otel)}, opts...) // outermost
+		}
+		mux.Handle("GET /metrics", o.telemetry.MetricsHandler())
+	}
 
 	services := []string{grpchealth.HealthV1ServiceName}
 	if svc != nil {
@@ -137,7 +171,7 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 }
 
 // handlerOptions are the options of every Connect handler, interceptors outermost first:
-// access log, then recover (so the access line shows the internal error a panic became). The
+// (telemetry, with WithTelemetry,) access log, then recover (so the access line shows the internal error a panic became). The
 // WorkflowRuntimeService adds validation inside these; auth, when it comes, goes between recover
 // and validation.
 func handlerOptions(cfg config.Config, logger *slog.Logger) []connect.HandlerOption {

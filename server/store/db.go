@@ -18,7 +18,10 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/extra/bunotel"
 	"github.com/uptrace/bun/migrate"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/workflow-runtime/workflow-runtime/migrations"
@@ -46,6 +49,11 @@ type Options struct {
 	// MigrationLockTimeout is how long Migrate waits for another process that holds bun's
 	// migration lock. Default: 1 minute.
 	MigrationLockTimeout time.Duration
+	// TracerProvider, when set, gets a span per query (bunotel). Default: no query spans.
+	TracerProvider trace.TracerProvider
+	// MeterProvider, when set, gets the connection-pool and query metrics (bunotel). Default:
+	// none.
+	MeterProvider metric.MeterProvider
 }
 
 // DB is the storage of workflow-runtime: a bun.DB over PostgreSQL or SQLite. It implements
@@ -85,6 +93,16 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*DB, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", schemeOf(databaseURL), err)
+	}
+	if opts.TracerProvider != nil || opts.MeterProvider != nil {
+		hook := []bunotel.Option{bunotel.WithDBName(db.dialect)}
+		if opts.TracerProvider != nil {
+			hook = append(hook, bunotel.WithTracerProvider(opts.TracerProvider))
+		}
+		if opts.MeterProvider != nil {
+			hook = append(hook, bunotel.WithMeterProvider(opts.MeterProvider))
+		}
+		db.bun.AddQueryHook(bunotel.NewQueryHook(hook...))
 	}
 	if err := db.Ping(ctx); err != nil {
 		_ = db.Close()

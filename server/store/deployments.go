@@ -63,6 +63,8 @@ type triggerRow struct {
 	CronExpression      *string   `bun:"cron_expression"`
 	Timezone            *string   `bun:"timezone"`
 	JitterWindowSeconds int64     `bun:"jitter_window_seconds"`
+	RepeatedHour        string    `bun:"repeated_hour"`
+	SkippedHour         string    `bun:"skipped_hour"`
 	WebhookPath         *string   `bun:"webhook_path"`
 	CreatedAt           time.Time `bun:"created_at"`
 }
@@ -305,6 +307,8 @@ func toDeployment(row *workflowRow, definition string, triggers []triggerRow) (*
 				Expression:          deref(t.CronExpression),
 				Timezone:            deref(t.Timezone),
 				JitterWindowSeconds: uint32(t.JitterWindowSeconds), //nolint:gosec // written from a uint32
+				RepeatedHour:        t.RepeatedHour,
+				SkippedHour:         t.SkippedHour,
 			}
 		case kindWebhook:
 			trigger.Webhook = &deployments.Webhook{Path: deref(t.WebhookPath)}
@@ -408,6 +412,8 @@ func (t *tx) TriggersReplace(ctx context.Context, d *deployments.Deployment) err
 			row.CronExpression = &trigger.Cron.Expression
 			row.Timezone = &trigger.Cron.Timezone
 			row.JitterWindowSeconds = int64(trigger.Cron.JitterWindowSeconds)
+			row.RepeatedHour = trigger.Cron.RepeatedHour
+			row.SkippedHour = trigger.Cron.SkippedHour
 		case trigger.Webhook != nil && trigger.Cron == nil:
 			row.Kind = kindWebhook
 			row.WebhookPath = &trigger.Webhook.Path

@@ -260,14 +260,33 @@ func (db *DB) ExecutionListRunning(ctx context.Context, workflowID string) ([]st
 	return ids, nil
 }
 
+// ExecutionHeartbeat implements execution.Store.
+func (db *DB) ExecutionHeartbeat(ctx context.Context, id string, fence int64, now time.Time) (bool, error) {
+	var cancelRequested bool
+	err := db.bun.NewUpdate().Model((*executionRow)(nil)).
+		Set("updated_at = ?", now.UTC()).
+		Where("id = ?", id).
+		Where("fencing_token = ?", fence).
+		Where("status = ?", execution.StatusRunning).
+		Returning("cancel_requested").
+		Scan(ctx, &cancelRequested)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("heartbeat of execution %s with fence %d: %w", id, fence, apperr.ErrConflict)
+	}
+	if err != nil {
+		return false, fmt.Errorf("heartbeat of execution %s: %w", id, interpretError(err))
+	}
+	return cancelRequested, nil
+}
+
 // ExecutionTouchDue implements execution.Store. On PostgreSQL, FOR UPDATE SKIP LOCKED lets
 // concurrent sweepers take disjoint rows; SQLite has one writer at a time.
 func (db *DB) ExecutionTouchDue(ctx context.Context, due, staleBefore, now time.Time, limit int) ([]string, error) {
 	sub := db.bun.NewSelect().Model((*executionRow)(nil)).Column("id").
-		Where("status = ?", execution.StatusPending).
-		Where("available_at <= ?", due.UTC()).
+		Where("status IN (?)", bun.List([]execution.Status{execution.StatusPending, execution.StatusRunning})).
 		Where("updated_at < ?", staleBefore.UTC()).
-		OrderExpr("available_at ASC").
+		Where("(status = ? OR available_at <= ?)", execution.StatusRunning, due.UTC()).
+		OrderExpr("updated_at ASC").
 		Limit(int64(limit))
 	if db.dialect == DialectPostgres {
 		sub = sub.For("UPDATE SKIP LOCKED")
@@ -282,6 +301,33 @@ func (db *DB) ExecutionTouchDue(ctx context.Context, due, staleBefore, now time.
 		return nil, fmt.Errorf("touch due executions: %w", interpretError(err))
 	}
 	return ids, nil
+}
+
+// DeploymentRef implements execution.Store: one indexed read of what a trigger needs.
+func (db *DB) DeploymentRef(ctx context.Context, workflowID string) (*execution.DeploymentRef, error) {
+	var ref execution.DeploymentRef
+	err := db.bun.NewSelect().Model((*workflowRow)(nil)).
+		ColumnExpr("deployment_id, id, current_revision, deployment_status").
+		Where("id = ?", workflowID).
+		Scan(ctx, &ref.DeploymentID, &ref.WorkflowID, &ref.Revision, &ref.Status)
+	if err != nil {
+		return nil, fmt.Errorf("get deployment of workflow %s: %w", workflowID, interpretError(err))
+	}
+	return &ref, nil
+}
+
+// DeploymentRefByWebhookPath implements execution.Store.
+func (db *DB) DeploymentRefByWebhookPath(ctx context.Context, path string) (*execution.DeploymentRef, error) {
+	var ref execution.DeploymentRef
+	err := db.bun.NewSelect().TableExpr("triggers AS t").
+		Join("JOIN workflows AS w ON w.id = t.workflow_id").
+		ColumnExpr("w.deployment_id, w.id, w.current_revision, w.deployment_status, t.id").
+		Where("t.webhook_path = ?", path).
+		Scan(ctx, &ref.DeploymentID, &ref.WorkflowID, &ref.Revision, &ref.Status, &ref.TriggerID)
+	if err != nil {
+		return nil, fmt.Errorf("find webhook path %q: %w", path, interpretError(err))
+	}
+	return &ref, nil
 }
 
 // RevisionGet implements execution.Store.
@@ -299,18 +345,6 @@ func (db *DB) RevisionGet(ctx context.Context, workflowID string, revision int32
 		return nil, fmt.Errorf("decode revision %d of %s: %w", revision, workflowID, err)
 	}
 	return &d, nil
-}
-
-// DeploymentGetByWebhookPath implements execution.Store.
-func (db *DB) DeploymentGetByWebhookPath(ctx context.Context, path string) (*deployments.Deployment, error) {
-	var workflowID string
-	err := db.bun.NewSelect().Model((*triggerRow)(nil)).Column("workflow_id").
-		Where("webhook_path = ?", path).
-		Scan(ctx, &workflowID)
-	if err != nil {
-		return nil, fmt.Errorf("find webhook path %q: %w", path, interpretError(err))
-	}
-	return db.DeploymentGetByWorkflow(ctx, workflowID)
 }
 
 // conditional runs an UPDATE whose WHERE states the condition of a state change; no row

@@ -70,9 +70,11 @@ func TestMigrateIsIdempotent(t *testing.T) {
 			is.NoErr(err) // concurrent Migrate
 		}
 
-		var applied int
+		var applied, names int
 		is.NoErr(db.Bun().NewSelect().TableExpr("bun_migrations").ColumnExpr("count(*)").Scan(ctx, &applied))
-		is.Equal(applied, 1) // each migration recorded once
+		is.NoErr(db.Bun().NewSelect().TableExpr("bun_migrations").ColumnExpr("count(DISTINCT name)").Scan(ctx, &names))
+		is.True(names >= 2)      // 000001 and later
+		is.Equal(applied, names) // each migration recorded once
 	})
 }
 

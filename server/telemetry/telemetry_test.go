@@ -211,3 +211,9 @@ func TestNewLogger(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(lvl, slog.LevelError)
 }
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

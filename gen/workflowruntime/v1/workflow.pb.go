@@ -25,6 +25,115 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// RepeatedHourPolicy says how a cron trigger fires when the clocks go back and a stretch of
+// wall-clock time happens twice (Europe/Berlin, last Sunday of October, 02:00-03:00).
+type RepeatedHourPolicy int32
+
+const (
+	// Classic cron: ONCE for a fixed hour field ("30 2 * * *"), TWICE otherwise ("*/15 * * * *").
+	RepeatedHourPolicy_REPEATED_HOUR_POLICY_UNSPECIFIED RepeatedHourPolicy = 0
+	// Fire a repeated wall-clock time on its first pass only.
+	RepeatedHourPolicy_REPEATED_HOUR_POLICY_ONCE RepeatedHourPolicy = 1
+	// Fire a repeated wall-clock time on both passes: by real time.
+	RepeatedHourPolicy_REPEATED_HOUR_POLICY_TWICE RepeatedHourPolicy = 2
+)
+
+// Enum value maps for RepeatedHourPolicy.
+var (
+	RepeatedHourPolicy_name = map[int32]string{
+		0: "REPEATED_HOUR_POLICY_UNSPECIFIED",
+		1: "REPEATED_HOUR_POLICY_ONCE",
+		2: "REPEATED_HOUR_POLICY_TWICE",
+	}
+	RepeatedHourPolicy_value = map[string]int32{
+		"REPEATED_HOUR_POLICY_UNSPECIFIED": 0,
+		"REPEATED_HOUR_POLICY_ONCE":        1,
+		"REPEATED_HOUR_POLICY_TWICE":       2,
+	}
+)
+
+func (x RepeatedHourPolicy) Enum() *RepeatedHourPolicy {
+	p := new(RepeatedHourPolicy)
+	*p = x
+	return p
+}
+
+func (x RepeatedHourPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RepeatedHourPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_workflow_proto_enumTypes[0].Descriptor()
+}
+
+func (RepeatedHourPolicy) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[0]
+}
+
+func (x RepeatedHourPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RepeatedHourPolicy.Descriptor instead.
+func (RepeatedHourPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{0}
+}
+
+// SkippedHourPolicy says how a cron trigger fires when the clocks go forward and a stretch of
+// wall-clock time never happens (America/New_York, second Sunday of March, 02:00-03:00).
+type SkippedHourPolicy int32
+
+const (
+	// Classic cron: SHIFT for a fixed hour field, SKIP otherwise.
+	SkippedHourPolicy_SKIPPED_HOUR_POLICY_UNSPECIFIED SkippedHourPolicy = 0
+	// Fire a skipped wall-clock time at the first instant after the gap; several skipped times of
+	// one gap make one fire.
+	SkippedHourPolicy_SKIPPED_HOUR_POLICY_SHIFT SkippedHourPolicy = 1
+	// Do not fire skipped wall-clock times.
+	SkippedHourPolicy_SKIPPED_HOUR_POLICY_SKIP SkippedHourPolicy = 2
+)
+
+// Enum value maps for SkippedHourPolicy.
+var (
+	SkippedHourPolicy_name = map[int32]string{
+		0: "SKIPPED_HOUR_POLICY_UNSPECIFIED",
+		1: "SKIPPED_HOUR_POLICY_SHIFT",
+		2: "SKIPPED_HOUR_POLICY_SKIP",
+	}
+	SkippedHourPolicy_value = map[string]int32{
+		"SKIPPED_HOUR_POLICY_UNSPECIFIED": 0,
+		"SKIPPED_HOUR_POLICY_SHIFT":       1,
+		"SKIPPED_HOUR_POLICY_SKIP":        2,
+	}
+)
+
+func (x SkippedHourPolicy) Enum() *SkippedHourPolicy {
+	p := new(SkippedHourPolicy)
+	*p = x
+	return p
+}
+
+func (x SkippedHourPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SkippedHourPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_workflow_proto_enumTypes[1].Descriptor()
+}
+
+func (SkippedHourPolicy) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[1]
+}
+
+func (x SkippedHourPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SkippedHourPolicy.Descriptor instead.
+func (SkippedHourPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{1}
+}
+
 // OverlapPolicy says what happens when an execution is due while another of the same workflow runs.
 type OverlapPolicy int32
 
@@ -74,11 +183,11 @@ func (x OverlapPolicy) String() string {
 }
 
 func (OverlapPolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_workflow_proto_enumTypes[0].Descriptor()
+	return file_workflowruntime_v1_workflow_proto_enumTypes[2].Descriptor()
 }
 
 func (OverlapPolicy) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_workflow_proto_enumTypes[0]
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[2]
 }
 
 func (x OverlapPolicy) Number() protoreflect.EnumNumber {
@@ -87,7 +196,7 @@ func (x OverlapPolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OverlapPolicy.Descriptor instead.
 func (OverlapPolicy) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{0}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{2}
 }
 
 // MisfirePolicy says what the scheduler does with fire times it missed while it was down.
@@ -131,11 +240,11 @@ func (x MisfirePolicy) String() string {
 }
 
 func (MisfirePolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_workflow_proto_enumTypes[1].Descriptor()
+	return file_workflowruntime_v1_workflow_proto_enumTypes[3].Descriptor()
 }
 
 func (MisfirePolicy) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_workflow_proto_enumTypes[1]
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[3]
 }
 
 func (x MisfirePolicy) Number() protoreflect.EnumNumber {
@@ -144,7 +253,7 @@ func (x MisfirePolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MisfirePolicy.Descriptor instead.
 func (MisfirePolicy) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{1}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{3}
 }
 
 // DeploymentStatus is the lifecycle state of a deployment.
@@ -192,11 +301,11 @@ func (x DeploymentStatus) String() string {
 }
 
 func (DeploymentStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_workflow_proto_enumTypes[2].Descriptor()
+	return file_workflowruntime_v1_workflow_proto_enumTypes[4].Descriptor()
 }
 
 func (DeploymentStatus) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_workflow_proto_enumTypes[2]
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[4]
 }
 
 func (x DeploymentStatus) Number() protoreflect.EnumNumber {
@@ -205,7 +314,7 @@ func (x DeploymentStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DeploymentStatus.Descriptor instead.
 func (DeploymentStatus) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{2}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{4}
 }
 
 // ExecutionStatus is the state of one execution.
@@ -265,11 +374,11 @@ func (x ExecutionStatus) String() string {
 }
 
 func (ExecutionStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_workflow_proto_enumTypes[3].Descriptor()
+	return file_workflowruntime_v1_workflow_proto_enumTypes[5].Descriptor()
 }
 
 func (ExecutionStatus) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_workflow_proto_enumTypes[3]
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[5]
 }
 
 func (x ExecutionStatus) Number() protoreflect.EnumNumber {
@@ -278,7 +387,7 @@ func (x ExecutionStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ExecutionStatus.Descriptor instead.
 func (ExecutionStatus) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{3}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{5}
 }
 
 // TriggerType says what created an execution.
@@ -322,11 +431,11 @@ func (x TriggerType) String() string {
 }
 
 func (TriggerType) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_workflow_proto_enumTypes[4].Descriptor()
+	return file_workflowruntime_v1_workflow_proto_enumTypes[6].Descriptor()
 }
 
 func (TriggerType) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_workflow_proto_enumTypes[4]
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[6]
 }
 
 func (x TriggerType) Number() protoreflect.EnumNumber {
@@ -335,7 +444,7 @@ func (x TriggerType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TriggerType.Descriptor instead.
 func (TriggerType) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{4}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{6}
 }
 
 // WorkflowDefinition is a directed acyclic graph of nodes. The runtime stores every definition it
@@ -596,8 +705,16 @@ type CronSchedule struct {
 	// Jitter window in seconds: each fire is delayed by md5(workflow_id) mod window. Default 300 when
 	// unset; 0 turns jitter off; at most 86400.
 	JitterWindowSeconds *uint32 `protobuf:"varint,3,opt,name=jitter_window_seconds,json=jitterWindowSeconds,proto3,oneof" json:"jitter_window_seconds,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// What the trigger does with wall-clock times that happen twice when the clocks go back.
+	// Default UNSPECIFIED: ONCE when the expression's hour field is a fixed value, TWICE when it is
+	// a wildcard, range or step (classic cron).
+	RepeatedHour RepeatedHourPolicy `protobuf:"varint,4,opt,name=repeated_hour,json=repeatedHour,proto3,enum=workflowruntime.v1.RepeatedHourPolicy" json:"repeated_hour,omitempty"`
+	// What the trigger does with wall-clock times that never happen when the clocks go forward.
+	// Default UNSPECIFIED: SHIFT when the expression's hour field is a fixed value, SKIP when it is
+	// a wildcard, range or step (classic cron).
+	SkippedHour   SkippedHourPolicy `protobuf:"varint,5,opt,name=skipped_hour,json=skippedHour,proto3,enum=workflowruntime.v1.SkippedHourPolicy" json:"skipped_hour,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CronSchedule) Reset() {
@@ -649,6 +766,20 @@ func (x *CronSchedule) GetJitterWindowSeconds() uint32 {
 		return *x.JitterWindowSeconds
 	}
 	return 0
+}
+
+func (x *CronSchedule) GetRepeatedHour() RepeatedHourPolicy {
+	if x != nil {
+		return x.RepeatedHour
+	}
+	return RepeatedHourPolicy_REPEATED_HOUR_POLICY_UNSPECIFIED
+}
+
+func (x *CronSchedule) GetSkippedHour() SkippedHourPolicy {
+	if x != nil {
+		return x.SkippedHour
+	}
+	return SkippedHourPolicy_SKIPPED_HOUR_POLICY_UNSPECIFIED
 }
 
 // WebhookTrigger fires when TriggerWorkflow is called with its path.
@@ -1193,13 +1324,15 @@ const file_workflowruntime_v1_workflow_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tB$\xbaH!\xc8\x01\x01r\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\x02id\x126\n" +
 	"\x04cron\x18\x02 \x01(\v2 .workflowruntime.v1.CronScheduleH\x00R\x04cron\x12>\n" +
 	"\awebhook\x18\x03 \x01(\v2\".workflowruntime.v1.WebhookTriggerH\x00R\awebhookB\r\n" +
-	"\x04kind\x12\x05\xbaH\x02\b\x01\"\xbe\x01\n" +
+	"\x04kind\x12\x05\xbaH\x02\b\x01\"\xe9\x02\n" +
 	"\fCronSchedule\x12+\n" +
 	"\n" +
 	"expression\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\x80\x02R\n" +
 	"expression\x12#\n" +
 	"\btimezone\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\btimezone\x12B\n" +
-	"\x15jitter_window_seconds\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x80\xa3\x05H\x00R\x13jitterWindowSeconds\x88\x01\x01B\x18\n" +
+	"\x15jitter_window_seconds\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x80\xa3\x05H\x00R\x13jitterWindowSeconds\x88\x01\x01\x12U\n" +
+	"\rrepeated_hour\x18\x04 \x01(\x0e2&.workflowruntime.v1.RepeatedHourPolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\frepeatedHour\x12R\n" +
+	"\fskipped_hour\x18\x05 \x01(\x0e2%.workflowruntime.v1.SkippedHourPolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\vskippedHourB\x18\n" +
 	"\x16_jitter_window_seconds\"M\n" +
 	"\x0eWebhookTrigger\x12;\n" +
 	"\x04path\x18\x01 \x01(\tB'\xbaH$\xc8\x01\x01r\x1f2\x1d^[a-z0-9][a-z0-9/_.-]{0,255}$R\x04path\"\xa5\x02\n" +
@@ -1260,7 +1393,15 @@ const file_workflowruntime_v1_workflow_proto_rawDesc = "" +
 	"\vcreate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime*\xc5\x01\n" +
+	"updateTime*y\n" +
+	"\x12RepeatedHourPolicy\x12$\n" +
+	" REPEATED_HOUR_POLICY_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19REPEATED_HOUR_POLICY_ONCE\x10\x01\x12\x1e\n" +
+	"\x1aREPEATED_HOUR_POLICY_TWICE\x10\x02*u\n" +
+	"\x11SkippedHourPolicy\x12#\n" +
+	"\x1fSKIPPED_HOUR_POLICY_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19SKIPPED_HOUR_POLICY_SHIFT\x10\x01\x12\x1c\n" +
+	"\x18SKIPPED_HOUR_POLICY_SKIP\x10\x02*\xc5\x01\n" +
 	"\rOverlapPolicy\x12\x1e\n" +
 	"\x1aOVERLAP_POLICY_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13OVERLAP_POLICY_SKIP\x10\x01\x12\x1d\n" +
@@ -1306,58 +1447,62 @@ func file_workflowruntime_v1_workflow_proto_rawDescGZIP() []byte {
 	return file_workflowruntime_v1_workflow_proto_rawDescData
 }
 
-var file_workflowruntime_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_workflowruntime_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
 var file_workflowruntime_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_workflowruntime_v1_workflow_proto_goTypes = []any{
-	(OverlapPolicy)(0),            // 0: workflowruntime.v1.OverlapPolicy
-	(MisfirePolicy)(0),            // 1: workflowruntime.v1.MisfirePolicy
-	(DeploymentStatus)(0),         // 2: workflowruntime.v1.DeploymentStatus
-	(ExecutionStatus)(0),          // 3: workflowruntime.v1.ExecutionStatus
-	(TriggerType)(0),              // 4: workflowruntime.v1.TriggerType
-	(*WorkflowDefinition)(nil),    // 5: workflowruntime.v1.WorkflowDefinition
-	(*Node)(nil),                  // 6: workflowruntime.v1.Node
-	(*Trigger)(nil),               // 7: workflowruntime.v1.Trigger
-	(*CronSchedule)(nil),          // 8: workflowruntime.v1.CronSchedule
-	(*WebhookTrigger)(nil),        // 9: workflowruntime.v1.WebhookTrigger
-	(*RetryPolicy)(nil),           // 10: workflowruntime.v1.RetryPolicy
-	(*DeploymentConfig)(nil),      // 11: workflowruntime.v1.DeploymentConfig
-	(*Deployment)(nil),            // 12: workflowruntime.v1.Deployment
-	(*Execution)(nil),             // 13: workflowruntime.v1.Execution
-	(*structpb.Struct)(nil),       // 14: google.protobuf.Struct
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(RepeatedHourPolicy)(0),       // 0: workflowruntime.v1.RepeatedHourPolicy
+	(SkippedHourPolicy)(0),        // 1: workflowruntime.v1.SkippedHourPolicy
+	(OverlapPolicy)(0),            // 2: workflowruntime.v1.OverlapPolicy
+	(MisfirePolicy)(0),            // 3: workflowruntime.v1.MisfirePolicy
+	(DeploymentStatus)(0),         // 4: workflowruntime.v1.DeploymentStatus
+	(ExecutionStatus)(0),          // 5: workflowruntime.v1.ExecutionStatus
+	(TriggerType)(0),              // 6: workflowruntime.v1.TriggerType
+	(*WorkflowDefinition)(nil),    // 7: workflowruntime.v1.WorkflowDefinition
+	(*Node)(nil),                  // 8: workflowruntime.v1.Node
+	(*Trigger)(nil),               // 9: workflowruntime.v1.Trigger
+	(*CronSchedule)(nil),          // 10: workflowruntime.v1.CronSchedule
+	(*WebhookTrigger)(nil),        // 11: workflowruntime.v1.WebhookTrigger
+	(*RetryPolicy)(nil),           // 12: workflowruntime.v1.RetryPolicy
+	(*DeploymentConfig)(nil),      // 13: workflowruntime.v1.DeploymentConfig
+	(*Deployment)(nil),            // 14: workflowruntime.v1.Deployment
+	(*Execution)(nil),             // 15: workflowruntime.v1.Execution
+	(*structpb.Struct)(nil),       // 16: google.protobuf.Struct
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_workflowruntime_v1_workflow_proto_depIdxs = []int32{
-	6,  // 0: workflowruntime.v1.WorkflowDefinition.nodes:type_name -> workflowruntime.v1.Node
-	14, // 1: workflowruntime.v1.Node.params:type_name -> google.protobuf.Struct
-	8,  // 2: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSchedule
-	9,  // 3: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookTrigger
-	15, // 4: workflowruntime.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	15, // 5: workflowruntime.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
-	0,  // 6: workflowruntime.v1.DeploymentConfig.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	15, // 7: workflowruntime.v1.DeploymentConfig.execution_timeout:type_name -> google.protobuf.Duration
-	10, // 8: workflowruntime.v1.DeploymentConfig.retry_policy:type_name -> workflowruntime.v1.RetryPolicy
-	15, // 9: workflowruntime.v1.DeploymentConfig.catch_up_window:type_name -> google.protobuf.Duration
-	1,  // 10: workflowruntime.v1.DeploymentConfig.misfire_policy:type_name -> workflowruntime.v1.MisfirePolicy
-	2,  // 11: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
-	16, // 12: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
-	5,  // 13: workflowruntime.v1.Deployment.definition:type_name -> workflowruntime.v1.WorkflowDefinition
-	7,  // 14: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.Trigger
-	11, // 15: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
-	16, // 16: workflowruntime.v1.Deployment.create_time:type_name -> google.protobuf.Timestamp
-	16, // 17: workflowruntime.v1.Deployment.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 18: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
-	4,  // 19: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	16, // 20: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
-	16, // 21: workflowruntime.v1.Execution.start_time:type_name -> google.protobuf.Timestamp
-	16, // 22: workflowruntime.v1.Execution.finish_time:type_name -> google.protobuf.Timestamp
-	16, // 23: workflowruntime.v1.Execution.create_time:type_name -> google.protobuf.Timestamp
-	16, // 24: workflowruntime.v1.Execution.update_time:type_name -> google.protobuf.Timestamp
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	8,  // 0: workflowruntime.v1.WorkflowDefinition.nodes:type_name -> workflowruntime.v1.Node
+	16, // 1: workflowruntime.v1.Node.params:type_name -> google.protobuf.Struct
+	10, // 2: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSchedule
+	11, // 3: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookTrigger
+	0,  // 4: workflowruntime.v1.CronSchedule.repeated_hour:type_name -> workflowruntime.v1.RepeatedHourPolicy
+	1,  // 5: workflowruntime.v1.CronSchedule.skipped_hour:type_name -> workflowruntime.v1.SkippedHourPolicy
+	17, // 6: workflowruntime.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	17, // 7: workflowruntime.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	2,  // 8: workflowruntime.v1.DeploymentConfig.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	17, // 9: workflowruntime.v1.DeploymentConfig.execution_timeout:type_name -> google.protobuf.Duration
+	12, // 10: workflowruntime.v1.DeploymentConfig.retry_policy:type_name -> workflowruntime.v1.RetryPolicy
+	17, // 11: workflowruntime.v1.DeploymentConfig.catch_up_window:type_name -> google.protobuf.Duration
+	3,  // 12: workflowruntime.v1.DeploymentConfig.misfire_policy:type_name -> workflowruntime.v1.MisfirePolicy
+	4,  // 13: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
+	18, // 14: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
+	7,  // 15: workflowruntime.v1.Deployment.definition:type_name -> workflowruntime.v1.WorkflowDefinition
+	9,  // 16: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.Trigger
+	13, // 17: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
+	18, // 18: workflowruntime.v1.Deployment.create_time:type_name -> google.protobuf.Timestamp
+	18, // 19: workflowruntime.v1.Deployment.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 20: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
+	6,  // 21: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	18, // 22: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
+	18, // 23: workflowruntime.v1.Execution.start_time:type_name -> google.protobuf.Timestamp
+	18, // 24: workflowruntime.v1.Execution.finish_time:type_name -> google.protobuf.Timestamp
+	18, // 25: workflowruntime.v1.Execution.create_time:type_name -> google.protobuf.Timestamp
+	18, // 26: workflowruntime.v1.Execution.update_time:type_name -> google.protobuf.Timestamp
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_workflow_proto_init() }
@@ -1375,7 +1520,7 @@ func file_workflowruntime_v1_workflow_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_workflow_proto_rawDesc), len(file_workflowruntime_v1_workflow_proto_rawDesc)),
-			NumEnums:      5,
+			NumEnums:      7,
 			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,

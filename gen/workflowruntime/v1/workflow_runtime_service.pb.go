@@ -25,6 +25,72 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// FireOutcome is what became of one scheduled time of a cron trigger.
+type FireOutcome int32
+
+const (
+	// Not a valid outcome; used as "any" in filters.
+	FireOutcome_FIRE_OUTCOME_UNSPECIFIED FireOutcome = 0
+	// The scheduler created the execution on time.
+	FireOutcome_FIRE_OUTCOME_FIRED FireOutcome = 1
+	// Another scheduler replica (or a backfill) had created the execution already.
+	FireOutcome_FIRE_OUTCOME_DEDUPLICATED FireOutcome = 2
+	// Not fired: no scheduler ran at the time and it was outside the catch-up window, or the
+	// misfire policy dropped it.
+	FireOutcome_FIRE_OUTCOME_MISSED FireOutcome = 3
+	// Fired late, after scheduler downtime, inside the catch-up window.
+	FireOutcome_FIRE_OUTCOME_CAUGHT_UP FireOutcome = 4
+	// The execution was created but not run: the overlap policy skipped it.
+	FireOutcome_FIRE_OUTCOME_SKIPPED FireOutcome = 5
+)
+
+// Enum value maps for FireOutcome.
+var (
+	FireOutcome_name = map[int32]string{
+		0: "FIRE_OUTCOME_UNSPECIFIED",
+		1: "FIRE_OUTCOME_FIRED",
+		2: "FIRE_OUTCOME_DEDUPLICATED",
+		3: "FIRE_OUTCOME_MISSED",
+		4: "FIRE_OUTCOME_CAUGHT_UP",
+		5: "FIRE_OUTCOME_SKIPPED",
+	}
+	FireOutcome_value = map[string]int32{
+		"FIRE_OUTCOME_UNSPECIFIED":  0,
+		"FIRE_OUTCOME_FIRED":        1,
+		"FIRE_OUTCOME_DEDUPLICATED": 2,
+		"FIRE_OUTCOME_MISSED":       3,
+		"FIRE_OUTCOME_CAUGHT_UP":    4,
+		"FIRE_OUTCOME_SKIPPED":      5,
+	}
+)
+
+func (x FireOutcome) Enum() *FireOutcome {
+	p := new(FireOutcome)
+	*p = x
+	return p
+}
+
+func (x FireOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FireOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[0].Descriptor()
+}
+
+func (FireOutcome) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[0]
+}
+
+func (x FireOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FireOutcome.Descriptor instead.
+func (FireOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{0}
+}
+
 // Request of DeployWorkflow.
 type DeployWorkflowRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -475,9 +541,13 @@ func (*GetDeploymentStatusRequest_WorkflowId) isGetDeploymentStatusRequest_Ref()
 type GetDeploymentStatusResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The deployment.
-	Deployment    *Deployment `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Deployment *Deployment `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	// The next fires of each cron trigger, in the order of deployment.triggers; empty when the
+	// deployment has no cron trigger. Computed whatever the status (a paused deployment shows
+	// what it would do once resumed).
+	TriggerPreviews []*TriggerPreview `protobuf:"bytes,2,rep,name=trigger_previews,json=triggerPreviews,proto3" json:"trigger_previews,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GetDeploymentStatusResponse) Reset() {
@@ -517,6 +587,536 @@ func (x *GetDeploymentStatusResponse) GetDeployment() *Deployment {
 	return nil
 }
 
+func (x *GetDeploymentStatusResponse) GetTriggerPreviews() []*TriggerPreview {
+	if x != nil {
+		return x.TriggerPreviews
+	}
+	return nil
+}
+
+// The coming fires of one cron trigger.
+type TriggerPreview struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The trigger's id.
+	TriggerId string `protobuf:"bytes,1,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// The jitter offset added to every nominal time: md5(workflow_id) mod the trigger's window.
+	Offset *durationpb.Duration `protobuf:"bytes,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	// The next five fires after now, oldest first; fewer when the expression stops firing.
+	Fires         []*ScheduledFire `protobuf:"bytes,3,rep,name=fires,proto3" json:"fires,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TriggerPreview) Reset() {
+	*x = TriggerPreview{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TriggerPreview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TriggerPreview) ProtoMessage() {}
+
+func (x *TriggerPreview) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TriggerPreview.ProtoReflect.Descriptor instead.
+func (*TriggerPreview) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TriggerPreview) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *TriggerPreview) GetOffset() *durationpb.Duration {
+	if x != nil {
+		return x.Offset
+	}
+	return nil
+}
+
+func (x *TriggerPreview) GetFires() []*ScheduledFire {
+	if x != nil {
+		return x.Fires
+	}
+	return nil
+}
+
+// One fire of a cron trigger.
+type ScheduledFire struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cron expression's time.
+	NominalTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=nominal_time,json=nominalTime,proto3" json:"nominal_time,omitempty"`
+	// nominal_time plus the jitter offset: when the fire happens, the execution's scheduled_time.
+	ScheduledTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=scheduled_time,json=scheduledTime,proto3" json:"scheduled_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduledFire) Reset() {
+	*x = ScheduledFire{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduledFire) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduledFire) ProtoMessage() {}
+
+func (x *ScheduledFire) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduledFire.ProtoReflect.Descriptor instead.
+func (*ScheduledFire) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ScheduledFire) GetNominalTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NominalTime
+	}
+	return nil
+}
+
+func (x *ScheduledFire) GetScheduledTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduledTime
+	}
+	return nil
+}
+
+// Request of BackfillDeployment.
+type BackfillDeploymentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deployment, which must be DEPLOYED. Required.
+	DeploymentId string `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// Only this cron trigger. Default: every cron trigger of the deployment.
+	TriggerId string `protobuf:"bytes,2,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// Start of the range, inclusive: scheduled (jittered) times at or after it. Required.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// End of the range, exclusive. Required; after start_time, at most 31 days later. Times after
+	// now are not backfilled: the scheduler fires them when they come.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Most fires to create, over all triggers, oldest first. Default 1000; at most 10000.
+	Limit         uint32 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackfillDeploymentRequest) Reset() {
+	*x = BackfillDeploymentRequest{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackfillDeploymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackfillDeploymentRequest) ProtoMessage() {}
+
+func (x *BackfillDeploymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackfillDeploymentRequest.ProtoReflect.Descriptor instead.
+func (*BackfillDeploymentRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *BackfillDeploymentRequest) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *BackfillDeploymentRequest) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *BackfillDeploymentRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *BackfillDeploymentRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *BackfillDeploymentRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// Response of BackfillDeployment.
+type BackfillDeploymentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One execution per scheduled time of the range, oldest first: new ones and those that
+	// existed already (a fire of the scheduler or an earlier backfill).
+	Executions []*Execution `protobuf:"bytes,1,rep,name=executions,proto3" json:"executions,omitempty"`
+	// How many of executions this call created.
+	Created int32 `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	// How many of executions existed already.
+	Deduplicated int32 `protobuf:"varint,3,opt,name=deduplicated,proto3" json:"deduplicated,omitempty"`
+	// True when the range holds more fires than limit: the oldest limit were backfilled; call
+	// again from the last scheduled_time for the rest.
+	Truncated     bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackfillDeploymentResponse) Reset() {
+	*x = BackfillDeploymentResponse{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackfillDeploymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackfillDeploymentResponse) ProtoMessage() {}
+
+func (x *BackfillDeploymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackfillDeploymentResponse.ProtoReflect.Descriptor instead.
+func (*BackfillDeploymentResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BackfillDeploymentResponse) GetExecutions() []*Execution {
+	if x != nil {
+		return x.Executions
+	}
+	return nil
+}
+
+func (x *BackfillDeploymentResponse) GetCreated() int32 {
+	if x != nil {
+		return x.Created
+	}
+	return 0
+}
+
+func (x *BackfillDeploymentResponse) GetDeduplicated() int32 {
+	if x != nil {
+		return x.Deduplicated
+	}
+	return 0
+}
+
+func (x *BackfillDeploymentResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+// Request of ListFires.
+type ListFiresRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deployment. Required.
+	DeploymentId string `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// Only fires scheduled at or after this time. Default: no lower bound.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Only fires scheduled before this time. Default: no upper bound.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Only fires with these outcomes. Default: all.
+	Outcomes []FireOutcome `protobuf:"varint,4,rep,packed,name=outcomes,proto3,enum=workflowruntime.v1.FireOutcome" json:"outcomes,omitempty"`
+	// Most fires in one page. Default 100; at most 1000.
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first page. At most 512 characters.
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFiresRequest) Reset() {
+	*x = ListFiresRequest{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFiresRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFiresRequest) ProtoMessage() {}
+
+func (x *ListFiresRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFiresRequest.ProtoReflect.Descriptor instead.
+func (*ListFiresRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListFiresRequest) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *ListFiresRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ListFiresRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *ListFiresRequest) GetOutcomes() []FireOutcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *ListFiresRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListFiresRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListFires.
+type ListFiresResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The page, oldest scheduled time first.
+	Fires []*Fire `protobuf:"bytes,1,rep,name=fires,proto3" json:"fires,omitempty"`
+	// Token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFiresResponse) Reset() {
+	*x = ListFiresResponse{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFiresResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFiresResponse) ProtoMessage() {}
+
+func (x *ListFiresResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFiresResponse.ProtoReflect.Descriptor instead.
+func (*ListFiresResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListFiresResponse) GetFires() []*Fire {
+	if x != nil {
+		return x.Fires
+	}
+	return nil
+}
+
+func (x *ListFiresResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Fire is one entry of the fire ledger.
+type Fire struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cron trigger's id.
+	TriggerId string `protobuf:"bytes,1,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// The cron expression's time.
+	NominalTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=nominal_time,json=nominalTime,proto3" json:"nominal_time,omitempty"`
+	// nominal_time plus the jitter offset: the execution's scheduled_time.
+	ScheduledTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=scheduled_time,json=scheduledTime,proto3" json:"scheduled_time,omitempty"`
+	// When the outcome was decided (the execution was created, or the miss was noticed).
+	FireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=fire_time,json=fireTime,proto3" json:"fire_time,omitempty"`
+	// What became of the scheduled time.
+	Outcome FireOutcome `protobuf:"varint,5,opt,name=outcome,proto3,enum=workflowruntime.v1.FireOutcome" json:"outcome,omitempty"`
+	// The execution, for FIRED, DEDUPLICATED, CAUGHT_UP and SKIPPED; empty otherwise.
+	ExecutionId string `protobuf:"bytes,6,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
+	// Why, in words: "outside the catch-up window of 10m0s", "backfill", ...
+	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fire) Reset() {
+	*x = Fire{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fire) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fire) ProtoMessage() {}
+
+func (x *Fire) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fire.ProtoReflect.Descriptor instead.
+func (*Fire) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Fire) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *Fire) GetNominalTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NominalTime
+	}
+	return nil
+}
+
+func (x *Fire) GetScheduledTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduledTime
+	}
+	return nil
+}
+
+func (x *Fire) GetFireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FireTime
+	}
+	return nil
+}
+
+func (x *Fire) GetOutcome() FireOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return FireOutcome_FIRE_OUTCOME_UNSPECIFIED
+}
+
+func (x *Fire) GetExecutionId() string {
+	if x != nil {
+		return x.ExecutionId
+	}
+	return ""
+}
+
+func (x *Fire) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // Request of ListDeployments.
 type ListDeploymentsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -532,7 +1132,7 @@ type ListDeploymentsRequest struct {
 
 func (x *ListDeploymentsRequest) Reset() {
 	*x = ListDeploymentsRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[8]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +1144,7 @@ func (x *ListDeploymentsRequest) String() string {
 func (*ListDeploymentsRequest) ProtoMessage() {}
 
 func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[8]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +1157,7 @@ func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{8}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListDeploymentsRequest) GetStatuses() []DeploymentStatus {
@@ -594,7 +1194,7 @@ type ListDeploymentsResponse struct {
 
 func (x *ListDeploymentsResponse) Reset() {
 	*x = ListDeploymentsResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[9]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +1206,7 @@ func (x *ListDeploymentsResponse) String() string {
 func (*ListDeploymentsResponse) ProtoMessage() {}
 
 func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[9]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +1219,7 @@ func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{9}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListDeploymentsResponse) GetDeployments() []*Deployment {
@@ -661,7 +1261,7 @@ type GetExecutionHistoryRequest struct {
 
 func (x *GetExecutionHistoryRequest) Reset() {
 	*x = GetExecutionHistoryRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[10]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +1273,7 @@ func (x *GetExecutionHistoryRequest) String() string {
 func (*GetExecutionHistoryRequest) ProtoMessage() {}
 
 func (x *GetExecutionHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[10]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +1286,7 @@ func (x *GetExecutionHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{10}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetExecutionHistoryRequest) GetDeploymentId() string {
@@ -758,7 +1358,7 @@ type GetExecutionHistoryResponse struct {
 
 func (x *GetExecutionHistoryResponse) Reset() {
 	*x = GetExecutionHistoryResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[11]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +1370,7 @@ func (x *GetExecutionHistoryResponse) String() string {
 func (*GetExecutionHistoryResponse) ProtoMessage() {}
 
 func (x *GetExecutionHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[11]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +1383,7 @@ func (x *GetExecutionHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{11}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetExecutionHistoryResponse) GetExecutions() []*Execution {
@@ -822,7 +1422,7 @@ type TriggerWorkflowRequest struct {
 
 func (x *TriggerWorkflowRequest) Reset() {
 	*x = TriggerWorkflowRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[12]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +1434,7 @@ func (x *TriggerWorkflowRequest) String() string {
 func (*TriggerWorkflowRequest) ProtoMessage() {}
 
 func (x *TriggerWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[12]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +1447,7 @@ func (x *TriggerWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*TriggerWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{12}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TriggerWorkflowRequest) GetTarget() isTriggerWorkflowRequest_Target {
@@ -920,7 +1520,7 @@ type TriggerWorkflowResponse struct {
 
 func (x *TriggerWorkflowResponse) Reset() {
 	*x = TriggerWorkflowResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[13]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -932,7 +1532,7 @@ func (x *TriggerWorkflowResponse) String() string {
 func (*TriggerWorkflowResponse) ProtoMessage() {}
 
 func (x *TriggerWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[13]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -945,7 +1545,7 @@ func (x *TriggerWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*TriggerWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{13}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TriggerWorkflowResponse) GetExecution() *Execution {
@@ -973,7 +1573,7 @@ type GetExecutionRequest struct {
 
 func (x *GetExecutionRequest) Reset() {
 	*x = GetExecutionRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[14]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1585,7 @@ func (x *GetExecutionRequest) String() string {
 func (*GetExecutionRequest) ProtoMessage() {}
 
 func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[14]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1598,7 @@ func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{14}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetExecutionRequest) GetExecutionId() string {
@@ -1019,7 +1619,7 @@ type GetExecutionResponse struct {
 
 func (x *GetExecutionResponse) Reset() {
 	*x = GetExecutionResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[15]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1631,7 @@ func (x *GetExecutionResponse) String() string {
 func (*GetExecutionResponse) ProtoMessage() {}
 
 func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[15]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1644,7 @@ func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{15}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetExecutionResponse) GetExecution() *Execution {
@@ -1067,7 +1667,7 @@ type CancelExecutionRequest struct {
 
 func (x *CancelExecutionRequest) Reset() {
 	*x = CancelExecutionRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[16]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1679,7 @@ func (x *CancelExecutionRequest) String() string {
 func (*CancelExecutionRequest) ProtoMessage() {}
 
 func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[16]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1692,7 @@ func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionRequest.ProtoReflect.Descriptor instead.
 func (*CancelExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{16}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CancelExecutionRequest) GetExecutionId() string {
@@ -1120,7 +1720,7 @@ type CancelExecutionResponse struct {
 
 func (x *CancelExecutionResponse) Reset() {
 	*x = CancelExecutionResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[17]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1732,7 @@ func (x *CancelExecutionResponse) String() string {
 func (*CancelExecutionResponse) ProtoMessage() {}
 
 func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[17]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1745,7 @@ func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionResponse.ProtoReflect.Descriptor instead.
 func (*CancelExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{17}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CancelExecutionResponse) GetExecution() *Execution {
@@ -1170,7 +1770,7 @@ type GetDeploymentStatsRequest struct {
 
 func (x *GetDeploymentStatsRequest) Reset() {
 	*x = GetDeploymentStatsRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[18]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1782,7 @@ func (x *GetDeploymentStatsRequest) String() string {
 func (*GetDeploymentStatsRequest) ProtoMessage() {}
 
 func (x *GetDeploymentStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[18]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1795,7 @@ func (x *GetDeploymentStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetDeploymentStatsRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{18}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetDeploymentStatsRequest) GetDeploymentId() string {
@@ -1232,7 +1832,7 @@ type DeploymentStatusCount struct {
 
 func (x *DeploymentStatusCount) Reset() {
 	*x = DeploymentStatusCount{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[19]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1844,7 @@ func (x *DeploymentStatusCount) String() string {
 func (*DeploymentStatusCount) ProtoMessage() {}
 
 func (x *DeploymentStatusCount) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[19]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1857,7 @@ func (x *DeploymentStatusCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatusCount.ProtoReflect.Descriptor instead.
 func (*DeploymentStatusCount) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{19}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeploymentStatusCount) GetStatus() DeploymentStatus {
@@ -1287,7 +1887,7 @@ type ExecutionStatusCount struct {
 
 func (x *ExecutionStatusCount) Reset() {
 	*x = ExecutionStatusCount{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[20]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1899,7 @@ func (x *ExecutionStatusCount) String() string {
 func (*ExecutionStatusCount) ProtoMessage() {}
 
 func (x *ExecutionStatusCount) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[20]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1912,7 @@ func (x *ExecutionStatusCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutionStatusCount.ProtoReflect.Descriptor instead.
 func (*ExecutionStatusCount) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{20}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ExecutionStatusCount) GetStatus() ExecutionStatus {
@@ -1342,7 +1942,7 @@ type TriggerTypeCount struct {
 
 func (x *TriggerTypeCount) Reset() {
 	*x = TriggerTypeCount{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[21]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1954,7 @@ func (x *TriggerTypeCount) String() string {
 func (*TriggerTypeCount) ProtoMessage() {}
 
 func (x *TriggerTypeCount) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[21]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1967,7 @@ func (x *TriggerTypeCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerTypeCount.ProtoReflect.Descriptor instead.
 func (*TriggerTypeCount) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{21}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TriggerTypeCount) GetTriggerType() TriggerType {
@@ -1411,7 +2011,7 @@ type DeploymentExecutionStats struct {
 
 func (x *DeploymentExecutionStats) Reset() {
 	*x = DeploymentExecutionStats{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[22]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +2023,7 @@ func (x *DeploymentExecutionStats) String() string {
 func (*DeploymentExecutionStats) ProtoMessage() {}
 
 func (x *DeploymentExecutionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[22]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +2036,7 @@ func (x *DeploymentExecutionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentExecutionStats.ProtoReflect.Descriptor instead.
 func (*DeploymentExecutionStats) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{22}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeploymentExecutionStats) GetDeploymentId() string {
@@ -1519,7 +2119,7 @@ type GetDeploymentStatsResponse struct {
 
 func (x *GetDeploymentStatsResponse) Reset() {
 	*x = GetDeploymentStatsResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +2131,7 @@ func (x *GetDeploymentStatsResponse) String() string {
 func (*GetDeploymentStatsResponse) ProtoMessage() {}
 
 func (x *GetDeploymentStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +2144,7 @@ func (x *GetDeploymentStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetDeploymentStatsResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{23}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetDeploymentStatsResponse) GetDeploymentsByStatus() []*DeploymentStatusCount {
@@ -1584,7 +2184,7 @@ type GetSystemHealthRequest struct {
 
 func (x *GetSystemHealthRequest) Reset() {
 	*x = GetSystemHealthRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1596,7 +2196,7 @@ func (x *GetSystemHealthRequest) String() string {
 func (*GetSystemHealthRequest) ProtoMessage() {}
 
 func (x *GetSystemHealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1609,7 +2209,7 @@ func (x *GetSystemHealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSystemHealthRequest.ProtoReflect.Descriptor instead.
 func (*GetSystemHealthRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{24}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{31}
 }
 
 // The health of one dependency.
@@ -1629,7 +2229,7 @@ type DependencyHealth struct {
 
 func (x *DependencyHealth) Reset() {
 	*x = DependencyHealth{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +2241,7 @@ func (x *DependencyHealth) String() string {
 func (*DependencyHealth) ProtoMessage() {}
 
 func (x *DependencyHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +2254,7 @@ func (x *DependencyHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DependencyHealth.ProtoReflect.Descriptor instead.
 func (*DependencyHealth) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{25}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DependencyHealth) GetName() string {
@@ -1702,7 +2302,7 @@ type RoleInstance struct {
 
 func (x *RoleInstance) Reset() {
 	*x = RoleInstance{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1714,7 +2314,7 @@ func (x *RoleInstance) String() string {
 func (*RoleInstance) ProtoMessage() {}
 
 func (x *RoleInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1727,7 +2327,7 @@ func (x *RoleInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleInstance.ProtoReflect.Descriptor instead.
 func (*RoleInstance) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{26}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RoleInstance) GetId() string {
@@ -1777,7 +2377,7 @@ type GetSystemHealthResponse struct {
 
 func (x *GetSystemHealthResponse) Reset() {
 	*x = GetSystemHealthResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +2389,7 @@ func (x *GetSystemHealthResponse) String() string {
 func (*GetSystemHealthResponse) ProtoMessage() {}
 
 func (x *GetSystemHealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +2402,7 @@ func (x *GetSystemHealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSystemHealthResponse.ProtoReflect.Descriptor instead.
 func (*GetSystemHealthResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{27}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetSystemHealthResponse) GetStatus() string {
@@ -1853,7 +2453,7 @@ type GetSchedulingMetricsRequest struct {
 
 func (x *GetSchedulingMetricsRequest) Reset() {
 	*x = GetSchedulingMetricsRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1865,7 +2465,7 @@ func (x *GetSchedulingMetricsRequest) String() string {
 func (*GetSchedulingMetricsRequest) ProtoMessage() {}
 
 func (x *GetSchedulingMetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +2478,7 @@ func (x *GetSchedulingMetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchedulingMetricsRequest.ProtoReflect.Descriptor instead.
 func (*GetSchedulingMetricsRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{28}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetSchedulingMetricsRequest) GetStartTime() *timestamppb.Timestamp {
@@ -1924,7 +2524,7 @@ type GetSchedulingMetricsResponse struct {
 
 func (x *GetSchedulingMetricsResponse) Reset() {
 	*x = GetSchedulingMetricsResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2536,7 @@ func (x *GetSchedulingMetricsResponse) String() string {
 func (*GetSchedulingMetricsResponse) ProtoMessage() {}
 
 func (x *GetSchedulingMetricsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2549,7 @@ func (x *GetSchedulingMetricsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchedulingMetricsResponse.ProtoReflect.Descriptor instead.
 func (*GetSchedulingMetricsResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{29}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetSchedulingMetricsResponse) GetScheduledTriggers() int64 {
@@ -2035,7 +2635,7 @@ type GetJitterDistributionRequest struct {
 
 func (x *GetJitterDistributionRequest) Reset() {
 	*x = GetJitterDistributionRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2647,7 @@ func (x *GetJitterDistributionRequest) String() string {
 func (*GetJitterDistributionRequest) ProtoMessage() {}
 
 func (x *GetJitterDistributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2060,7 +2660,7 @@ func (x *GetJitterDistributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJitterDistributionRequest.ProtoReflect.Descriptor instead.
 func (*GetJitterDistributionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{30}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetJitterDistributionRequest) GetBucketCount() uint32 {
@@ -2092,7 +2692,7 @@ type JitterBucket struct {
 
 func (x *JitterBucket) Reset() {
 	*x = JitterBucket{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2104,7 +2704,7 @@ func (x *JitterBucket) String() string {
 func (*JitterBucket) ProtoMessage() {}
 
 func (x *JitterBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2117,7 +2717,7 @@ func (x *JitterBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JitterBucket.ProtoReflect.Descriptor instead.
 func (*JitterBucket) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{31}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *JitterBucket) GetStartSeconds() float64 {
@@ -2158,7 +2758,7 @@ type WorkflowJitter struct {
 
 func (x *WorkflowJitter) Reset() {
 	*x = WorkflowJitter{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2170,7 +2770,7 @@ func (x *WorkflowJitter) String() string {
 func (*WorkflowJitter) ProtoMessage() {}
 
 func (x *WorkflowJitter) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2183,7 +2783,7 @@ func (x *WorkflowJitter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowJitter.ProtoReflect.Descriptor instead.
 func (*WorkflowJitter) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{32}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *WorkflowJitter) GetWorkflowId() string {
@@ -2233,7 +2833,7 @@ type GetJitterDistributionResponse struct {
 
 func (x *GetJitterDistributionResponse) Reset() {
 	*x = GetJitterDistributionResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2245,7 +2845,7 @@ func (x *GetJitterDistributionResponse) String() string {
 func (*GetJitterDistributionResponse) ProtoMessage() {}
 
 func (x *GetJitterDistributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +2858,7 @@ func (x *GetJitterDistributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJitterDistributionResponse.ProtoReflect.Descriptor instead.
 func (*GetJitterDistributionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{33}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetJitterDistributionResponse) GetTriggerCount() int64 {
@@ -2311,7 +2911,7 @@ type GetLoadDistributionRequest struct {
 
 func (x *GetLoadDistributionRequest) Reset() {
 	*x = GetLoadDistributionRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2323,7 +2923,7 @@ func (x *GetLoadDistributionRequest) String() string {
 func (*GetLoadDistributionRequest) ProtoMessage() {}
 
 func (x *GetLoadDistributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2336,7 +2936,7 @@ func (x *GetLoadDistributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLoadDistributionRequest.ProtoReflect.Descriptor instead.
 func (*GetLoadDistributionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{34}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetLoadDistributionRequest) GetStartTime() *timestamppb.Timestamp {
@@ -2375,7 +2975,7 @@ type LoadBucket struct {
 
 func (x *LoadBucket) Reset() {
 	*x = LoadBucket{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2387,7 +2987,7 @@ func (x *LoadBucket) String() string {
 func (*LoadBucket) ProtoMessage() {}
 
 func (x *LoadBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2400,7 +3000,7 @@ func (x *LoadBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBucket.ProtoReflect.Descriptor instead.
 func (*LoadBucket) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{35}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *LoadBucket) GetStartTime() *timestamppb.Timestamp {
@@ -2441,7 +3041,7 @@ type GetLoadDistributionResponse struct {
 
 func (x *GetLoadDistributionResponse) Reset() {
 	*x = GetLoadDistributionResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[36]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2453,7 +3053,7 @@ func (x *GetLoadDistributionResponse) String() string {
 func (*GetLoadDistributionResponse) ProtoMessage() {}
 
 func (x *GetLoadDistributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[36]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2466,7 +3066,7 @@ func (x *GetLoadDistributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLoadDistributionResponse.ProtoReflect.Descriptor instead.
 func (*GetLoadDistributionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{36}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetLoadDistributionResponse) GetBuckets() []*LoadBucket {
@@ -2546,11 +3146,60 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\rdeployment_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01H\x00R\fdeploymentId\x12N\n" +
 	"\vworkflow_id\x18\x02 \x01(\tB+\xbaH(r&\x18\x80\x012!^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$H\x00R\n" +
 	"workflowIdB\f\n" +
-	"\x03ref\x12\x05\xbaH\x02\b\x01\"]\n" +
+	"\x03ref\x12\x05\xbaH\x02\b\x01\"\xac\x01\n" +
 	"\x1bGetDeploymentStatusResponse\x12>\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x1e.workflowruntime.v1.DeploymentR\n" +
-	"deployment\"\xc1\x01\n" +
+	"deployment\x12M\n" +
+	"\x10trigger_previews\x18\x02 \x03(\v2\".workflowruntime.v1.TriggerPreviewR\x0ftriggerPreviews\"\x9b\x01\n" +
+	"\x0eTriggerPreview\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x121\n" +
+	"\x06offset\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06offset\x127\n" +
+	"\x05fires\x18\x03 \x03(\v2!.workflowruntime.v1.ScheduledFireR\x05fires\"\x91\x01\n" +
+	"\rScheduledFire\x12=\n" +
+	"\fnominal_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\vnominalTime\x12A\n" +
+	"\x0escheduled_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rscheduledTime\"\x85\x04\n" +
+	"\x19BackfillDeploymentRequest\x12-\n" +
+	"\rdeployment_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\fdeploymentId\x12C\n" +
+	"\n" +
+	"trigger_id\x18\x02 \x01(\tB$\xbaH!r\x1f2\x1d^([a-z0-9][a-z0-9_-]{0,63})?$R\ttriggerId\x12A\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\tstartTime\x12=\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\aendTime\x12\x1e\n" +
+	"\x05limit\x18\x05 \x01(\rB\b\xbaH\x05*\x03\x18\x90NR\x05limit:\xd1\x01\xbaH\xcd\x01\x1aX\n" +
+	"\x12time_range.ordered\x12!end_time must be after start_time\x1a\x1fthis.end_time > this.start_time\x1aq\n" +
+	"\x16time_range.max_31_days\x12\"the range may span at most 31 days\x1a3this.end_time - this.start_time <= duration('744h')\"\xb7\x01\n" +
+	"\x1aBackfillDeploymentResponse\x12=\n" +
+	"\n" +
+	"executions\x18\x01 \x03(\v2\x1d.workflowruntime.v1.ExecutionR\n" +
+	"executions\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\x05R\acreated\x12\"\n" +
+	"\fdeduplicated\x18\x03 \x01(\x05R\fdeduplicated\x12\x1c\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\"\xe9\x03\n" +
+	"\x10ListFiresRequest\x12-\n" +
+	"\rdeployment_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\fdeploymentId\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12P\n" +
+	"\boutcomes\x18\x04 \x03(\x0e2\x1f.workflowruntime.v1.FireOutcomeB\x13\xbaH\x10\x92\x01\r\x10\x05\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\boutcomes\x12'\n" +
+	"\tpage_size\x18\x05 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken:\x8f\x01\xbaH\x8b\x01\x1a\x88\x01\n" +
+	"\x12time_range.ordered\x12!end_time must be after start_time\x1aO!has(this.start_time) || !has(this.end_time) || this.start_time < this.end_time\"k\n" +
+	"\x11ListFiresResponse\x12.\n" +
+	"\x05fires\x18\x01 \x03(\v2\x18.workflowruntime.v1.FireR\x05fires\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd6\x02\n" +
+	"\x04Fire\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x12=\n" +
+	"\fnominal_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vnominalTime\x12A\n" +
+	"\x0escheduled_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rscheduledTime\x127\n" +
+	"\tfire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bfireTime\x129\n" +
+	"\aoutcome\x18\x05 \x01(\x0e2\x1f.workflowruntime.v1.FireOutcomeR\aoutcome\x12!\n" +
+	"\fexecution_id\x18\x06 \x01(\tR\vexecutionId\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\"\xc1\x01\n" +
 	"\x16ListDeploymentsRequest\x12U\n" +
 	"\bstatuses\x18\x01 \x03(\x0e2$.workflowruntime.v1.DeploymentStatusB\x13\xbaH\x10\x92\x01\r\x10\x04\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bstatuses\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -2704,7 +3353,14 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\abuckets\x18\x01 \x03(\v2\x1e.workflowruntime.v1.LoadBucketR\abuckets\x121\n" +
 	"\x15peak_fires_per_second\x18\x02 \x01(\x03R\x12peakFiresPerSecond\x12M\n" +
 	"$peak_fires_per_second_without_jitter\x18\x03 \x01(\x03R\x1fpeakFiresPerSecondWithoutJitter\x121\n" +
-	"\x15mean_fires_per_second\x18\x04 \x01(\x01R\x12meanFiresPerSecond2\xf6\f\n" +
+	"\x15mean_fires_per_second\x18\x04 \x01(\x01R\x12meanFiresPerSecond*\xb1\x01\n" +
+	"\vFireOutcome\x12\x1c\n" +
+	"\x18FIRE_OUTCOME_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12FIRE_OUTCOME_FIRED\x10\x01\x12\x1d\n" +
+	"\x19FIRE_OUTCOME_DEDUPLICATED\x10\x02\x12\x17\n" +
+	"\x13FIRE_OUTCOME_MISSED\x10\x03\x12\x1a\n" +
+	"\x16FIRE_OUTCOME_CAUGHT_UP\x10\x04\x12\x18\n" +
+	"\x14FIRE_OUTCOME_SKIPPED\x10\x052\xcf\x0e\n" +
 	"\x16WorkflowRuntimeService\x12g\n" +
 	"\x0eDeployWorkflow\x12).workflowruntime.v1.DeployWorkflowRequest\x1a*.workflowruntime.v1.DeployWorkflowResponse\x12m\n" +
 	"\x10UpdateDeployment\x12+.workflowruntime.v1.UpdateDeploymentRequest\x1a,.workflowruntime.v1.UpdateDeploymentResponse\x12m\n" +
@@ -2719,7 +3375,9 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\x0fGetSystemHealth\x12*.workflowruntime.v1.GetSystemHealthRequest\x1a+.workflowruntime.v1.GetSystemHealthResponse\"\x03\x90\x02\x01\x12~\n" +
 	"\x14GetSchedulingMetrics\x12/.workflowruntime.v1.GetSchedulingMetricsRequest\x1a0.workflowruntime.v1.GetSchedulingMetricsResponse\"\x03\x90\x02\x01\x12\x81\x01\n" +
 	"\x15GetJitterDistribution\x120.workflowruntime.v1.GetJitterDistributionRequest\x1a1.workflowruntime.v1.GetJitterDistributionResponse\"\x03\x90\x02\x01\x12{\n" +
-	"\x13GetLoadDistribution\x12..workflowruntime.v1.GetLoadDistributionRequest\x1a/.workflowruntime.v1.GetLoadDistributionResponse\"\x03\x90\x02\x01BWZUgithub.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1;workflowruntimev1b\x06proto3"
+	"\x13GetLoadDistribution\x12..workflowruntime.v1.GetLoadDistributionRequest\x1a/.workflowruntime.v1.GetLoadDistributionResponse\"\x03\x90\x02\x01\x12x\n" +
+	"\x12BackfillDeployment\x12-.workflowruntime.v1.BackfillDeploymentRequest\x1a..workflowruntime.v1.BackfillDeploymentResponse\"\x03\x90\x02\x02\x12]\n" +
+	"\tListFires\x12$.workflowruntime.v1.ListFiresRequest\x1a%.workflowruntime.v1.ListFiresResponse\"\x03\x90\x02\x01BWZUgithub.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1;workflowruntimev1b\x06proto3"
 
 var (
 	file_workflowruntime_v1_workflow_runtime_service_proto_rawDescOnce sync.Once
@@ -2733,142 +3391,171 @@ func file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP() []byte
 	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescData
 }
 
-var file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_workflowruntime_v1_workflow_runtime_service_proto_goTypes = []any{
-	(*DeployWorkflowRequest)(nil),         // 0: workflowruntime.v1.DeployWorkflowRequest
-	(*DeployWorkflowResponse)(nil),        // 1: workflowruntime.v1.DeployWorkflowResponse
-	(*UpdateDeploymentRequest)(nil),       // 2: workflowruntime.v1.UpdateDeploymentRequest
-	(*UpdateDeploymentResponse)(nil),      // 3: workflowruntime.v1.UpdateDeploymentResponse
-	(*DeleteDeploymentRequest)(nil),       // 4: workflowruntime.v1.DeleteDeploymentRequest
-	(*DeleteDeploymentResponse)(nil),      // 5: workflowruntime.v1.DeleteDeploymentResponse
-	(*GetDeploymentStatusRequest)(nil),    // 6: workflowruntime.v1.GetDeploymentStatusRequest
-	(*GetDeploymentStatusResponse)(nil),   // 7: workflowruntime.v1.GetDeploymentStatusResponse
-	(*ListDeploymentsRequest)(nil),        // 8: workflowruntime.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),       // 9: workflowruntime.v1.ListDeploymentsResponse
-	(*GetExecutionHistoryRequest)(nil),    // 10: workflowruntime.v1.GetExecutionHistoryRequest
-	(*GetExecutionHistoryResponse)(nil),   // 11: workflowruntime.v1.GetExecutionHistoryResponse
-	(*TriggerWorkflowRequest)(nil),        // 12: workflowruntime.v1.TriggerWorkflowRequest
-	(*TriggerWorkflowResponse)(nil),       // 13: workflowruntime.v1.TriggerWorkflowResponse
-	(*GetExecutionRequest)(nil),           // 14: workflowruntime.v1.GetExecutionRequest
-	(*GetExecutionResponse)(nil),          // 15: workflowruntime.v1.GetExecutionResponse
-	(*CancelExecutionRequest)(nil),        // 16: workflowruntime.v1.CancelExecutionRequest
-	(*CancelExecutionResponse)(nil),       // 17: workflowruntime.v1.CancelExecutionResponse
-	(*GetDeploymentStatsRequest)(nil),     // 18: workflowruntime.v1.GetDeploymentStatsRequest
-	(*DeploymentStatusCount)(nil),         // 19: workflowruntime.v1.DeploymentStatusCount
-	(*ExecutionStatusCount)(nil),          // 20: workflowruntime.v1.ExecutionStatusCount
-	(*TriggerTypeCount)(nil),              // 21: workflowruntime.v1.TriggerTypeCount
-	(*DeploymentExecutionStats)(nil),      // 22: workflowruntime.v1.DeploymentExecutionStats
-	(*GetDeploymentStatsResponse)(nil),    // 23: workflowruntime.v1.GetDeploymentStatsResponse
-	(*GetSystemHealthRequest)(nil),        // 24: workflowruntime.v1.GetSystemHealthRequest
-	(*DependencyHealth)(nil),              // 25: workflowruntime.v1.DependencyHealth
-	(*RoleInstance)(nil),                  // 26: workflowruntime.v1.RoleInstance
-	(*GetSystemHealthResponse)(nil),       // 27: workflowruntime.v1.GetSystemHealthResponse
-	(*GetSchedulingMetricsRequest)(nil),   // 28: workflowruntime.v1.GetSchedulingMetricsRequest
-	(*GetSchedulingMetricsResponse)(nil),  // 29: workflowruntime.v1.GetSchedulingMetricsResponse
-	(*GetJitterDistributionRequest)(nil),  // 30: workflowruntime.v1.GetJitterDistributionRequest
-	(*JitterBucket)(nil),                  // 31: workflowruntime.v1.JitterBucket
-	(*WorkflowJitter)(nil),                // 32: workflowruntime.v1.WorkflowJitter
-	(*GetJitterDistributionResponse)(nil), // 33: workflowruntime.v1.GetJitterDistributionResponse
-	(*GetLoadDistributionRequest)(nil),    // 34: workflowruntime.v1.GetLoadDistributionRequest
-	(*LoadBucket)(nil),                    // 35: workflowruntime.v1.LoadBucket
-	(*GetLoadDistributionResponse)(nil),   // 36: workflowruntime.v1.GetLoadDistributionResponse
-	(*WorkflowDefinition)(nil),            // 37: workflowruntime.v1.WorkflowDefinition
-	(*Trigger)(nil),                       // 38: workflowruntime.v1.Trigger
-	(*DeploymentConfig)(nil),              // 39: workflowruntime.v1.DeploymentConfig
-	(*Deployment)(nil),                    // 40: workflowruntime.v1.Deployment
-	(DeploymentStatus)(0),                 // 41: workflowruntime.v1.DeploymentStatus
-	(*fieldmaskpb.FieldMask)(nil),         // 42: google.protobuf.FieldMask
-	(ExecutionStatus)(0),                  // 43: workflowruntime.v1.ExecutionStatus
-	(TriggerType)(0),                      // 44: workflowruntime.v1.TriggerType
-	(*timestamppb.Timestamp)(nil),         // 45: google.protobuf.Timestamp
-	(*Execution)(nil),                     // 46: workflowruntime.v1.Execution
-	(*durationpb.Duration)(nil),           // 47: google.protobuf.Duration
+	(FireOutcome)(0),                      // 0: workflowruntime.v1.FireOutcome
+	(*DeployWorkflowRequest)(nil),         // 1: workflowruntime.v1.DeployWorkflowRequest
+	(*DeployWorkflowResponse)(nil),        // 2: workflowruntime.v1.DeployWorkflowResponse
+	(*UpdateDeploymentRequest)(nil),       // 3: workflowruntime.v1.UpdateDeploymentRequest
+	(*UpdateDeploymentResponse)(nil),      // 4: workflowruntime.v1.UpdateDeploymentResponse
+	(*DeleteDeploymentRequest)(nil),       // 5: workflowruntime.v1.DeleteDeploymentRequest
+	(*DeleteDeploymentResponse)(nil),      // 6: workflowruntime.v1.DeleteDeploymentResponse
+	(*GetDeploymentStatusRequest)(nil),    // 7: workflowruntime.v1.GetDeploymentStatusRequest
+	(*GetDeploymentStatusResponse)(nil),   // 8: workflowruntime.v1.GetDeploymentStatusResponse
+	(*TriggerPreview)(nil),                // 9: workflowruntime.v1.TriggerPreview
+	(*ScheduledFire)(nil),                 // 10: workflowruntime.v1.ScheduledFire
+	(*BackfillDeploymentRequest)(nil),     // 11: workflowruntime.v1.BackfillDeploymentRequest
+	(*BackfillDeploymentResponse)(nil),    // 12: workflowruntime.v1.BackfillDeploymentResponse
+	(*ListFiresRequest)(nil),              // 13: workflowruntime.v1.ListFiresRequest
+	(*ListFiresResponse)(nil),             // 14: workflowruntime.v1.ListFiresResponse
+	(*Fire)(nil),                          // 15: workflowruntime.v1.Fire
+	(*ListDeploymentsRequest)(nil),        // 16: workflowruntime.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),       // 17: workflowruntime.v1.ListDeploymentsResponse
+	(*GetExecutionHistoryRequest)(nil),    // 18: workflowruntime.v1.GetExecutionHistoryRequest
+	(*GetExecutionHistoryResponse)(nil),   // 19: workflowruntime.v1.GetExecutionHistoryResponse
+	(*TriggerWorkflowRequest)(nil),        // 20: workflowruntime.v1.TriggerWorkflowRequest
+	(*TriggerWorkflowResponse)(nil),       // 21: workflowruntime.v1.TriggerWorkflowResponse
+	(*GetExecutionRequest)(nil),           // 22: workflowruntime.v1.GetExecutionRequest
+	(*GetExecutionResponse)(nil),          // 23: workflowruntime.v1.GetExecutionResponse
+	(*CancelExecutionRequest)(nil),        // 24: workflowruntime.v1.CancelExecutionRequest
+	(*CancelExecutionResponse)(nil),       // 25: workflowruntime.v1.CancelExecutionResponse
+	(*GetDeploymentStatsRequest)(nil),     // 26: workflowruntime.v1.GetDeploymentStatsRequest
+	(*DeploymentStatusCount)(nil),         // 27: workflowruntime.v1.DeploymentStatusCount
+	(*ExecutionStatusCount)(nil),          // 28: workflowruntime.v1.ExecutionStatusCount
+	(*TriggerTypeCount)(nil),              // 29: workflowruntime.v1.TriggerTypeCount
+	(*DeploymentExecutionStats)(nil),      // 30: workflowruntime.v1.DeploymentExecutionStats
+	(*GetDeploymentStatsResponse)(nil),    // 31: workflowruntime.v1.GetDeploymentStatsResponse
+	(*GetSystemHealthRequest)(nil),        // 32: workflowruntime.v1.GetSystemHealthRequest
+	(*DependencyHealth)(nil),              // 33: workflowruntime.v1.DependencyHealth
+	(*RoleInstance)(nil),                  // 34: workflowruntime.v1.RoleInstance
+	(*GetSystemHealthResponse)(nil),       // 35: workflowruntime.v1.GetSystemHealthResponse
+	(*GetSchedulingMetricsRequest)(nil),   // 36: workflowruntime.v1.GetSchedulingMetricsRequest
+	(*GetSchedulingMetricsResponse)(nil),  // 37: workflowruntime.v1.GetSchedulingMetricsResponse
+	(*GetJitterDistributionRequest)(nil),  // 38: workflowruntime.v1.GetJitterDistributionRequest
+	(*JitterBucket)(nil),                  // 39: workflowruntime.v1.JitterBucket
+	(*WorkflowJitter)(nil),                // 40: workflowruntime.v1.WorkflowJitter
+	(*GetJitterDistributionResponse)(nil), // 41: workflowruntime.v1.GetJitterDistributionResponse
+	(*GetLoadDistributionRequest)(nil),    // 42: workflowruntime.v1.GetLoadDistributionRequest
+	(*LoadBucket)(nil),                    // 43: workflowruntime.v1.LoadBucket
+	(*GetLoadDistributionResponse)(nil),   // 44: workflowruntime.v1.GetLoadDistributionResponse
+	(*WorkflowDefinition)(nil),            // 45: workflowruntime.v1.WorkflowDefinition
+	(*Trigger)(nil),                       // 46: workflowruntime.v1.Trigger
+	(*DeploymentConfig)(nil),              // 47: workflowruntime.v1.DeploymentConfig
+	(*Deployment)(nil),                    // 48: workflowruntime.v1.Deployment
+	(DeploymentStatus)(0),                 // 49: workflowruntime.v1.DeploymentStatus
+	(*fieldmaskpb.FieldMask)(nil),         // 50: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),           // 51: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),         // 52: google.protobuf.Timestamp
+	(*Execution)(nil),                     // 53: workflowruntime.v1.Execution
+	(ExecutionStatus)(0),                  // 54: workflowruntime.v1.ExecutionStatus
+	(TriggerType)(0),                      // 55: workflowruntime.v1.TriggerType
 }
 var file_workflowruntime_v1_workflow_runtime_service_proto_depIdxs = []int32{
-	37, // 0: workflowruntime.v1.DeployWorkflowRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
-	38, // 1: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	39, // 2: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	40, // 3: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	41, // 4: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
-	37, // 5: workflowruntime.v1.UpdateDeploymentRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
-	38, // 6: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	39, // 7: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	42, // 8: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	40, // 9: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	40, // 10: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	40, // 11: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	41, // 12: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
-	40, // 13: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
-	43, // 14: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
-	44, // 15: workflowruntime.v1.GetExecutionHistoryRequest.trigger_types:type_name -> workflowruntime.v1.TriggerType
-	45, // 16: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
-	45, // 17: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
-	46, // 18: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
-	46, // 19: workflowruntime.v1.TriggerWorkflowResponse.execution:type_name -> workflowruntime.v1.Execution
-	46, // 20: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	46, // 21: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	45, // 22: workflowruntime.v1.GetDeploymentStatsRequest.start_time:type_name -> google.protobuf.Timestamp
-	45, // 23: workflowruntime.v1.GetDeploymentStatsRequest.end_time:type_name -> google.protobuf.Timestamp
-	41, // 24: workflowruntime.v1.DeploymentStatusCount.status:type_name -> workflowruntime.v1.DeploymentStatus
-	43, // 25: workflowruntime.v1.ExecutionStatusCount.status:type_name -> workflowruntime.v1.ExecutionStatus
-	44, // 26: workflowruntime.v1.TriggerTypeCount.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	47, // 27: workflowruntime.v1.DeploymentExecutionStats.duration_p50:type_name -> google.protobuf.Duration
-	47, // 28: workflowruntime.v1.DeploymentExecutionStats.duration_p95:type_name -> google.protobuf.Duration
-	47, // 29: workflowruntime.v1.DeploymentExecutionStats.duration_p99:type_name -> google.protobuf.Duration
-	19, // 30: workflowruntime.v1.GetDeploymentStatsResponse.deployments_by_status:type_name -> workflowruntime.v1.DeploymentStatusCount
-	20, // 31: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.ExecutionStatusCount
-	21, // 32: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_trigger_type:type_name -> workflowruntime.v1.TriggerTypeCount
-	22, // 33: workflowruntime.v1.GetDeploymentStatsResponse.deployments:type_name -> workflowruntime.v1.DeploymentExecutionStats
-	47, // 34: workflowruntime.v1.DependencyHealth.latency:type_name -> google.protobuf.Duration
-	45, // 35: workflowruntime.v1.RoleInstance.start_time:type_name -> google.protobuf.Timestamp
-	45, // 36: workflowruntime.v1.GetSystemHealthResponse.timestamp:type_name -> google.protobuf.Timestamp
-	25, // 37: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.DependencyHealth
-	26, // 38: workflowruntime.v1.GetSystemHealthResponse.instances:type_name -> workflowruntime.v1.RoleInstance
-	45, // 39: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
-	45, // 40: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
-	47, // 41: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p50:type_name -> google.protobuf.Duration
-	47, // 42: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p95:type_name -> google.protobuf.Duration
-	47, // 43: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p99:type_name -> google.protobuf.Duration
-	31, // 44: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
-	32, // 45: workflowruntime.v1.GetJitterDistributionResponse.offsets:type_name -> workflowruntime.v1.WorkflowJitter
-	45, // 46: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
-	47, // 47: workflowruntime.v1.GetLoadDistributionRequest.window:type_name -> google.protobuf.Duration
-	47, // 48: workflowruntime.v1.GetLoadDistributionRequest.resolution:type_name -> google.protobuf.Duration
-	45, // 49: workflowruntime.v1.LoadBucket.start_time:type_name -> google.protobuf.Timestamp
-	35, // 50: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
-	0,  // 51: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
-	2,  // 52: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
-	4,  // 53: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
-	6,  // 54: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
-	8,  // 55: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
-	10, // 56: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
-	12, // 57: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
-	14, // 58: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
-	16, // 59: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
-	18, // 60: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
-	24, // 61: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
-	28, // 62: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
-	30, // 63: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
-	34, // 64: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
-	1,  // 65: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
-	3,  // 66: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
-	5,  // 67: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
-	7,  // 68: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
-	9,  // 69: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
-	11, // 70: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
-	13, // 71: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
-	15, // 72: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
-	17, // 73: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
-	23, // 74: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
-	27, // 75: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
-	29, // 76: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
-	33, // 77: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
-	36, // 78: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
-	65, // [65:79] is the sub-list for method output_type
-	51, // [51:65] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	45, // 0: workflowruntime.v1.DeployWorkflowRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
+	46, // 1: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	47, // 2: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	48, // 3: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	49, // 4: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
+	45, // 5: workflowruntime.v1.UpdateDeploymentRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
+	46, // 6: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	47, // 7: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	50, // 8: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	48, // 9: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	48, // 10: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	48, // 11: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	9,  // 12: workflowruntime.v1.GetDeploymentStatusResponse.trigger_previews:type_name -> workflowruntime.v1.TriggerPreview
+	51, // 13: workflowruntime.v1.TriggerPreview.offset:type_name -> google.protobuf.Duration
+	10, // 14: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.ScheduledFire
+	52, // 15: workflowruntime.v1.ScheduledFire.nominal_time:type_name -> google.protobuf.Timestamp
+	52, // 16: workflowruntime.v1.ScheduledFire.scheduled_time:type_name -> google.protobuf.Timestamp
+	52, // 17: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
+	52, // 18: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
+	53, // 19: workflowruntime.v1.BackfillDeploymentResponse.executions:type_name -> workflowruntime.v1.Execution
+	52, // 20: workflowruntime.v1.ListFiresRequest.start_time:type_name -> google.protobuf.Timestamp
+	52, // 21: workflowruntime.v1.ListFiresRequest.end_time:type_name -> google.protobuf.Timestamp
+	0,  // 22: workflowruntime.v1.ListFiresRequest.outcomes:type_name -> workflowruntime.v1.FireOutcome
+	15, // 23: workflowruntime.v1.ListFiresResponse.fires:type_name -> workflowruntime.v1.Fire
+	52, // 24: workflowruntime.v1.Fire.nominal_time:type_name -> google.protobuf.Timestamp
+	52, // 25: workflowruntime.v1.Fire.scheduled_time:type_name -> google.protobuf.Timestamp
+	52, // 26: workflowruntime.v1.Fire.fire_time:type_name -> google.protobuf.Timestamp
+	0,  // 27: workflowruntime.v1.Fire.outcome:type_name -> workflowruntime.v1.FireOutcome
+	49, // 28: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
+	48, // 29: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
+	54, // 30: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
+	55, // 31: workflowruntime.v1.GetExecutionHistoryRequest.trigger_types:type_name -> workflowruntime.v1.TriggerType
+	52, // 32: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	52, // 33: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
+	53, // 34: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
+	53, // 35: workflowruntime.v1.TriggerWorkflowResponse.execution:type_name -> workflowruntime.v1.Execution
+	53, // 36: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	53, // 37: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	52, // 38: workflowruntime.v1.GetDeploymentStatsRequest.start_time:type_name -> google.protobuf.Timestamp
+	52, // 39: workflowruntime.v1.GetDeploymentStatsRequest.end_time:type_name -> google.protobuf.Timestamp
+	49, // 40: workflowruntime.v1.DeploymentStatusCount.status:type_name -> workflowruntime.v1.DeploymentStatus
+	54, // 41: workflowruntime.v1.ExecutionStatusCount.status:type_name -> workflowruntime.v1.ExecutionStatus
+	55, // 42: workflowruntime.v1.TriggerTypeCount.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	51, // 43: workflowruntime.v1.DeploymentExecutionStats.duration_p50:type_name -> google.protobuf.Duration
+	51, // 44: workflowruntime.v1.DeploymentExecutionStats.duration_p95:type_name -> google.protobuf.Duration
+	51, // 45: workflowruntime.v1.DeploymentExecutionStats.duration_p99:type_name -> google.protobuf.Duration
+	27, // 46: workflowruntime.v1.GetDeploymentStatsResponse.deployments_by_status:type_name -> workflowruntime.v1.DeploymentStatusCount
+	28, // 47: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.ExecutionStatusCount
+	29, // 48: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_trigger_type:type_name -> workflowruntime.v1.TriggerTypeCount
+	30, // 49: workflowruntime.v1.GetDeploymentStatsResponse.deployments:type_name -> workflowruntime.v1.DeploymentExecutionStats
+	51, // 50: workflowruntime.v1.DependencyHealth.latency:type_name -> google.protobuf.Duration
+	52, // 51: workflowruntime.v1.RoleInstance.start_time:type_name -> google.protobuf.Timestamp
+	52, // 52: workflowruntime.v1.GetSystemHealthResponse.timestamp:type_name -> google.protobuf.Timestamp
+	33, // 53: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.DependencyHealth
+	34, // 54: workflowruntime.v1.GetSystemHealthResponse.instances:type_name -> workflowruntime.v1.RoleInstance
+	52, // 55: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
+	52, // 56: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
+	51, // 57: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p50:type_name -> google.protobuf.Duration
+	51, // 58: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p95:type_name -> google.protobuf.Duration
+	51, // 59: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p99:type_name -> google.protobuf.Duration
+	39, // 60: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
+	40, // 61: workflowruntime.v1.GetJitterDistributionResponse.offsets:type_name -> workflowruntime.v1.WorkflowJitter
+	52, // 62: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
+	51, // 63: workflowruntime.v1.GetLoadDistributionRequest.window:type_name -> google.protobuf.Duration
+	51, // 64: workflowruntime.v1.GetLoadDistributionRequest.resolution:type_name -> google.protobuf.Duration
+	52, // 65: workflowruntime.v1.LoadBucket.start_time:type_name -> google.protobuf.Timestamp
+	43, // 66: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
+	1,  // 67: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
+	3,  // 68: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
+	5,  // 69: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
+	7,  // 70: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
+	16, // 71: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
+	18, // 72: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
+	20, // 73: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
+	22, // 74: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
+	24, // 75: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
+	26, // 76: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
+	32, // 77: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
+	36, // 78: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
+	38, // 79: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
+	42, // 80: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
+	11, // 81: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
+	13, // 82: workflowruntime.v1.WorkflowRuntimeService.ListFires:input_type -> workflowruntime.v1.ListFiresRequest
+	2,  // 83: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
+	4,  // 84: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
+	6,  // 85: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
+	8,  // 86: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
+	17, // 87: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
+	19, // 88: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
+	21, // 89: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
+	23, // 90: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
+	25, // 91: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
+	31, // 92: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
+	35, // 93: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
+	37, // 94: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
+	41, // 95: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
+	44, // 96: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
+	12, // 97: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
+	14, // 98: workflowruntime.v1.WorkflowRuntimeService.ListFires:output_type -> workflowruntime.v1.ListFiresResponse
+	83, // [83:99] is the sub-list for method output_type
+	67, // [67:83] is the sub-list for method input_type
+	67, // [67:67] is the sub-list for extension type_name
+	67, // [67:67] is the sub-list for extension extendee
+	0,  // [0:67] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_workflow_runtime_service_proto_init() }
@@ -2881,7 +3568,7 @@ func file_workflowruntime_v1_workflow_runtime_service_proto_init() {
 		(*GetDeploymentStatusRequest_DeploymentId)(nil),
 		(*GetDeploymentStatusRequest_WorkflowId)(nil),
 	}
-	file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[12].OneofWrappers = []any{
+	file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[19].OneofWrappers = []any{
 		(*TriggerWorkflowRequest_WorkflowId)(nil),
 		(*TriggerWorkflowRequest_WebhookPath)(nil),
 	}
@@ -2890,13 +3577,14 @@ func file_workflowruntime_v1_workflow_runtime_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc), len(file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   37,
+			NumEnums:      1,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_workflowruntime_v1_workflow_runtime_service_proto_goTypes,
 		DependencyIndexes: file_workflowruntime_v1_workflow_runtime_service_proto_depIdxs,
+		EnumInfos:         file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes,
 		MessageInfos:      file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes,
 	}.Build()
 	File_workflowruntime_v1_workflow_runtime_service_proto = out.File

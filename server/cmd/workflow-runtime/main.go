@@ -1,5 +1,6 @@
 // Command workflow-runtime is the workflow runtime: `serve` runs a role (all, api, scheduler,
-// worker, engine), `migrate` applies the database migrations, `version` prints the version.
+// worker, engine), `migrate` applies the database migrations, `bench` measures a running
+// service, `version` prints the version.
 // Every setting is a WFR_* environment variable or the matching flag; `serve --help` lists them
 // with their defaults.
 package main
@@ -15,6 +16,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/server/app"
 	"github.com/workflow-runtime/workflow-runtime/server/config"
+	"github.com/workflow-runtime/workflow-runtime/server/loadtest"
 	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
 )
 
@@ -22,6 +24,7 @@ type cli struct {
 	Serve   serveCmd         `cmd:"" help:"Run the service (the API, scheduler and worker per --role) until SIGINT or SIGTERM."`
 	Migrate migrateCmd       `cmd:"" help:"Apply the database migrations to WFR_DATABASE_URL and exit."`
 	Version versionCmd       `cmd:"" help:"Print the version and exit."`
+	Bench   benchCmd         `cmd:"" help:"Measure a running service (trigger, e2e, pickup) or the Redis lock, against baselines measured in the same run."`
 	V       kong.VersionFlag `name:"version" help:"Print the version and exit."`
 }
 
@@ -30,10 +33,15 @@ type serveCmd struct {
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
-	logger, err := telemetry.NewLogger(os.Stdout, c.LogLevel, c.LogFormat)
+	logger, logFile, err := telemetry.OpenLogger(os.Stdout, telemetry.LogOptions{
+		Level: c.LogLevel, Format: c.LogFormat,
+		File: c.LogFile, FileMaxSizeMB: c.LogMaxSizeMB, FileMaxBackups: c.LogMaxBackups,
+		FileMaxAgeDays: c.LogMaxAgeDays, FileCompress: c.LogCompress,
+	})
 	if err != nil {
 		return err
 	}
+	defer func() { _ = logFile.Close() }()
 	if err := app.Run(ctx, c.Config, logger); err != nil {
 		logger.Error("workflow-runtime failed", "error", err)
 		return err
@@ -59,6 +67,11 @@ func (c *migrateCmd) Run(ctx context.Context) error {
 		return err
 	}
 	return app.Migrate(ctx, cfg, logger)
+}
+
+// benchCmd is the load command; the measurements live in server/loadtest.
+type benchCmd struct {
+	loadtest.Command `embed:""`
 }
 
 type versionCmd struct{}

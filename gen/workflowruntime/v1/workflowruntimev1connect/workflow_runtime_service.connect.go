@@ -75,6 +75,12 @@ const (
 	// WorkflowRuntimeServiceGetLoadDistributionProcedure is the fully-qualified name of the
 	// WorkflowRuntimeService's GetLoadDistribution RPC.
 	WorkflowRuntimeServiceGetLoadDistributionProcedure = "/workflowruntime.v1.WorkflowRuntimeService/GetLoadDistribution"
+	// WorkflowRuntimeServiceBackfillDeploymentProcedure is the fully-qualified name of the
+	// WorkflowRuntimeService's BackfillDeployment RPC.
+	WorkflowRuntimeServiceBackfillDeploymentProcedure = "/workflowruntime.v1.WorkflowRuntimeService/BackfillDeployment"
+	// WorkflowRuntimeServiceListFiresProcedure is the fully-qualified name of the
+	// WorkflowRuntimeService's ListFires RPC.
+	WorkflowRuntimeServiceListFiresProcedure = "/workflowruntime.v1.WorkflowRuntimeService/ListFires"
 )
 
 // WorkflowRuntimeServiceClient is a client for the workflowruntime.v1.WorkflowRuntimeService
@@ -109,6 +115,11 @@ type WorkflowRuntimeServiceClient interface {
 	GetJitterDistribution(context.Context, *v1.GetJitterDistributionRequest) (*v1.GetJitterDistributionResponse, error)
 	// GetLoadDistribution projects fires over a coming window, with and without jitter.
 	GetLoadDistribution(context.Context, *v1.GetLoadDistributionRequest) (*v1.GetLoadDistributionResponse, error)
+	// BackfillDeployment creates the executions of every scheduled time of a past range, as the
+	// scheduler would have: one per (trigger, scheduled time), so a repeat creates nothing new.
+	BackfillDeployment(context.Context, *v1.BackfillDeploymentRequest) (*v1.BackfillDeploymentResponse, error)
+	// ListFires pages through a deployment's fire ledger: every scheduled time with its outcome.
+	ListFires(context.Context, *v1.ListFiresRequest) (*v1.ListFiresResponse, error)
 }
 
 // NewWorkflowRuntimeServiceClient constructs a client for the
@@ -215,6 +226,20 @@ func NewWorkflowRuntimeServiceClient(httpClient connect.HTTPClient, baseURL stri
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		backfillDeployment: connect.NewClient[v1.BackfillDeploymentRequest, v1.BackfillDeploymentResponse](
+			httpClient,
+			baseURL+WorkflowRuntimeServiceBackfillDeploymentProcedure,
+			connect.WithSchema(workflowRuntimeServiceMethods.ByName("BackfillDeployment")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		listFires: connect.NewClient[v1.ListFiresRequest, v1.ListFiresResponse](
+			httpClient,
+			baseURL+WorkflowRuntimeServiceListFiresProcedure,
+			connect.WithSchema(workflowRuntimeServiceMethods.ByName("ListFires")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -234,6 +259,8 @@ type workflowRuntimeServiceClient struct {
 	getSchedulingMetrics  *connect.Client[v1.GetSchedulingMetricsRequest, v1.GetSchedulingMetricsResponse]
 	getJitterDistribution *connect.Client[v1.GetJitterDistributionRequest, v1.GetJitterDistributionResponse]
 	getLoadDistribution   *connect.Client[v1.GetLoadDistributionRequest, v1.GetLoadDistributionResponse]
+	backfillDeployment    *connect.Client[v1.BackfillDeploymentRequest, v1.BackfillDeploymentResponse]
+	listFires             *connect.Client[v1.ListFiresRequest, v1.ListFiresResponse]
 }
 
 // DeployWorkflow calls workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow.
@@ -362,6 +389,24 @@ func (c *workflowRuntimeServiceClient) GetLoadDistribution(ctx context.Context, 
 	return nil, err
 }
 
+// BackfillDeployment calls workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment.
+func (c *workflowRuntimeServiceClient) BackfillDeployment(ctx context.Context, req *v1.BackfillDeploymentRequest) (*v1.BackfillDeploymentResponse, error) {
+	response, err := c.backfillDeployment.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListFires calls workflowruntime.v1.WorkflowRuntimeService.ListFires.
+func (c *workflowRuntimeServiceClient) ListFires(ctx context.Context, req *v1.ListFiresRequest) (*v1.ListFiresResponse, error) {
+	response, err := c.listFires.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // WorkflowRuntimeServiceHandler is an implementation of the
 // workflowruntime.v1.WorkflowRuntimeService service.
 type WorkflowRuntimeServiceHandler interface {
@@ -394,6 +439,11 @@ type WorkflowRuntimeServiceHandler interface {
 	GetJitterDistribution(context.Context, *v1.GetJitterDistributionRequest) (*v1.GetJitterDistributionResponse, error)
 	// GetLoadDistribution projects fires over a coming window, with and without jitter.
 	GetLoadDistribution(context.Context, *v1.GetLoadDistributionRequest) (*v1.GetLoadDistributionResponse, error)
+	// BackfillDeployment creates the executions of every scheduled time of a past range, as the
+	// scheduler would have: one per (trigger, scheduled time), so a repeat creates nothing new.
+	BackfillDeployment(context.Context, *v1.BackfillDeploymentRequest) (*v1.BackfillDeploymentResponse, error)
+	// ListFires pages through a deployment's fire ledger: every scheduled time with its outcome.
+	ListFires(context.Context, *v1.ListFiresRequest) (*v1.ListFiresResponse, error)
 }
 
 // NewWorkflowRuntimeServiceHandler builds an HTTP handler from the service implementation. It
@@ -496,6 +546,20 @@ func NewWorkflowRuntimeServiceHandler(svc WorkflowRuntimeServiceHandler, opts ..
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	workflowRuntimeServiceBackfillDeploymentHandler := connect.NewUnaryHandlerSimple(
+		WorkflowRuntimeServiceBackfillDeploymentProcedure,
+		svc.BackfillDeployment,
+		connect.WithSchema(workflowRuntimeServiceMethods.ByName("BackfillDeployment")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowRuntimeServiceListFiresHandler := connect.NewUnaryHandlerSimple(
+		WorkflowRuntimeServiceListFiresProcedure,
+		svc.ListFires,
+		connect.WithSchema(workflowRuntimeServiceMethods.ByName("ListFires")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/workflowruntime.v1.WorkflowRuntimeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WorkflowRuntimeServiceDeployWorkflowProcedure:
@@ -526,6 +590,10 @@ func NewWorkflowRuntimeServiceHandler(svc WorkflowRuntimeServiceHandler, opts ..
 			workflowRuntimeServiceGetJitterDistributionHandler.ServeHTTP(w, r)
 		case WorkflowRuntimeServiceGetLoadDistributionProcedure:
 			workflowRuntimeServiceGetLoadDistributionHandler.ServeHTTP(w, r)
+		case WorkflowRuntimeServiceBackfillDeploymentProcedure:
+			workflowRuntimeServiceBackfillDeploymentHandler.ServeHTTP(w, r)
+		case WorkflowRuntimeServiceListFiresProcedure:
+			workflowRuntimeServiceListFiresHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -589,4 +657,12 @@ func (UnimplementedWorkflowRuntimeServiceHandler) GetJitterDistribution(context.
 
 func (UnimplementedWorkflowRuntimeServiceHandler) GetLoadDistribution(context.Context, *v1.GetLoadDistributionRequest) (*v1.GetLoadDistributionResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution is not implemented"))
+}
+
+func (UnimplementedWorkflowRuntimeServiceHandler) BackfillDeployment(context.Context, *v1.BackfillDeploymentRequest) (*v1.BackfillDeploymentResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment is not implemented"))
+}
+
+func (UnimplementedWorkflowRuntimeServiceHandler) ListFires(context.Context, *v1.ListFiresRequest) (*v1.ListFiresResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.ListFires is not implemented"))
 }

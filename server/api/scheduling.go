@@ -1,0 +1,120 @@
+package api
+
+import (
+	"context"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
+)
+
+// The scheduling RPCs (BackfillDeployment, ListFires) and the scheduling parts of the
+// deployment messages (DST policies of a cron trigger, previews of GetDeploymentStatus).
+
+// BackfillDeployment implements WorkflowRuntimeService.
+func (h *Handler) BackfillDeployment(ctx context.Context, req *v1.BackfillDeploymentRequest) (*v1.BackfillDeploymentResponse, error) {
+	if h.scheduling == nil {
+		return h.UnimplementedWorkflowRuntimeServiceHandler.BackfillDeployment(ctx, req)
+	}
+	res, err := h.scheduling.Backfill(ctx, &scheduler.BackfillParams{
+		DeploymentID: req.GetDeploymentId(),
+		TriggerID:    req.GetTriggerId(),
+		Start:        req.GetStartTime().AsTime(),
+		End:          req.GetEndTime().AsTime(),
+		Limit:        int(req.GetLimit()),
+	})
+	if err != nil {
+		return nil, h.toConnect(ctx, err)
+	}
+	resp := &v1.BackfillDeploymentResponse{
+		Executions:   make([]*v1.Execution, len(res.Executions)),
+		Created:      int32(res.Created),      //nolint:gosec // at most MaxBackfillLimit
+		Deduplicated: int32(res.Deduplicated), //nolint:gosec // at most MaxBackfillLimit
+		Truncated:    res.Truncated,
+	}
+	for i, e := range res.Executions {
+		resp.Executions[i] = executionToProto(e)
+	}
+	return resp, nil
+}
+
+// ListFires implements WorkflowRuntimeService.
+func (h *Handler) ListFires(ctx context.Context, req *v1.ListFiresRequest) (*v1.ListFiresResponse, error) {
+	if h.scheduling == nil {
+		return h.UnimplementedWorkflowRuntimeServiceHandler.ListFires(ctx, req)
+	}
+	q := scheduler.ListFiresQuery{
+		DeploymentID: req.GetDeploymentId(),
+		PageSize:     int(req.GetPageSize()),
+		PageToken:    req.GetPageToken(),
+	}
+	if req.GetStartTime() != nil {
+		q.Start = req.GetStartTime().AsTime()
+	}
+	if req.GetEndTime() != nil {
+		q.End = req.GetEndTime().AsTime()
+	}
+	for _, o := range req.GetOutcomes() {
+		q.Outcomes = append(q.Outcomes, scheduler.Outcome(enumName(o.String(), "FIRE_OUTCOME_")))
+	}
+	fires, next, err := h.scheduling.ListFires(ctx, q)
+	if err != nil {
+		return nil, h.toConnect(ctx, err)
+	}
+	resp := &v1.ListFiresResponse{Fires: make([]*v1.Fire, len(fires)), NextPageToken: next}
+	for i := range fires {
+		resp.Fires[i] = fireToProto(&fires[i])
+	}
+	return resp, nil
+}
+
+func fireToProto(f *scheduler.Fire) *v1.Fire {
+	return &v1.Fire{
+		TriggerId:     f.TriggerID,
+		NominalTime:   timestamppb.New(f.NominalAt),
+		ScheduledTime: timestamppb.New(f.ScheduledAt),
+		FireTime:      timestamppb.New(f.FiredAt),
+		Outcome:       v1.FireOutcome(v1.FireOutcome_value["FIRE_OUTCOME_"+string(f.Outcome)]),
+		ExecutionId:   f.ExecutionID,
+		Reason:        f.Reason,
+	}
+}
+
+// deploymentStatusResponse is GetDeploymentStatus's answer: the deployment and, when the
+// scheduling service is wired, the previews of its cron triggers.
+func (h *Handler) deploymentStatusResponse(ctx context.Context, d *deployments.Deployment) (*v1.GetDeploymentStatusResponse, error) {
+	resp := &v1.GetDeploymentStatusResponse{Deployment: deploymentToProto(d)}
+	if h.scheduling == nil {
+		return resp, nil
+	}
+	previews, err := h.scheduling.Preview(d)
+	if err != nil {
+		return nil, h.toConnect(ctx, err)
+	}
+	for _, p := range previews {
+		tp := &v1.TriggerPreview{TriggerId: p.TriggerID, Offset: durationpb.New(p.Offset)}
+		for _, f := range p.Fires {
+			tp.Fires = append(tp.Fires, &v1.ScheduledFire{
+				NominalTime:   timestamppb.New(f.Nominal),
+				ScheduledTime: timestamppb.New(f.Scheduled),
+			})
+		}
+		resp.TriggerPreviews = append(resp.TriggerPreviews, tp)
+	}
+	return resp, nil
+}
+
+// cronPoliciesFromProto sets the DST policies of a domain cron schedule from the proto's.
+func cronPoliciesFromProto(p *v1.CronSchedule, c *deployments.CronSchedule) {
+	c.RepeatedHour = enumName(p.GetRepeatedHour().String(), "REPEATED_HOUR_POLICY_")
+	c.SkippedHour = enumName(p.GetSkippedHour().String(), "SKIPPED_HOUR_POLICY_")
+}
+
+// cronPoliciesToProto sets the proto's DST policies from a domain cron schedule.
+func cronPoliciesToProto(c *deployments.CronSchedule, p *v1.CronSchedule) {
+	p.RepeatedHour = v1.RepeatedHourPolicy(v1.RepeatedHourPolicy_value["REPEATED_HOUR_POLICY_"+c.RepeatedHour])
+	p.SkippedHour = v1.SkippedHourPolicy(v1.SkippedHourPolicy_value["SKIPPED_HOUR_POLICY_"+c.SkippedHour])
+}

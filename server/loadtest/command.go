@@ -1,0 +1,103 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+)
+
+// Command is `workflow-runtime bench`: one subcommand per measurement. Each flag states its
+// default.
+type Command struct {
+	Trigger TriggerCommand `cmd:"" help:"TriggerWorkflow throughput and p50/p99 at a fixed concurrency, as a ratio to a minimal Connect handler measured in the same run."`
+	E2E     E2ECommand     `cmd:"" name:"e2e" help:"Trigger-to-SUCCEEDED throughput of a noop workflow; fails unless every execution succeeds."`
+	Pickup  PickupCommand  `cmd:"" help:"Pickup latency (trigger accepted to RUNNING) at a steady trigger rate, p50/p99."`
+	Lock    LockCommand    `cmd:"" help:"Redis lock acquire+release latency as a ratio to a bare Redis SET round trip."`
+}
+
+// service is the flags of the subcommands that call the service.
+type service struct {
+	Addr     string `default:"http://127.0.0.1:8080" placeholder:"URL" help:"Base URL of the service (cleartext HTTP/2). Default ${default}."`
+	Workflow string `placeholder:"ID" help:"Workflow to trigger. Default: a noop workflow (ALLOW_ALL, one attempt) deployed for the run under a new id."`
+}
+
+// TriggerCommand is `bench trigger`.
+type TriggerCommand struct {
+	service
+	Concurrency int           `default:"64" help:"Callers, each calling back to back. Default ${default}."`
+	Duration    time.Duration `default:"10s" help:"Measuring window of each side (baseline, service). Default ${default}."`
+	Warmup      time.Duration `default:"2s" help:"Warm-up before each window, not counted. Default ${default}."`
+}
+
+// Run runs the measurement.
+func (c *TriggerCommand) Run(ctx context.Context) error {
+	if c.Concurrency < 1 {
+		return errors.New("--concurrency must be at least 1")
+	}
+	_, err := RunTrigger(ctx, TriggerConfig{
+		Addr: c.Addr, WorkflowID: c.Workflow, Concurrency: c.Concurrency, Duration: c.Duration, Warmup: c.Warmup,
+	}, os.Stdout)
+	return err
+}
+
+// E2ECommand is `bench e2e`.
+type E2ECommand struct {
+	service
+	DatabaseURL string        `name:"database-url" placeholder:"URL" help:"The service's database: count completions with SQL (and read row timings) instead of GetExecution calls. Default empty."`
+	Count       int           `default:"10000" help:"Executions to trigger. Default ${default}."`
+	Rate        float64       `default:"0" help:"Triggers per second; 0 is flat out. Default ${default}."`
+	Concurrency int           `default:"64" help:"TriggerWorkflow calls in flight at most. Default ${default}."`
+	Timeout     time.Duration `default:"5m" help:"How long to wait for every execution to end. Default ${default}."`
+}
+
+// Run runs the measurement.
+func (c *E2ECommand) Run(ctx context.Context) error {
+	if c.Count < 1 || c.Concurrency < 1 || c.Rate < 0 {
+		return errors.New("--count and --concurrency must be at least 1, --rate not negative")
+	}
+	_, err := RunE2E(ctx, E2EConfig{
+		Addr: c.Addr, WorkflowID: c.Workflow, DatabaseURL: c.DatabaseURL,
+		Count: c.Count, Rate: c.Rate, Concurrency: c.Concurrency, Timeout: c.Timeout,
+	}, os.Stdout)
+	return err
+}
+
+// PickupCommand is `bench pickup`.
+type PickupCommand struct {
+	service
+	DatabaseURL string        `name:"database-url" placeholder:"URL" help:"The service's database: read created_at and started_at with SQL instead of GetExecution calls. Default empty."`
+	Rate        float64       `default:"500" help:"Triggers per second, on a fixed schedule. Default ${default}."`
+	Duration    time.Duration `default:"10s" help:"How long to trigger. Default ${default}."`
+	Concurrency int           `default:"64" help:"TriggerWorkflow calls in flight at most. Default ${default}."`
+	Timeout     time.Duration `default:"2m" help:"How long to wait for every execution to end. Default ${default}."`
+}
+
+// Run runs the measurement.
+func (c *PickupCommand) Run(ctx context.Context) error {
+	if c.Rate <= 0 || c.Concurrency < 1 {
+		return errors.New("--rate must be positive and --concurrency at least 1")
+	}
+	_, err := RunPickup(ctx, PickupConfig{
+		Addr: c.Addr, WorkflowID: c.Workflow, DatabaseURL: c.DatabaseURL,
+		Rate: c.Rate, Duration: c.Duration, Concurrency: c.Concurrency, Timeout: c.Timeout,
+	}, os.Stdout)
+	return err
+}
+
+// LockCommand is `bench lock`.
+type LockCommand struct {
+	RedisURL    string        `name:"redis-url" default:"redis://127.0.0.1:6379/15" placeholder:"URL" help:"Redis server (keys under wfr-bench:). Default ${default}."`
+	Concurrency int           `default:"1" help:"Callers, each on a key of its own, back to back. Default ${default}."`
+	Duration    time.Duration `default:"5s" help:"Measuring window of each side (lock, SET). Default ${default}."`
+	Warmup      time.Duration `default:"1s" help:"Warm-up before each window, not counted. Default ${default}."`
+}
+
+// Run runs the measurement.
+func (c *LockCommand) Run(ctx context.Context) error {
+	if c.Concurrency < 1 {
+		return errors.New("--concurrency must be at least 1")
+	}
+	_, err := RunLock(ctx, LockConfig{RedisURL: c.RedisURL, Concurrency: c.Concurrency, Duration: c.Duration, Warmup: c.Warmup}, os.Stdout)
+	return err
+}

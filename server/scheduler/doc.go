@@ -1,0 +1,63 @@
+// Package scheduler is the scheduler role: it keeps every cron trigger of every DEPLOYED
+// deployment scheduled in go-quartz and makes each fire once, however many replicas run. It also
+// holds the scheduling work the API needs (Service: backfill, previews, the fire ledger).
+//
+//   - service.go: Service, one fire (execution + ledger record), CatchUp, Backfill, Preview,
+//     ListFires.
+//   - scheduler.go: Scheduler, the role: go-quartz with scheduling.JobQueue, resync,
+//     notifications, the fire lock.
+//   - fires.go: the ledger types and the Store the package needs (server/store implements it).
+//
+// # Keeping go-quartz in step with the database
+//
+// One quartz job per (workflow, cron trigger), keyed "workflow/trigger" in group "cron", its
+// trigger a scheduling.Trigger (jitter and DST policies). Start subscribes to ChangedChannel,
+// then loads every DEPLOYED deployment (DeploymentList pages of 1000) and schedules its cron
+// triggers; every ResyncInterval (30 s) it does that again and removes the jobs nothing asks
+// for any more. The deployment service's OnChange publishes the workflow id on ChangedChannel
+// after each committed Deploy, Update and Delete, and every replica resyncs that one workflow:
+// add, replace (the trigger's expression, zone, window or a policy changed) or remove its jobs.
+// A job whose trigger did not change is left alone, so a resync never moves a due fire.
+//
+// # Each fire once
+//
+// A fire at scheduled time T (go-quartz's run time, passed in the job's context):
+//
+//  1. reads the deployment fresh: not DEPLOYED, or the trigger gone or changed, and nothing
+//     happens (and the workflow is resynced). A pause therefore stops fires on the next
+//     scheduled time even when the notification is lost;
+//  2. takes the trigger's fire lock "fire:workflow/trigger" (FireLockTTL 10 s, released after
+//     the fire). A replica that loses it waits StandbyDelay (2 s), reads the deployment again
+//     and fires too: when the winner made the fire, the database turns it into a no-op
+//     (DEDUPLICATED); when the winner died before, the standby makes it. So the lock only keeps
+//     the replicas from racing at T; the database's unique key on executions (workflow_id,
+//     trigger_id, scheduled_at) decides, and a dead replica loses no fire another can make;
+//  3. execution.Service.Fire inserts the PENDING execution (or finds the existing one) and
+//     enqueues it; the ledger gets FIRED, or DEDUPLICATED.
+//
+// The lock is per trigger, not per scheduled time: lock.RedisManager keeps a fence key without
+// TTL per lock key, and a key per fire would leave one Redis key behind per fire.
+//
+// # Misfires
+//
+// When a replica schedules a trigger it did not hold before (start, deploy, resume), it catches
+// up (Service.CatchUp): scheduling.PlanMisfires over (last, now], where last is the latest
+// scheduled time in the ledger or the deployment's DeployedAt, whichever is later (a pause
+// is not a misfire, nor the time before the first deploy), with the deployment's catch-up window
+// and misfire policy: FIRE_ALL fires every time inside the window, FIRE_ONCE the latest, SKIP
+// none; fires are recorded CAUGHT_UP (DEDUPLICATED when another replica made them), the rest
+// MISSED. The plan is made after the job is scheduled, so a time between the two is made by
+// both (and deduplicated) rather than by neither. A job replaced because its trigger changed is
+// not caught up. The misfire plan runs on Config.Now; the fires run on go-quartz's real clock;
+// tests call CatchUp with an explicit now.
+//
+// go-quartz skips a fire found more than OutdatedThreshold (5 s) late (a stalled process); the
+// other replicas make it, or the next catch-up.
+//
+// # The ledger
+//
+// fire_ledger holds one row per (workflow, trigger, scheduled time, outcome): retries are
+// idempotent, and one time can hold FIRED (the winner) and DEDUPLICATED (a standby). SKIPPED is
+// written by the execution side when the overlap policy skips a cron execution. Backfill
+// records FIRED or DEDUPLICATED with reason "backfill".
+package scheduler

@@ -1,0 +1,78 @@
+package scheduler
+
+import (
+	"context"
+	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+)
+
+// Outcome is what became of one scheduled time of a cron trigger (fire_ledger.outcome).
+type Outcome string
+
+const (
+	// OutcomeFired: this scheduler created the execution on time.
+	OutcomeFired Outcome = "FIRED"
+	// OutcomeDeduplicated: the execution existed already (another replica, or a backfill).
+	OutcomeDeduplicated Outcome = "DEDUPLICATED"
+	// OutcomeMissed: not fired; outside the catch-up window or dropped by the misfire policy.
+	OutcomeMissed Outcome = "MISSED"
+	// OutcomeCaughtUp: fired late, after downtime, inside the catch-up window.
+	OutcomeCaughtUp Outcome = "CAUGHT_UP"
+	// OutcomeSkipped: the execution was created, and the overlap policy skipped it. Written by
+	// the execution side.
+	OutcomeSkipped Outcome = "SKIPPED"
+)
+
+// Fire is one row of the fire ledger.
+type Fire struct {
+	// ID is a UUID; FireRecord assigns one when empty.
+	ID           string
+	WorkflowID   string
+	DeploymentID string
+	TriggerID    string
+	// NominalAt is the cron expression's time; ScheduledAt adds the jitter offset and is the
+	// execution's scheduled_at.
+	NominalAt   time.Time
+	ScheduledAt time.Time
+	// FiredAt is when the outcome was decided.
+	FiredAt time.Time
+	Outcome Outcome
+	// ExecutionID is empty for MISSED.
+	ExecutionID string
+	// Reason says why, in words.
+	Reason    string
+	CreatedAt time.Time
+}
+
+// FireListParams selects a page of FireList: one deployment's fires ordered by (ScheduledAt, ID).
+type FireListParams struct {
+	DeploymentID string
+	// Start and End bound ScheduledAt: [Start, End). Zero means unbounded.
+	Start, End time.Time
+	// Outcomes filters; empty means all.
+	Outcomes []Outcome
+	// After is the keyset position: rows strictly after (AfterScheduledAt, AfterID). Zero
+	// AfterScheduledAt means from the start.
+	AfterScheduledAt time.Time
+	AfterID          string
+	// Limit defaults to 100 and is capped at 1000.
+	Limit int
+}
+
+// Store is what the scheduler needs from storage. server/store implements it for PostgreSQL and
+// SQLite.
+type Store interface {
+	// FireRecord inserts the ledger rows; a row whose (workflow, trigger, scheduled time,
+	// outcome) is recorded already is left as it is, so a retry changes nothing.
+	FireRecord(ctx context.Context, fires []Fire) error
+	// FireList returns one page of a deployment's fires, oldest scheduled time first.
+	FireList(ctx context.Context, p *FireListParams) ([]Fire, error)
+	// FireLastScheduled returns the latest scheduled time recorded for the trigger, whatever the
+	// outcome; the zero time when there is none.
+	FireLastScheduled(ctx context.Context, workflowID, triggerID string) (time.Time, error)
+	// DeploymentGet, DeploymentList and DeploymentGetByWorkflow are deployments.Store's.
+	DeploymentGet(ctx context.Context, id string) (*deployments.Deployment, error)
+	DeploymentList(ctx context.Context, p *deployments.ListParams) ([]*deployments.Deployment, error)
+	DeploymentGetByWorkflow(ctx context.Context, workflowID string) (*deployments.Deployment, error)
+}

@@ -1,0 +1,426 @@
+package scheduler
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/execution"
+	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
+)
+
+// Executions creates the execution of one cron fire, once per (workflow, trigger, scheduled
+// time). execution.Service implements it.
+type Executions interface {
+	Fire(ctx context.Context, p *execution.FireParams) (e *execution.Execution, deduplicated bool, err error)
+}
+
+// ServiceConfig configures a Service. Every field has a default.
+type ServiceConfig struct {
+	// Now is the clock of fire records, previews, backfill bounds and misfire plans. Default
+	// time.Now.
+	Now func() time.Time
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Service is the scheduling work shared by the scheduler role and the API: make one fire (the
+// execution and its ledger record), catch up misfires, backfill a range, preview, list the
+// ledger.
+type Service struct {
+	store      Store
+	executions Executions
+	now        func() time.Time
+	logger     *slog.Logger
+}
+
+// NewService returns a Service.
+func NewService(store Store, executions Executions, cfg ServiceConfig) *Service {
+	s := &Service{store: store, executions: executions, now: cfg.Now, logger: cfg.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	return s
+}
+
+// NewTrigger builds the scheduling trigger of one cron schedule of a workflow.
+func NewTrigger(workflowID string, c *deployments.CronSchedule) (*scheduling.Trigger, error) {
+	window := int32(min(c.JitterWindowSeconds, 1<<31-1)) //nolint:gosec // capped above
+	return scheduling.NewTrigger(scheduling.TriggerConfig{
+		WorkflowID:          workflowID,
+		Expression:          c.Expression,
+		TimeZone:            c.Timezone,
+		JitterWindowSeconds: &window,
+		RepeatedHour:        repeatedHour(c.RepeatedHour),
+		SkippedHour:         skippedHour(c.SkippedHour),
+	})
+}
+
+func repeatedHour(s string) scheduling.RepeatedHourPolicy {
+	switch s {
+	case deployments.RepeatedHourOnce:
+		return scheduling.RepeatedHourOnce
+	case deployments.RepeatedHourTwice:
+		return scheduling.RepeatedHourTwice
+	default:
+		return scheduling.RepeatedHourDefault
+	}
+}
+
+func skippedHour(s string) scheduling.SkippedHourPolicy {
+	switch s {
+	case deployments.SkippedHourShift:
+		return scheduling.SkippedHourShift
+	case deployments.SkippedHourSkip:
+		return scheduling.SkippedHourSkip
+	default:
+		return scheduling.SkippedHourDefault
+	}
+}
+
+func misfirePolicy(s string) scheduling.MisfirePolicy {
+	switch s {
+	case deployments.MisfireFireAll:
+		return scheduling.MisfireFireAll
+	case deployments.MisfireSkip:
+		return scheduling.MisfireSkip
+	default: // FIRE_ONCE is the deployment default
+		return scheduling.MisfireFireOnce
+	}
+}
+
+// cronTrigger returns the deployment's cron trigger with this id, or nil.
+func cronTrigger(d *deployments.Deployment, triggerID string) *deployments.CronSchedule {
+	for _, t := range d.Triggers {
+		if t.ID == triggerID && t.Cron != nil {
+			return t.Cron
+		}
+	}
+	return nil
+}
+
+// fire makes one fire of a trigger: the execution (deduplicated by its unique key) and the
+// ledger record, outcome (FIRED or CAUGHT_UP) when this call created the execution,
+// DEDUPLICATED when it existed already. A ledger write that fails is logged, not returned: the
+// execution is what matters.
+func (s *Service) fire(ctx context.Context, d *deployments.Deployment, triggerID string, f scheduling.Fire, outcome Outcome, reason string) (*execution.Execution, bool, error) {
+	e, dup, err := s.executions.Fire(ctx, &execution.FireParams{Deployment: d, TriggerID: triggerID, ScheduledAt: f.Scheduled})
+	if err != nil {
+		return nil, false, fmt.Errorf("fire %s/%s at %s: %w", d.WorkflowID, triggerID, f.Scheduled.UTC().Format(time.RFC3339), err)
+	}
+	if dup {
+		outcome = OutcomeDeduplicated
+	}
+	rec := Fire{
+		WorkflowID: d.WorkflowID, DeploymentID: d.ID, TriggerID: triggerID,
+		NominalAt: f.Nominal, ScheduledAt: f.Scheduled, FiredAt: s.now(),
+		Outcome: outcome, ExecutionID: e.ID, Reason: reason,
+	}
+	if err := s.store.FireRecord(ctx, []Fire{rec}); err != nil {
+		s.logger.WarnContext(ctx, "fire ledger write failed", slog.String("workflow_id", d.WorkflowID),
+			slog.String("trigger_id", triggerID), slog.Any("error", err))
+	}
+	return e, dup, nil
+}
+
+// CatchUpResult is what CatchUp did for one trigger.
+type CatchUpResult struct {
+	// Fired are the scheduled times fired now (ledger CAUGHT_UP, or DEDUPLICATED when another
+	// replica had made them).
+	Fired []time.Time
+	// Missed are the scheduled times recorded MISSED.
+	Missed []time.Time
+}
+
+// CatchUp fires what a trigger missed while no scheduler ran, as of now: the scheduled times
+// after the latest one on record (or after the deployment was last deployed, whichever is
+// later) up to now, per the deployment's misfire policy and catch-up window
+// (scheduling.PlanMisfires). The scheduler calls it when it schedules a trigger; tests call it
+// with an explicit now.
+func (s *Service) CatchUp(ctx context.Context, d *deployments.Deployment, triggerID string, now time.Time) (CatchUpResult, error) {
+	var res CatchUpResult
+	c := cronTrigger(d, triggerID)
+	if c == nil {
+		return res, fmt.Errorf("catch up %s/%s: no such cron trigger: %w", d.WorkflowID, triggerID, apperr.ErrNotFound)
+	}
+	trig, err := NewTrigger(d.WorkflowID, c)
+	if err != nil {
+		return res, fmt.Errorf("catch up %s/%s: %w", d.WorkflowID, triggerID, err)
+	}
+	last, err := s.store.FireLastScheduled(ctx, d.WorkflowID, triggerID)
+	if err != nil {
+		return res, fmt.Errorf("catch up %s/%s: %w", d.WorkflowID, triggerID, err)
+	}
+	// Nothing before the deployment (re)started counts as missed: not a paused stretch, not the
+	// time before the first deploy. Never fired and never deployed: nothing to catch up.
+	if d.DeployedAt.After(last) {
+		last = d.DeployedAt
+	}
+	plan, err := scheduling.PlanMisfires(trig, scheduling.MisfireParams{
+		LastFire:      last,
+		Now:           now,
+		CatchUpWindow: d.Config.CatchUpWindow,
+		Policy:        misfirePolicy(d.Config.MisfirePolicy),
+	})
+	if err != nil {
+		return res, fmt.Errorf("catch up %s/%s: %w", d.WorkflowID, triggerID, err)
+	}
+	if len(plan.Missed) > 0 {
+		reason := fmt.Sprintf("no scheduler ran; misfire policy %s, catch-up window %s", misfirePolicy(d.Config.MisfirePolicy), d.Config.CatchUpWindow)
+		missed := make([]Fire, len(plan.Missed))
+		for i, f := range plan.Missed {
+			missed[i] = Fire{
+				WorkflowID: d.WorkflowID, DeploymentID: d.ID, TriggerID: triggerID,
+				NominalAt: f.Nominal, ScheduledAt: f.Scheduled, FiredAt: now,
+				Outcome: OutcomeMissed, Reason: reason,
+			}
+			res.Missed = append(res.Missed, f.Scheduled)
+		}
+		if err := s.store.FireRecord(ctx, missed); err != nil {
+			return res, fmt.Errorf("catch up %s/%s: %w", d.WorkflowID, triggerID, err)
+		}
+	}
+	for _, f := range plan.Fire {
+		if _, _, err := s.fire(ctx, d, triggerID, f, OutcomeCaughtUp, "fired late, inside the catch-up window "+d.Config.CatchUpWindow.String()); err != nil {
+			return res, fmt.Errorf("catch up: %w", err)
+		}
+		res.Fired = append(res.Fired, f.Scheduled)
+	}
+	if plan.FiresCapped || plan.MissedTruncated {
+		s.logger.WarnContext(ctx, "catch-up capped", slog.String("workflow_id", d.WorkflowID), slog.String("trigger_id", triggerID),
+			slog.Bool("fires_capped", plan.FiresCapped), slog.Bool("missed_truncated", plan.MissedTruncated))
+	}
+	return res, nil
+}
+
+// TriggerPreview is the coming fires of one cron trigger.
+type TriggerPreview struct {
+	TriggerID string
+	scheduling.Preview
+}
+
+// PreviewFires is how many fires Preview lists per trigger.
+const PreviewFires = 5
+
+// Preview returns the next PreviewFires fires after now of each of d's cron triggers, in the
+// order of d.Triggers.
+func (s *Service) Preview(d *deployments.Deployment) ([]TriggerPreview, error) {
+	now := s.now()
+	var out []TriggerPreview
+	for _, t := range d.Triggers {
+		if t.Cron == nil {
+			continue
+		}
+		trig, err := NewTrigger(d.WorkflowID, t.Cron)
+		if err != nil {
+			return nil, fmt.Errorf("preview %s/%s: %w", d.WorkflowID, t.ID, err)
+		}
+		p, err := trig.Preview(now, PreviewFires)
+		if err != nil {
+			return nil, fmt.Errorf("preview %s/%s: %w", d.WorkflowID, t.ID, err)
+		}
+		out = append(out, TriggerPreview{TriggerID: t.ID, Preview: p})
+	}
+	return out, nil
+}
+
+// Backfill limits.
+const (
+	DefaultBackfillLimit = 1000
+	MaxBackfillLimit     = 10000
+	MaxBackfillRange     = 31 * 24 * time.Hour
+)
+
+// BackfillParams is the input of Backfill.
+type BackfillParams struct {
+	DeploymentID string
+	// TriggerID limits the backfill to one cron trigger; "" means all of them.
+	TriggerID string
+	// Start and End bound the scheduled times: [Start, End). End is cut at now.
+	Start, End time.Time
+	// Limit caps the fires over all triggers. Default DefaultBackfillLimit; at most
+	// MaxBackfillLimit.
+	Limit int
+}
+
+// BackfillResult is what Backfill did.
+type BackfillResult struct {
+	// Executions, one per scheduled time, oldest first.
+	Executions []*execution.Execution
+	// Created and Deduplicated count Executions by whether this call made them.
+	Created, Deduplicated int
+	// Truncated says the range holds more fires than the limit.
+	Truncated bool
+}
+
+type backfillFire struct {
+	triggerID string
+	fire      scheduling.Fire
+}
+
+// Backfill creates the executions of every scheduled time in [p.Start, min(p.End, now)) of a
+// DEPLOYED deployment's cron triggers, deduplicated by the same key as the scheduler's fires,
+// so a repeat (or a fire the scheduler made) creates nothing new. Each is recorded in the
+// ledger, FIRED or DEDUPLICATED, with reason "backfill".
+func (s *Service) Backfill(ctx context.Context, p *BackfillParams) (*BackfillResult, error) {
+	v := &apperr.ValidationError{}
+	if !p.End.After(p.Start) {
+		v.Add("end_time", "time_range.ordered", "end_time must be after start_time")
+	}
+	if p.End.Sub(p.Start) > MaxBackfillRange {
+		v.Add("end_time", "time_range.max_31_days", "the range may span at most 31 days")
+	}
+	if p.Limit < 0 || p.Limit > MaxBackfillLimit {
+		v.Add("limit", "limit.range", "limit must be between 0 and %d", MaxBackfillLimit)
+	}
+	if err := v.OrNil(); err != nil {
+		return nil, err
+	}
+	limit := cmp.Or(p.Limit, DefaultBackfillLimit)
+	d, err := s.store.DeploymentGet(ctx, p.DeploymentID)
+	if err != nil {
+		return nil, fmt.Errorf("backfill deployment %s: %w", p.DeploymentID, err)
+	}
+	if d.Status != deployments.StatusDeployed {
+		return nil, fmt.Errorf("backfill deployment %s: it is %s, not DEPLOYED: %w", d.ID, d.Status, apperr.ErrFailedPrecondition)
+	}
+	end := p.End
+	if now := s.now(); end.After(now) {
+		end = now
+	}
+	res := &BackfillResult{}
+	var all []backfillFire
+	found := false
+	for _, t := range d.Triggers {
+		if t.Cron == nil || (p.TriggerID != "" && t.ID != p.TriggerID) {
+			continue
+		}
+		found = true
+		if !end.After(p.Start) {
+			continue
+		}
+		trig, err := NewTrigger(d.WorkflowID, t.Cron)
+		if err != nil {
+			return nil, fmt.Errorf("backfill %s/%s: %w", d.WorkflowID, t.ID, err)
+		}
+		b, err := trig.Backfill(p.Start, end, limit)
+		if err != nil {
+			return nil, fmt.Errorf("backfill %s/%s: %w", d.WorkflowID, t.ID, err)
+		}
+		res.Truncated = res.Truncated || b.Truncated
+		for _, f := range b.Fires {
+			all = append(all, backfillFire{triggerID: t.ID, fire: f})
+		}
+	}
+	if !found {
+		if p.TriggerID != "" {
+			return nil, fmt.Errorf("backfill deployment %s: no cron trigger %q: %w", d.ID, p.TriggerID, apperr.ErrNotFound)
+		}
+		return nil, fmt.Errorf("backfill deployment %s: it has no cron trigger: %w", d.ID, apperr.ErrFailedPrecondition)
+	}
+	slices.SortStableFunc(all, func(a, b backfillFire) int {
+		return cmp.Or(a.fire.Scheduled.Compare(b.fire.Scheduled), strings.Compare(a.triggerID, b.triggerID))
+	})
+	if len(all) > limit {
+		all = all[:limit]
+		res.Truncated = true
+	}
+	for _, bf := range all {
+		e, dup, err := s.fire(ctx, d, bf.triggerID, bf.fire, OutcomeFired, "backfill")
+		if err != nil {
+			return nil, fmt.Errorf("backfill: %w", err)
+		}
+		res.Executions = append(res.Executions, e)
+		if dup {
+			res.Deduplicated++
+		} else {
+			res.Created++
+		}
+	}
+	return res, nil
+}
+
+// Page sizes of ListFires.
+const (
+	DefaultFirePageSize = 100
+	MaxFirePageSize     = 1000
+)
+
+// ListFiresQuery selects a page of ListFires.
+type ListFiresQuery struct {
+	DeploymentID string
+	// Start and End bound the scheduled times: [Start, End); zero means unbounded.
+	Start, End time.Time
+	// Outcomes filters; empty means all.
+	Outcomes []Outcome
+	// PageSize defaults to DefaultFirePageSize and is capped at MaxFirePageSize.
+	PageSize int
+	// PageToken is the previous page's next token; "" for the first page.
+	PageToken string
+}
+
+// firePageTokenPrefix versions the opaque token: base64url("f1:" + RFC 3339 scheduled time +
+// " " + id) of the last fire of the page.
+const firePageTokenPrefix = "f1:"
+
+// ListFires returns one page of a deployment's fire ledger, oldest scheduled time first, and
+// the token of the next page ("" on the last one).
+func (s *Service) ListFires(ctx context.Context, q ListFiresQuery) ([]Fire, string, error) {
+	size := q.PageSize
+	if size <= 0 {
+		size = DefaultFirePageSize
+	}
+	size = min(size, MaxFirePageSize)
+	p := &FireListParams{DeploymentID: q.DeploymentID, Start: q.Start, End: q.End, Outcomes: slices.Clone(q.Outcomes), Limit: size + 1}
+	if q.PageToken != "" {
+		at, id, ok := parseFirePageToken(q.PageToken)
+		if !ok {
+			return nil, "", apperr.Invalid("page_token", "page_token.valid", "not a page token returned by ListFires")
+		}
+		p.AfterScheduledAt, p.AfterID = at, id
+	}
+	if _, err := s.store.DeploymentGet(ctx, q.DeploymentID); err != nil {
+		return nil, "", fmt.Errorf("list fires of deployment %s: %w", q.DeploymentID, err)
+	}
+	fires, err := s.store.FireList(ctx, p)
+	if err != nil {
+		return nil, "", fmt.Errorf("list fires: %w", err)
+	}
+	next := ""
+	if len(fires) > size {
+		fires = fires[:size]
+		last := fires[size-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte(firePageTokenPrefix + last.ScheduledAt.UTC().Format(time.RFC3339Nano) + " " + last.ID))
+	}
+	return fires, next, nil
+}
+
+func parseFirePageToken(token string) (time.Time, string, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	rest, ok := strings.CutPrefix(string(raw), firePageTokenPrefix)
+	if !ok {
+		return time.Time{}, "", false
+	}
+	ts, id, ok := strings.Cut(rest, " ")
+	if !ok || id == "" {
+		return time.Time{}, "", false
+	}
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	return at, id, true
+}

@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
+)
+
+var _ scheduler.Store = (*DB)(nil)
+
+// Page sizes of FireList.
+const (
+	defaultFireListLimit = 100
+	maxFireListLimit     = 1000
+)
+
+// fireRow is a row of fire_ledger.
+type fireRow struct {
+	bun.BaseModel `bun:"table:fire_ledger"`
+
+	ID           string    `bun:"id,pk"`
+	WorkflowID   string    `bun:"workflow_id"`
+	DeploymentID string    `bun:"deployment_id"`
+	TriggerID    string    `bun:"trigger_id"`
+	NominalAt    time.Time `bun:"nominal_at"`
+	ScheduledAt  time.Time `bun:"scheduled_at"`
+	FiredAt      time.Time `bun:"fired_at"`
+	Outcome      string    `bun:"outcome"`
+	ExecutionID  *string   `bun:"execution_id"`
+	Reason       string    `bun:"reason"`
+	CreatedAt    time.Time `bun:"created_at"`
+}
+
+// micro is t in UTC at the microsecond precision both dialects keep, so that what is written
+// compares equal to what is asked for.
+func micro(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+func toFireRow(f *scheduler.Fire) *fireRow {
+	id := f.ID
+	if id == "" {
+		id = uuid.Must(uuid.NewV7()).String()
+	}
+	return &fireRow{
+		ID:           id,
+		WorkflowID:   f.WorkflowID,
+		DeploymentID: f.DeploymentID,
+		TriggerID:    f.TriggerID,
+		NominalAt:    micro(f.NominalAt),
+		ScheduledAt:  micro(f.ScheduledAt),
+		FiredAt:      micro(orNow(f.FiredAt)),
+		Outcome:      string(f.Outcome),
+		ExecutionID:  nilIfEmpty(f.ExecutionID),
+		Reason:       f.Reason,
+		CreatedAt:    micro(orNow(f.CreatedAt)),
+	}
+}
+
+func (r *fireRow) toFire() scheduler.Fire {
+	return scheduler.Fire{
+		ID:           r.ID,
+		WorkflowID:   r.WorkflowID,
+		DeploymentID: r.DeploymentID,
+		TriggerID:    r.TriggerID,
+		NominalAt:    utc(r.NominalAt),
+		ScheduledAt:  utc(r.ScheduledAt),
+		FiredAt:      utc(r.FiredAt),
+		Outcome:      scheduler.Outcome(r.Outcome),
+		ExecutionID:  deref(r.ExecutionID),
+		Reason:       r.Reason,
+		CreatedAt:    utc(r.CreatedAt),
+	}
+}
+
+// FireRecord implements scheduler.Store: one multi-row INSERT ... ON CONFLICT DO NOTHING, so a
+// row whose (workflow, trigger, scheduled time, outcome) exists is skipped.
+func (db *DB) FireRecord(ctx context.Context, fires []scheduler.Fire) error {
+	if len(fires) == 0 {
+		return nil
+	}
+	rows := make([]*fireRow, len(fires))
+	for i := range fires {
+		rows[i] = toFireRow(&fires[i])
+	}
+	if _, err := db.bun.NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+		return fmt.Errorf("record %d fires of %s: %w", len(fires), fires[0].WorkflowID, interpretError(err))
+	}
+	return nil
+}
+
+// FireList implements scheduler.Store.
+func (db *DB) FireList(ctx context.Context, p *scheduler.FireListParams) ([]scheduler.Fire, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = defaultFireListLimit
+	}
+	limit = min(limit, maxFireListLimit)
+	var rows []fireRow
+	q := db.bun.NewSelect().Model(&rows).
+		Where("deployment_id = ?", p.DeploymentID).
+		OrderExpr("scheduled_at ASC, id ASC").
+		Limit(int64(limit))
+	if !p.Start.IsZero() {
+		q = q.Where("scheduled_at >= ?", micro(p.Start))
+	}
+	if !p.End.IsZero() {
+		q = q.Where("scheduled_at < ?", micro(p.End))
+	}
+	if len(p.Outcomes) > 0 {
+		q = q.Where("outcome IN (?)", bun.List(p.Outcomes))
+	}
+	if !p.AfterScheduledAt.IsZero() {
+		at := micro(p.AfterScheduledAt)
+		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("scheduled_at > ?", at).
+				WhereGroup(" OR ", func(q *bun.SelectQuery) *bun.SelectQuery {
+					return q.Where("scheduled_at = ?", at).Where("id > ?", p.AfterID)
+				})
+		})
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list fires of deployment %s: %w", p.DeploymentID, interpretError(err))
+	}
+	out := make([]scheduler.Fire, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toFire()
+	}
+	return out, nil
+}
+
+// FireLastScheduled implements scheduler.Store. It reads one entry of the unique index on
+// (workflow_id, trigger_id, scheduled_at, outcome), backwards.
+func (db *DB) FireLastScheduled(ctx context.Context, workflowID, triggerID string) (time.Time, error) {
+	var rows []fireRow
+	err := db.bun.NewSelect().Model(&rows).
+		Column("id", "scheduled_at").
+		Where("workflow_id = ?", workflowID).
+		Where("trigger_id = ?", triggerID).
+		OrderExpr("scheduled_at DESC").
+		Limit(1).
+		Scan(ctx)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("last fire of %s/%s: %w", workflowID, triggerID, interpretError(err))
+	}
+	if len(rows) == 0 {
+		return time.Time{}, nil
+	}
+	return utc(rows[0].ScheduledAt), nil
+}

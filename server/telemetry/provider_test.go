@@ -1,0 +1,64 @@
+package telemetry_test
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/workflow-runtime/workflow-runtime/server/queue"
+	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
+)
+
+// TestMetricsNames: the service's own instruments come out under the documented names.
+func TestMetricsNames(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	p, err := telemetry.NewProvider(t.Context(), telemetry.Options{Getenv: func(string) string { return "" }})
+	is.NoErr(err)
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	m := p.Metrics()
+	ctx := t.Context()
+	m.ExecutionFinished(ctx, "SUCCEEDED")
+	m.ExecutionFinished(ctx, "FAILED")
+	m.LockWait(ctx, "SKIP")
+	m.FireLateness(ctx, 1500*time.Millisecond)
+	m.Misfire(ctx, 2)
+	m.JanitorDeleted(ctx, "executions", 10)
+	stop, err := m.ObserveQueue(func(context.Context) (queue.Stats, error) {
+		return queue.Stats{Depth: 4, Pending: 1, OldestAge: 3 * time.Second}, nil
+	})
+	is.NoErr(err)
+	defer func() { _ = stop() }()
+
+	rec := httptest.NewRecorder()
+	p.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	is.NoErr(err) // the exposition parses
+	for _, name := range []string{
+		"wfr_executions_finished_total", "wfr_lock_waits_total", "wfr_scheduler_fire_lateness_seconds",
+		"wfr_scheduler_misfires_total", "wfr_janitor_deleted_total", "wfr_queue_messages", "wfr_queue_oldest_age_seconds",
+	} {
+		if families[name] == nil {
+			var names []string
+			for n := range families {
+				if strings.HasPrefix(n, "wfr") {
+					names = append(names, n)
+				}
+			}
+			t.Fatalf("no family %s; have %v", name, names)
+		}
+	}
+	is.Equal(families["wfr_queue_oldest_age_seconds"].GetMetric()[0].GetGauge().GetValue(), 3.0)
+	is.Equal(families["wfr_scheduler_fire_lateness_seconds"].GetMetric()[0].GetHistogram().GetSampleSum(), 1.5)
+	var nilMetrics *telemetry.Metrics
+	nilMetrics.ExecutionFinished(ctx, "SUCCEEDED") // a nil *Metrics records nothing
+}

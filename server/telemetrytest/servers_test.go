@@ -1,0 +1,177 @@
+package telemetrytest_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/workflow-runtime/workflow-runtime/server/testenv"
+)
+
+// unavailable skips the test (fails it under CI=true, where nothing passes by skipping).
+func unavailable(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if testenv.CI() {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// freePort returns a TCP port nobody listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// redisServer is a throwaway redis-server child process on a port of its own.
+type redisServer struct {
+	t    *testing.T
+	port int
+	cmd  *exec.Cmd
+}
+
+// startRedis runs a throwaway redis-server (no persistence), stopped when the test ends.
+func startRedis(t *testing.T) *redisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		unavailable(t, "redis-server is not installed: %v", err)
+	}
+	r := &redisServer{t: t, port: freePort(t)}
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// URL is the server's redis:// URL.
+func (r *redisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+
+// Start starts the server on its port and waits until it answers.
+func (r *redisServer) Start() {
+	r.t.Helper()
+	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no")
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	client := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port)})
+	defer client.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := client.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("redis-server on port %d does not answer: %v", r.port, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop kills the server and waits for it to exit. Idempotent.
+func (r *redisServer) Stop() {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+// postgresServer is a throwaway PostgreSQL cluster in a temporary directory.
+type postgresServer struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	port int
+}
+
+// pgBinDir finds the PostgreSQL server binaries.
+func pgBinDir() string {
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	if len(matches) == 0 {
+		return ""
+	}
+	return filepath.Dir(matches[len(matches)-1])
+}
+
+// startPostgres creates and starts a throwaway cluster (trust authentication, user postgres),
+// stopped and removed when the test ends. PostgreSQL refuses to run as root, so as root the
+// cluster belongs to the postgres user and its commands run through runuser.
+func startPostgres(t *testing.T) *postgresServer {
+	t.Helper()
+	bin := pgBinDir()
+	if bin == "" {
+		unavailable(t, "no PostgreSQL server binaries under /usr/lib/postgresql")
+	}
+	dir, err := os.MkdirTemp("", "wfr-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			unavailable(t, "running as root and there is no postgres user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &postgresServer{t: t, bin: bin, dir: dir, port: freePort(t)}
+	if out, err := p.command("initdb", "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "--no-sync").CombinedOutput(); err != nil {
+		unavailable(t, "initdb: %v\n%s", err, out)
+	}
+	p.Start()
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// command runs a PostgreSQL binary, as the postgres user when the test runs as root.
+func (p *postgresServer) command(name string, args ...string) *exec.Cmd {
+	path := filepath.Join(p.bin, name)
+	if os.Geteuid() == 0 {
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+	}
+	return exec.Command(path, args...)
+}
+
+// URL is the cluster's postgres:// URL (database postgres).
+func (p *postgresServer) URL() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
+}
+
+// Start starts the cluster and waits until it accepts connections (pg_ctl -w).
+func (p *postgresServer) Start() {
+	p.t.Helper()
+	out, err := p.command("pg_ctl", "-D", filepath.Join(p.dir, "data"), "-w", "-t", "30",
+		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", p.port, p.dir),
+		"-l", filepath.Join(p.dir, "log"), "start").CombinedOutput()
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(p.dir, "log"))
+		p.t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+}
+
+// Stop stops the cluster at once (fast mode: connections are closed). Idempotent.
+func (p *postgresServer) Stop() {
+	_ = p.command("pg_ctl", "-D", filepath.Join(p.dir, "data"), "-w", "-m", "fast", "stop").Run()
+}
