@@ -19,6 +19,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
+	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 )
 
@@ -36,6 +37,12 @@ type Deps struct {
 	// Scheduling backfills, lists the fire ledger and previews cron triggers. Optional: without
 	// it BackfillDeployment and ListFires answer unimplemented and previews are left out.
 	Scheduling *scheduler.Service
+	// Monitoring answers GetExecutionHistory, GetDeploymentStats, GetSchedulingMetrics,
+	// GetJitterDistribution and GetLoadDistribution. Optional: without it they answer
+	// unimplemented.
+	Monitoring *monitoring.Service
+	// Instance is this process, listed by GetSystemHealth. Optional.
+	Instance *Instance
 	// Logger receives internal errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -49,6 +56,8 @@ type Handler struct {
 	executions  *execution.Service
 	health      HealthChecker
 	scheduling  *scheduler.Service
+	monitoring  *monitoring.Service
+	self        *v1.RoleInstance
 	logger      *slog.Logger
 }
 
@@ -60,7 +69,14 @@ func NewHandler(deps Deps) *Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Handler{deployments: deps.Deployments, executions: deps.Executions, health: deps.Health, scheduling: deps.Scheduling, logger: logger}
+	h := &Handler{
+		deployments: deps.Deployments, executions: deps.Executions, health: deps.Health,
+		scheduling: deps.Scheduling, monitoring: deps.Monitoring, logger: logger,
+	}
+	if i := deps.Instance; i != nil {
+		h.self = &v1.RoleInstance{Id: i.ID, Role: i.Role, Version: i.Version, StartTime: timestamppb.New(i.Started)}
+	}
+	return h
 }
 
 // DeployWorkflow implements WorkflowRuntimeService.
@@ -163,6 +179,9 @@ func (h *Handler) GetSystemHealth(ctx context.Context, _ *v1.GetSystemHealthRequ
 			Latency: durationpb.New(time.Duration(dep.LatencyMs * float64(time.Millisecond))),
 			Error:   dep.Error,
 		})
+	}
+	if h.self != nil {
+		resp.Instances = []*v1.RoleInstance{h.self}
 	}
 	return resp, nil
 }

@@ -180,6 +180,7 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	executions := execution.NewService(db, a.backends.queue, a.backends.notifier, execution.ServiceConfig{Logger: a.logger})
+	mon := newMonitoring(db, string(role), Version, a.logger, a.janitorMetrics)
 
 	if role == config.RoleAll || role == config.RoleWorker {
 		// The queue's mover delivers delayed messages (retries, requeues); workers run it.
@@ -194,6 +195,7 @@ func (a *App) Start(ctx context.Context) error {
 				Metrics:        a.obs.provider.Metrics(),
 			}),
 			execution.NewSweeper(db, a.backends.queue, execution.SweeperConfig{Logger: a.logger}),
+			mon.janitor,
 		)
 	}
 	for i, w := range a.workers {
@@ -218,6 +220,8 @@ func (a *App) Start(ctx context.Context) error {
 			}),
 			Executions: executions,
 			Scheduling: scheduling,
+			Monitoring: mon.service,
+			Instance:   &mon.instance,
 			Health:     a.checker,
 			Logger:     a.logger,
 		})

@@ -1,0 +1,52 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/workflow-runtime/workflow-runtime/server/api"
+	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
+	"github.com/workflow-runtime/workflow-runtime/server/store"
+)
+
+// monitoringParts are the monitoring RPCs' service and the retention janitor of one process.
+type monitoringParts struct {
+	// service answers GetExecutionHistory, GetDeploymentStats, GetSchedulingMetrics,
+	// GetJitterDistribution and GetLoadDistribution.
+	service *monitoring.Service
+	// janitor deletes expired executions and fire ledger rows; a lifecycle (Start/Stop).
+	janitor *monitoring.Janitor
+	// instance is this process, listed by GetSystemHealth.
+	instance api.Instance
+}
+
+// newMonitoring builds the monitoring parts over db with their defaults: history pages of 50
+// (at most 1000), the janitor every 10 minutes keeping 30 days and at least the last 100
+// executions per deployment (per-deployment overrides: deployment_config retention_age and
+// retention_keep_last), 500 rows per DELETE. onPass, when not nil, receives each janitor pass's
+// counts (metrics).
+func newMonitoring(db *store.DB, role, version string, logger *slog.Logger, onPass func(monitoring.JanitorResult)) *monitoringParts {
+	host, _ := os.Hostname()
+	return &monitoringParts{
+		service: monitoring.NewService(db, monitoring.ServiceConfig{Logger: logger}),
+		janitor: monitoring.NewJanitor(db, monitoring.JanitorConfig{Logger: logger, OnPass: onPass}),
+		instance: api.Instance{
+			ID:      host + "/" + uuid.NewString()[:8],
+			Role:    role,
+			Version: version,
+			Started: time.Now(),
+		},
+	}
+}
+
+// janitorMetrics counts each janitor pass's deletions.
+func (a *App) janitorMetrics(r monitoring.JanitorResult) {
+	m := a.obs.provider.Metrics()
+	ctx := context.Background()
+	m.JanitorDeleted(ctx, "executions", r.ExecutionsDeleted)
+	m.JanitorDeleted(ctx, "fire_ledger", r.FiresDeleted)
+}

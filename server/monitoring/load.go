@@ -1,0 +1,191 @@
+package monitoring
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
+)
+
+// Defaults and bounds of LoadDistribution.
+const (
+	DefaultLoadWindow     = time.Hour
+	DefaultLoadResolution = time.Minute
+	MaxLoadWindow         = 24 * time.Hour
+)
+
+// LoadQuery asks for LoadDistribution.
+type LoadQuery struct {
+	// Start of the projection. Default: now.
+	Start time.Time
+	// Window is the projection's length. Default DefaultLoadWindow; at most MaxLoadWindow
+	// (capped); rounded up to whole seconds.
+	Window time.Duration
+	// Resolution is the bucket width. Default DefaultLoadResolution; at least 1s; at most Window.
+	Resolution time.Duration
+}
+
+// LoadDistribution is the answer of LoadDistribution.
+type LoadDistribution struct {
+	Start      time.Time
+	Window     time.Duration
+	Resolution time.Duration
+	// Buckets in time order; the last may be shorter than Resolution.
+	Buckets []LoadBucket
+	// PeakPerSecond is the most fires in one second of the window, with jitter; and without.
+	PeakPerSecond, PeakPerSecondWithoutJitter int64
+	// MeanPerSecond is the fires (with jitter) in the window over its seconds.
+	MeanPerSecond float64
+}
+
+// LoadBucket is one bucket of the projection.
+type LoadBucket struct {
+	Start time.Time
+	// Fires with jitter; FiresWithoutJitter at the cron's nominal times.
+	Fires, FiresWithoutJitter int64
+}
+
+// scheduleKey groups the triggers that share their nominal times.
+type scheduleKey struct {
+	expression, timezone, repeated, skipped string
+}
+
+// LoadDistribution projects the fires of every DEPLOYED cron trigger over [Start, Start+Window).
+//
+// Triggers with the same schedule (expression, timezone, DST policies) share their nominal
+// times, so those are computed once per schedule and each trigger only adds its offset: the
+// work is (cron times per schedule) x (distinct offsets per schedule), not (triggers) x (fires).
+// More than ServiceConfig.MaxProjectedTimes cron times in total is apperr.ErrFailedPrecondition.
+func (s *Service) LoadDistribution(ctx context.Context, q *LoadQuery) (*LoadDistribution, error) {
+	triggers, err := s.store.CronTriggerListDeployed(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load distribution: %w", err)
+	}
+	start := q.Start
+	if start.IsZero() {
+		start = s.now()
+	}
+	window := min(cmp.Or(q.Window, DefaultLoadWindow), MaxLoadWindow)
+	if r := window % time.Second; r != 0 {
+		window += time.Second - r
+	}
+	res := min(max(cmp.Or(q.Resolution, DefaultLoadResolution), time.Second), window)
+	return s.project(ctx, triggers, start, window, res)
+}
+
+func (s *Service) project(ctx context.Context, triggers []CronTrigger, start time.Time, window, res time.Duration) (*LoadDistribution, error) {
+	end := start.Add(window)
+	seconds := int(window / time.Second)
+	withJitter := make([]int64, seconds)
+	without := make([]int64, seconds)
+	slot := func(t time.Time) (int, bool) {
+		if t.Before(start) || !t.Before(end) {
+			return 0, false
+		}
+		return int(t.Sub(start) / time.Second), true
+	}
+
+	// offsets[key][offset seconds] = triggers
+	groups := map[scheduleKey]map[int]int64{}
+	for _, t := range triggers {
+		k := scheduleKey{t.Expression, t.Timezone, t.RepeatedHour, t.SkippedHour}
+		if groups[k] == nil {
+			groups[k] = map[int]int64{}
+		}
+		groups[k][scheduling.JitterSeconds(t.WorkflowID, t.JitterWindowSeconds)]++
+	}
+
+	budget := s.maxProjectedTimes
+	for k, offsets := range groups {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		zero := int32(0)
+		tr, err := scheduling.NewTrigger(scheduling.TriggerConfig{
+			WorkflowID:          "load-projection",
+			Expression:          k.expression,
+			TimeZone:            k.timezone,
+			JitterWindowSeconds: &zero,
+			RepeatedHour:        repeatedHour(k.repeated),
+			SkippedHour:         skippedHour(k.skipped),
+		})
+		if err != nil {
+			// Deployed triggers were validated; one that no longer parses is left out.
+			s.logger.WarnContext(ctx, "load projection: skipping a schedule", slog.String("expression", k.expression), slog.Any("error", err))
+			continue
+		}
+		var total int64
+		maxOffset := 0
+		for off, c := range offsets {
+			maxOffset = max(maxOffset, off)
+			total += c
+		}
+		// Nominal times from start - maxOffset: their jittered times may fall in the window.
+		cursor := start.Add(-time.Duration(maxOffset) * time.Second).Add(-time.Nanosecond)
+		for {
+			f, err := tr.Next(cursor)
+			if err != nil || !f.Nominal.Before(end) {
+				break // expired (never fires again), or past the window
+			}
+			cursor = f.Nominal
+			if budget--; budget < 0 {
+				return nil, fmt.Errorf("load distribution: more than %d cron times to project; ask for a shorter window: %w",
+					s.maxProjectedTimes, apperr.ErrFailedPrecondition)
+			}
+			if i, ok := slot(f.Nominal); ok {
+				without[i] += total
+			}
+			for off, c := range offsets {
+				if i, ok := slot(f.Nominal.Add(time.Duration(off) * time.Second)); ok {
+					withJitter[i] += c
+				}
+			}
+		}
+	}
+
+	out := &LoadDistribution{Start: start, Window: window, Resolution: res}
+	nb := int((window + res - 1) / res)
+	out.Buckets = make([]LoadBucket, nb)
+	for i := range out.Buckets {
+		out.Buckets[i].Start = start.Add(time.Duration(i) * res)
+	}
+	var sum int64
+	for i := range seconds {
+		b := int(time.Duration(i) * time.Second / res)
+		out.Buckets[b].Fires += withJitter[i]
+		out.Buckets[b].FiresWithoutJitter += without[i]
+		out.PeakPerSecond = max(out.PeakPerSecond, withJitter[i])
+		out.PeakPerSecondWithoutJitter = max(out.PeakPerSecondWithoutJitter, without[i])
+		sum += withJitter[i]
+	}
+	out.MeanPerSecond = float64(sum) / math.Max(1, float64(seconds))
+	return out, nil
+}
+
+func repeatedHour(s string) scheduling.RepeatedHourPolicy {
+	switch s {
+	case deployments.RepeatedHourOnce:
+		return scheduling.RepeatedHourOnce
+	case deployments.RepeatedHourTwice:
+		return scheduling.RepeatedHourTwice
+	default:
+		return scheduling.RepeatedHourDefault
+	}
+}
+
+func skippedHour(s string) scheduling.SkippedHourPolicy {
+	switch s {
+	case deployments.SkippedHourShift:
+		return scheduling.SkippedHourShift
+	case deployments.SkippedHourSkip:
+		return scheduling.SkippedHourSkip
+	default:
+		return scheduling.SkippedHourDefault
+	}
+}

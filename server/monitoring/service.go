@@ -1,0 +1,44 @@
+package monitoring
+
+import (
+	"cmp"
+	"log/slog"
+	"time"
+)
+
+// ServiceConfig tunes a Service. Every zero value means the stated default.
+type ServiceConfig struct {
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// MaxProjectedTimes caps the cron times LoadDistribution computes (summed over the distinct
+	// schedules); a projection that needs more fails with apperr.ErrFailedPrecondition.
+	// Default 2,000,000.
+	MaxProjectedTimes int
+	// Logger reports triggers that cannot be projected. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Service answers the monitoring RPCs.
+type Service struct {
+	store             Store
+	now               func() time.Time
+	maxProjectedTimes int
+	logger            *slog.Logger
+}
+
+// NewService returns a Service over store.
+func NewService(store Store, cfg ServiceConfig) *Service {
+	s := &Service{
+		store:             store,
+		now:               cfg.Now,
+		maxProjectedTimes: cmp.Or(cfg.MaxProjectedTimes, 2_000_000),
+		logger:            cfg.Logger,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	return s
+}
