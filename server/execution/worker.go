@@ -51,6 +51,16 @@ type WorkerConfig struct {
 	TracerProvider trace.TracerProvider
 	// Metrics counts outcomes and lock waits. Default: none.
 	Metrics WorkerMetrics
+	// Ledger records the cron executions the overlap policy skips in the fire ledger
+	// (scheduler.SkipLedger implements it). Default nil: not recorded.
+	Ledger Ledger
+}
+
+// Ledger records what became of cron fires on the execution side.
+type Ledger interface {
+	// RecordSkipped records that e, created by a cron fire, was skipped by the overlap policy
+	// for reason.
+	RecordSkipped(ctx context.Context, e *Execution, reason string) error
 }
 
 // WorkerMetrics is what the worker reports (telemetry.Metrics implements it).
@@ -364,6 +374,11 @@ func (w *Worker) admitWhileHeld(ctx context.Context, log *slog.Logger, e *Execut
 		}
 		if err == nil {
 			w.outcome(ctx, StatusSkipped, reason)
+			if w.cfg.Ledger != nil && e.TriggerType == TriggerCron {
+				if err := w.cfg.Ledger.RecordSkipped(ctx, e, reason); err != nil {
+					log.Warn("fire ledger SKIPPED write failed", slog.Any("error", err))
+				}
+			}
 		}
 		w.ack(ctx, log, d)
 	}
@@ -387,14 +402,30 @@ func (w *Worker) admitWhileHeld(ctx context.Context, log *slog.Logger, e *Execut
 	case deployments.OverlapBufferAll:
 		buffer(0, false, "")
 	case deployments.OverlapCancelOther:
+		// The newest execution wins. Order matters: older waiting ones are cancelled and this
+		// one is pushed BEFORE the running ones are listed, while a run checks the waitlist
+		// AFTER its claim (in run), so a run that was not yet RUNNING when listed
+		// sees this one waiting and cancels itself.
+		superseded := fmt.Sprintf("cancelled by execution %s (overlap policy CANCEL_OTHER)", e.ID)
+		for {
+			id, ok, err := w.waitlist.Pop(ctx, e.WorkflowID)
+			if err != nil || !ok {
+				break
+			}
+			if _, err := w.store.ExecutionCancel(ctx, id, superseded, w.cfg.Now().UTC()); err != nil {
+				log.Warn("cancel waiting execution failed", slog.String("other", id), slog.Any("error", err))
+			}
+		}
+		if _, err := w.waitlist.Push(ctx, e.WorkflowID, e.ID, 0, true); err != nil {
+			log.Warn("buffer failed", slog.Any("error", err))
+			return
+		}
 		ids, err := w.store.ExecutionListRunning(ctx, e.WorkflowID)
 		if err != nil {
 			log.Warn("list running failed", slog.Any("error", err))
-			return
 		}
 		for _, id := range ids {
-			reason := fmt.Sprintf("cancelled by execution %s (overlap policy CANCEL_OTHER)", e.ID)
-			if _, err := w.store.ExecutionCancel(ctx, id, reason, w.cfg.Now().UTC()); err != nil {
+			if _, err := w.store.ExecutionCancel(ctx, id, superseded, w.cfg.Now().UTC()); err != nil {
 				log.Warn("cancel other failed", slog.String("other", id), slog.Any("error", err))
 				continue
 			}
@@ -402,7 +433,8 @@ func (w *Worker) admitWhileHeld(ctx context.Context, log *slog.Logger, e *Execut
 				log.Warn("publish cancel failed", slog.Any("error", err))
 			}
 		}
-		buffer(0, true, "")
+		w.ack(ctx, log, d)
+		w.wakeNext(ctx, log, e.WorkflowID)
 	default: // SKIP
 		skip("overlap policy SKIP: another execution of the workflow is running")
 	}
@@ -470,6 +502,13 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, cfg *d
 		return false
 	}
 	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("wfr.execution.attempt", int(e.Attempt)), attribute.Int("wfr.revision", int(e.Revision)))
+	if cfg.OverlapPolicy == deployments.OverlapCancelOther {
+		if n, err := w.waitlist.Len(ctx, e.WorkflowID); err == nil && n > 0 {
+			// A newer execution arrived before this one was RUNNING (see admitWhileHeld).
+			w.finish(bg, log, e, lease.Fence, StatusCancelled, nil, "cancelled by a newer execution (overlap policy CANCEL_OTHER)")
+			return false
+		}
+	}
 	def, err := w.revisions.get(ctx, w.store, e.WorkflowID, e.Revision)
 	if err != nil {
 		log.Warn("load revision failed", slog.Any("error", err))

@@ -79,6 +79,11 @@ func NewProvider(ctx context.Context, opts Options) (*Provider, error) {
 		}
 	}
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	if exporter == nil {
+		// Nobody reads the spans: make them non-recording. They still carry trace and span
+		// ids (logs, the queue's traceparent), but cost next to nothing on the hot path.
+		tpOpts = append(tpOpts, sdktrace.WithSampler(sdktrace.NeverSample()))
+	}
 	if exporter != nil {
 		if opts.SyncExport {
 			tpOpts = append(tpOpts, sdktrace.WithSyncer(exporter))

@@ -62,3 +62,15 @@ func TestMetricsNames(t *testing.T) {
 	var nilMetrics *telemetry.Metrics
 	nilMetrics.ExecutionFinished(ctx, "SUCCEEDED") // a nil *Metrics records nothing
 }
+
+func TestNoExporterSpansCarryIDsButDoNotRecord(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	p, err := telemetry.NewProvider(t.Context(), telemetry.Options{Getenv: func(string) string { return "" }})
+	is.NoErr(err)
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	_, span := p.TracerProvider().Tracer("test").Start(t.Context(), "op")
+	defer span.End()
+	is.True(span.SpanContext().TraceID().IsValid()) // logs and the queue still get a trace id
+	is.True(!span.IsRecording())                     // but nothing is recorded for nobody
+}
