@@ -81,7 +81,7 @@ type setupOpts struct {
 	lockNow  func() time.Time
 }
 
-func setup(t *testing.T, o setupOpts) *testBundle {
+func setup(t testing.TB, o setupOpts) *testBundle {
 	t.Helper()
 	b := &testBundle{engine: newCountingEngine()}
 	logger := slog.New(slog.DiscardHandler)
@@ -112,7 +112,7 @@ func setup(t *testing.T, o setupOpts) *testBundle {
 	return b
 }
 
-func (b *testBundle) startWorker(t *testing.T, o setupOpts) *execution.Worker {
+func (b *testBundle) startWorker(t testing.TB, o setupOpts) *execution.Worker {
 	t.Helper()
 	w := execution.NewWorker(b.db, b.queue, b.locker, b.engine, b.waitlist, b.notifier, execution.WorkerConfig{
 		Concurrency:   16,
@@ -139,7 +139,7 @@ type lifecycle interface {
 	Stop()
 }
 
-func startStop(t *testing.T, l lifecycle) {
+func startStop(t testing.TB, l lifecycle) {
 	t.Helper()
 	if err := l.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func startStop(t *testing.T, l lifecycle) {
 }
 
 // deploy deploys a workflow of one node and returns its id.
-func (b *testBundle) deploy(t *testing.T, node deployments.Node, cfg deployments.Config) string {
+func (b *testBundle) deploy(t testing.TB, node deployments.Node, cfg deployments.Config) string {
 	t.Helper()
 	wf := "wf-" + uuid.NewString()[:8]
 	_, _, err := b.deploys.Deploy(context.Background(), &deployments.DeployParams{
