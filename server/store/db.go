@@ -123,6 +123,13 @@ func openPostgres(databaseURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse WFR_DATABASE_URL: %w", err)
 	}
+	// bun formats every query client-side, so each SQL text is new to pgx: its default
+	// (prepare and describe each new statement, then execute) would cost a second round trip
+	// per query and fill the statement cache with one-off texts. Send queries as they are,
+	// unless the URL chooses otherwise.
+	if !strings.Contains(databaseURL, "default_query_exec_mode") {
+		config.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	}
 	sqldb := stdlib.OpenDB(*config)
 	maxOpen := cmp.Or(opts.MaxOpenConns, 20)
 	sqldb.SetMaxOpenConns(maxOpen)
