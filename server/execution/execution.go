@@ -80,6 +80,12 @@ type Store interface {
 	// (workflow_id, trigger_id, scheduled_at) is taken, it inserts nothing and returns the existing
 	// execution with inserted false.
 	ExecutionInsert(ctx context.Context, e *Execution) (got *Execution, inserted bool, err error)
+	// ExecutionTrigger records e (a MANUAL or, with webhookPath, a WEBHOOK trigger) against the
+	// workflow's current revision, only if its deployment is DEPLOYED, filling in the
+	// deployment id, revision and trigger id. A taken idempotency key returns the existing
+	// execution with inserted false. apperr.ErrNotFound for an unknown workflow or webhook,
+	// apperr.ErrFailedPrecondition when the deployment is not DEPLOYED.
+	ExecutionTrigger(ctx context.Context, e *Execution, webhookPath string) (got *Execution, inserted bool, err error)
 	// ExecutionGet returns one execution; apperr.ErrNotFound when there is none.
 	ExecutionGet(ctx context.Context, id string) (*Execution, error)
 	// ExecutionClaim moves a PENDING or RUNNING execution to RUNNING under fence, adds one to

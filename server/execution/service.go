@@ -66,31 +66,16 @@ func (s *Service) Trigger(ctx context.Context, p *TriggerParams) (e *Execution, 
 	if len(p.TriggerData) > 0 && !json.Valid(p.TriggerData) {
 		return nil, false, apperr.Invalid("trigger_data", "string.json", "must be a JSON document")
 	}
-	var (
-		d    *DeploymentRef
-		kind = TriggerManual
-	)
+	kind := TriggerManual
 	if p.WebhookPath != "" {
 		kind = TriggerWebhook
-		d, err = s.store.DeploymentRefByWebhookPath(ctx, p.WebhookPath)
-	} else {
-		d, err = s.store.DeploymentRef(ctx, p.WorkflowID)
-	}
-	if err != nil {
-		return nil, false, err // says what was looked up
-	}
-	if d.Status != deployments.StatusDeployed {
-		return nil, false, fmt.Errorf("workflow %s is %s, not DEPLOYED: %w", d.WorkflowID, d.Status, apperr.ErrFailedPrecondition)
 	}
 	now := s.now().UTC().Truncate(time.Microsecond) // what the database keeps
 	e = &Execution{
 		ID:             uuid.Must(uuid.NewV7()).String(),
-		DeploymentID:   d.DeploymentID,
-		WorkflowID:     d.WorkflowID,
-		Revision:       d.Revision,
+		WorkflowID:     p.WorkflowID,
 		Status:         StatusPending,
 		TriggerType:    kind,
-		TriggerID:      d.TriggerID,
 		TriggerData:    p.TriggerData,
 		IdempotencyKey: p.IdempotencyKey,
 		ScheduledAt:    now,
@@ -98,7 +83,15 @@ func (s *Service) Trigger(ctx context.Context, p *TriggerParams) (e *Execution, 
 		CreatedAt:      now,
 		UpdatedAt:      now,
 	}
-	return s.record(ctx, e, p.Traceparent)
+	got, inserted, err := s.store.ExecutionTrigger(ctx, e, p.WebhookPath)
+	if err != nil {
+		return nil, false, err // says what was looked up
+	}
+	if !inserted {
+		return got, true, nil
+	}
+	s.enqueue(ctx, got, p.Traceparent)
+	return got, false, nil
 }
 
 // FireParams is the input of Fire: one scheduled time of one cron trigger.
@@ -140,16 +133,22 @@ func (s *Service) record(ctx context.Context, e *Execution, traceparent string) 
 	if !inserted {
 		return got, true, nil
 	}
+	s.enqueue(ctx, got, traceparent)
+	return got, false, nil
+}
+
+// enqueue hands a recorded execution to the queue. The row is the truth: when the enqueue
+// fails the sweeper enqueues the execution later.
+func (s *Service) enqueue(ctx context.Context, e *Execution, traceparent string) {
 	// The worker's span continues the active span's trace (the RPC's server span, the
 	// scheduler's fire); traceparent is the fallback for a caller without tracing.
 	if tp := telemetry.Traceparent(ctx); tp != "" {
 		traceparent = tp
 	}
-	if err := s.queue.Enqueue(ctx, queue.Message{ExecutionID: got.ID, Traceparent: traceparent}); err != nil {
+	if err := s.queue.Enqueue(ctx, queue.Message{ExecutionID: e.ID, Traceparent: traceparent}); err != nil {
 		s.logger.WarnContext(ctx, "enqueue failed; the sweeper will enqueue the execution",
-			slog.String("execution_id", got.ID), slog.Any("error", err))
+			slog.String("execution_id", e.ID), slog.Any("error", err))
 	}
-	return got, false, nil
 }
 
 // Get returns one execution.

@@ -127,6 +127,65 @@ func (db *DB) ExecutionInsert(ctx context.Context, e *execution.Execution) (*exe
 	return existing.toExecution(), false, nil
 }
 
+// ExecutionTrigger implements execution.Store: the deployment's check and the insert in one
+// statement (INSERT … SELECT from workflows WHERE DEPLOYED), the hot path of TriggerWorkflow.
+// Only when it inserts nothing does it look further, to say why.
+func (db *DB) ExecutionTrigger(ctx context.Context, e *execution.Execution, webhookPath string) (*execution.Execution, bool, error) {
+	row := toExecutionRow(e)
+	q := db.bun.NewSelect().TableExpr("workflows AS w").
+		ColumnExpr("?, w.deployment_id, w.id, w.current_revision, ?, ?", row.ID, row.Status, row.TriggerType)
+	if webhookPath != "" {
+		q = q.ColumnExpr("t.id").Join("JOIN triggers AS t ON t.workflow_id = w.id").Where("t.webhook_path = ?", webhookPath)
+	} else {
+		q = q.ColumnExpr("?", row.TriggerID).Where("w.id = ?", row.WorkflowID)
+	}
+	q = q.ColumnExpr("?, ?, ?, ?, ?, ?, ?, ?",
+		row.TriggerData, row.IdempotencyKey, row.ScheduledAt, row.AvailableAt, row.CreatedAt, row.UpdatedAt, 0, false).
+		Where("w.deployment_status = ?", deployments.StatusDeployed)
+	var got struct {
+		DeploymentID string  `bun:"deployment_id"`
+		WorkflowID   string  `bun:"workflow_id"`
+		Revision     int32   `bun:"revision"`
+		TriggerID    *string `bun:"trigger_id"`
+	}
+	err := db.bun.NewRaw(`INSERT INTO executions (id, deployment_id, workflow_id, revision, status, trigger_type,
+		trigger_id, trigger_data, idempotency_key, scheduled_at, available_at, created_at, updated_at, attempt,
+		cancel_requested) ? ON CONFLICT DO NOTHING RETURNING deployment_id, workflow_id, revision, trigger_id`, q).
+		Scan(ctx, &got)
+	switch {
+	case err == nil:
+		row.DeploymentID, row.WorkflowID, row.Revision, row.TriggerID = got.DeploymentID, got.WorkflowID, got.Revision, got.TriggerID
+		return row.toExecution(), true, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, false, fmt.Errorf("record execution: %w", interpretError(err))
+	}
+	// Nothing inserted: no such workflow or webhook, not DEPLOYED, or the key is taken.
+	var ref *execution.DeploymentRef
+	if webhookPath != "" {
+		ref, err = db.DeploymentRefByWebhookPath(ctx, webhookPath)
+	} else {
+		ref, err = db.DeploymentRef(ctx, row.WorkflowID)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if ref.Status != deployments.StatusDeployed {
+		return nil, false, fmt.Errorf("workflow %s is %s, not DEPLOYED: %w", ref.WorkflowID, ref.Status, apperr.ErrFailedPrecondition)
+	}
+	if e.IdempotencyKey == "" {
+		return nil, false, fmt.Errorf("record execution %s: id taken: %w", e.ID, apperr.ErrConflict)
+	}
+	var existing executionRow
+	err = db.bun.NewSelect().Model(&existing).
+		Where("workflow_id = ?", ref.WorkflowID).
+		Where("idempotency_key = ?", e.IdempotencyKey).
+		Scan(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("find the execution that holds key %q: %w", e.IdempotencyKey, interpretError(err))
+	}
+	return existing.toExecution(), false, nil
+}
+
 // ExecutionGet implements execution.Store.
 func (db *DB) ExecutionGet(ctx context.Context, id string) (*execution.Execution, error) {
 	if _, err := uuid.Parse(id); err != nil {

@@ -264,3 +264,44 @@ func TestRevisionAndWebhookLookups(t *testing.T) {
 		is.True(errors.Is(err, apperr.ErrNotFound))
 	})
 }
+
+func TestExecutionTrigger(t *testing.T) {
+	t.Parallel()
+	executionBackends(t, func(t *testing.T, db *store.DB, wf string) {
+		is := is.New(t)
+		ctx := context.Background()
+		e := newExecution("")
+		e.WorkflowID, e.IdempotencyKey = wf, "k"
+		got, inserted, err := db.ExecutionTrigger(ctx, e, "")
+		is.NoErr(err)
+		is.True(inserted)
+		is.Equal(got.Revision, int32(1))
+		is.True(got.DeploymentID != "") // filled from the deployment
+		again := newExecution("")
+		again.WorkflowID, again.IdempotencyKey = wf, "k"
+		dup, inserted, err := db.ExecutionTrigger(ctx, again, "")
+		is.NoErr(err)
+		is.True(!inserted) // the key is taken
+		is.Equal(dup.ID, got.ID)
+
+		hook := newExecution("")
+		hook.TriggerType = execution.TriggerWebhook
+		got, inserted, err = db.ExecutionTrigger(ctx, hook, "/hooks/"+wf)
+		is.NoErr(err)
+		is.True(inserted)
+		is.Equal(got.WorkflowID, wf)
+		is.Equal(got.TriggerID, "push")
+		stored, err := db.ExecutionGet(ctx, hook.ID)
+		is.NoErr(err)
+		is.Equal(stored.TriggerID, "push")
+
+		_, _, err = db.ExecutionTrigger(ctx, newExecution("nope"), "")
+		is.True(errors.Is(err, apperr.ErrNotFound))
+		_, _, err = db.ExecutionTrigger(ctx, newExecution(""), "no/such/hook")
+		is.True(errors.Is(err, apperr.ErrNotFound))
+		_, err = db.Bun().NewUpdate().Table("workflows").Set("deployment_status = 'PAUSED'").Where("id = ?", wf).Exec(ctx)
+		is.NoErr(err)
+		_, _, err = db.ExecutionTrigger(ctx, newExecution(wf), "")
+		is.True(errors.Is(err, apperr.ErrFailedPrecondition)) // only DEPLOYED runs
+	})
+}
