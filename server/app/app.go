@@ -31,6 +31,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
 	"github.com/workflow-runtime/workflow-runtime/server/httpserver"
+	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
 )
 
@@ -193,6 +194,7 @@ func (a *App) Start(ctx context.Context) error {
 
 				TracerProvider: a.tracerProvider(),
 				Metrics:        a.obs.provider.Metrics(),
+				Ledger:         scheduler.NewSkipLedger(db),
 			}),
 			execution.NewSweeper(db, a.backends.queue, execution.SweeperConfig{Logger: a.logger}),
 			mon.janitor,

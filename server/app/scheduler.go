@@ -23,7 +23,11 @@ func (a *App) startScheduler(ctx context.Context, svc *scheduler.Service) error 
 	if a.cfg.Role != config.RoleAll && a.cfg.Role != config.RoleScheduler {
 		return nil
 	}
-	s := scheduler.New(svc, a.db, a.backends.locker, a.backends.notifier, scheduler.Config{Logger: a.logger})
+	s := scheduler.New(svc, a.db, a.backends.locker, a.backends.notifier, scheduler.Config{
+		Logger:         a.logger,
+		Metrics:        a.obs.provider.Metrics(),
+		TracerProvider: a.tracerProvider(),
+	})
 	if err := s.Start(ctx); err != nil {
 		return fmt.Errorf("start scheduler: %w", err)
 	}

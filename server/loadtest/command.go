@@ -10,10 +10,11 @@ import (
 // Command is `workflow-runtime bench`: one subcommand per measurement. Each flag states its
 // default.
 type Command struct {
-	Trigger TriggerCommand `cmd:"" help:"TriggerWorkflow throughput and p50/p99 at a fixed concurrency, as a ratio to a minimal Connect handler measured in the same run."`
-	E2E     E2ECommand     `cmd:"" name:"e2e" help:"Trigger-to-SUCCEEDED throughput of a noop workflow; fails unless every execution succeeds."`
-	Pickup  PickupCommand  `cmd:"" help:"Pickup latency (trigger accepted to RUNNING) at a steady trigger rate, p50/p99."`
-	Lock    LockCommand    `cmd:"" help:"Redis lock acquire+release latency as a ratio to a bare Redis SET round trip."`
+	Trigger   TriggerCommand   `cmd:"" help:"TriggerWorkflow throughput and p50/p99 at a fixed concurrency, as a ratio to a minimal Connect handler measured in the same run."`
+	E2E       E2ECommand       `cmd:"" name:"e2e" help:"Trigger-to-SUCCEEDED throughput of a noop workflow; fails unless every execution succeeds."`
+	Pickup    PickupCommand    `cmd:"" help:"Pickup latency (trigger accepted to RUNNING) at a steady trigger rate, p50/p99."`
+	Lock      LockCommand      `cmd:"" help:"Redis lock acquire+release latency as a ratio to a bare Redis SET round trip."`
+	Scheduler SchedulerCommand `cmd:"" help:"One in-process scheduler holding N cron triggers: load time, memory, fire lateness against bare timers, and the jitter spread."`
 }
 
 // service is the flags of the subcommands that call the service.
@@ -99,5 +100,28 @@ func (c *LockCommand) Run(ctx context.Context) error {
 		return errors.New("--concurrency must be at least 1")
 	}
 	_, err := RunLock(ctx, LockConfig{RedisURL: c.RedisURL, Concurrency: c.Concurrency, Duration: c.Duration, Warmup: c.Warmup}, os.Stdout)
+	return err
+}
+
+// SchedulerCommand is `bench scheduler`.
+type SchedulerCommand struct {
+	Triggers int           `default:"100000" help:"Workflows, one cron trigger each. Default ${default}."`
+	Cron     string        `default:"* * * * *" help:"Their cron expression. Default ${default} (with --window 60: Triggers/60 fires per second)."`
+	Window   uint32        `default:"60" help:"Their jitter window in seconds. Default ${default}."`
+	Duration time.Duration `default:"60s" help:"Measuring window (fires scheduled in it). Default ${default}."`
+	Warmup   time.Duration `default:"2s" help:"Wait after the load before the window starts. Default ${default}."`
+	Baseline time.Duration `default:"20s" help:"Measuring window of the time.AfterFunc baseline at the same fire times; 0 skips it. Default ${default}."`
+	Spread   int           `default:"100000" help:"Workflows of the jitter-spread table (\"0 * * * *\", 300 s window against none); 0 skips it. Default ${default}."`
+}
+
+// Run runs the measurement.
+func (c *SchedulerCommand) Run(ctx context.Context) error {
+	if c.Triggers < 1 || c.Duration <= 0 {
+		return errors.New("--triggers must be at least 1 and --duration positive")
+	}
+	_, err := RunScheduler(ctx, SchedulerConfig{
+		Triggers: c.Triggers, Cron: c.Cron, Window: c.Window,
+		Duration: c.Duration, Warmup: c.Warmup, Baseline: c.Baseline, SpreadWorkflows: c.Spread,
+	}, os.Stdout)
 	return err
 }

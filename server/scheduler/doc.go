@@ -6,7 +6,9 @@
 //     ListFires.
 //   - scheduler.go: Scheduler, the role: go-quartz with scheduling.JobQueue, resync,
 //     notifications, the fire lock.
-//   - fires.go: the ledger types and the Store the package needs (server/store implements it).
+//   - fires.go: the ledger types, the Store the package needs (server/store implements it) and
+//     SkipLedger, the execution side's SKIPPED records.
+//   - cache.go: the deployment cache the fires read.
 //
 // # Keeping go-quartz in step with the database
 //
@@ -19,13 +21,30 @@
 // add, replace (the trigger's expression, zone, window or a policy changed) or remove its jobs.
 // A job whose trigger did not change is left alone, so a resync never moves a due fire.
 //
+// A full resync reads the ledger's latest scheduled time of every new trigger of a page of
+// deployments in one query (FireLastScheduledMany) for the catch-up, not one query per trigger:
+// 100,000 triggers load in about a second from an in-memory store
+// (docs/benchmarks-scheduling.md).
+//
+// # The deployment cache
+//
+// A fire reads its deployment from the cache (cache.go), not the database. Every resync puts
+// what it read; a change notification invalidates its workflow in the subscriber's callback,
+// before the callback returns and before the resync it queues, so from the moment the
+// notification arrives a fire of that workflow reads the database again (and caches what it
+// read). A read that began before an invalidation never overwrites it: each put carries the
+// invalidation sequence number taken before its read. A lost notification leaves a stale entry
+// until the next full resync (ResyncInterval). Without a notifier (New with nil) there is
+// nothing to invalidate the cache, so every fire reads the database, as embedded tests do.
+//
 // # Each fire once
 //
 // A fire at scheduled time T (go-quartz's run time, passed in the job's context):
 //
-//  1. reads the deployment fresh: not DEPLOYED, or the trigger gone or changed, and nothing
-//     happens (and the workflow is resynced). A pause therefore stops fires on the next
-//     scheduled time even when the notification is lost;
+//  1. looks the deployment up (the cache, or the database after a notification): not
+//     DEPLOYED, or the trigger gone or changed, and nothing happens (and the workflow is
+//     resynced). A pause therefore stops fires as soon as its notification arrives, and at the
+//     latest at the next full resync when the notification is lost;
 //  2. takes the trigger's fire lock "fire:workflow/trigger" (FireLockTTL 10 s, released after
 //     the fire). A replica that loses it waits StandbyDelay (2 s), reads the deployment again
 //     and fires too: when the winner made the fire, the database turns it into a no-op
@@ -37,6 +56,10 @@
 //
 // The lock is per trigger, not per scheduled time: lock.RedisManager keeps a fence key without
 // TTL per lock key, and a key per fire would leave one Redis key behind per fire.
+//
+// Each fire runs in a span "scheduler.fire" (Config.TracerProvider), which the execution's
+// traceparent continues, and records its lateness (go-quartz's start of the job − the jittered
+// scheduled time) in Config.Metrics; a catch-up counts its MISSED times there too.
 //
 // # Misfires
 //

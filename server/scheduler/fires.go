@@ -2,9 +2,11 @@ package scheduler
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/execution"
 )
 
 // Outcome is what became of one scheduled time of a cron trigger (fire_ledger.outcome).
@@ -60,6 +62,11 @@ type FireListParams struct {
 	Limit int
 }
 
+// TriggerKey names one cron trigger of one workflow.
+type TriggerKey struct {
+	WorkflowID, TriggerID string
+}
+
 // Store is what the scheduler needs from storage. server/store implements it for PostgreSQL and
 // SQLite.
 type Store interface {
@@ -71,8 +78,49 @@ type Store interface {
 	// FireLastScheduled returns the latest scheduled time recorded for the trigger, whatever the
 	// outcome; the zero time when there is none.
 	FireLastScheduled(ctx context.Context, workflowID, triggerID string) (time.Time, error)
+	// FireLastScheduledMany is FireLastScheduled for every trigger of the workflows at once
+	// (the scheduler's start reads one page of deployments at a time); a trigger with no row
+	// is absent from the map.
+	FireLastScheduledMany(ctx context.Context, workflowIDs []string) (map[TriggerKey]time.Time, error)
 	// DeploymentGet, DeploymentList and DeploymentGetByWorkflow are deployments.Store's.
 	DeploymentGet(ctx context.Context, id string) (*deployments.Deployment, error)
 	DeploymentList(ctx context.Context, p *deployments.ListParams) ([]*deployments.Deployment, error)
 	DeploymentGetByWorkflow(ctx context.Context, workflowID string) (*deployments.Deployment, error)
+}
+
+// SkipLedger is the execution side's fire ledger (execution.Ledger): it records SKIPPED when
+// the overlap policy skips a cron execution. The row carries the execution's scheduled time
+// and id; its nominal time is the scheduled time less the trigger's jitter offset when the
+// deployment still has the trigger, the scheduled time itself otherwise.
+type SkipLedger struct {
+	store Store
+	now   func() time.Time
+}
+
+var _ execution.Ledger = (*SkipLedger)(nil)
+
+// NewSkipLedger returns a SkipLedger over store.
+func NewSkipLedger(store Store) *SkipLedger {
+	return &SkipLedger{store: store, now: time.Now}
+}
+
+// RecordSkipped implements execution.Ledger.
+func (l *SkipLedger) RecordSkipped(ctx context.Context, e *execution.Execution, reason string) error {
+	nominal := e.ScheduledAt
+	if d, err := l.store.DeploymentGet(ctx, e.DeploymentID); err == nil {
+		if c := cronTrigger(d, e.TriggerID); c != nil {
+			if trig, err := NewTrigger(e.WorkflowID, c); err == nil {
+				nominal = e.ScheduledAt.Add(-trig.Offset())
+			}
+		}
+	}
+	err := l.store.FireRecord(ctx, []Fire{{
+		WorkflowID: e.WorkflowID, DeploymentID: e.DeploymentID, TriggerID: e.TriggerID,
+		NominalAt: nominal, ScheduledAt: e.ScheduledAt, FiredAt: l.now(),
+		Outcome: OutcomeSkipped, ExecutionID: e.ID, Reason: reason,
+	}})
+	if err != nil {
+		return fmt.Errorf("record skipped fire of execution %s: %w", e.ID, err)
+	}
+	return nil
 }

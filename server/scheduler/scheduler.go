@@ -11,11 +11,15 @@ import (
 	"time"
 
 	"github.com/reugn/go-quartz/quartz"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 	"github.com/workflow-runtime/workflow-runtime/server/lock"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
+	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
 )
 
 // ChangedChannel is the notification channel of deployment changes; the payload is the
@@ -54,6 +58,11 @@ type Config struct {
 	Now func() time.Time
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
+	// Metrics records each fire's lateness and the misfires. Default nil: none.
+	Metrics *telemetry.Metrics
+	// TracerProvider makes the span of each fire ("scheduler.fire"), which the execution's
+	// traceparent continues. Default: the global provider.
+	TracerProvider trace.TracerProvider
 }
 
 // Scheduler is the scheduler role: it keeps one go-quartz job per cron trigger of every
@@ -66,6 +75,9 @@ type Scheduler struct {
 	cfg      Config
 
 	quartz quartz.Scheduler
+	tracer trace.Tracer
+
+	cache deploymentCache
 
 	syncMu sync.Mutex           // serialises resyncs
 	mu     sync.Mutex           // guards jobs
@@ -98,7 +110,15 @@ func New(svc *Service, store Store, locker Locker, notifier Notifier, cfg Config
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Scheduler{svc: svc, store: store, locker: locker, notifier: notifier, cfg: cfg, jobs: map[string]*jobState{}}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = otel.GetTracerProvider()
+	}
+	return &Scheduler{
+		svc: svc, store: store, locker: locker, notifier: notifier, cfg: cfg,
+		tracer: cfg.TracerProvider.Tracer("github.com/workflow-runtime/workflow-runtime/server/scheduler"),
+		cache:  newDeploymentCache(),
+		jobs:   map[string]*jobState{},
+	}
 }
 
 // Start subscribes to deployment changes, loads every DEPLOYED cron trigger (catching up what
@@ -118,6 +138,9 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	s.changes = make(chan string, 1024)
 	if s.notifier != nil {
 		unsub, err := s.notifier.Subscribe(ctx, ChangedChannel, func(workflowID string) {
+			// Before anything else: from now on a fire of this workflow reads the database,
+			// so a pause stops the next fire even before the resync below has run.
+			s.cache.invalidate(workflowID)
 			select {
 			case s.changes <- workflowID:
 			default: // full: the periodic resync catches up
@@ -216,23 +239,45 @@ func (s *Scheduler) ResyncAll(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	want := map[string]bool{}
+	listed := map[string]bool{}
 	after := ""
 	for {
+		seq := s.cache.seq()
 		page, err := s.store.DeploymentList(ctx, &deployments.ListParams{Statuses: []deployments.Status{deployments.StatusDeployed}, AfterWorkflowID: after, Limit: 1000})
 		if err != nil {
 			return fmt.Errorf("resync: %w", err)
 		}
+		var desired []desiredJob
+		var fresh []string // workflows with a trigger new to this process
 		for _, d := range page {
+			listed[d.WorkflowID] = true
+			s.cache.put(d.WorkflowID, d, seq)
 			for _, dj := range desiredOf(d) {
-				want[jobName(dj.workflowID, dj.triggerID)] = true
-				s.apply(ctx, dj)
+				name := jobName(dj.workflowID, dj.triggerID)
+				want[name] = true
+				desired = append(desired, dj)
+				if !s.holds(name) && (len(fresh) == 0 || fresh[len(fresh)-1] != d.WorkflowID) {
+					fresh = append(fresh, d.WorkflowID)
+				}
 			}
+		}
+		// One read of the ledger for the page's new triggers, not one per trigger.
+		lasts := map[TriggerKey]time.Time{}
+		if len(fresh) > 0 {
+			if lasts, err = s.store.FireLastScheduledMany(ctx, fresh); err != nil {
+				return fmt.Errorf("resync: %w", err)
+			}
+		}
+		for _, dj := range desired {
+			last := lasts[TriggerKey{dj.workflowID, dj.triggerID}]
+			s.apply(ctx, dj, &last)
 		}
 		if len(page) < 1000 {
 			break
 		}
 		after = page[len(page)-1].WorkflowID
 	}
+	s.cache.keepOnly(listed)
 	s.mu.Lock()
 	var stale []string
 	for name := range s.jobs {
@@ -252,6 +297,7 @@ func (s *Scheduler) ResyncAll(ctx context.Context) error {
 func (s *Scheduler) Resync(ctx context.Context, workflowID string) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	seq := s.cache.seq()
 	d, err := s.store.DeploymentGetByWorkflow(ctx, workflowID)
 	if errors.Is(err, apperr.ErrNotFound) {
 		d, err = &deployments.Deployment{WorkflowID: workflowID}, nil
@@ -259,10 +305,11 @@ func (s *Scheduler) Resync(ctx context.Context, workflowID string) error {
 	if err != nil {
 		return fmt.Errorf("resync %s: %w", workflowID, err)
 	}
+	s.cache.put(workflowID, d, seq)
 	want := map[string]bool{}
 	for _, dj := range desiredOf(d) {
 		want[jobName(dj.workflowID, dj.triggerID)] = true
-		s.apply(ctx, dj)
+		s.apply(ctx, dj, nil)
 	}
 	s.mu.Lock()
 	var stale []string
@@ -278,10 +325,18 @@ func (s *Scheduler) Resync(ctx context.Context, workflowID string) error {
 	return nil
 }
 
+func (s *Scheduler) holds(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.jobs[name]
+	return ok
+}
+
 // apply schedules dj unless it is scheduled already with the same signature. A trigger new to
 // this process is caught up first (misfires since its last fire); a changed one is replaced
-// and not caught up (its old schedule's times are not the new one's).
-func (s *Scheduler) apply(ctx context.Context, dj desiredJob) {
+// and not caught up (its old schedule's times are not the new one's). last is the trigger's
+// latest scheduled time on record when the caller read it already (zero: none); nil reads it.
+func (s *Scheduler) apply(ctx context.Context, dj desiredJob, last *time.Time) {
 	name := jobName(dj.workflowID, dj.triggerID)
 	s.mu.Lock()
 	cur, ok := s.jobs[name]
@@ -309,7 +364,13 @@ func (s *Scheduler) apply(ctx context.Context, dj desiredJob) {
 	}
 	// After ScheduleJob: a time between the two is fired by both, and deduplicated, rather
 	// than by neither.
-	res, err := s.svc.CatchUp(ctx, dj.deployment, dj.triggerID, s.cfg.Now())
+	var res CatchUpResult
+	if last != nil {
+		res, err = s.svc.catchUpFrom(ctx, dj.deployment, dj.triggerID, trig, *last, s.cfg.Now())
+	} else {
+		res, err = s.svc.CatchUp(ctx, dj.deployment, dj.triggerID, s.cfg.Now())
+	}
+	s.cfg.Metrics.Misfire(ctx, int64(len(res.Missed)))
 	if err != nil {
 		log.Warn("catch-up failed", slog.Any("error", err))
 		return
@@ -361,6 +422,13 @@ func (j *fireJob) Execute(ctx context.Context) error {
 		return errors.New("fire: no job metadata in the context")
 	}
 	scheduled := time.Unix(0, md.RunTime).UTC()
+	j.s.cfg.Metrics.FireLateness(ctx, time.Since(scheduled))
+	ctx, span := j.s.tracer.Start(ctx, "scheduler.fire", trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(
+		attribute.String("wfr.workflow_id", j.workflowID),
+		attribute.String("wfr.trigger_id", j.triggerID),
+		attribute.String("wfr.scheduled_at", scheduled.Format(time.RFC3339Nano)),
+	))
+	defer span.End()
 	f := scheduling.Fire{Nominal: scheduled.Add(-j.trigger.Offset()).In(j.trigger.Location()), Scheduled: scheduled}
 	j.s.fire(ctx, j, f)
 	return nil // never retried by go-quartz: a failure is logged, and the sweeper-free path is the DB key
@@ -403,17 +471,32 @@ func (s *Scheduler) fire(ctx context.Context, j *fireJob, f scheduling.Fire) {
 	}
 }
 
-// live reads the deployment fresh and says whether j may fire: DEPLOYED, with this trigger
-// unchanged. A job that may not is resynced away.
+// live says whether j may fire: its deployment DEPLOYED, with this trigger unchanged. The
+// deployment comes from the cache, which the notifications invalidate and the resyncs refill;
+// on a miss, or when there is no notifier, it is read from the database (and cached). A job that may not fire is resynced
+// away.
 func (s *Scheduler) live(ctx context.Context, j *fireJob) (*deployments.Deployment, bool) {
-	d, err := s.store.DeploymentGetByWorkflow(ctx, j.workflowID)
-	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
-		if ctx.Err() == nil {
-			s.cfg.Logger.Warn("fire: cannot read the deployment; not firing", slog.String("workflow_id", j.workflowID), slog.Any("error", err))
-		}
-		return nil, false
+	var d *deployments.Deployment
+	cached := false
+	if s.notifier != nil { // without notifications, a cached deployment could be stale for a resync interval
+		d, cached = s.cache.get(j.workflowID)
 	}
-	if err == nil && d.Status == deployments.StatusDeployed {
+	if !cached {
+		seq := s.cache.seq()
+		var err error
+		d, err = s.store.DeploymentGetByWorkflow(ctx, j.workflowID)
+		switch {
+		case errors.Is(err, apperr.ErrNotFound):
+			d = nil
+		case err != nil:
+			if ctx.Err() == nil {
+				s.cfg.Logger.Warn("fire: cannot read the deployment; not firing", slog.String("workflow_id", j.workflowID), slog.Any("error", err))
+			}
+			return nil, false
+		}
+		s.cache.put(j.workflowID, d, seq)
+	}
+	if d != nil && d.Status == deployments.StatusDeployed {
 		if c := cronTrigger(d, j.triggerID); c != nil && signature(c) == j.signature {
 			return d, true
 		}

@@ -161,6 +161,13 @@ func (s *Service) CatchUp(ctx context.Context, d *deployments.Deployment, trigge
 	if err != nil {
 		return res, fmt.Errorf("catch up %s/%s: %w", d.WorkflowID, triggerID, err)
 	}
+	return s.catchUpFrom(ctx, d, triggerID, trig, last, now)
+}
+
+// catchUpFrom is CatchUp with the latest scheduled time on record already read (zero: none):
+// the scheduler reads them for a page of deployments at once.
+func (s *Service) catchUpFrom(ctx context.Context, d *deployments.Deployment, triggerID string, trig *scheduling.Trigger, last, now time.Time) (CatchUpResult, error) {
+	var res CatchUpResult
 	// Nothing before the deployment (re)started counts as missed: not a paused stretch, not the
 	// time before the first deploy. Never fired and never deployed: nothing to catch up.
 	if d.DeployedAt.After(last) {

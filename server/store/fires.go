@@ -153,3 +153,30 @@ func (db *DB) FireLastScheduled(ctx context.Context, workflowID, triggerID strin
 	}
 	return utc(rows[0].ScheduledAt), nil
 }
+
+// FireLastScheduledMany implements scheduler.Store: the latest scheduled time of every trigger
+// of the workflows that has a ledger row, in one grouped read of the unique index.
+func (db *DB) FireLastScheduledMany(ctx context.Context, workflowIDs []string) (map[scheduler.TriggerKey]time.Time, error) {
+	out := map[scheduler.TriggerKey]time.Time{}
+	if len(workflowIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		WorkflowID string    `bun:"workflow_id"`
+		TriggerID  string    `bun:"trigger_id"`
+		Last       time.Time `bun:"last"`
+	}
+	err := db.bun.NewSelect().Table("fire_ledger").
+		Column("workflow_id", "trigger_id").
+		ColumnExpr("max(scheduled_at) AS last").
+		Where("workflow_id IN (?)", bun.List(workflowIDs)).
+		GroupExpr("workflow_id, trigger_id").
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("last fires of %d workflows: %w", len(workflowIDs), interpretError(err))
+	}
+	for _, r := range rows {
+		out[scheduler.TriggerKey{WorkflowID: r.WorkflowID, TriggerID: r.TriggerID}] = utc(r.Last)
+	}
+	return out, nil
+}
