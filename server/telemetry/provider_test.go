@@ -72,5 +72,5 @@ func TestNoExporterSpansCarryIDsButDoNotRecord(t *testing.T) {
 	_, span := p.TracerProvider().Tracer("test").Start(t.Context(), "op")
 	defer span.End()
 	is.True(span.SpanContext().TraceID().IsValid()) // logs and the queue still get a trace id
-	is.True(!span.IsRecording())                     // but nothing is recorded for nobody
+	is.True(!span.IsRecording())                    // but nothing is recorded for nobody
 }
