@@ -35,6 +35,10 @@
 //     is cancelled) and its conditional writes affect no row.
 //   - Message delivered while its execution runs elsewhere: the row says RUNNING and the lock is
 //     held, so it is re-delivered later rather than run.
+//   - Two messages of one PENDING execution delivered at once (the sweeper's next to the
+//     original, an early message of a retry): the execution's lease is taken before the
+//     workflow lock, so the second finds the lease held and is re-delivered later; it never
+//     applies the overlap policy to its own execution (which SKIP would end SKIPPED).
 //   - Message delivered too often (MaxDeliveries): the execution ends FAILED with the reason and
 //     the message goes to the dead-letter stream.
 //   - Worker stops (SIGTERM): running engine calls are cancelled, each execution is handed back

@@ -304,22 +304,14 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 	// Two leases: the workflow lock is the overlap gate (not taken under ALLOW_ALL); the
 	// execution's own lease carries the fencing token stored on the row, so tokens of one row
 	// always come from one counter, whatever the policy was when an earlier attempt ran.
-	policy := cfg.OverlapPolicy
-	var gate *lock.Lease
-	if policy != deployments.OverlapAllowAll {
-		gate, err = w.locker.Acquire(ctx, "workflow:"+e.WorkflowID, w.cfg.LockTTL)
-		if errors.Is(err, lock.ErrNotAcquired) {
-			w.admitWhileHeld(ctx, log, e, d, policy)
-			return
-		}
-		if err != nil {
-			log.Warn("acquire workflow lock failed", slog.Any("error", err))
-			return
-		}
-	}
+	//
+	// The execution's lease is taken first: a second delivery of the same execution (the
+	// sweeper's, a duplicate, an early requeue) must not find the gate held by its own first
+	// delivery while the row is still PENDING and apply the overlap policy to itself (SKIP
+	// would end it SKIPPED, CANCEL_OTHER would cancel it). Holding the execution's lease, the
+	// gate's holder is another execution (or a dead earlier run of this one, row RUNNING).
 	lease, err := w.locker.Acquire(ctx, "execution:"+e.ID, w.cfg.LockTTL)
 	if err != nil {
-		w.release(ctx, log, gate)
 		if errors.Is(err, lock.ErrNotAcquired) {
 			// Another worker runs it now; look again once that lease could have ended.
 			w.requeue(ctx, log, e.ID, d, w.cfg.Now().Add(w.cfg.LockTTL))
@@ -327,6 +319,22 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 			log.Warn("acquire execution lease failed", slog.Any("error", err))
 		}
 		return
+	}
+	policy := cfg.OverlapPolicy
+	var gate *lock.Lease
+	if policy != deployments.OverlapAllowAll {
+		gate, err = w.locker.Acquire(ctx, "workflow:"+e.WorkflowID, w.cfg.LockTTL)
+		if err != nil {
+			// Released before the policy is applied: a buffered execution woken at once
+			// (wakeNext) must find its lease free.
+			w.release(ctx, log, lease)
+			if errors.Is(err, lock.ErrNotAcquired) {
+				w.admitWhileHeld(ctx, log, e, d, policy)
+			} else {
+				log.Warn("acquire workflow lock failed", slog.Any("error", err))
+			}
+			return
+		}
 	}
 	if lost := w.run(ctx, log, e, cfg, gate, lease); !lost {
 		// After a lost lease the message is not ours to acknowledge: another worker may have
@@ -553,6 +561,20 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, cfg *d
 	stopWatch()
 
 	cause := context.Cause(runCtx)
+	if cause == nil && errors.Is(err, context.DeadlineExceeded) {
+		// A remote engine enforces the deadline this worker propagated (the execution timeout)
+		// and can answer before this process's own timer fires: wait briefly for it, so that
+		// the outcome is TIMED_OUT rather than a failure.
+		if deadline, ok := runCtx.Deadline(); ok {
+			wait := time.NewTimer(min(max(time.Until(deadline), 0), 100*time.Millisecond) + time.Millisecond)
+			select {
+			case <-runCtx.Done():
+			case <-wait.C:
+			}
+			wait.Stop()
+			cause = context.Cause(runCtx)
+		}
+	}
 	switch {
 	case errors.Is(cause, lock.ErrLost):
 		lost = true
