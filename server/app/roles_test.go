@@ -1,0 +1,323 @@
+package app_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/matryer/is"
+	"github.com/redis/go-redis/v9"
+
+	workflowenginev1 "github.com/workflow-runtime/workflow-runtime/gen/workflowengine/v1"
+	"github.com/workflow-runtime/workflow-runtime/gen/workflowengine/v1/workflowenginev1connect"
+	workflowruntimev1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1/workflowruntimev1connect"
+	"github.com/workflow-runtime/workflow-runtime/server/app"
+	"github.com/workflow-runtime/workflow-runtime/server/config"
+	"github.com/workflow-runtime/workflow-runtime/server/health"
+	"github.com/workflow-runtime/workflow-runtime/server/store"
+	"github.com/workflow-runtime/workflow-runtime/server/store/storetest"
+	"github.com/workflow-runtime/workflow-runtime/server/testenv"
+)
+
+// startConfig starts an App of cfg (Addr 127.0.0.1:0), stopped when the test ends.
+func startConfig(t *testing.T, cfg config.Config) *app.App {
+	t.Helper()
+	cfg.Addr = "127.0.0.1:0"
+	a, err := app.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(t.Context()); err != nil {
+		_ = a.Stop(context.Background())
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+	return a
+}
+
+// h2cClient speaks cleartext HTTP/2 with prior knowledge, as the service's clients do.
+func h2cClient() *http.Client {
+	transport := &http.Transport{Protocols: new(http.Protocols)}
+	transport.Protocols.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: transport}
+}
+
+func statusOf(t *testing.T, url string) int {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	return res.StatusCode
+}
+
+// newSchemaURL creates a schema in the WFR_TEST_DATABASE_URL database and returns the URL whose
+// search_path is that schema; the schema is dropped when the test ends.
+func newSchemaURL(t *testing.T) string {
+	t.Helper()
+	baseURL := storetest.PostgresURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := store.Open(ctx, baseURL, store.Options{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatalf("open %s: %v", storetest.EnvDatabaseURL, err)
+	}
+	schema := "wfr_app_" + randomHex(t)
+	if _, err := admin.Bun().ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		_ = admin.Close()
+		t.Fatalf("create schema %s: %v", schema, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.Bun().ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+		_ = admin.Close()
+	})
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// claimRedisDB claims a Redis database number for the test, flushes it and returns its URL. The
+// service's keys have a fixed prefix ("wfr:"), so processes of different tests must not share a
+// database. The claim is the server/e2e suite's (SET NX of "wfr-e2e:db:<n>" on the
+// WFR_TEST_REDIS_URL database, released when the test ends), so the two packages running at
+// the same time do not take the same number.
+func claimRedisDB(t *testing.T) string {
+	t.Helper()
+	base := testenv.Redis(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	token := randomHex(t)
+	for n := 1; n <= 14; n++ {
+		key := fmt.Sprintf("wfr-e2e:db:%d", n)
+		ok, err := base.SetNX(ctx, key, token, 10*time.Minute).Result()
+		if err != nil {
+			t.Fatalf("claim redis database %d: %v", n, err)
+		}
+		if !ok {
+			continue
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if v, _ := base.Get(ctx, key).Result(); v == token {
+				base.Del(ctx, key)
+			}
+		})
+		u, err := url.Parse(os.Getenv("WFR_TEST_REDIS_URL"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Path = "/" + strconv.Itoa(n)
+		opts, err := redis.ParseURL(u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := redis.NewClient(opts)
+		defer func() { _ = client.Close() }()
+		if err := client.FlushDB(ctx).Err(); err != nil {
+			t.Fatalf("flush redis database %d: %v", n, err)
+		}
+		return u.String()
+	}
+	t.Fatal("no free redis database in 1..14")
+	return ""
+}
+
+func randomHex(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func TestRoleEngineServesWorkflowEngineService(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	a := start(t, config.RoleEngine)
+	client := workflowenginev1connect.NewWorkflowEngineServiceClient(h2cClient(), "http://"+a.Addr())
+
+	res, err := client.ExecuteWorkflow(t.Context(), &workflowenginev1.ExecuteWorkflowRequest{
+		ExecutionId: "0b9d1c57-5c4a-4a43-9d43-4c3b1f1f8a10",
+		WorkflowId:  "wf",
+		Revision:    1,
+		Attempt:     1,
+		Input:       `{"who":"engine"}`,
+		Definition: &workflowruntimev1.WorkflowDefinition{
+			Id:    "wf",
+			Name:  "wf",
+			Nodes: []*workflowruntimev1.Node{{Id: "a", Type: "noop"}},
+		},
+	})
+	is.NoErr(err)
+	is.True(res.GetSuccess() != nil) // the noop workflow succeeded
+	is.True(res.GetFailure() == nil)
+
+	_, err = client.ExecuteWorkflow(t.Context(), &workflowenginev1.ExecuteWorkflowRequest{ExecutionId: "x"})
+	is.Equal(connect.CodeOf(err), connect.CodeInvalidArgument) // no definition
+}
+
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	cfg := config.Default()
+	cfg.DatabaseURL = "sqlite://" + filepath.Join(t.TempDir(), "wfr.db")
+	is.NoErr(app.Migrate(t.Context(), cfg, slog.New(slog.DiscardHandler)))
+	is.NoErr(app.Migrate(t.Context(), cfg, slog.New(slog.DiscardHandler))) // applied migrations are skipped
+
+	db, err := store.Open(t.Context(), cfg.DatabaseURL, store.Options{})
+	is.NoErr(err)
+	defer func() { _ = db.Close() }()
+	var n int
+	is.NoErr(db.Bun().NewRaw("SELECT count(*) FROM executions").Scan(t.Context(), &n)) // the tables exist
+	is.Equal(n, 0)
+
+	// A role that does not migrate on start serves the migrated database.
+	cfg.MigrateOnStart = false
+	a := startConfig(t, cfg)
+	is.Equal(statusOf(t, "http://"+a.Addr()+"/readyz"), http.StatusOK)
+}
+
+func TestMigrateFailsWithoutDatabase(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	cfg := config.Default()
+	cfg.DatabaseURL = "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2" // nothing listens
+	is.True(app.Migrate(t.Context(), cfg, slog.New(slog.DiscardHandler)) != nil)
+}
+
+func TestStartFailsOnUnreachableRedis(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DatabaseURL = "sqlite::memory:"
+	cfg.RedisURL = "redis://127.0.0.1:1/0" // nothing listens on port 1
+	a, err := app.New(cfg, slog.New(slog.DiscardHandler))
+	is.NoErr(err)
+	err = a.Start(t.Context())
+	is.True(err != nil)
+	is.True(strings.Contains(err.Error(), "connect to redis")) // says what failed
+	is.Equal(a.Addr(), "")                                     // the server never started
+	is.NoErr(a.Stop(context.Background()))                     // what did start (the store) is released
+
+	// Run reports the failure when it was not asked to stop.
+	err = app.Run(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	is.True(err != nil)
+	is.True(strings.Contains(err.Error(), "connect to redis"))
+}
+
+func TestStartFailsOnBusyAddr(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	first := start(t, config.RoleAll)
+	cfg := config.Default()
+	cfg.Addr = first.Addr() // taken
+	cfg.DatabaseURL = "sqlite::memory:"
+	a, err := app.New(cfg, slog.New(slog.DiscardHandler))
+	is.NoErr(err)
+	err = a.Start(t.Context())
+	is.True(err != nil)
+	is.True(strings.Contains(err.Error(), "start http server"))
+	is.Equal(a.Addr(), "")
+	is.NoErr(a.Stop(context.Background())) // the workers that started are stopped
+}
+
+// TestRolesAPIWorkerEngine runs the distributed deployment in one process: an engine role, a
+// worker role calling it over WFR_ENGINE_URL, and an api role, on one PostgreSQL schema and one
+// Redis database. A triggered execution goes through the Redis queue to the worker, which runs
+// it on the remote engine.
+func TestRolesAPIWorkerEngine(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	databaseURL := newSchemaURL(t)
+	redisURL := claimRedisDB(t)
+
+	cfg := config.Default()
+	cfg.DatabaseURL = databaseURL
+	cfg.RedisURL = redisURL
+	is.NoErr(app.Migrate(t.Context(), cfg, slog.New(slog.DiscardHandler)))
+	cfg.MigrateOnStart = false
+
+	engineCfg := config.Default()
+	engineCfg.Role = config.RoleEngine
+	eng := startConfig(t, engineCfg)
+
+	workerCfg := cfg
+	workerCfg.Role = config.RoleWorker
+	workerCfg.EngineURL = "http://" + eng.Addr()
+	worker := startConfig(t, workerCfg)
+
+	apiCfg := cfg
+	apiCfg.Role = config.RoleAPI
+	api := startConfig(t, apiCfg)
+
+	for _, a := range []*app.App{eng, worker, api} {
+		is.Equal(statusOf(t, "http://"+a.Addr()+"/readyz"), http.StatusOK) // every role is ready
+	}
+	report := getHealth(t, "http://"+worker.Addr())
+	is.Equal(report.Status, health.StatusHealthy)
+	is.Equal(report.Dependencies["redis"].Status, health.StatusHealthy)
+	is.Equal(report.Dependencies["workflow_engine"].Status, health.StatusHealthy) // the remote engine answers /livez
+	is.Equal(report.Dependencies["database"].Status, health.StatusHealthy)
+
+	// The worker does not serve the API.
+	workerAPI := workflowruntimev1connect.NewWorkflowRuntimeServiceClient(http.DefaultClient, "http://"+worker.Addr())
+	_, err := workerAPI.ListDeployments(t.Context(), &workflowruntimev1.ListDeploymentsRequest{})
+	is.Equal(connect.CodeOf(err), connect.CodeUnimplemented)
+
+	client := workflowruntimev1connect.NewWorkflowRuntimeServiceClient(h2cClient(), "http://"+api.Addr())
+	_, err = client.DeployWorkflow(t.Context(), &workflowruntimev1.DeployWorkflowRequest{
+		Definition: &workflowruntimev1.WorkflowDefinition{
+			Id: "roles", Name: "roles", Nodes: []*workflowruntimev1.Node{{Id: "a", Type: "noop"}},
+		},
+	})
+	is.NoErr(err)
+	trig, err := client.TriggerWorkflow(t.Context(), &workflowruntimev1.TriggerWorkflowRequest{
+		Target: &workflowruntimev1.TriggerWorkflowRequest_WorkflowId{WorkflowId: "roles"},
+	})
+	is.NoErr(err)
+	id := trig.GetExecution().GetId()
+
+	deadline := time.Now().Add(30 * time.Second)
+	var status workflowruntimev1.ExecutionStatus
+	for time.Now().Before(deadline) {
+		res, err := client.GetExecution(t.Context(), &workflowruntimev1.GetExecutionRequest{ExecutionId: id})
+		is.NoErr(err)
+		status = res.GetExecution().GetStatus()
+		if status == workflowruntimev1.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED ||
+			status == workflowruntimev1.ExecutionStatus_EXECUTION_STATUS_FAILED {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	is.Equal(status, workflowruntimev1.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED) // run by the worker on the remote engine
+
+	// The engine going away is seen by the worker's health.
+	is.NoErr(eng.Stop(context.Background()))
+	report = getHealth(t, "http://"+worker.Addr())
+	is.True(report.Dependencies["workflow_engine"].Status != health.StatusHealthy)
+}
