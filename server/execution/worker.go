@@ -562,17 +562,11 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, cfg *d
 
 	cause := context.Cause(runCtx)
 	if cause == nil && errors.Is(err, context.DeadlineExceeded) {
-		// A remote engine enforces the deadline this worker propagated (the execution timeout)
-		// and can answer before this process's own timer fires: wait briefly for it, so that
-		// the outcome is TIMED_OUT rather than a failure.
-		if deadline, ok := runCtx.Deadline(); ok {
-			wait := time.NewTimer(min(max(time.Until(deadline), 0), 100*time.Millisecond) + time.Millisecond)
-			select {
-			case <-runCtx.Done():
-			case <-wait.C:
-			}
-			wait.Stop()
-			cause = context.Cause(runCtx)
+		if _, ok := runCtx.Deadline(); ok {
+			// The only deadline the engine gets is the execution timeout, propagated with the
+			// call; a remote engine enforces it and may answer a moment before this process's
+			// own timer fires. That is a timeout, not a failure.
+			cause = errTimedOut
 		}
 	}
 	switch {
