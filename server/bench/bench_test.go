@@ -80,6 +80,20 @@ func BenchmarkAPI(b *testing.B) {
 		ratio(b, ns)
 	})
 
+	b.Run("trigger", func(b *testing.B) {
+		wf := fmt.Sprintf("trigger-%d", deployed.Add(1))
+		if _, err := deployClient.DeployWorkflow(context.Background(), &v1.DeployWorkflowRequest{
+			Definition: &v1.WorkflowDefinition{Id: wf, Nodes: []*v1.Node{{Id: "n", Type: "noop"}}},
+		}); err != nil {
+			b.Fatal(err)
+		}
+		ns := measure(b, func(ctx context.Context, _ int64) error {
+			_, err := deployClient.TriggerWorkflow(ctx, &v1.TriggerWorkflowRequest{Target: &v1.TriggerWorkflowRequest_WorkflowId{WorkflowId: wf}})
+			return err
+		})
+		ratio(b, ns)
+	})
+
 	b.Run("list", func(b *testing.B) {
 		ns := measure(b, func(ctx context.Context, i int64) error {
 			res, err := listClient.ListDeployments(ctx, &v1.ListDeploymentsRequest{
