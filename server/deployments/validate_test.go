@@ -6,6 +6,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
 )
 
 func nodes(edges map[string][]string, order ...string) []Node {
@@ -88,4 +89,22 @@ func TestConfigWithDefaults(t *testing.T) {
 	kept := Config{OverlapPolicy: OverlapAllowAll, Retry: RetryPolicy{MaxAttempts: 5}}.WithDefaults()
 	is.Equal(kept.OverlapPolicy, OverlapAllowAll) // set values are kept
 	is.Equal(kept.Retry.MaxAttempts, uint32(5))
+}
+
+func TestCronSchedulePolicies(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	for _, tt := range []struct {
+		repeated, skipped string
+		wantR             scheduling.RepeatedHourPolicy
+		wantS             scheduling.SkippedHourPolicy
+	}{
+		{"", "", scheduling.RepeatedHourDefault, scheduling.SkippedHourDefault},
+		{RepeatedHourOnce, SkippedHourShift, scheduling.RepeatedHourOnce, scheduling.SkippedHourShift},
+		{RepeatedHourTwice, SkippedHourSkip, scheduling.RepeatedHourTwice, scheduling.SkippedHourSkip},
+	} {
+		r, s := (&CronSchedule{RepeatedHour: tt.repeated, SkippedHour: tt.skipped}).Policies()
+		is.Equal(r, tt.wantR)
+		is.Equal(s, tt.wantS)
+	}
 }

@@ -107,13 +107,14 @@ func (s *Service) project(ctx context.Context, triggers []CronTrigger, start tim
 			return nil, err
 		}
 		zero := int32(0)
+		repeated, skipped := (&deployments.CronSchedule{RepeatedHour: k.repeated, SkippedHour: k.skipped}).Policies()
 		tr, err := scheduling.NewTrigger(scheduling.TriggerConfig{
 			WorkflowID:          "load-projection",
 			Expression:          k.expression,
 			TimeZone:            k.timezone,
 			JitterWindowSeconds: &zero,
-			RepeatedHour:        repeatedHour(k.repeated),
-			SkippedHour:         skippedHour(k.skipped),
+			RepeatedHour:        repeated,
+			SkippedHour:         skipped,
 		})
 		if err != nil {
 			// Deployed triggers were validated; one that no longer parses is left out.
@@ -166,26 +167,4 @@ func (s *Service) project(ctx context.Context, triggers []CronTrigger, start tim
 	}
 	out.MeanPerSecond = float64(sum) / math.Max(1, float64(seconds))
 	return out, nil
-}
-
-func repeatedHour(s string) scheduling.RepeatedHourPolicy {
-	switch s {
-	case deployments.RepeatedHourOnce:
-		return scheduling.RepeatedHourOnce
-	case deployments.RepeatedHourTwice:
-		return scheduling.RepeatedHourTwice
-	default:
-		return scheduling.RepeatedHourDefault
-	}
-}
-
-func skippedHour(s string) scheduling.SkippedHourPolicy {
-	switch s {
-	case deployments.SkippedHourShift:
-		return scheduling.SkippedHourShift
-	case deployments.SkippedHourSkip:
-		return scheduling.SkippedHourSkip
-	default:
-		return scheduling.SkippedHourDefault
-	}
 }

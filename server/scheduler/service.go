@@ -56,36 +56,15 @@ func NewService(store Store, executions Executions, cfg ServiceConfig) *Service 
 // NewTrigger builds the scheduling trigger of one cron schedule of a workflow.
 func NewTrigger(workflowID string, c *deployments.CronSchedule) (*scheduling.Trigger, error) {
 	window := int32(min(c.JitterWindowSeconds, 1<<31-1)) //nolint:gosec // capped above
+	repeated, skipped := c.Policies()
 	return scheduling.NewTrigger(scheduling.TriggerConfig{
 		WorkflowID:          workflowID,
 		Expression:          c.Expression,
 		TimeZone:            c.Timezone,
 		JitterWindowSeconds: &window,
-		RepeatedHour:        repeatedHour(c.RepeatedHour),
-		SkippedHour:         skippedHour(c.SkippedHour),
+		RepeatedHour:        repeated,
+		SkippedHour:         skipped,
 	})
-}
-
-func repeatedHour(s string) scheduling.RepeatedHourPolicy {
-	switch s {
-	case deployments.RepeatedHourOnce:
-		return scheduling.RepeatedHourOnce
-	case deployments.RepeatedHourTwice:
-		return scheduling.RepeatedHourTwice
-	default:
-		return scheduling.RepeatedHourDefault
-	}
-}
-
-func skippedHour(s string) scheduling.SkippedHourPolicy {
-	switch s {
-	case deployments.SkippedHourShift:
-		return scheduling.SkippedHourShift
-	case deployments.SkippedHourSkip:
-		return scheduling.SkippedHourSkip
-	default:
-		return scheduling.SkippedHourDefault
-	}
 }
 
 func misfirePolicy(s string) scheduling.MisfirePolicy {
