@@ -2,22 +2,15 @@ package app_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 	"github.com/matryer/is"
-	"github.com/redis/go-redis/v9"
 
 	workflowenginev1 "github.com/workflow-runtime/workflow-runtime/gen/workflowengine/v1"
 	"github.com/workflow-runtime/workflow-runtime/gen/workflowengine/v1/workflowenginev1connect"
@@ -62,96 +55,6 @@ func statusOf(t *testing.T, url string) int {
 	}
 	_ = res.Body.Close()
 	return res.StatusCode
-}
-
-// newSchemaURL creates a schema in the WFR_TEST_DATABASE_URL database and returns the URL whose
-// search_path is that schema; the schema is dropped when the test ends.
-func newSchemaURL(t *testing.T) string {
-	t.Helper()
-	baseURL := storetest.PostgresURL(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	admin, err := store.Open(ctx, baseURL, store.Options{MaxOpenConns: 1})
-	if err != nil {
-		t.Fatalf("open %s: %v", storetest.EnvDatabaseURL, err)
-	}
-	schema := "wfr_app_" + randomHex(t)
-	if _, err := admin.Bun().ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		_ = admin.Close()
-		t.Fatalf("create schema %s: %v", schema, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.Bun().ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		_ = admin.Close()
-	})
-	u, err := url.Parse(baseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// claimRedisDB claims a Redis database number for the test, flushes it and returns its URL. The
-// service's keys have a fixed prefix ("wfr:"), so processes of different tests must not share a
-// database. The claim is the server/e2e suite's (SET NX of "wfr-e2e:db:<n>" on the
-// WFR_TEST_REDIS_URL database, released when the test ends), so the two packages running at
-// the same time do not take the same number.
-func claimRedisDB(t *testing.T) string {
-	t.Helper()
-	base := testenv.Redis(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	token := randomHex(t)
-	for n := 1; n <= 14; n++ {
-		key := fmt.Sprintf("wfr-e2e:db:%d", n)
-		ok, err := base.SetNX(ctx, key, token, 10*time.Minute).Result()
-		if err != nil {
-			t.Fatalf("claim redis database %d: %v", n, err)
-		}
-		if !ok {
-			continue
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if v, _ := base.Get(ctx, key).Result(); v == token {
-				base.Del(ctx, key)
-			}
-		})
-		u, err := url.Parse(os.Getenv("WFR_TEST_REDIS_URL"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.Path = "/" + strconv.Itoa(n)
-		opts, err := redis.ParseURL(u.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		client := redis.NewClient(opts)
-		defer func() { _ = client.Close() }()
-		if err := client.FlushDB(ctx).Err(); err != nil {
-			t.Fatalf("flush redis database %d: %v", n, err)
-		}
-		return u.String()
-	}
-	t.Fatal("no free redis database in 1..14")
-	return ""
-}
-
-func randomHex(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
 
 func TestRoleEngineServesWorkflowEngineService(t *testing.T) {
@@ -253,8 +156,8 @@ func TestStartFailsOnBusyAddr(t *testing.T) {
 func TestRolesAPIWorkerEngine(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	databaseURL := newSchemaURL(t)
-	redisURL := claimRedisDB(t)
+	databaseURL := storetest.PostgresSchemaURL(t)
+	redisURL := testenv.RedisDatabase(t)
 
 	cfg := config.Default()
 	cfg.DatabaseURL = databaseURL

@@ -10,11 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,7 +20,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -79,10 +76,8 @@ type cluster struct {
 // Skips without WFR_TEST_DATABASE_URL or WFR_TEST_REDIS_URL (fails under CI=true).
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
-	baseDB := storetest.PostgresURL(t)
-	redisURL := claimRedisDB(t)
-	c := &cluster{t: t, dir: t.TempDir(), redisURL: redisURL}
-	c.databaseURL, c.db = newSchema(t, baseDB)
+	c := &cluster{t: t, dir: t.TempDir(), redisURL: testenv.RedisDatabase(t)}
+	c.databaseURL, c.db = newSchema(t)
 	c.dumpLogsOnFailure()
 	return c
 }
@@ -112,95 +107,21 @@ func (c *cluster) dumpLogsOnFailure() {
 
 // newSchema creates a schema in the baseURL database, returns the URL whose search_path is that
 // schema and a store on it, and drops the schema when the test ends.
-func newSchema(t *testing.T, baseURL string) (string, *store.DB) {
+func newSchema(t *testing.T) (string, *store.DB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := store.Open(ctx, baseURL, store.Options{MaxOpenConns: 1})
+	schemaURL := storetest.PostgresSchemaURL(t)
+	db, err := store.Open(ctx, schemaURL, store.Options{MaxOpenConns: 4})
 	if err != nil {
-		t.Fatalf("open %s: %v", storetest.EnvDatabaseURL, err)
-	}
-	schema := "wfr_e2e_" + randomHex(t, 6)
-	if _, err := admin.Bun().ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		_ = admin.Close()
-		t.Fatalf("create schema %s: %v", schema, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.Bun().ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		_ = admin.Close()
-	})
-	u, err := url.Parse(baseURL)
-	if err != nil {
-		t.Fatalf("parse %s: %v", storetest.EnvDatabaseURL, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := store.Open(ctx, u.String(), store.Options{MaxOpenConns: 4})
-	if err != nil {
-		t.Fatalf("open schema %s: %v", schema, err)
+		t.Fatalf("open the test schema: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() }) // runs before the drop
 	// Migrated here, once, so that processes starting together do not race to create tables.
 	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("migrate schema %s: %v", schema, err)
+		t.Fatalf("migrate the test schema: %v", err)
 	}
-	return u.String(), db
-}
-
-// firstRedisDB and lastRedisDB bound the Redis databases the suite uses (15 is the bench's).
-const (
-	firstRedisDB = 1
-	lastRedisDB  = 14
-)
-
-// claimRedisDB claims a Redis database number for this test (see doc.go), flushes it and
-// returns the URL of that database.
-func claimRedisDB(t *testing.T) string {
-	t.Helper()
-	base := testenv.Redis(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	token := randomHex(t, 8)
-	for n := firstRedisDB; n <= lastRedisDB; n++ {
-		key := fmt.Sprintf("wfr-e2e:db:%d", n)
-		ok, err := base.SetNX(ctx, key, token, 10*time.Minute).Result()
-		if err != nil {
-			t.Fatalf("claim redis database %d: %v", n, err)
-		}
-		if !ok {
-			continue
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if v, _ := base.Get(ctx, key).Result(); v == token {
-				base.Del(ctx, key)
-			}
-		})
-		u, err := url.Parse(os.Getenv("WFR_TEST_REDIS_URL"))
-		if err != nil {
-			t.Fatalf("parse WFR_TEST_REDIS_URL: %v", err)
-		}
-		u.Path = "/" + strconv.Itoa(n)
-		opts, err := redis.ParseURL(u.String())
-		if err != nil {
-			t.Fatalf("parse redis url: %v", err)
-		}
-		client := redis.NewClient(opts)
-		defer func() { _ = client.Close() }()
-		if err := client.FlushDB(ctx).Err(); err != nil {
-			t.Fatalf("flush redis database %d: %v", n, err)
-		}
-		t.Logf("redis database %d", n)
-		return u.String()
-	}
-	t.Fatalf("no free redis database in %d..%d (claims are keys wfr-e2e:db:<n>)", firstRedisDB, lastRedisDB)
-	return ""
+	return schemaURL, db
 }
 
 // proc is one workflow-runtime process.

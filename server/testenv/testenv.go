@@ -5,7 +5,10 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -73,4 +76,56 @@ func RedisPrefixed(tb testing.TB) (redis.UniversalClient, string) {
 		}
 	})
 	return client, prefix
+}
+
+// Redis databases RedisDatabase hands out; 0 is the shared one, 15 is left for benchmarks.
+const (
+	firstRedisDB = 1
+	lastRedisDB  = 14
+)
+
+// RedisDatabase claims a Redis database number of its own for the test (for processes that use
+// fixed key names, such as the service's "wfr:" keys), flushes it and returns its URL. A claim
+// is the key wfr-e2e:db:<n> in WFR_TEST_REDIS_URL's database, held until the test ends (and
+// expiring after ten minutes), so that packages running at the same time never share one.
+func RedisDatabase(t testing.TB) string {
+	t.Helper()
+	base := Redis(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	token := uuid.NewString()
+	for n := firstRedisDB; n <= lastRedisDB; n++ {
+		key := fmt.Sprintf("wfr-e2e:db:%d", n)
+		ok, err := base.SetNX(ctx, key, token, 10*time.Minute).Result()
+		if err != nil {
+			t.Fatalf("claim redis database %d: %v", n, err)
+		}
+		if !ok {
+			continue
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if v, _ := base.Get(ctx, key).Result(); v == token {
+				base.Del(ctx, key)
+			}
+		})
+		u, err := url.Parse(os.Getenv("WFR_TEST_REDIS_URL"))
+		if err != nil {
+			t.Fatalf("parse WFR_TEST_REDIS_URL: %v", err)
+		}
+		u.Path = "/" + strconv.Itoa(n)
+		opts, err := redis.ParseURL(u.String())
+		if err != nil {
+			t.Fatalf("parse redis url: %v", err)
+		}
+		client := redis.NewClient(opts)
+		defer func() { _ = client.Close() }()
+		if err := client.FlushDB(ctx).Err(); err != nil {
+			t.Fatalf("flush redis database %d: %v", n, err)
+		}
+		return u.String()
+	}
+	t.Fatalf("no free redis database in %d..%d (claims are keys wfr-e2e:db:<n>)", firstRedisDB, lastRedisDB)
+	return ""
 }

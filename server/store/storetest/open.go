@@ -29,6 +29,15 @@ const EnvDatabaseURL = "WFR_TEST_DATABASE_URL"
 // WFR_TEST_DATABASE_URL is unset, unless CI=true (then it fails).
 func OpenPostgres(t testing.TB) *store.DB {
 	t.Helper()
+	// Registered after the schema's cleanup, so it runs before it: close, then drop.
+	return openAndMigrate(t, PostgresSchemaURL(t), store.Options{MaxOpenConns: 10})
+}
+
+// PostgresSchemaURL creates a new, empty schema in the WFR_TEST_DATABASE_URL database, drops it
+// when the test ends, and returns a URL whose search_path points at it (for processes and
+// stores the test opens itself). Skips or fails like PostgresURL.
+func PostgresSchemaURL(t testing.TB) string {
+	t.Helper()
 	baseURL := PostgresURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -58,8 +67,7 @@ func OpenPostgres(t testing.TB) *store.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	// Registered after the schema's cleanup, so it runs before it: close, then drop.
-	return openAndMigrate(t, u.String(), store.Options{MaxOpenConns: 10})
+	return u.String()
 }
 
 // PostgresURL returns WFR_TEST_DATABASE_URL, skipping the test when it is unset (failing it
