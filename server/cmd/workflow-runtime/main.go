@@ -11,6 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// IANA time zones inside the binary: cron triggers name zones, and a minimal container
+	// image may have no zoneinfo of its own.
+	_ "time/tzdata"
 
 	"github.com/alecthomas/kong"
 
