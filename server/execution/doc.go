@@ -5,7 +5,10 @@
 //
 //  1. Record: Service.Trigger (or a scheduler fire) inserts a PENDING row. Uniqueness makes
 //     duplicates impossible: (workflow_id, idempotency_key) for API triggers, (workflow_id,
-//     trigger_id, scheduled_at) for cron fires. A repeat returns the first row.
+//     trigger_id, scheduled_at) for cron fires. A repeat returns the first row. Concurrent
+//     Trigger calls are recorded together (batcher.go): one multi-row INSERT … SELECT, whose
+//     rows are checked and deduplicated one by one as a single call's would be, and one
+//     pipelined round trip of XADDs for the new ones.
 //  2. Enqueue: a message {execution_id, traceparent} goes on the queue. The row is the truth;
 //     the queue is delivery. If the enqueue is lost, the Sweeper enqueues the row again.
 //  3. Admit: a Worker receives the message, reads the row (terminal: acknowledge and stop) and

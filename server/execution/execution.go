@@ -86,6 +86,11 @@ type Store interface {
 	// execution with inserted false. apperr.ErrNotFound for an unknown workflow or webhook,
 	// apperr.ErrFailedPrecondition when the deployment is not DEPLOYED.
 	ExecutionTrigger(ctx context.Context, e *Execution, webhookPath string) (got *Execution, inserted bool, err error)
+	// ExecutionTriggerBatch is ExecutionTrigger for many rows in one statement: result i answers
+	// row i as ExecutionTrigger would have (its Err holds what ExecutionTrigger would return).
+	// Two rows with the same workflow and idempotency key record one execution; the other gets
+	// it with Inserted false. The error is for the batch as a whole (the statement failed).
+	ExecutionTriggerBatch(ctx context.Context, rows []TriggerRow) ([]TriggerResult, error)
 	// ExecutionGet returns one execution; apperr.ErrNotFound when there is none.
 	ExecutionGet(ctx context.Context, id string) (*Execution, error)
 	// ExecutionClaim moves a PENDING or RUNNING execution to RUNNING under fence, adds one to
@@ -136,6 +141,20 @@ type DeploymentRef struct {
 	Status       deployments.Status
 	// TriggerID is the webhook trigger's id (DeploymentRefByWebhookPath only).
 	TriggerID string
+}
+
+// TriggerRow is one row of Store.ExecutionTriggerBatch: an execution as ExecutionTrigger takes
+// it, and the webhook path when it is a WEBHOOK trigger.
+type TriggerRow struct {
+	Execution   *Execution
+	WebhookPath string
+}
+
+// TriggerResult answers one TriggerRow: the recorded (Inserted) or existing execution, or Err.
+type TriggerResult struct {
+	Execution *Execution
+	Inserted  bool
+	Err       error
 }
 
 // FinishParams is the input of Store.ExecutionFinish.

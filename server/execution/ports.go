@@ -24,6 +24,7 @@ type Locker interface {
 // Queue delivers execution ids to workers. queue.Queue implements it.
 type Queue interface {
 	Enqueue(ctx context.Context, m queue.Message) error
+	EnqueueBatch(ctx context.Context, ms []queue.Message) error
 	EnqueueAt(ctx context.Context, m queue.Message, t time.Time) error
 	Receive(ctx context.Context, consumer string, max int, block time.Duration) ([]queue.Delivery, error)
 	Ack(ctx context.Context, ids ...string) error

@@ -1,6 +1,7 @@
 package execution
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +22,9 @@ type ServiceConfig struct {
 	Now func() time.Time
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
+	// TriggerBatch is the most concurrent Trigger calls recorded by one statement and enqueued by
+	// one round trip. Default 128.
+	TriggerBatch int
 }
 
 // Service records executions and hands them to the queue (the api role's half of the path of
@@ -31,6 +35,7 @@ type Service struct {
 	notifier Notifier
 	now      func() time.Time
 	logger   *slog.Logger
+	triggers *triggerBatcher
 }
 
 // NewService returns a Service.
@@ -42,6 +47,7 @@ func NewService(store Store, q Queue, notifier Notifier, cfg ServiceConfig) *Ser
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
+	s.triggers = &triggerBatcher{store: store, queue: q, logger: s.logger, max: cmp.Or(max(cfg.TriggerBatch, 0), 128)}
 	return s
 }
 
@@ -61,7 +67,9 @@ type TriggerParams struct {
 // Trigger records a PENDING execution of a DEPLOYED deployment and enqueues it. A repeated
 // idempotency key returns the first execution with deduplicated true and enqueues nothing.
 // The row is the truth: when the enqueue fails the execution is still returned, and the
-// sweeper enqueues it later.
+// sweeper enqueues it later. Concurrent calls are recorded and enqueued in batches
+// (triggerBatcher); when ctx ends first, Trigger returns ctx.Err() and the execution may still
+// be recorded.
 func (s *Service) Trigger(ctx context.Context, p *TriggerParams) (e *Execution, deduplicated bool, err error) {
 	if len(p.TriggerData) > 0 && !json.Valid(p.TriggerData) {
 		return nil, false, apperr.Invalid("trigger_data", "string.json", "must be a JSON document")
@@ -83,15 +91,17 @@ func (s *Service) Trigger(ctx context.Context, p *TriggerParams) (e *Execution, 
 		CreatedAt:      now,
 		UpdatedAt:      now,
 	}
-	got, inserted, err := s.store.ExecutionTrigger(ctx, e, p.WebhookPath)
+	// The worker's span continues the active span's trace (the RPC's server span);
+	// p.Traceparent is the fallback for a caller without tracing.
+	traceparent := cmp.Or(telemetry.Traceparent(ctx), p.Traceparent)
+	res, err := s.triggers.trigger(ctx, TriggerRow{Execution: e, WebhookPath: p.WebhookPath}, traceparent)
 	if err != nil {
-		return nil, false, err // says what was looked up
+		return nil, false, err
 	}
-	if !inserted {
-		return got, true, nil
+	if res.Err != nil {
+		return nil, false, res.Err // says what was looked up
 	}
-	s.enqueue(ctx, got, p.Traceparent)
-	return got, false, nil
+	return res.Execution, !res.Inserted, nil
 }
 
 // FireParams is the input of Fire: one scheduled time of one cron trigger.

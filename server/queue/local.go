@@ -137,6 +137,26 @@ func (q *LocalQueue) Enqueue(ctx context.Context, m Message) error {
 	return nil
 }
 
+// EnqueueBatch implements Queue.
+func (q *LocalQueue) EnqueueBatch(ctx context.Context, ms []Message) error {
+	for _, m := range ms {
+		if err := validate(m); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := q.now()
+	for _, m := range ms {
+		q.push(m, now)
+	}
+	q.broadcast()
+	return nil
+}
+
 // EnqueueAt implements Queue.
 func (q *LocalQueue) EnqueueAt(ctx context.Context, m Message, t time.Time) error {
 	if err := validate(m); err != nil {

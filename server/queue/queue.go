@@ -62,6 +62,9 @@ type DeadLetter struct {
 type Queue interface {
 	// Enqueue makes m ready for delivery now.
 	Enqueue(ctx context.Context, m Message) error
+	// EnqueueBatch is Enqueue for several messages at once (Redis: one pipelined round trip). On
+	// an error some of them may have been enqueued.
+	EnqueueBatch(ctx context.Context, ms []Message) error
 	// EnqueueAt delivers m not before t (retries with backoff, buffered overlap). A t not in the
 	// future is Enqueue.
 	EnqueueAt(ctx context.Context, m Message, t time.Time) error

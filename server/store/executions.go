@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -160,30 +161,203 @@ func (db *DB) ExecutionTrigger(ctx context.Context, e *execution.Execution, webh
 		return nil, false, fmt.Errorf("record execution: %w", interpretError(err))
 	}
 	// Nothing inserted: no such workflow or webhook, not DEPLOYED, or the key is taken.
-	var ref *execution.DeploymentRef
+	existing, err := db.triggerNotInserted(ctx, e, webhookPath, nil)
+	return existing, false, err
+}
+
+// triggerLookups remembers, across the rows of one batch that were not inserted, what
+// triggerNotInserted has read: one read per workflow, webhook path and idempotency key.
+type triggerLookups struct {
+	refs     map[string]refResult
+	existing map[[2]string]existingResult
+}
+
+type refResult struct {
+	ref *execution.DeploymentRef
+	err error
+}
+
+type existingResult struct {
+	e   *execution.Execution
+	err error
+}
+
+// triggerNotInserted says why a trigger inserted nothing: no such workflow or webhook
+// (apperr.ErrNotFound), not DEPLOYED (apperr.ErrFailedPrecondition), or the idempotency key is
+// taken (the execution that holds it). memo may be nil.
+func (db *DB) triggerNotInserted(ctx context.Context, e *execution.Execution, webhookPath string, memo *triggerLookups) (*execution.Execution, error) {
+	refKey := "w:" + e.WorkflowID
 	if webhookPath != "" {
-		ref, err = db.DeploymentRefByWebhookPath(ctx, webhookPath)
-	} else {
-		ref, err = db.DeploymentRef(ctx, row.WorkflowID)
+		refKey = "h:" + webhookPath
 	}
-	if err != nil {
-		return nil, false, err
+	r, ok := memo.ref(refKey)
+	if !ok {
+		if webhookPath != "" {
+			r.ref, r.err = db.DeploymentRefByWebhookPath(ctx, webhookPath)
+		} else {
+			r.ref, r.err = db.DeploymentRef(ctx, e.WorkflowID)
+		}
+		memo.setRef(refKey, r)
 	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	ref := r.ref
 	if ref.Status != deployments.StatusDeployed {
-		return nil, false, fmt.Errorf("workflow %s is %s, not DEPLOYED: %w", ref.WorkflowID, ref.Status, apperr.ErrFailedPrecondition)
+		return nil, fmt.Errorf("workflow %s is %s, not DEPLOYED: %w", ref.WorkflowID, ref.Status, apperr.ErrFailedPrecondition)
 	}
 	if e.IdempotencyKey == "" {
-		return nil, false, fmt.Errorf("record execution %s: id taken: %w", e.ID, apperr.ErrConflict)
+		return nil, fmt.Errorf("record execution %s: id taken: %w", e.ID, apperr.ErrConflict)
 	}
-	var existing executionRow
-	err = db.bun.NewSelect().Model(&existing).
-		Where("workflow_id = ?", ref.WorkflowID).
-		Where("idempotency_key = ?", e.IdempotencyKey).
-		Scan(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("find the execution that holds key %q: %w", e.IdempotencyKey, interpretError(err))
+	key := [2]string{ref.WorkflowID, e.IdempotencyKey}
+	x, ok := memo.existingFor(key)
+	if !ok {
+		var existing executionRow
+		err := db.bun.NewSelect().Model(&existing).
+			Where("workflow_id = ?", ref.WorkflowID).
+			Where("idempotency_key = ?", e.IdempotencyKey).
+			Scan(ctx)
+		if err != nil {
+			x.err = fmt.Errorf("find the execution that holds key %q: %w", e.IdempotencyKey, interpretError(err))
+		} else {
+			x.e = existing.toExecution()
+		}
+		memo.setExisting(key, x)
 	}
-	return existing.toExecution(), false, nil
+	if x.err != nil {
+		return nil, x.err
+	}
+	got := *x.e // each caller gets its own copy
+	return &got, nil
+}
+
+func (m *triggerLookups) ref(k string) (refResult, bool) {
+	if m == nil {
+		return refResult{}, false
+	}
+	r, ok := m.refs[k]
+	return r, ok
+}
+
+func (m *triggerLookups) setRef(k string, r refResult) {
+	if m != nil {
+		m.refs[k] = r
+	}
+}
+
+func (m *triggerLookups) existingFor(k [2]string) (existingResult, bool) {
+	if m == nil {
+		return existingResult{}, false
+	}
+	x, ok := m.existing[k]
+	return x, ok
+}
+
+func (m *triggerLookups) setExisting(k [2]string, x existingResult) {
+	if m != nil {
+		m.existing[k] = x
+	}
+}
+
+// triggerBatchColumns are the columns of the VALUES list of ExecutionTriggerBatch, with their
+// PostgreSQL types: a VALUES list in a CTE types its literals as text unless told otherwise.
+var triggerBatchColumns = []struct{ name, pgType string }{
+	{"id", "uuid"},
+	{"workflow_id", "text"},
+	{"webhook_path", "text"},
+	{"status", "text"},
+	{"trigger_type", "text"},
+	{"trigger_data", "text"},
+	{"idempotency_key", "text"},
+	{"scheduled_at", "timestamptz"},
+	{"available_at", "timestamptz"},
+	{"created_at", "timestamptz"},
+	{"updated_at", "timestamptz"},
+}
+
+// ExecutionTriggerBatch implements execution.Store: ExecutionTrigger's INSERT … SELECT over all
+// rows at once, the rows given as a VALUES list in a CTE (SQLite names no columns of a bare
+// VALUES, a CTE can). A manual row joins its workflow by id, a webhook row through its trigger
+// (the LEFT JOIN finds no trigger for a manual row, whose webhook_path is NULL). Two rows with
+// one (workflow, idempotency key) conflict inside the statement: DO NOTHING inserts one and
+// skips the other on both dialects. The rows not returned are looked at one by one, as
+// ExecutionTrigger does, with each workflow, webhook path and key read once.
+func (db *DB) ExecutionTriggerBatch(ctx context.Context, rows []execution.TriggerRow) ([]execution.TriggerResult, error) {
+	out := make([]execution.TriggerResult, len(rows))
+	if len(rows) == 0 {
+		return out, nil
+	}
+	placeholders := make([]string, len(triggerBatchColumns))
+	names := make([]string, len(triggerBatchColumns))
+	for i, c := range triggerBatchColumns {
+		names[i], placeholders[i] = c.name, "?"
+		if db.dialect == DialectPostgres {
+			placeholders[i] = "?::" + c.pgType
+		}
+	}
+	tuple := "(" + strings.Join(placeholders, ", ") + ")"
+	var values strings.Builder
+	args := make([]any, 0, len(rows)*len(triggerBatchColumns)+2)
+	execRows := make([]*executionRow, len(rows))
+	index := make(map[string]int, len(rows))
+	for i, r := range rows {
+		row := toExecutionRow(r.Execution)
+		execRows[i], index[row.ID] = row, i
+		if i > 0 {
+			values.WriteString(", ")
+		}
+		values.WriteString(tuple)
+		workflowID, path := &row.WorkflowID, (*string)(nil)
+		if r.WebhookPath != "" {
+			workflowID, path = nil, &r.WebhookPath
+		}
+		args = append(args, row.ID, workflowID, path, row.Status, row.TriggerType, row.TriggerData,
+			row.IdempotencyKey, row.ScheduledAt, row.AvailableAt, row.CreatedAt, row.UpdatedAt)
+	}
+	args = append(args, false, deployments.StatusDeployed)
+	query := `WITH v (` + strings.Join(names, ", ") + `) AS (VALUES ` + values.String() + `)
+		INSERT INTO executions (id, deployment_id, workflow_id, revision, status, trigger_type,
+			trigger_id, trigger_data, idempotency_key, scheduled_at, available_at, created_at, updated_at,
+			attempt, cancel_requested)
+		SELECT v.id, w.deployment_id, w.id, w.current_revision, v.status, v.trigger_type,
+			t.id, v.trigger_data, v.idempotency_key, v.scheduled_at, v.available_at, v.created_at, v.updated_at,
+			0, ?
+		FROM v
+		LEFT JOIN triggers AS t ON t.webhook_path = v.webhook_path
+		JOIN workflows AS w ON w.id = COALESCE(t.workflow_id, v.workflow_id)
+		WHERE w.deployment_status = ?
+		ON CONFLICT DO NOTHING
+		RETURNING id, deployment_id, workflow_id, revision, trigger_id`
+	var got []struct {
+		ID           string  `bun:"id"`
+		DeploymentID string  `bun:"deployment_id"`
+		WorkflowID   string  `bun:"workflow_id"`
+		Revision     int32   `bun:"revision"`
+		TriggerID    *string `bun:"trigger_id"`
+	}
+	if err := db.bun.NewRaw(query, args...).Scan(ctx, &got); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("record %d executions: %w", len(rows), interpretError(err))
+	}
+	for _, g := range got {
+		i, ok := index[g.ID]
+		if !ok {
+			return nil, fmt.Errorf("record %d executions: the database returned unknown id %s", len(rows), g.ID)
+		}
+		row := execRows[i]
+		row.DeploymentID, row.WorkflowID, row.Revision, row.TriggerID = g.DeploymentID, g.WorkflowID, g.Revision, g.TriggerID
+		out[i] = execution.TriggerResult{Execution: row.toExecution(), Inserted: true}
+	}
+	memo := &triggerLookups{refs: map[string]refResult{}, existing: map[[2]string]existingResult{}}
+	for i, r := range rows {
+		if out[i].Inserted {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		out[i].Execution, out[i].Err = db.triggerNotInserted(ctx, r.Execution, r.WebhookPath, memo)
+	}
+	return out, nil
 }
 
 // ExecutionGet implements execution.Store.

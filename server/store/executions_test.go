@@ -305,3 +305,141 @@ func TestExecutionTrigger(t *testing.T) {
 		is.True(errors.Is(err, apperr.ErrFailedPrecondition)) // only DEPLOYED runs
 	})
 }
+
+func TestExecutionTriggerBatch(t *testing.T) {
+	t.Parallel()
+	executionBackends(t, func(t *testing.T, db *store.DB, wf string) {
+		is := is.New(t)
+		ctx := context.Background()
+		paused := storetest.NewDeployment("wf-paused")
+		is.NoErr(storetest.Create(ctx, db, paused))
+		_, err := db.Bun().NewUpdate().Table("workflows").Set("deployment_status = 'PAUSED'").Where("id = ?", paused.WorkflowID).Exec(ctx)
+		is.NoErr(err)
+
+		manual := func(workflowID, key string) execution.TriggerRow {
+			e := newExecution(workflowID)
+			e.IdempotencyKey = key
+			return execution.TriggerRow{Execution: e}
+		}
+		webhook := func(path, key string) execution.TriggerRow {
+			e := newExecution("")
+			e.TriggerType, e.IdempotencyKey = execution.TriggerWebhook, key
+			return execution.TriggerRow{Execution: e, WebhookPath: path}
+		}
+		out, err := db.ExecutionTriggerBatch(ctx, nil)
+		is.NoErr(err)
+		is.Equal(len(out), 0) // an empty batch is no statement
+
+		rows := []execution.TriggerRow{
+			0: manual(wf, ""),
+			1: manual(wf, "a"),
+			2: manual(wf, "a"), // the same key in one statement: one row, the other dedups
+			3: manual("nope", ""),
+			4: manual(paused.WorkflowID, ""),
+			5: webhook("/hooks/"+wf, ""),
+			6: webhook("/hooks/"+wf, "a"), // the webhook's workflow is wf: key "a" again
+			7: webhook("/no/such/hook", ""),
+			8: webhook("/hooks/"+paused.WorkflowID, ""),
+			9: manual(wf, "b"),
+		}
+		out, err = db.ExecutionTriggerBatch(ctx, rows)
+		is.NoErr(err)
+		is.Equal(len(out), len(rows))
+		for _, i := range []int{0, 5, 9} {
+			is.NoErr(out[i].Err)
+			is.True(out[i].Inserted)
+			is.Equal(out[i].Execution.ID, rows[i].Execution.ID) // its own id
+			is.Equal(out[i].Execution.WorkflowID, wf)
+			is.Equal(out[i].Execution.Revision, int32(1))
+			is.True(out[i].Execution.DeploymentID != "") // filled from the deployment
+			stored, err := db.ExecutionGet(ctx, rows[i].Execution.ID)
+			is.NoErr(err)
+			is.Equal(stored.Status, execution.StatusPending)
+			is.Equal(stored.TriggerType, rows[i].Execution.TriggerType)
+			is.Equal(string(stored.TriggerData), `{"a":1}`)
+			is.Equal(stored.IdempotencyKey, rows[i].Execution.IdempotencyKey)
+			is.True(stored.CreatedAt.Equal(rows[i].Execution.CreatedAt))
+			is.True(stored.ScheduledAt.Equal(rows[i].Execution.ScheduledAt))
+		}
+		is.Equal(out[0].Execution.TriggerID, "") // manual: no trigger
+		is.Equal(out[5].Execution.TriggerID, "push")
+		stored, err := db.ExecutionGet(ctx, rows[5].Execution.ID)
+		is.NoErr(err)
+		is.Equal(stored.TriggerID, "push")
+
+		// Key "a": exactly one of rows 1, 2 and 6 was inserted; the others got it, deduplicated.
+		var keyA string
+		for _, i := range []int{1, 2, 6} {
+			is.NoErr(out[i].Err)
+			if out[i].Inserted {
+				is.Equal(keyA, "") // only one inserted
+				keyA = out[i].Execution.ID
+			}
+		}
+		is.True(keyA != "")
+		for _, i := range []int{1, 2, 6} {
+			is.Equal(out[i].Execution.ID, keyA) // everyone sees the one execution
+			is.Equal(out[i].Execution.IdempotencyKey, "a")
+		}
+		n, err := db.Bun().NewSelect().Table("executions").Where("workflow_id = ? AND idempotency_key = 'a'", wf).Count(ctx)
+		is.NoErr(err)
+		is.Equal(n, int64(1))
+
+		is.True(errors.Is(out[3].Err, apperr.ErrNotFound))           // unknown workflow
+		is.True(errors.Is(out[4].Err, apperr.ErrFailedPrecondition)) // paused
+		is.True(errors.Is(out[7].Err, apperr.ErrNotFound))           // unknown webhook
+		is.True(errors.Is(out[8].Err, apperr.ErrFailedPrecondition)) // the webhook's workflow is paused
+		for _, i := range []int{3, 4, 7, 8} {
+			is.Equal(out[i].Execution, nil)
+			_, err := db.ExecutionGet(ctx, rows[i].Execution.ID)
+			is.True(errors.Is(err, apperr.ErrNotFound)) // nothing recorded
+		}
+
+		// Across batches: a later batch with key "a" or "b" gets the first execution.
+		out2, err := db.ExecutionTriggerBatch(ctx, []execution.TriggerRow{manual(wf, "b"), webhook("/hooks/"+wf, "a"), manual(wf, "c")})
+		is.NoErr(err)
+		is.True(!out2[0].Inserted)
+		is.Equal(out2[0].Execution.ID, rows[9].Execution.ID)
+		is.True(!out2[1].Inserted)
+		is.Equal(out2[1].Execution.ID, keyA)
+		is.True(out2[2].Inserted)
+	})
+}
+
+func TestExecutionTriggerBatchConcurrent(t *testing.T) {
+	t.Parallel()
+	executionBackends(t, func(t *testing.T, db *store.DB, wf string) {
+		is := is.New(t)
+		ctx := context.Background()
+		// 8 concurrent batches of 16 rows, all with one key: one execution in all.
+		var wg sync.WaitGroup
+		results := make([][]execution.TriggerResult, 8)
+		errs := make([]error, 8)
+		for b := range 8 {
+			wg.Go(func() {
+				rows := make([]execution.TriggerRow, 16)
+				for i := range rows {
+					e := newExecution(wf)
+					e.IdempotencyKey = "one"
+					rows[i] = execution.TriggerRow{Execution: e}
+				}
+				results[b], errs[b] = db.ExecutionTriggerBatch(ctx, rows)
+			})
+		}
+		wg.Wait()
+		ids := map[string]bool{}
+		inserted := 0
+		for b := range 8 {
+			is.NoErr(errs[b])
+			for _, r := range results[b] {
+				is.NoErr(r.Err)
+				ids[r.Execution.ID] = true
+				if r.Inserted {
+					inserted++
+				}
+			}
+		}
+		is.Equal(inserted, 1) // one inserted
+		is.Equal(len(ids), 1) // everyone got it
+	})
+}

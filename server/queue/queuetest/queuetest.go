@@ -34,6 +34,7 @@ func Run(t *testing.T, newQueue func(t *testing.T) (queue.Queue, Clock)) {
 		f    func(t *testing.T, q queue.Queue, clock Clock)
 	}{
 		{"FIFO", testFIFO},
+		{"EnqueueBatch", testEnqueueBatch},
 		{"ReceiveWakesOnEnqueue", testReceiveWakes},
 		{"ReceiveTimeouts", testReceiveTimeouts},
 		{"ClaimStale", testClaimStale},
@@ -117,6 +118,36 @@ func testFIFO(t *testing.T, q queue.Queue, _ Clock) {
 	is.NoErr(q.Ack(ctx, ds[0].ID, "0-1")) // acking again, or an unknown id, is fine
 	is.NoErr(q.Ack(ctx))                  // acking nothing is fine
 	is.Equal(stats(t, q), queue.Stats{})  // nothing left
+}
+
+func testEnqueueBatch(t *testing.T, q queue.Queue, _ Clock) {
+	is := is.New(t)
+	ctx := t.Context()
+	is.NoErr(q.EnqueueBatch(ctx, nil))                               // nothing to enqueue is fine
+	is.True(q.EnqueueBatch(ctx, []queue.Message{msg(0), {}}) != nil) // execution id required
+	is.Equal(stats(t, q).Depth, int64(0))                            // and then nothing is enqueued
+
+	// A Receive blocked before the batch is woken by it.
+	woken := make(chan []queue.Delivery, 1)
+	go func() {
+		ds, _ := q.Receive(ctx, "w", 1, 5*time.Second)
+		woken <- ds
+	}()
+	var batch []queue.Message
+	for i := range 20 {
+		batch = append(batch, msg(i))
+	}
+	is.NoErr(q.EnqueueBatch(ctx, batch))
+	first := <-woken
+	is.Equal(len(first), 1)
+	is.Equal(first[0].Message, msg(0)) // in order
+	rest := receiveN(t, q, "a", 19)
+	for i, d := range rest {
+		is.Equal(d.Message, msg(i+1)) // in order, traceparent kept
+	}
+	is.NoErr(q.EnqueueBatch(ctx, []queue.Message{msg(20)})) // after a batch, one more
+	last := receiveN(t, q, "a", 1)
+	is.Equal(last[0].Message, msg(20))
 }
 
 func testReceiveWakes(t *testing.T, q queue.Queue, _ Clock) {

@@ -1,0 +1,8 @@
+package execution
+
+// WaitingTriggers is how many Trigger calls wait for the next batch.
+func (s *Service) WaitingTriggers() int {
+	s.triggers.mu.Lock()
+	defer s.triggers.mu.Unlock()
+	return len(s.triggers.waiting)
+}
