@@ -124,17 +124,7 @@ func (q *LocalQueue) runMover(stop <-chan struct{}, stopped chan<- struct{}) {
 
 // Enqueue implements Queue.
 func (q *LocalQueue) Enqueue(ctx context.Context, m Message) error {
-	if err := validate(m); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.push(m, q.now())
-	q.broadcast()
-	return nil
+	return q.EnqueueBatch(ctx, []Message{m})
 }
 
 // EnqueueBatch implements Queue.
