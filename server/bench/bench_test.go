@@ -28,6 +28,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/queue"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
 	"github.com/workflow-runtime/workflow-runtime/server/store/storetest"
+	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
 )
 
 // parallelism × GOMAXPROCS goroutines call the server at once.
@@ -200,7 +201,14 @@ func startServer(b *testing.B, h workflowruntimev1connect.WorkflowRuntimeService
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
-	srv := httpserver.New(cfg, h, health.NewChecker(health.Options{}), slog.New(slog.DiscardHandler))
+	// As shipped: the telemetry provider (otelconnect on every handler, /metrics) without an
+	// exporter, and the access log (discarded here).
+	provider, err := telemetry.NewProvider(context.Background(), telemetry.Options{Getenv: func(string) string { return "" }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
+	srv := httpserver.New(cfg, h, health.NewChecker(health.Options{}), slog.New(slog.DiscardHandler), httpserver.WithTelemetry(provider))
 	if err := srv.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
