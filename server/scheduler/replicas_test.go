@@ -182,10 +182,18 @@ func TestEmbeddedScheduler(t *testing.T) {
 	// stops it even before.
 	_, err = b.deployments.Update(ctx, &deployments.UpdateParams{ID: d.ID, Paths: []string{deployments.PathStatus}, Status: deployments.StatusPaused})
 	is.NoErr(err)
+	// A fire that read the deployment just before the pause may still land; wait until the
+	// resync has removed the job, then nothing more may come.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.Scheduled()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the paused deployment's job was not removed within 5 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	n := len(scheduledTimes(t, db, d.WorkflowID))
 	time.Sleep(1500 * time.Millisecond)
-	is.Equal(len(scheduledTimes(t, db, d.WorkflowID)), n)
-	is.Equal(len(s.Scheduled()), 0)
+	is.Equal(len(scheduledTimes(t, db, d.WorkflowID)), n) // no fire after the pause took effect
 	s.Stop()
 	s.Stop() // idempotent
 }
