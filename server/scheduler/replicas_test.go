@@ -132,6 +132,7 @@ func TestReplicasPauseResumeDelete(t *testing.T) {
 
 	pausedAt := setStatus(deployments.StatusPaused)
 	c.waitScheduled(t, "lifecycle/sec", false)
+	time.Sleep(500 * time.Millisecond) // a fire in flight at the pause lands
 	before := count()
 	is.True(before >= 1) // it fired while deployed
 	time.Sleep(2 * time.Second)
