@@ -672,3 +672,32 @@ func TestGetSystemHealth(t *testing.T) {
 		is.Equal(dep.GetError(), "")
 	})
 }
+
+func TestRetentionConfigRoundTrips(t *testing.T) {
+	t.Parallel()
+	eachProtocol(t, []backend{sqlite}, func(t *testing.T, c client) {
+		is := is.New(t)
+		ctx := t.Context()
+		d := deploy(t, c, &v1.DeployWorkflowRequest{
+			Definition: hello(t, "kept"),
+			Config:     &v1.DeploymentConfig{RetentionAge: durationpb.New(72 * time.Hour), RetentionKeepLast: 7},
+		})
+		is.Equal(d.GetConfig().GetRetentionAge().AsDuration(), 72*time.Hour)
+		is.Equal(d.GetConfig().GetRetentionKeepLast(), uint32(7))
+
+		res, err := c.UpdateDeployment(ctx, &v1.UpdateDeploymentRequest{
+			DeploymentId: d.GetId(),
+			Config:       &v1.DeploymentConfig{RetentionKeepLast: 3},
+			UpdateMask:   mask("config"),
+		})
+		is.NoErr(err)
+		is.True(res.GetDeployment().GetConfig().GetRetentionAge() == nil) // replaced whole: back to the default
+		is.Equal(res.GetDeployment().GetConfig().GetRetentionKeepLast(), uint32(3))
+
+		_, err = c.DeployWorkflow(ctx, &v1.DeployWorkflowRequest{
+			Definition: hello(t, "too-long"),
+			Config:     &v1.DeploymentConfig{RetentionAge: durationpb.New(20 * 365 * 24 * time.Hour)},
+		})
+		is.Equal(violations(t, err), []string{"config.retention_age|duration.gte_lte"})
+	})
+}

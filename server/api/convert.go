@@ -86,10 +86,12 @@ func triggersToProto(ts []deployments.Trigger) []*v1.Trigger {
 
 func configFromProto(p *v1.DeploymentConfig) deployments.Config {
 	c := deployments.Config{
-		OverlapPolicy:    enumName(p.GetOverlapPolicy().String(), "OVERLAP_POLICY_"),
-		MisfirePolicy:    enumName(p.GetMisfirePolicy().String(), "MISFIRE_POLICY_"),
-		ExecutionTimeout: durationFromProto(p.GetExecutionTimeout()),
-		CatchUpWindow:    durationFromProto(p.GetCatchUpWindow()),
+		OverlapPolicy:     enumName(p.GetOverlapPolicy().String(), "OVERLAP_POLICY_"),
+		MisfirePolicy:     enumName(p.GetMisfirePolicy().String(), "MISFIRE_POLICY_"),
+		ExecutionTimeout:  durationFromProto(p.GetExecutionTimeout()),
+		CatchUpWindow:     durationFromProto(p.GetCatchUpWindow()),
+		RetentionAge:      durationFromProto(p.GetRetentionAge()),
+		RetentionKeepLast: int(p.GetRetentionKeepLast()),
 	}
 	if r := p.GetRetryPolicy(); r != nil {
 		c.Retry = deployments.RetryPolicy{
@@ -103,11 +105,17 @@ func configFromProto(p *v1.DeploymentConfig) deployments.Config {
 }
 
 func configToProto(c *deployments.Config) *v1.DeploymentConfig {
+	var retentionAge *durationpb.Duration
+	if c.RetentionAge > 0 { // 0: the janitor's default, left unset
+		retentionAge = durationpb.New(c.RetentionAge)
+	}
 	return &v1.DeploymentConfig{
-		OverlapPolicy:    v1.OverlapPolicy(v1.OverlapPolicy_value["OVERLAP_POLICY_"+c.OverlapPolicy]),
-		MisfirePolicy:    v1.MisfirePolicy(v1.MisfirePolicy_value["MISFIRE_POLICY_"+c.MisfirePolicy]),
-		ExecutionTimeout: durationpb.New(c.ExecutionTimeout),
-		CatchUpWindow:    durationpb.New(c.CatchUpWindow),
+		RetentionAge:      retentionAge,
+		RetentionKeepLast: uint32(max(c.RetentionKeepLast, 0)), //nolint:gosec // bounded by the proto rule
+		OverlapPolicy:     v1.OverlapPolicy(v1.OverlapPolicy_value["OVERLAP_POLICY_"+c.OverlapPolicy]),
+		MisfirePolicy:     v1.MisfirePolicy(v1.MisfirePolicy_value["MISFIRE_POLICY_"+c.MisfirePolicy]),
+		ExecutionTimeout:  durationpb.New(c.ExecutionTimeout),
+		CatchUpWindow:     durationpb.New(c.CatchUpWindow),
 		RetryPolicy: &v1.RetryPolicy{
 			MaxAttempts:        c.Retry.MaxAttempts,
 			InitialBackoff:     durationpb.New(c.Retry.InitialBackoff),

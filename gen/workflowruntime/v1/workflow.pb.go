@@ -915,8 +915,14 @@ type DeploymentConfig struct {
 	CatchUpWindow *durationpb.Duration `protobuf:"bytes,4,opt,name=catch_up_window,json=catchUpWindow,proto3" json:"catch_up_window,omitempty"`
 	// Default FIRE_ONCE.
 	MisfirePolicy MisfirePolicy `protobuf:"varint,5,opt,name=misfire_policy,json=misfirePolicy,proto3,enum=workflowruntime.v1.MisfirePolicy" json:"misfire_policy,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// How long finished executions are kept before the retention janitor deletes them. Default
+	// (unset or 0): the service's default, 30 days; at most 3650 days.
+	RetentionAge *durationpb.Duration `protobuf:"bytes,6,opt,name=retention_age,json=retentionAge,proto3" json:"retention_age,omitempty"`
+	// How many of the newest executions are always kept, whatever their age. Default (0): the
+	// service's default, 100; at most 1000000.
+	RetentionKeepLast uint32 `protobuf:"varint,7,opt,name=retention_keep_last,json=retentionKeepLast,proto3" json:"retention_keep_last,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *DeploymentConfig) Reset() {
@@ -982,6 +988,20 @@ func (x *DeploymentConfig) GetMisfirePolicy() MisfirePolicy {
 		return x.MisfirePolicy
 	}
 	return MisfirePolicy_MISFIRE_POLICY_UNSPECIFIED
+}
+
+func (x *DeploymentConfig) GetRetentionAge() *durationpb.Duration {
+	if x != nil {
+		return x.RetentionAge
+	}
+	return nil
+}
+
+func (x *DeploymentConfig) GetRetentionKeepLast() uint32 {
+	if x != nil {
+		return x.RetentionKeepLast
+	}
+	return 0
 }
 
 // Deployment is a workflow as the runtime runs it: its current revision, triggers and config.
@@ -1342,14 +1362,17 @@ const file_workflowruntime_v1_workflow_proto_rawDesc = "" +
 	"\xaa\x01\a\"\x03\b\x90\x1c2\x00R\x0einitialBackoff\x12J\n" +
 	"\vmax_backoff\x18\x03 \x01(\v2\x19.google.protobuf.DurationB\x0e\xbaH\v\xaa\x01\b\"\x04\b\x80\xa3\x052\x00R\n" +
 	"maxBackoff\x12K\n" +
-	"\x13backoff_coefficient\x18\x04 \x01(\x01B\x1a\xbaH\x17\xd8\x01\x01\x12\x12\x19\x00\x00\x00\x00\x00\x00$@)\x00\x00\x00\x00\x00\x00\xf0?R\x12backoffCoefficient\"\xab\x03\n" +
+	"\x13backoff_coefficient\x18\x04 \x01(\x01B\x1a\xbaH\x17\xd8\x01\x01\x12\x12\x19\x00\x00\x00\x00\x00\x00$@)\x00\x00\x00\x00\x00\x00\xf0?R\x12backoffCoefficient\"\xb8\x04\n" +
 	"\x10DeploymentConfig\x12R\n" +
 	"\x0eoverlap_policy\x18\x01 \x01(\x0e2!.workflowruntime.v1.OverlapPolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\roverlapPolicy\x12X\n" +
 	"\x11execution_timeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n" +
 	"\"\x04\b\x80\xa3\x052\x02\b\x01R\x10executionTimeout\x12B\n" +
 	"\fretry_policy\x18\x03 \x01(\v2\x1f.workflowruntime.v1.RetryPolicyR\vretryPolicy\x12Q\n" +
 	"\x0fcatch_up_window\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\x0e\xbaH\v\xaa\x01\b\"\x04\b\x80\xf5$2\x00R\rcatchUpWindow\x12R\n" +
-	"\x0emisfire_policy\x18\x05 \x01(\x0e2!.workflowruntime.v1.MisfirePolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\rmisfirePolicy\"\x8d\x04\n" +
+	"\x0emisfire_policy\x18\x05 \x01(\x0e2!.workflowruntime.v1.MisfirePolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\rmisfirePolicy\x12P\n" +
+	"\rretention_age\x18\x06 \x01(\v2\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n" +
+	"\"\x06\b\x80\x86\xb0\x96\x012\x00R\fretentionAge\x129\n" +
+	"\x13retention_keep_last\x18\a \x01(\rB\t\xbaH\x06*\x04\x18\xc0\x84=R\x11retentionKeepLast\"\x8d\x04\n" +
 	"\n" +
 	"Deployment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
@@ -1484,25 +1507,26 @@ var file_workflowruntime_v1_workflow_proto_depIdxs = []int32{
 	12, // 10: workflowruntime.v1.DeploymentConfig.retry_policy:type_name -> workflowruntime.v1.RetryPolicy
 	17, // 11: workflowruntime.v1.DeploymentConfig.catch_up_window:type_name -> google.protobuf.Duration
 	3,  // 12: workflowruntime.v1.DeploymentConfig.misfire_policy:type_name -> workflowruntime.v1.MisfirePolicy
-	4,  // 13: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
-	18, // 14: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
-	7,  // 15: workflowruntime.v1.Deployment.definition:type_name -> workflowruntime.v1.WorkflowDefinition
-	9,  // 16: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.Trigger
-	13, // 17: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
-	18, // 18: workflowruntime.v1.Deployment.create_time:type_name -> google.protobuf.Timestamp
-	18, // 19: workflowruntime.v1.Deployment.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 20: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
-	6,  // 21: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	18, // 22: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
-	18, // 23: workflowruntime.v1.Execution.start_time:type_name -> google.protobuf.Timestamp
-	18, // 24: workflowruntime.v1.Execution.finish_time:type_name -> google.protobuf.Timestamp
-	18, // 25: workflowruntime.v1.Execution.create_time:type_name -> google.protobuf.Timestamp
-	18, // 26: workflowruntime.v1.Execution.update_time:type_name -> google.protobuf.Timestamp
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	17, // 13: workflowruntime.v1.DeploymentConfig.retention_age:type_name -> google.protobuf.Duration
+	4,  // 14: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
+	18, // 15: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
+	7,  // 16: workflowruntime.v1.Deployment.definition:type_name -> workflowruntime.v1.WorkflowDefinition
+	9,  // 17: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.Trigger
+	13, // 18: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
+	18, // 19: workflowruntime.v1.Deployment.create_time:type_name -> google.protobuf.Timestamp
+	18, // 20: workflowruntime.v1.Deployment.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 21: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
+	6,  // 22: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	18, // 23: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
+	18, // 24: workflowruntime.v1.Execution.start_time:type_name -> google.protobuf.Timestamp
+	18, // 25: workflowruntime.v1.Execution.finish_time:type_name -> google.protobuf.Timestamp
+	18, // 26: workflowruntime.v1.Execution.create_time:type_name -> google.protobuf.Timestamp
+	18, // 27: workflowruntime.v1.Execution.update_time:type_name -> google.protobuf.Timestamp
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_workflow_proto_init() }
