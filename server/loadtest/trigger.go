@@ -111,7 +111,7 @@ func startBaseline(ctx context.Context) (string, func(), error) {
 	}}}
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil)) //nolint:sloglint // formats the access line as the service does, so both sides pay for it
 	srv := httpserver.New(cfg, h, health.NewChecker(health.Options{}), logger)
 	if err := srv.Start(ctx); err != nil {
 		return "", nil, fmt.Errorf("start baseline server: %w", err)

@@ -102,7 +102,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*DB, error) {
 		if opts.MeterProvider != nil {
 			hook = append(hook, bunotel.WithMeterProvider(opts.MeterProvider))
 		}
-		db.bun.AddQueryHook(bunotel.NewQueryHook(hook...))
+		db.bun = db.bun.WithQueryHook(bunotel.NewQueryHook(hook...))
 	}
 	if err := db.Ping(ctx); err != nil {
 		_ = db.Close()

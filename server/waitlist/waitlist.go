@@ -7,6 +7,7 @@ package waitlist
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -67,7 +68,7 @@ func (r *Redis) Push(ctx context.Context, workflowID, id string, limit int, fron
 // Pop implements execution.Waitlist.
 func (r *Redis) Pop(ctx context.Context, workflowID string) (string, bool, error) {
 	id, err := r.client.LPop(ctx, r.key(workflowID)).Result()
-	if err == redis.Nil {
+	if errors.Is(err, redis.Nil) {
 		return "", false, nil
 	}
 	if err != nil {
