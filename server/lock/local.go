@@ -16,14 +16,16 @@ type LocalConfig struct {
 }
 
 // LocalManager is a Manager inside one process, for the embedded mode: a map under a mutex.
-// Expired leases are noticed when their key is next touched. The fencing counter of a key is
-// kept after release and expiry, like Redis's fence key.
+// Expired leases are noticed when their key is next touched. Fencing tokens come from one
+// counter for all keys that never falls behind the clock in microseconds, so tokens keep
+// growing across a restart of the process (executions in the database keep their tokens) and
+// no per-key state outlives its lease.
 type LocalManager struct {
 	now func() time.Time
 
-	mu     sync.Mutex
-	held   map[string]localLease // key -> current holder (possibly expired)
-	fences map[string]int64      // key -> last fencing token handed out
+	mu   sync.Mutex
+	held map[string]localLease // key -> current holder (possibly expired)
+	last int64                 // the last fencing token handed out
 }
 
 type localLease struct {
@@ -39,7 +41,7 @@ func NewLocalManager(cfg LocalConfig) *LocalManager {
 	if now == nil {
 		now = time.Now
 	}
-	return &LocalManager{now: now, held: map[string]localLease{}, fences: map[string]int64{}}
+	return &LocalManager{now: now, held: map[string]localLease{}}
 }
 
 // Acquire implements Manager.
@@ -56,8 +58,8 @@ func (m *LocalManager) Acquire(ctx context.Context, key string, ttl time.Duratio
 	if cur, ok := m.held[key]; ok && now.Before(cur.expires) {
 		return nil, ErrNotAcquired
 	}
-	m.fences[key]++
-	l := &Lease{Key: key, Owner: uuid.NewString(), Fence: m.fences[key], TTL: ttl}
+	m.last = max(m.last+1, now.UnixMicro())
+	l := &Lease{Key: key, Owner: uuid.NewString(), Fence: m.last, TTL: ttl}
 	m.held[key] = localLease{owner: l.Owner, expires: now.Add(ttl)}
 	return l, nil
 }

@@ -48,7 +48,17 @@ func TestRedisManagerKeys(t *testing.T) {
 	is.Equal(fence, l.Fence) // the fence key holds the last fence
 	fenceTTL, err := client.PTTL(ctx, prefix+"fence:{orders}").Result()
 	is.NoErr(err)
-	is.Equal(fenceTTL, time.Duration(-1)) // and never expires
+	is.True(fenceTTL > 23*time.Hour) // and outlives the lease by far, then goes
+	is.True(l.Fence > time.Now().Add(-time.Hour).UnixMicro()) // not behind the clock
+
+	// A lost counter (Redis restarted without persistence, or expired) does not make tokens
+	// go back: the next one is still larger.
+	is.NoErr(m.Release(ctx, l))
+	is.NoErr(client.Del(ctx, prefix+"fence:{orders}").Err())
+	again, err := m.Acquire(ctx, "orders", time.Minute)
+	is.NoErr(err)
+	is.True(again.Fence > l.Fence)
+	l = again
 
 	// The lock is held, so a failed acquisition consumes no fence.
 	_, err = m.Acquire(ctx, "orders", time.Minute)
@@ -109,4 +119,21 @@ func TestHoldGivesUpAfterTTL(t *testing.T) {
 	}
 	is.True(time.Since(start) >= l.TTL)                   // not before the lease could have expired
 	is.True(errors.Is(context.Cause(work), lock.ErrLost)) // then as lost
+}
+
+func TestLocalFencesSurviveRestart(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := t.Context()
+	first := lock.NewLocalManager(lock.LocalConfig{})
+	l, err := first.Acquire(ctx, "execution:x", time.Minute)
+	is.NoErr(err)
+	// The process restarted (which takes time); rows in the database keep l.Fence.
+	restarted := lock.NewLocalManager(lock.LocalConfig{Now: func() time.Time { return time.Now().Add(time.Second) }})
+	again, err := restarted.Acquire(ctx, "execution:x", time.Minute)
+	is.NoErr(err)
+	is.True(again.Fence > l.Fence) // a new owner's token still wins the claim
+	other, err := restarted.Acquire(ctx, "execution:y", time.Minute)
+	is.NoErr(err)
+	is.True(other.Fence > again.Fence) // one counter for all keys
 }

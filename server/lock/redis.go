@@ -41,18 +41,36 @@ func NewRedisManager(client redis.UniversalClient, cfg RedisConfig) *RedisManage
 // acquireScript takes the lock if it is free and hands out the next fencing token, together:
 // a fence is never consumed without a lease, and a lease never exists without its fence.
 //
+// The token never falls behind Redis's clock in microseconds: when the counter is lost (Redis
+// restarted without persistence) or has expired, tokens still grow past every one handed out
+// before, which executions keep in the database. So the counter can expire with its lock's
+// key space (a fence key per execution would otherwise stay forever).
+//
 // KEYS[1] -> <prefix>lock:{key}
 // KEYS[2] -> <prefix>fence:{key}
 // ARGV[1] -> owner token
 // ARGV[2] -> ttl in milliseconds
+// ARGV[3] -> how long the counter outlives its last use, in milliseconds
 //
 // Returns the new fencing token (>= 1) when the lock was taken, 0 when another owner holds it.
 var acquireScript = redis.NewScript(`
-if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
-	return redis.call("INCR", KEYS[2])
+if not redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
+	return 0
 end
-return 0
+local t = redis.call("TIME")
+local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local fence = redis.call("INCR", KEYS[2])
+if fence < floor then
+	fence = floor
+	redis.call("SET", KEYS[2], string.format("%d", fence))
+end
+redis.call("PEXPIRE", KEYS[2], ARGV[3])
+return fence
 `)
+
+// fenceTTL is how long a fence counter outlives its last acquisition: far longer than any
+// lease, so that a key's tokens only ever grow by one while it is in use.
+const fenceTTL = 24 * time.Hour
 
 // releaseScript deletes the lock only if it still belongs to the caller (compare-and-delete):
 // a plain DEL after the lease expired would free a lock another owner has taken since.
@@ -92,7 +110,7 @@ func (m *RedisManager) Acquire(ctx context.Context, key string, ttl time.Duratio
 		return nil, err
 	}
 	owner := uuid.NewString()
-	fence, err := acquireScript.Run(ctx, m.client, []string{m.lockKey(key), m.fenceKey(key)}, owner, ttl.Milliseconds()).Int64()
+	fence, err := acquireScript.Run(ctx, m.client, []string{m.lockKey(key), m.fenceKey(key)}, owner, ttl.Milliseconds(), fenceTTL.Milliseconds()).Int64()
 	if err != nil {
 		return nil, fmt.Errorf("acquire lock %s: %w", key, err)
 	}
