@@ -48,7 +48,7 @@ func TestRedisManagerKeys(t *testing.T) {
 	is.Equal(fence, l.Fence) // the fence key holds the last fence
 	fenceTTL, err := client.PTTL(ctx, prefix+"fence:{orders}").Result()
 	is.NoErr(err)
-	is.True(fenceTTL > 23*time.Hour) // and outlives the lease by far, then goes
+	is.True(fenceTTL > 23*time.Hour)                          // and outlives the lease by far, then goes
 	is.True(l.Fence > time.Now().Add(-time.Hour).UnixMicro()) // not behind the clock
 
 	// A lost counter (Redis restarted without persistence, or expired) does not make tokens
