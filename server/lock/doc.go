@@ -15,10 +15,13 @@
 // # Invariants and why they hold
 //
 //   - At most one live lease per key. Redis: SET NX PX is atomic; Local: a mutex.
-//   - Fencing tokens grow strictly per key, across releases and expiries. The token comes from
-//     INCR on a key without TTL (Local: a per-key counter that is never reset), in the same Lua
-//     script as the SET NX, so a token is handed out exactly when a lease is granted: no gaps
-//     from failed attempts, and no lease without its token.
+//   - Fencing tokens grow strictly per key, across releases, expiries and restarts. The token
+//     comes from INCR on the key's counter, raised to Redis's clock in microseconds when it is
+//     behind (Local: one counter for all keys, likewise never behind the clock), in the same Lua
+//     script as the SET NX, so a token is handed out exactly when a lease is granted and no
+//     lease exists without its token. Because tokens never fall behind the clock, a counter
+//     lost with a Redis restart, or expired, still yields tokens larger than every one stored on
+//     an execution row.
 //   - Why fencing: a lease is only a promise about time. A worker paused (GC, a stopped VM, a
 //     network partition) past its TTL still believes it holds the lock while a new owner runs.
 //     The execution row stores the fence of the lease it runs under, and every status write is
@@ -47,7 +50,7 @@
 // # Redis keys
 //
 //	<prefix>lock:{<key>}   owner token, PX = lease TTL
-//	<prefix>fence:{<key>}  last fencing token, no TTL (one small integer per workflow ever locked)
+//	<prefix>fence:{<key>}  last fencing token, expiring a day after its last acquisition
 //
 // The hash tag {<key>} keeps both in one Redis Cluster slot so the scripts may touch both.
 // Expiry is Redis's own clock; clock drift between workers does not matter, only the TTL
