@@ -33,6 +33,16 @@
 //     of the owner token and the change run in one Lua script, so nothing can come between them.
 //   - A non-owner's Release or Extend changes nothing and says ErrLost.
 //
+// # Batches
+//
+// AcquireMany and ReleaseMany are Acquire and Release for several keys in one round trip: the
+// worker groups the lock operations of the executions it runs concurrently into one call.
+// Each item is answered as its single call would be (ErrNotAcquired, ErrLost, or a validation
+// error for that item alone); a key named twice in one batch is acquired once. A batch is not a
+// transaction: every key is atomic on its own, as with the single calls. On Redis a batch is one
+// pipeline of the same Lua scripts (EVALSHA); items answered NOSCRIPT (script cache flushed, new
+// server) run once more with EVAL. LocalManager handles a batch under one hold of its mutex.
+//
 // # When a worker dies
 //
 // Nothing releases its lease; it expires after its TTL (the renewal interval of Hold is TTL/3,

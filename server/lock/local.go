@@ -54,7 +54,11 @@ func (m *LocalManager) Acquire(ctx context.Context, key string, ttl time.Duratio
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
+	return m.acquire(key, ttl, m.now())
+}
+
+// acquire is Acquire of a valid key and ttl at now. m.mu must be held.
+func (m *LocalManager) acquire(key string, ttl time.Duration, now time.Time) (*Lease, error) {
 	if cur, ok := m.held[key]; ok && now.Before(cur.expires) {
 		return nil, ErrNotAcquired
 	}
@@ -95,11 +99,65 @@ func (m *LocalManager) Release(ctx context.Context, l *Lease) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !m.holds(l, m.now()) {
+	return m.release(l, m.now())
+}
+
+// release is Release of a non-nil lease at now. m.mu must be held.
+func (m *LocalManager) release(l *Lease, now time.Time) error {
+	if !m.holds(l, now) {
 		return ErrLost
 	}
 	delete(m.held, l.Key)
 	return nil
+}
+
+// AcquireMany implements Manager: Acquire of each key in order, all under one hold of the
+// mutex and at one instant.
+func (m *LocalManager) AcquireMany(ctx context.Context, keys []string, ttl time.Duration) ([]*Lease, []error) {
+	leases := make([]*Lease, len(keys))
+	errs := make([]error, len(keys))
+	if len(keys) == 0 {
+		return leases, errs
+	}
+	ctxErr := ctx.Err()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	for i, key := range keys {
+		switch err := validate(key, ttl); {
+		case err != nil:
+			errs[i] = err
+		case ctxErr != nil:
+			errs[i] = ctxErr
+		default:
+			leases[i], errs[i] = m.acquire(key, ttl, now)
+		}
+	}
+	return leases, errs
+}
+
+// ReleaseMany implements Manager: Release of each lease in order, all under one hold of the
+// mutex and at one instant.
+func (m *LocalManager) ReleaseMany(ctx context.Context, ls []*Lease) []error {
+	errs := make([]error, len(ls))
+	if len(ls) == 0 {
+		return errs
+	}
+	ctxErr := ctx.Err()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	for i, l := range ls {
+		switch {
+		case l == nil:
+			errs[i] = errors.New("lock: nil lease")
+		case ctxErr != nil:
+			errs[i] = ctxErr
+		default:
+			errs[i] = m.release(l, now)
+		}
+	}
+	return errs
 }
 
 // holds reports whether l is the live holding of its key; it forgets an expired holding.

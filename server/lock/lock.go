@@ -44,6 +44,13 @@ type Manager interface {
 	// Release frees the lease. It returns ErrLost when the lease is not held by its owner: a
 	// release by a non-owner is refused and changes nothing.
 	Release(ctx context.Context, l *Lease) error
+	// AcquireMany is Acquire for several keys in one round trip: leases[i] and errs[i] answer
+	// keys[i] as Acquire(keys[i]) would have (errs[i] is ErrNotAcquired when another owner
+	// holds it). A key named twice is acquired at most once.
+	AcquireMany(ctx context.Context, keys []string, ttl time.Duration) (leases []*Lease, errs []error)
+	// ReleaseMany is Release for several leases in one round trip: errs[i] answers ls[i] as
+	// Release(ls[i]) would have.
+	ReleaseMany(ctx context.Context, ls []*Lease) (errs []error)
 }
 
 // validate checks the arguments shared by every backend.

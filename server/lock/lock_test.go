@@ -3,6 +3,7 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,6 +69,118 @@ func TestRedisManagerKeys(t *testing.T) {
 	is.Equal(fence, l.Fence)
 }
 
+// scriptCounter counts the EVALSHA and EVAL commands the client sends in pipelines, and the
+// pipelines that carry them.
+type scriptCounter struct {
+	mu                        sync.Mutex
+	pipelines, evalsha, evals int
+}
+
+func (*scriptCounter) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (*scriptCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (c *scriptCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.mu.Lock()
+		scripts := false
+		for _, cmd := range cmds {
+			switch cmd.Name() {
+			case "evalsha":
+				c.evalsha++
+				scripts = true
+			case "eval":
+				c.evals++
+				scripts = true
+			}
+		}
+		if scripts { // not the connection's handshake (HELLO, CLIENT SETINFO)
+			c.pipelines++
+		}
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+func (c *scriptCounter) take() (pipelines, evalsha, evals int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pipelines, evalsha, evals = c.pipelines, c.evalsha, c.evals
+	c.pipelines, c.evalsha, c.evals = 0, 0, 0
+	return pipelines, evalsha, evals
+}
+
+// TestRedisManagerBatchesOneRoundTrip checks that a batch is one pipeline of EVALSHA, and that
+// after the script cache is flushed (SCRIPT FLUSH; a restarted or failed-over server) a batch
+// runs its items again with EVAL, in a second pipeline, with the same results. Not parallel:
+// the flush must not race the other tests of the package re-loading the scripts.
+func TestRedisManagerBatchesOneRoundTrip(t *testing.T) {
+	is := is.New(t)
+	ctx := t.Context()
+	client, prefix := locktest.Redis(t)
+	counter := &scriptCounter{}
+	client.AddHook(counter)
+	m := lock.NewRedisManager(client, lock.RedisConfig{Prefix: prefix})
+	held, err := m.Acquire(ctx, "held", time.Minute)
+	is.NoErr(err)
+
+	// Both scripts cached: one pipeline, one EVALSHA per valid item.
+	keys := []string{"a", "held", "", "b", "a"}
+	leases, errs := m.AcquireMany(ctx, keys, time.Minute)
+	pipelines, evalsha, evals := counter.take()
+	is.Equal([]int{pipelines, evalsha, evals}, []int{1, 4, 0})
+	is.NoErr(errs[0])
+	is.True(errors.Is(errs[1], lock.ErrNotAcquired))
+	is.True(errs[2] != nil && !errors.Is(errs[2], lock.ErrNotAcquired))
+	is.NoErr(errs[3])
+	is.True(errors.Is(errs[4], lock.ErrNotAcquired))
+	rerrs := m.ReleaseMany(ctx, []*lock.Lease{leases[0], nil, leases[3]})
+	pipelines, evalsha, evals = counter.take()
+	is.Equal([]int{pipelines, evalsha, evals}, []int{1, 2, 0})
+	is.NoErr(rerrs[0])
+	is.True(rerrs[1] != nil)
+	is.NoErr(rerrs[2])
+
+	// Flushed: the items are answered NOSCRIPT, then run once more with EVAL.
+	is.NoErr(client.ScriptFlush(ctx).Err())
+	leases, errs = m.AcquireMany(ctx, keys, time.Minute)
+	pipelines, evalsha, evals = counter.take()
+	is.Equal([]int{pipelines, evalsha, evals}, []int{2, 4, 4})
+	is.NoErr(errs[0])
+	is.True(errors.Is(errs[1], lock.ErrNotAcquired)) // same semantics as before the flush
+	is.True(errs[2] != nil && !errors.Is(errs[2], lock.ErrNotAcquired))
+	is.NoErr(errs[3])
+	is.True(errors.Is(errs[4], lock.ErrNotAcquired)) // the key named twice is still taken once
+	owner, err := client.Get(ctx, prefix+"lock:{a}").Result()
+	is.NoErr(err)
+	is.Equal(owner, leases[0].Owner)
+
+	is.NoErr(client.ScriptFlush(ctx).Err())
+	impostor := &lock.Lease{Key: "held", Owner: "someone else", Fence: held.Fence, TTL: time.Minute}
+	rerrs = m.ReleaseMany(ctx, []*lock.Lease{leases[0], impostor, leases[3], leases[0]})
+	pipelines, evalsha, evals = counter.take()
+	is.Equal([]int{pipelines, evalsha, evals}, []int{2, 4, 4})
+	is.NoErr(rerrs[0])
+	is.True(errors.Is(rerrs[1], lock.ErrLost))
+	is.NoErr(rerrs[2])
+	is.True(errors.Is(rerrs[3], lock.ErrLost))
+	owner, err = client.Get(ctx, prefix+"lock:{held}").Result()
+	is.NoErr(err)
+	is.Equal(owner, held.Owner) // the refused release changed nothing
+
+	// EVAL put the script back: one pipeline again.
+	c, err := m.Acquire(ctx, "c", time.Minute)
+	is.NoErr(err)
+	is.NoErr(m.ReleaseMany(ctx, []*lock.Lease{c})[0])
+	pipelines, _, evals = counter.take()
+	is.Equal([]int{pipelines, evals}, []int{1, 0})
+
+	// Nothing to send: no round trip.
+	leases, errs = m.AcquireMany(ctx, []string{"", ""}, time.Minute)
+	is.True(errs[0] != nil && errs[1] != nil && leases[0] == nil && leases[1] == nil)
+	is.Equal(len(m.ReleaseMany(ctx, nil)), 0)
+	pipelines, _, _ = counter.take()
+	is.Equal(pipelines, 0)
+}
+
 func TestRedisManagerUnreachable(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
@@ -82,6 +195,14 @@ func TestRedisManagerUnreachable(t *testing.T) {
 	is.True(err != nil && !errors.Is(err, lock.ErrLost))
 	err = m.Release(ctx, l)
 	is.True(err != nil && !errors.Is(err, lock.ErrLost))
+	leases, errs := m.AcquireMany(ctx, []string{"k", "", "k2"}, time.Second)
+	is.Equal(len(leases), 3)
+	for i, err := range errs {
+		is.True(leases[i] == nil && err != nil && !errors.Is(err, lock.ErrNotAcquired)) // transport (or validation) error
+	}
+	for _, err := range m.ReleaseMany(ctx, []*lock.Lease{l, nil, l}) {
+		is.True(err != nil && !errors.Is(err, lock.ErrLost))
+	}
 }
 
 func TestLocalManagerCancelledContext(t *testing.T) {

@@ -23,9 +23,11 @@ type RedisConfig struct {
 // redis.UniversalClient). For a key k it keeps two Redis keys:
 //
 //	<prefix>lock:{k}   the owner token, with the lease's TTL (PX)
-//	<prefix>fence:{k}  the last fencing token handed out for k, without TTL
+//	<prefix>fence:{k}  the last fencing token handed out for k, expiring fenceTTL after its last use
 //
-// Each operation is one Lua script, so one round trip and atomic.
+// Each operation is one Lua script, so one round trip and atomic. AcquireMany and ReleaseMany
+// run the same scripts, one per key, in one pipeline: one round trip for the batch, each key
+// atomic on its own (the batch is not a transaction).
 type RedisManager struct {
 	client redis.UniversalClient
 	prefix string
@@ -52,7 +54,10 @@ func NewRedisManager(client redis.UniversalClient, cfg RedisConfig) *RedisManage
 // ARGV[2] -> ttl in milliseconds
 // ARGV[3] -> how long the counter outlives its last use, in milliseconds
 //
-// Returns the new fencing token (>= 1) when the lock was taken, 0 when another owner holds it.
+// Returns the new fencing token (>= 1) when the lock was taken, 0 when another owner holds it
+// (also when an earlier call in the same AcquireMany pipeline took the key: a key named twice
+// is taken once). Run by Acquire, and once per key by AcquireMany; acquireCall builds the
+// KEYS and ARGV.
 var acquireScript = redis.NewScript(`
 if not redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
 	return 0
@@ -78,7 +83,8 @@ const fenceTTL = 24 * time.Hour
 // KEYS[1] -> <prefix>lock:{key}
 // ARGV[1] -> owner token
 //
-// Returns 1 when the lock was deleted, 0 when it is not held by this owner.
+// Returns 1 when the lock was deleted, 0 when it is not held by this owner. Run by Release, and
+// once per lease by ReleaseMany; releaseCall builds the KEYS and ARGV.
 var releaseScript = redis.NewScript(`
 if redis.call("GET", KEYS[1]) == ARGV[1] then
 	return redis.call("DEL", KEYS[1])
@@ -104,13 +110,38 @@ return 0
 func (m *RedisManager) lockKey(key string) string  { return m.prefix + "lock:{" + key + "}" }
 func (m *RedisManager) fenceKey(key string) string { return m.prefix + "fence:{" + key + "}" }
 
+// scriptCall is the KEYS and ARGV of one run of a script.
+type scriptCall struct {
+	keys []string
+	args []any
+}
+
+// acquireCall is the KEYS and ARGV of acquireScript for key.
+func (m *RedisManager) acquireCall(key, owner string, ttl time.Duration) scriptCall {
+	return scriptCall{
+		keys: []string{m.lockKey(key), m.fenceKey(key)},
+		args: []any{owner, ttl.Milliseconds(), fenceTTL.Milliseconds()},
+	}
+}
+
+// releaseCall is the KEYS and ARGV of releaseScript for l.
+func (m *RedisManager) releaseCall(l *Lease) scriptCall {
+	return scriptCall{keys: []string{m.lockKey(l.Key)}, args: []any{l.Owner}}
+}
+
 // Acquire implements Manager.
 func (m *RedisManager) Acquire(ctx context.Context, key string, ttl time.Duration) (*Lease, error) {
 	if err := validate(key, ttl); err != nil {
 		return nil, err
 	}
 	owner := uuid.NewString()
-	fence, err := acquireScript.Run(ctx, m.client, []string{m.lockKey(key), m.fenceKey(key)}, owner, ttl.Milliseconds(), fenceTTL.Milliseconds()).Int64()
+	c := m.acquireCall(key, owner, ttl)
+	return acquired(acquireScript.Run(ctx, m.client, c.keys, c.args...), key, owner, ttl)
+}
+
+// acquired turns the answer of acquireScript for key into Acquire's results.
+func acquired(cmd *redis.Cmd, key, owner string, ttl time.Duration) (*Lease, error) {
+	fence, err := cmd.Int64()
 	if err != nil {
 		return nil, fmt.Errorf("acquire lock %s: %w", key, err)
 	}
@@ -143,7 +174,13 @@ func (m *RedisManager) Release(ctx context.Context, l *Lease) error {
 	if l == nil {
 		return errors.New("lock: nil lease")
 	}
-	ok, err := releaseScript.Run(ctx, m.client, []string{m.lockKey(l.Key)}, l.Owner).Int64()
+	c := m.releaseCall(l)
+	return released(releaseScript.Run(ctx, m.client, c.keys, c.args...), l)
+}
+
+// released turns the answer of releaseScript for l into Release's result.
+func released(cmd *redis.Cmd, l *Lease) error {
+	ok, err := cmd.Int64()
 	if err != nil {
 		return fmt.Errorf("release lock %s: %w", l.Key, err)
 	}
@@ -151,4 +188,94 @@ func (m *RedisManager) Release(ctx context.Context, l *Lease) error {
 		return ErrLost
 	}
 	return nil
+}
+
+// AcquireMany implements Manager: acquireScript once per valid key, in one pipeline.
+func (m *RedisManager) AcquireMany(ctx context.Context, keys []string, ttl time.Duration) ([]*Lease, []error) {
+	leases := make([]*Lease, len(keys))
+	errs := make([]error, len(keys))
+	var (
+		items  []int // index in keys of each call
+		owners []string
+		calls  []scriptCall
+	)
+	for i, key := range keys {
+		if err := validate(key, ttl); err != nil {
+			errs[i] = err
+			continue
+		}
+		owner := uuid.NewString()
+		items = append(items, i)
+		owners = append(owners, owner)
+		calls = append(calls, m.acquireCall(key, owner, ttl))
+	}
+	for j, cmd := range m.runMany(ctx, acquireScript, calls) {
+		i := items[j]
+		leases[i], errs[i] = acquired(cmd, keys[i], owners[j], ttl)
+	}
+	return leases, errs
+}
+
+// ReleaseMany implements Manager: releaseScript once per lease, in one pipeline.
+func (m *RedisManager) ReleaseMany(ctx context.Context, ls []*Lease) []error {
+	errs := make([]error, len(ls))
+	var (
+		items []int // index in ls of each call
+		calls []scriptCall
+	)
+	for i, l := range ls {
+		if l == nil {
+			errs[i] = errors.New("lock: nil lease")
+			continue
+		}
+		items = append(items, i)
+		calls = append(calls, m.releaseCall(l))
+	}
+	for j, cmd := range m.runMany(ctx, releaseScript, calls) {
+		i := items[j]
+		errs[i] = released(cmd, ls[i])
+	}
+	return errs
+}
+
+// runMany runs script once per call, in order, in one pipeline of EVALSHA, and returns the
+// answer to each call. The calls are independent: a call's error (a Redis error, or the
+// transport's, which every call of the pipeline then gets) is its answer alone.
+//
+// Calls answered NOSCRIPT (the script cache was flushed, or a new server or failover replica
+// has never seen the script) did not run; they run again once, in a second pipeline of EVAL,
+// which also puts the script back into the cache. This is Script.Run's fallback, for a batch.
+func (m *RedisManager) runMany(ctx context.Context, script *redis.Script, calls []scriptCall) []*redis.Cmd {
+	cmds := make([]*redis.Cmd, len(calls))
+	if len(calls) == 0 {
+		return cmds
+	}
+	// Pipelined's error is the first failed command's, which cmds already carry.
+	_, _ = m.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range calls {
+			cmds[i] = script.EvalSha(ctx, p, c.keys, c.args...)
+		}
+		return nil
+	})
+	var again []int
+	for i, cmd := range cmds {
+		if isNoScript(cmd.Err()) {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		_, _ = m.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, i := range again {
+				cmds[i] = script.Eval(ctx, p, calls[i].keys, calls[i].args...)
+			}
+			return nil
+		})
+	}
+	return cmds
+}
+
+// isNoScript reports whether err says that EVALSHA's script is not in the server's cache. A
+// command run in a pipeline carries the server's raw error, not redis.ErrNoScript.
+func isNoScript(err error) bool {
+	return err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT"))
 }

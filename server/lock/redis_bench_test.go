@@ -1,6 +1,7 @@
 package lock_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -34,4 +35,65 @@ func BenchmarkRedisBareSet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// batchKeys is the batch size of the batch benchmarks: a worker's group of concurrent
+// executions.
+const batchKeys = 16
+
+func benchKeys() []string {
+	keys := make([]string, batchKeys)
+	for i := range keys {
+		keys[i] = "bench-" + strconv.Itoa(i)
+	}
+	return keys
+}
+
+// BenchmarkRedisAcquireReleaseMany16 is AcquireMany and ReleaseMany of 16 keys: two round trips
+// (pipelines of 16 EVALSHA) for the 16. Compare its ns/key with
+// BenchmarkRedisAcquireReleaseSingle16's.
+func BenchmarkRedisAcquireReleaseMany16(b *testing.B) {
+	client, prefix := locktest.Redis(b)
+	m := lock.NewRedisManager(client, lock.RedisConfig{Prefix: prefix})
+	ctx := b.Context()
+	keys := benchKeys()
+	for b.Loop() {
+		leases, errs := m.AcquireMany(ctx, keys, time.Minute)
+		for _, err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, err := range m.ReleaseMany(ctx, leases) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchKeys), "ns/key")
+}
+
+// BenchmarkRedisAcquireReleaseSingle16 is Acquire and Release of the same 16 keys one by one:
+// 32 round trips.
+func BenchmarkRedisAcquireReleaseSingle16(b *testing.B) {
+	client, prefix := locktest.Redis(b)
+	m := lock.NewRedisManager(client, lock.RedisConfig{Prefix: prefix})
+	ctx := b.Context()
+	keys := benchKeys()
+	leases := make([]*lock.Lease, len(keys))
+	for b.Loop() {
+		for i, k := range keys {
+			l, err := m.Acquire(ctx, k, time.Minute)
+			if err != nil {
+				b.Fatal(err)
+			}
+			leases[i] = l
+		}
+		for _, l := range leases {
+			if err := m.Release(ctx, l); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchKeys), "ns/key")
 }
