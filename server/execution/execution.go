@@ -100,6 +100,18 @@ type Store interface {
 	// ExecutionFinish writes a terminal status, output and error, only while the row is RUNNING
 	// under fence. apperr.ErrConflict otherwise.
 	ExecutionFinish(ctx context.Context, p *FinishParams) error
+	// ExecutionGetMany is ExecutionGet for several ids in one statement: the executions found,
+	// by id (an id without a row, or not a UUID, is absent).
+	ExecutionGetMany(ctx context.Context, ids []string) (map[string]*Execution, error)
+	// ExecutionClaimMany is ExecutionClaim for several rows in one statement: out[i] is the
+	// claimed row of ps[i], nil where ExecutionClaim would have said apperr.ErrConflict. When
+	// two params name one row, at most one of them (the larger fence) claims it. The error is
+	// for the batch as a whole.
+	ExecutionClaimMany(ctx context.Context, ps []ClaimParams) ([]*Execution, error)
+	// ExecutionFinishMany is ExecutionFinish for several rows in one statement: ok[i] reports
+	// whether ps[i] was written (false where ExecutionFinish would have said
+	// apperr.ErrConflict). The error is for the batch as a whole.
+	ExecutionFinishMany(ctx context.Context, ps []*FinishParams) (ok []bool, err error)
 	// ExecutionRetry returns a RUNNING execution under fence to PENDING until availableAt,
 	// recording the attempt's error. apperr.ErrConflict otherwise.
 	ExecutionRetry(ctx context.Context, id string, fence int64, availableAt time.Time, errMsg string) error
@@ -155,6 +167,13 @@ type TriggerResult struct {
 	Execution *Execution
 	Inserted  bool
 	Err       error
+}
+
+// ClaimParams is one claim of Store.ExecutionClaimMany.
+type ClaimParams struct {
+	ID    string
+	Fence int64
+	Now   time.Time
 }
 
 // FinishParams is the input of Store.ExecutionFinish.
