@@ -28,6 +28,18 @@
 //     CANCELLED when CancelExecution asked (the request reaches the worker by a notification and,
 //     should that be lost, by polling cancel_requested).
 //
+// # Grouped steps
+//
+// A worker runs many executions at once (WorkerConfig.Concurrency), and with short runs most
+// of its time is round trips: per execution a read, a claim and an outcome in the database,
+// and taking, freeing and acknowledging in Redis. The executions that reach the same step at
+// the same moment share one statement or one Redis pipeline for it (steps.go, on group.go,
+// which the trigger batcher uses too): ExecutionGetMany, AcquireMany, ExecutionClaimMany,
+// ExecutionFinishMany, ReleaseMany, one XACK. Each answer is the one the single call would
+// have given, row by row (the claim's and the outcome's conditions are per row), so grouping
+// changes no guarantee above; a lone execution makes the single call. Nothing waits to fill a
+// batch: a step's batch holds the executions that arrived while its previous batch ran.
+//
 // # Failure cases and why they are safe
 //
 //   - Worker dies mid-run: its message stays unacknowledged; after ClaimIdle another worker

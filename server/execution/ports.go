@@ -19,6 +19,8 @@ type Locker interface {
 	Acquire(ctx context.Context, key string, ttl time.Duration) (*lock.Lease, error)
 	Extend(ctx context.Context, l *lock.Lease, ttl time.Duration) error
 	Release(ctx context.Context, l *lock.Lease) error
+	AcquireMany(ctx context.Context, keys []string, ttl time.Duration) ([]*lock.Lease, []error)
+	ReleaseMany(ctx context.Context, ls []*lock.Lease) []error
 }
 
 // Queue delivers execution ids to workers. queue.Queue implements it.

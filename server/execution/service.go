@@ -47,7 +47,7 @@ func NewService(store Store, q Queue, notifier Notifier, cfg ServiceConfig) *Ser
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
-	s.triggers = &triggerBatcher{store: store, queue: q, logger: s.logger, max: cmp.Or(max(cfg.TriggerBatch, 0), 128)}
+	s.triggers = newTriggerBatcher(store, q, s.logger, cmp.Or(max(cfg.TriggerBatch, 0), 128))
 	return s
 }
 

@@ -118,6 +118,7 @@ type Worker struct {
 
 	revisions *revisionCache
 	configs   *configCache
+	steps     *steps
 
 	mu       sync.Mutex
 	running  map[string]context.CancelCauseFunc // execution id -> cancel of its engine call
@@ -139,6 +140,7 @@ func NewWorker(store Store, q Queue, locker Locker, eng Engine, waitlist Waitlis
 		tracer:    cfg.TracerProvider.Tracer("github.com/workflow-runtime/workflow-runtime/server/execution"),
 		revisions: newRevisionCache(4096),
 		configs:   newConfigCache(time.Second, cfg.Now),
+		steps:     newSteps(store, locker, q, cfg.LockTTL, cfg.Logger),
 		running:   map[string]context.CancelCauseFunc{},
 		slots:     make(chan struct{}, cfg.Concurrency),
 	}
@@ -266,7 +268,7 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 	defer span.End()
 	log := telemetry.WithTrace(ctx, w.log).With(slog.String("execution_id", d.ExecutionID))
 	ack := func() { w.ack(ctx, log, d) }
-	e, err := w.store.ExecutionGet(ctx, d.ExecutionID)
+	e, err := w.steps.getExecution(ctx, d.ExecutionID)
 	switch {
 	case errors.Is(err, apperr.ErrNotFound):
 		log.Warn("message for an unknown execution dropped")
@@ -310,7 +312,7 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 	// delivery while the row is still PENDING and apply the overlap policy to itself (SKIP
 	// would end it SKIPPED, CANCEL_OTHER would cancel it). Holding the execution's lease, the
 	// gate's holder is another execution (or a dead earlier run of this one, row RUNNING).
-	lease, err := w.locker.Acquire(ctx, "execution:"+e.ID, w.cfg.LockTTL)
+	lease, err := w.steps.acquireLease(ctx, "execution:"+e.ID)
 	if err != nil {
 		if errors.Is(err, lock.ErrNotAcquired) {
 			// Another worker runs it now; look again once that lease could have ended.
@@ -323,7 +325,7 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 	policy := cfg.OverlapPolicy
 	var gate *lock.Lease
 	if policy != deployments.OverlapAllowAll {
-		gate, err = w.locker.Acquire(ctx, "workflow:"+e.WorkflowID, w.cfg.LockTTL)
+		gate, err = w.steps.acquireLease(ctx, "workflow:"+e.WorkflowID)
 		if err != nil {
 			// Released before the policy is applied: a buffered execution woken at once
 			// (wakeNext) must find its lease free.
@@ -360,7 +362,7 @@ func (w *Worker) release(ctx context.Context, log *slog.Logger, l *lock.Lease) {
 	if l == nil {
 		return
 	}
-	if err := w.locker.Release(context.WithoutCancel(ctx), l); err != nil && !errors.Is(err, lock.ErrLost) {
+	if err := w.steps.releaseLease(context.WithoutCancel(ctx), l); err != nil && !errors.Is(err, lock.ErrLost) {
 		log.Warn("release failed", slog.String("key", l.Key), slog.Any("error", err))
 	}
 }
@@ -491,7 +493,7 @@ func (w *Worker) requeue(ctx context.Context, log *slog.Logger, id string, d que
 }
 
 func (w *Worker) ack(ctx context.Context, log *slog.Logger, d queue.Delivery) {
-	if err := w.queue.Ack(context.WithoutCancel(ctx), d.ID); err != nil {
+	if err := w.steps.ackMessage(context.WithoutCancel(ctx), d.ID); err != nil {
 		log.Warn("ack failed", slog.Any("error", err))
 	}
 }
@@ -502,7 +504,7 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, cfg *d
 	bg := context.WithoutCancel(ctx)
 	defer w.release(ctx, log, gate)
 	defer w.release(ctx, log, lease)
-	e, err := w.store.ExecutionClaim(ctx, e.ID, lease.Fence, w.cfg.Now().UTC())
+	e, err := w.steps.claimExecution(ctx, e.ID, lease.Fence, w.cfg.Now().UTC())
 	if err != nil {
 		if !errors.Is(err, apperr.ErrConflict) {
 			log.Warn("claim failed", slog.Any("error", err))
@@ -646,7 +648,7 @@ func (w *Worker) failOrRetry(ctx context.Context, log *slog.Logger, e *Execution
 }
 
 func (w *Worker) finish(ctx context.Context, log *slog.Logger, e *Execution, fence int64, status Status, output []byte, msg string) {
-	err := w.store.ExecutionFinish(ctx, &FinishParams{ID: e.ID, Fence: fence, Status: status, Output: output, Error: msg, Now: w.cfg.Now().UTC()})
+	err := w.steps.finishExecution(ctx, &FinishParams{ID: e.ID, Fence: fence, Status: status, Output: output, Error: msg, Now: w.cfg.Now().UTC()})
 	switch {
 	case errors.Is(err, apperr.ErrConflict):
 		log.Warn("outcome refused: a newer owner holds the execution", slog.Int64("fence", fence), slog.String("status", string(status)))
