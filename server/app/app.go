@@ -95,6 +95,7 @@ type App struct {
 	backends *backends
 	workers  []lifecycle
 	server   *httpserver.Server
+	profiler *profiler     // WFR_PPROF_ADDR
 	obs      observability // traces and metrics; see telemetry.go
 
 	stopOnce sync.Once
@@ -131,6 +132,13 @@ func (a *App) Start(ctx context.Context) error {
 	a.logger.Info("starting workflow-runtime", "version", Version, "role", string(role), "addr", a.cfg.Addr)
 	if err := a.startTelemetry(ctx); err != nil {
 		return err
+	}
+	if a.cfg.PprofAddr != "" {
+		p := &profiler{addr: a.cfg.PprofAddr, logger: a.logger}
+		if err := p.Start(ctx); err != nil {
+			return err
+		}
+		a.profiler = p
 	}
 
 	if role == config.RoleEngine {
@@ -302,6 +310,9 @@ func (a *App) Stop(ctx context.Context) error {
 		// sweeper and the queue's mover stop.
 		for i := len(a.workers) - 1; i >= 0; i-- {
 			a.workers[i].Stop()
+		}
+		if a.profiler != nil {
+			a.profiler.Stop()
 		}
 		if a.redis != nil {
 			if err := a.redis.Close(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"testing"
 
@@ -101,4 +102,37 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 	cfg.DatabaseURL = "mysql://db"
 	_, err := app.New(cfg, slog.New(slog.DiscardHandler))
 	is.True(err != nil) // names WFR_DATABASE_URL
+}
+
+func TestProfilerServesOnItsOwnAddressOnly(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for the profiler
+	is.NoErr(err)
+	pprofAddr := ln.Addr().String()
+	is.NoErr(ln.Close())
+
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DatabaseURL = "sqlite::memory:"
+	cfg.PprofAddr = pprofAddr
+	a, err := app.New(cfg, slog.New(slog.DiscardHandler))
+	is.NoErr(err)
+	is.NoErr(a.Start(t.Context()))
+	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+
+	get := func(url string) int {
+		res, err := http.Get(url)
+		if err != nil {
+			return 0
+		}
+		defer res.Body.Close()
+		return res.StatusCode
+	}
+	is.Equal(get("http://"+pprofAddr+"/debug/pprof/cmdline"), http.StatusOK)
+	is.Equal(get("http://"+pprofAddr+"/debug/pprof/goroutine?debug=1"), http.StatusOK)
+	is.Equal(get("http://"+a.Addr()+"/debug/pprof/cmdline"), http.StatusNotFound) // not on the API's listener
+
+	is.NoErr(a.Stop(context.Background()))
+	is.Equal(get("http://"+pprofAddr+"/debug/pprof/cmdline"), 0) // closed with the process
 }

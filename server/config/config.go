@@ -96,16 +96,22 @@ type Config struct {
 	// (0) gzips even tiny replies, which costs 30-40% throughput on this service's small
 	// messages. Default 1024.
 	CompressMinBytes int `env:"WFR_COMPRESS_MIN_BYTES" default:"1024" help:"Smallest response compressed, in bytes. Default ${default}."`
-	// CORSAllowedOrigins are the browser origins allowed to call the API (Connect-Web),
-	// comma-separated, e.g. https://dash.example.com; "*" allows any. Default empty: no CORS
-	// headers, browsers on other origins are refused.
-	// WorkerConcurrency is the most executions one worker process runs at once. Default 32.
-	WorkerConcurrency int `env:"WFR_WORKER_CONCURRENCY" default:"32" help:"Executions one worker process runs at once. Default ${default}."`
+	// WorkerConcurrency is the most executions one worker process runs at once. A slot is one
+	// goroutine waiting on the engine, and the worker's reads and writes of concurrent
+	// executions are grouped into shared statements, so more slots cost little and let a
+	// worker keep up with short executions. Default 128.
+	WorkerConcurrency int `env:"WFR_WORKER_CONCURRENCY" default:"128" help:"Executions one worker process runs at once. Default ${default}."`
 	// LockTTL is the lease time of workflow and execution locks; leases are renewed every
 	// LockTTL/3 while an execution runs, and a dead worker's execution is taken over after
 	// 2 x LockTTL. Default 30s.
-	LockTTL            time.Duration `env:"WFR_LOCK_TTL" default:"30s" help:"Lease time of locks; a dead worker's executions move after twice this. Default ${default}."`
-	CORSAllowedOrigins []string      `name:"cors-allowed-origins" env:"WFR_CORS_ALLOWED_ORIGINS" sep:"," placeholder:"ORIGIN" help:"Comma-separated browser origins allowed by CORS (* for any). Default empty: no CORS."`
+	LockTTL time.Duration `env:"WFR_LOCK_TTL" default:"30s" help:"Lease time of locks; a dead worker's executions move after twice this. Default ${default}."`
+	// CORSAllowedOrigins are the browser origins allowed to call the API (Connect-Web),
+	// comma-separated, e.g. https://dash.example.com; "*" allows any. Default empty: no CORS
+	// headers, browsers on other origins are refused.
+	CORSAllowedOrigins []string `name:"cors-allowed-origins" env:"WFR_CORS_ALLOWED_ORIGINS" sep:"," placeholder:"ORIGIN" help:"Comma-separated browser origins allowed by CORS (* for any). Default empty: no CORS."`
+	// PprofAddr, when set, serves Go's profiler (net/http/pprof, /debug/pprof/) on this
+	// host:port, apart from the API so that it is never exposed with it. Default empty: off.
+	PprofAddr string `name:"pprof-addr" env:"WFR_PPROF_ADDR" placeholder:"HOST:PORT" help:"Serve Go's profiler at /debug/pprof/ on this address. Default empty: off."`
 }
 
 // Default returns the configuration with every field at its default, as parsed from no flags
@@ -128,7 +134,7 @@ func Default() Config {
 		IdleTimeout:       120 * time.Second,
 		MaxRequestBytes:   4 << 20,
 		CompressMinBytes:  1024,
-		WorkerConcurrency: 32,
+		WorkerConcurrency: 128,
 		LockTTL:           30 * time.Second,
 	}
 }
@@ -207,6 +213,11 @@ func (c Config) Validate() error {
 	}
 	if c.RedisURL == "" && (c.Role == RoleAPI || c.Role == RoleScheduler || c.Role == RoleWorker) {
 		bad("WFR_REDIS_URL", "role %s needs Redis: the in-process lock and queue reach no other process (use role all for one process)", c.Role)
+	}
+	if c.PprofAddr != "" {
+		if _, port, err := net.SplitHostPort(c.PprofAddr); err != nil || port == "" {
+			bad("WFR_PPROF_ADDR", "%q is not host:port", c.PprofAddr)
+		}
 	}
 	if c.WorkerConcurrency < 1 {
 		bad("WFR_WORKER_CONCURRENCY", "%d must be at least 1", c.WorkerConcurrency)

@@ -173,6 +173,7 @@ func TestValidate(t *testing.T) {
 		{"split role with redis", func(c *config.Config) { c.Role = config.RoleAPI; c.RedisURL = "redis://cache:6379" }, ""},
 		{"engine role needs no redis", func(c *config.Config) { c.Role = config.RoleEngine }, ""},
 		{"worker concurrency", func(c *config.Config) { c.WorkerConcurrency = 0 }, "WFR_WORKER_CONCURRENCY"},
+		{"pprof address", func(c *config.Config) { c.PprofAddr = "localhost" }, "WFR_PPROF_ADDR"},
 		{"lock ttl", func(c *config.Config) { c.LockTTL = time.Millisecond }, "WFR_LOCK_TTL"},
 		{"log level", func(c *config.Config) { c.LogLevel = "verbose" }, "WFR_LOG_LEVEL"},
 		{"log format", func(c *config.Config) { c.LogFormat = "xml" }, "WFR_LOG_FORMAT"},
