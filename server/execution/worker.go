@@ -27,7 +27,7 @@ import (
 
 // WorkerConfig configures a Worker. Every field has a default.
 type WorkerConfig struct {
-	// Concurrency is the most executions this process runs at once. Default 32.
+	// Concurrency is the most executions this process runs at once. Default 128.
 	Concurrency int
 	// LockTTL is the lease time of a lock; it is renewed every LockTTL/3 while the engine runs.
 	// Default 30s.
@@ -78,7 +78,7 @@ func (noMetrics) ExecutionFinished(context.Context, string) {}
 func (noMetrics) LockWait(context.Context, string)          {}
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
-	c.Concurrency = cmp.Or(c.Concurrency, 32)
+	c.Concurrency = cmp.Or(c.Concurrency, 128)
 	c.LockTTL = cmp.Or(c.LockTTL, 30*time.Second)
 	c.ClaimIdle = cmp.Or(c.ClaimIdle, 2*c.LockTTL)
 	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, 10)
