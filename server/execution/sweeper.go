@@ -19,6 +19,18 @@ type SweeperConfig struct {
 	StaleAfter time.Duration
 	// Batch is the most executions one sweep enqueues. Default 500.
 	Batch int
+	// PruneEvery is how often the queue's consumers of workers that are gone are removed
+	// (Queue.PruneConsumers). Default 10m: they only cost memory and XINFO output, and every
+	// worker process prunes, so the group is cleaned far more often than this in a fleet.
+	PruneEvery time.Duration
+	// ConsumerIdle is how long a consumer must have been idle (no read, no claim) before it is
+	// removed; one with a pending message is kept however idle. Default 1h. A live worker reads
+	// at least every second while it has a free slot (WorkerConfig.ReceiveBlock), and while it
+	// has none its running executions' messages are pending, so only a consumer whose worker is
+	// gone gets this idle. (Redis before 7.2 counts only reads and claims that delivered a
+	// message, so there a live worker on a queue quiet for this long is removed too.) Removing a
+	// live consumer is harmless: its next read creates it again.
+	ConsumerIdle time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger. Default slog.Default().
@@ -28,7 +40,8 @@ type SweeperConfig struct {
 // Sweeper enqueues PENDING executions whose message was lost (the process died between the
 // insert and the enqueue, Redis lost a write, a buffered execution missed its wake-up). The row
 // is the truth; the queue is only delivery, and a duplicate message is harmless because every
-// worker checks the row before it runs anything.
+// worker checks the row before it runs anything. Every PruneEvery it also removes the queue's
+// consumers whose workers are gone (Queue.PruneConsumers).
 type Sweeper struct {
 	store Store
 	queue Queue
@@ -44,6 +57,8 @@ func NewSweeper(store Store, q Queue, cfg SweeperConfig) *Sweeper {
 	cfg.Interval = cmp.Or(cfg.Interval, 5*time.Second)
 	cfg.StaleAfter = cmp.Or(cfg.StaleAfter, 30*time.Second)
 	cfg.Batch = cmp.Or(cfg.Batch, 500)
+	cfg.PruneEvery = cmp.Or(cfg.PruneEvery, 10*time.Minute)
+	cfg.ConsumerIdle = cmp.Or(cfg.ConsumerIdle, time.Hour)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -61,6 +76,8 @@ func (s *Sweeper) Start(ctx context.Context) error {
 		defer close(s.done)
 		t := time.NewTicker(s.cfg.Interval)
 		defer t.Stop()
+		prune := time.NewTicker(s.cfg.PruneEvery)
+		defer prune.Stop()
 		for {
 			select {
 			case <-ctx.Done():
@@ -68,6 +85,10 @@ func (s *Sweeper) Start(ctx context.Context) error {
 			case <-t.C:
 				if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 					s.cfg.Logger.Warn("sweep failed", slog.Any("error", err))
+				}
+			case <-prune.C:
+				if _, err := s.PruneConsumers(ctx); err != nil && ctx.Err() == nil {
+					s.cfg.Logger.Warn("prune queue consumers failed", slog.Any("error", err))
 				}
 			}
 		}
@@ -103,4 +124,19 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		s.cfg.Logger.Info("re-enqueued executions whose message was lost", slog.Int("count", n))
 	}
 	return n, nil
+}
+
+// maxLoggedConsumers is the most consumer names one log line lists.
+const maxLoggedConsumers = 100
+
+// PruneConsumers removes the queue's consumers idle for longer than ConsumerIdle that have no
+// pending message, logs their names and returns them.
+func (s *Sweeper) PruneConsumers(ctx context.Context) ([]string, error) {
+	removed, err := s.queue.PruneConsumers(ctx, s.cfg.ConsumerIdle)
+	if len(removed) > 0 {
+		names := removed[:min(len(removed), maxLoggedConsumers)]
+		s.cfg.Logger.Info("removed queue consumers of workers that are gone",
+			slog.Int("count", len(removed)), slog.Any("consumers", names), slog.Bool("truncated", len(names) < len(removed)))
+	}
+	return removed, err
 }

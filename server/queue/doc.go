@@ -30,6 +30,19 @@
 // The workflow lock the dead worker held expires by its TTL, so the new worker can take it,
 // with a larger fence.
 //
+// # Consumers that are gone
+//
+// Each worker reads under a consumer name of its own (host-pid-random), and Redis keeps a
+// consumer in the group until it is deleted, so with workers coming and going XINFO CONSUMERS
+// would grow without bound. Once ClaimStale has taken over a dead worker's messages, its
+// consumer is an empty entry. PruneConsumers, which the sweeper of every worker process calls
+// now and then, deletes the consumers idle (no read, no claim) for longer than a bound far above
+// a live worker's gap between reads, and only those with no pending message: a Lua script checks
+// XPENDING for the consumer and runs XGROUP DELCONSUMER in one step, since DELCONSUMER drops
+// the consumer's pending entries and a message read between a separate check and the delete
+// would lose its own. Deleting a consumer that is alive after all is harmless: its next
+// XREADGROUP creates it again.
+//
 // # Nothing undelivered is dropped
 //
 // The stream is never trimmed by length (XADD MAXLEN ~ could drop entries nobody has read).
@@ -63,6 +76,6 @@
 //	<prefix>queue:{<name>}:dead      dead-letter stream, approximately capped
 //
 // The hash tag {<name>} keeps them in one Redis Cluster slot, as the scripts require. Consumer
-// names stay in the group after their worker is gone (XINFO CONSUMERS shows them); they cost
-// little and are not cleaned up here.
+// names stay in the group after their worker is gone until PruneConsumers deletes them (see
+// above).
 package queue

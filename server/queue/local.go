@@ -356,6 +356,12 @@ func (q *LocalQueue) Stats(ctx context.Context) (Stats, error) {
 	return s, nil
 }
 
+// PruneConsumers implements Queue. A LocalQueue keeps no consumer entries (a consumer is only a
+// name on its pending messages), so there is nothing to prune.
+func (q *LocalQueue) PruneConsumers(context.Context, time.Duration) ([]string, error) {
+	return nil, nil
+}
+
 // delayed is a message waiting for its time.
 type delayed struct {
 	due time.Time

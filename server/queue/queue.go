@@ -85,6 +85,13 @@ type Queue interface {
 	DeadLetter(ctx context.Context, d Delivery, reason string) error
 	// Stats returns the queue's counts.
 	Stats(ctx context.Context) (Stats, error)
+	// PruneConsumers removes the consumers that have neither read nor claimed for longer than
+	// idleAfter and have no pending message, and returns their names: the entries workers that
+	// are gone leave in the consumer group (Redis: XINFO CONSUMERS, then XGROUP DELCONSUMER).
+	// A consumer with a pending message is kept, so no message loses its pending entry. Removing
+	// a consumer that is alive after all is harmless: its next read creates it again. LocalQueue
+	// has no consumer entries and returns nil, nil.
+	PruneConsumers(ctx context.Context, idleAfter time.Duration) (removed []string, err error)
 }
 
 func validate(m Message) error {

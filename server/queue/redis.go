@@ -175,6 +175,32 @@ end
 return {#due, tonumber(first[2])}
 `)
 
+// pruneScript deletes consumers that have no pending entry. The check and the delete are one
+// script because XGROUP DELCONSUMER drops the consumer's pending entries: a consumer that read a
+// message between a separate check and the delete would lose that message's pending entry, and
+// the message, pending for no one, would never be claimed again. A consumer that does not exist
+// (another pruner was first) counts as deleted; XGROUP DELCONSUMER answers 0 for it as for an
+// empty one.
+//
+// KEYS[1] -> the stream
+// ARGV[1] -> the consumer group
+// ARGV[2..] -> consumer names
+//
+// Returns the names of the consumers deleted, in argument order.
+var pruneScript = redis.NewScript(`
+local removed = {}
+for i = 2, #ARGV do
+	if #redis.call("XPENDING", KEYS[1], ARGV[1], "-", "+", 1, ARGV[i]) == 0 then
+		redis.call("XGROUP", "DELCONSUMER", KEYS[1], ARGV[1], ARGV[i])
+		removed[#removed + 1] = ARGV[i]
+	end
+end
+return removed
+`)
+
+// pruneBatch is the most consumers one pruneScript call checks, so one call holds Redis briefly.
+const pruneBatch = 100
+
 // delayedMember is a delayed message in the ZSET. The nonce keeps two equal messages apart, and
 // since members of equal score sort by their bytes and "n" comes first, a time-ordered nonce
 // keeps messages due at the same time in the order they were enqueued.
@@ -465,6 +491,47 @@ func (q *RedisQueue) Stats(ctx context.Context) (Stats, error) {
 		}
 	}
 	return s, nil
+}
+
+// PruneConsumers implements Queue. It lists the group's consumers (XINFO CONSUMERS) and hands
+// the ones idle for longer than idleAfter with no pending entry to pruneScript, which checks
+// again that each has no pending entry (XPENDING … <consumer>) and deletes it (XGROUP
+// DELCONSUMER) in the same step. Idle is XINFO CONSUMERS' idle: since Redis 7.2 the time since
+// the consumer's last read or claim, whether it delivered anything or not; before 7.2 the time
+// since the last one that delivered a message, so there the consumer of a live worker on a
+// quiet queue is removed too. That is harmless: a deleted consumer that is alive after all is
+// created again by its next XREADGROUP (or XAUTOCLAIM) that delivers something. When another
+// pruner runs at the same time, both may name the same consumer. A missing stream or group has
+// no consumers: nil, nil.
+func (q *RedisQueue) PruneConsumers(ctx context.Context, idleAfter time.Duration) ([]string, error) {
+	consumers, err := q.client.XInfoConsumers(ctx, q.stream, q.group).Result()
+	if err != nil {
+		if msg := err.Error(); strings.HasPrefix(msg, "NOGROUP") || strings.HasPrefix(msg, "ERR no such key") {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("prune consumers: list: %w", err)
+	}
+	var idle []any
+	for _, c := range consumers {
+		if c.Idle > idleAfter && c.Pending == 0 {
+			idle = append(idle, c.Name)
+		}
+	}
+	var removed []string
+	for len(idle) > 0 {
+		n := min(len(idle), pruneBatch)
+		args := append([]any{q.group}, idle[:n]...)
+		idle = idle[n:]
+		names, err := pruneScript.Run(ctx, q.client, []string{q.stream}, args...).StringSlice()
+		if err != nil {
+			if strings.HasPrefix(err.Error(), "NOGROUP") { // the stream or group is gone, and its consumers
+				return removed, nil
+			}
+			return removed, fmt.Errorf("prune consumers: %w", err)
+		}
+		removed = append(removed, names...)
+	}
+	return removed, nil
 }
 
 // ceilMilli is t in unix milliseconds, rounded up so a message is never due before t.

@@ -42,6 +42,7 @@ func Run(t *testing.T, newQueue func(t *testing.T) (queue.Queue, Clock)) {
 		{"EnqueueAt", testEnqueueAt},
 		{"EnqueueAtWakesReceive", testEnqueueAtWakesReceive},
 		{"Stats", testStats},
+		{"PruneConsumersKeepsPending", testPruneConsumersKeepsPending},
 		{"Validation", testValidation},
 		{"ConcurrentExactlyOnce", testConcurrent},
 	}
@@ -349,6 +350,28 @@ func testStats(t *testing.T, q queue.Queue, clock Clock) {
 	is.True(s.OldestAge >= 10*time.Millisecond) // the pending one has waited
 	is.NoErr(q.Ack(ctx, ds[0].ID))
 	is.Equal(stats(t, q).Depth, int64(2))
+}
+
+// testPruneConsumersKeepsPending: pruning, however eager, never costs a pending message its
+// entry; the message of a consumer that went silent is still claimed by another.
+func testPruneConsumersKeepsPending(t *testing.T, q queue.Queue, clock Clock) {
+	is := is.New(t)
+	ctx := t.Context()
+	is.NoErr(q.Enqueue(ctx, msg(1)))
+	first := receiveN(t, q, "a", 1) // a dies without acking
+	clock.Advance(ShortIdle)
+	_, err := q.PruneConsumers(ctx, 0)
+	is.NoErr(err)
+	var claimed []queue.Delivery
+	eventually(t, "the message of the silent consumer claimable after a prune", func() bool {
+		claimed, err = q.ClaimStale(ctx, "b", ShortIdle, 10)
+		is.NoErr(err)
+		return len(claimed) > 0
+	})
+	is.Equal(len(claimed), 1)
+	is.Equal(claimed[0].ID, first[0].ID)
+	is.Equal(claimed[0].Deliveries, int64(2))
+	is.Equal(stats(t, q).Pending, int64(1))
 }
 
 func testValidation(t *testing.T, q queue.Queue, clock Clock) {
