@@ -3,6 +3,7 @@ package loadtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 )
@@ -15,6 +16,18 @@ type Command struct {
 	Pickup    PickupCommand    `cmd:"" help:"Pickup latency (trigger accepted to RUNNING) at a steady trigger rate, p50/p99."`
 	Lock      LockCommand      `cmd:"" help:"Redis lock acquire+release latency as a ratio to a bare Redis SET round trip."`
 	Scheduler SchedulerCommand `cmd:"" help:"One in-process scheduler holding N cron triggers: load time, memory, fire lateness against bare timers, and the jitter spread."`
+
+	BaselineServer BaselineServerCommand `cmd:"" hidden:"" help:"Serve the TriggerWorkflow baseline handler set up as serve sets up the service (started by bench trigger)."`
+}
+
+// BaselineServerCommand is `bench baseline-server`, the baseline process of `bench trigger`.
+type BaselineServerCommand struct {
+	Addr string `default:"127.0.0.1:0" placeholder:"HOST:PORT" help:"Listen address. Default ${default}."`
+}
+
+// Run serves until interrupted.
+func (c *BaselineServerCommand) Run(ctx context.Context) error {
+	return ServeBaseline(ctx, c.Addr, os.Stdout)
 }
 
 // service is the flags of the subcommands that call the service.
@@ -29,6 +42,7 @@ type TriggerCommand struct {
 	Concurrency int           `default:"64" help:"Callers, each calling back to back. Default ${default}."`
 	Duration    time.Duration `default:"10s" help:"Measuring window of each side (baseline, service). Default ${default}."`
 	Warmup      time.Duration `default:"2s" help:"Warm-up before each window, not counted. Default ${default}."`
+	Baseline    string        `default:"process" enum:"process,in-process" help:"Where the baseline handler runs: process (its own, set up as serve sets up the service) or in-process (inside the bench). Default ${default}."`
 }
 
 // Run runs the measurement.
@@ -36,9 +50,17 @@ func (c *TriggerCommand) Run(ctx context.Context) error {
 	if c.Concurrency < 1 {
 		return errors.New("--concurrency must be at least 1")
 	}
-	_, err := RunTrigger(ctx, TriggerConfig{
+	cfg := TriggerConfig{
 		Addr: c.Addr, WorkflowID: c.Workflow, Concurrency: c.Concurrency, Duration: c.Duration, Warmup: c.Warmup,
-	}, os.Stdout)
+	}
+	if c.Baseline == "process" {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find this executable for the baseline process: %w", err)
+		}
+		cfg.BaselineCommand = []string{self, "bench", "baseline-server"}
+	}
+	_, err := RunTrigger(ctx, cfg, os.Stdout)
 	return err
 }
 

@@ -1,0 +1,165 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1/workflowruntimev1connect"
+	"github.com/workflow-runtime/workflow-runtime/server/config"
+	"github.com/workflow-runtime/workflow-runtime/server/health"
+	"github.com/workflow-runtime/workflow-runtime/server/httpserver"
+	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
+)
+
+// The TriggerWorkflow baseline is a minimal handler: a canned answer of the size the service
+// returns, and nothing else. It runs one of two ways:
+//
+//   - as a process of its own (`bench baseline-server`, the default of `bench trigger`), set up
+//     as `workflow-runtime serve` sets up the service: the same server stack, the same
+//     telemetry (otelconnect with the metrics provider) and the same logger (one JSON access
+//     line per call on stdout, which the bench sends to a file as the service's would be).
+//     Service and baseline then differ by the handler alone, so the ratio says what storage
+//     and the queue cost.
+//   - inside the bench process (`--baseline in-process`), without telemetry, its access lines
+//     formatted and discarded: it shares the process with the client, which also measures
+//     what it costs to be a process of its own with telemetry and a log.
+
+// baselineHandler answers TriggerWorkflow with a canned execution of the size the service
+// returns, and nothing else.
+type baselineHandler struct {
+	workflowruntimev1connect.UnimplementedWorkflowRuntimeServiceHandler
+	resp *v1.TriggerWorkflowResponse
+}
+
+func (h *baselineHandler) TriggerWorkflow(context.Context, *v1.TriggerWorkflowRequest) (*v1.TriggerWorkflowResponse, error) {
+	return h.resp, nil
+}
+
+func newBaselineHandler() *baselineHandler {
+	now := timestamppb.New(time.Now())
+	return &baselineHandler{resp: &v1.TriggerWorkflowResponse{Execution: &v1.Execution{
+		Id:            uuid.Must(uuid.NewV7()).String(),
+		DeploymentId:  uuid.NewString(),
+		WorkflowId:    "bench-trigger-00000000",
+		Revision:      1,
+		Status:        v1.ExecutionStatus_EXECUTION_STATUS_PENDING,
+		TriggerType:   v1.TriggerType_TRIGGER_TYPE_MANUAL,
+		TriggerData:   "{}",
+		ScheduledTime: now,
+		CreateTime:    now,
+		UpdateTime:    now,
+	}}}
+}
+
+// startBaseline serves the baseline handler inside this process on 127.0.0.1 with the
+// service's server stack and default configuration (compression threshold, limits,
+// interceptors), without telemetry. Its access log is formatted like the service's but
+// discarded. It returns the base URL and a stop function.
+func startBaseline(ctx context.Context) (string, func(), error) {
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil)) //nolint:sloglint // formats the access line as the service does, so both sides pay for it
+	srv := httpserver.New(cfg, newBaselineHandler(), health.NewChecker(health.Options{}), logger)
+	if err := srv.Start(ctx); err != nil {
+		return "", nil, fmt.Errorf("start baseline server: %w", err)
+	}
+	return "http://" + srv.Addr(), func() { _ = srv.Stop(context.WithoutCancel(ctx)) }, nil
+}
+
+// ServeBaseline serves the baseline handler on addr until ctx ends, set up as `serve` sets up
+// the service: the default configuration, the telemetry provider and interceptors, and the
+// service's logger writing to stdout.
+func ServeBaseline(ctx context.Context, addr string, stdout io.Writer) error {
+	logger, closer, err := telemetry.OpenLogger(stdout, telemetry.LogOptions{})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = closer.Close() }()
+	p, err := telemetry.NewProvider(ctx, telemetry.Options{ServiceName: "workflow-runtime-bench-baseline", Role: "api"})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = p.Shutdown(context.WithoutCancel(ctx)) }()
+	cfg := config.Default()
+	cfg.Addr = addr
+	srv := httpserver.New(cfg, newBaselineHandler(), health.NewChecker(health.Options{}), logger, httpserver.WithTelemetry(p))
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("start baseline server: %w", err)
+	}
+	<-ctx.Done()
+	return srv.Stop(context.WithoutCancel(ctx))
+}
+
+// startBaselineProcess runs command (which must serve the baseline, as `workflow-runtime bench
+// baseline-server` does) with --addr on a free loopback port and its stdout in a temporary
+// file, waits until it answers /health, and returns its base URL and a stop function.
+func startBaselineProcess(ctx context.Context, command []string) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	logFile, err := os.CreateTemp("", "wfr-bench-baseline-*.log")
+	if err != nil {
+		return "", nil, err
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(command[0], append(command[1:], "--addr", addr)...) //nolint:gosec // the bench's own executable
+	cmd.Stdout, cmd.Stderr = logFile, &stderr
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		_ = os.Remove(logFile.Name())
+		return "", nil, fmt.Errorf("start baseline process: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		_ = logFile.Close()
+		_ = os.Remove(logFile.Name())
+	}
+	url := "http://" + addr
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			exited <- err // for stop
+			stop()
+			return "", nil, fmt.Errorf("baseline process exited: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
+		case <-ctx.Done():
+			stop()
+			return "", nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if res, err := http.Get(url + "/health"); err == nil {
+			_ = res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return url, stop, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, errors.New("baseline process did not become healthy within 15s")
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package loadtest_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/workflow-runtime/workflow-runtime/server/loadtest"
+)
+
+// baselineServerEnv makes this test binary, started again by the trigger benchmark, serve the
+// baseline as `workflow-runtime bench baseline-server` does (its last argument is the address).
+const baselineServerEnv = "WFR_TEST_BASELINE_SERVER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(baselineServerEnv) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		err := loadtest.ServeBaseline(ctx, os.Args[len(os.Args)-1], os.Stdout)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestTriggerAgainstABaselineProcess(t *testing.T) {
+	is := is.New(t)
+	tb := setup(t)
+	t.Setenv(baselineServerEnv, "1") // the baseline process inherits it and serves
+	var out bytes.Buffer
+	res, err := loadtest.RunTrigger(t.Context(), loadtest.TriggerConfig{
+		Addr: tb.addr, Concurrency: 4, Duration: 300 * time.Millisecond, Warmup: 50 * time.Millisecond,
+		BaselineCommand: []string{os.Args[0]}, // "--addr ADDR" is appended: the address is last
+	}, &out)
+	is.NoErr(err)
+	is.True(res.Baseline.Count > 0) // the baseline process answered
+	is.Equal(res.Baseline.Errors, 0)
+	is.True(res.Service.Count > 0)
+	is.True(strings.Contains(out.String(), "baseline (minimal handler, own process)"))
+}
+
+func TestTriggerFailsWhenTheBaselineProcessDies(t *testing.T) {
+	is := is.New(t)
+	tb := setup(t)
+	_, err := loadtest.RunTrigger(t.Context(), loadtest.TriggerConfig{
+		Addr: tb.addr, Concurrency: 1, Duration: 100 * time.Millisecond,
+		BaselineCommand: []string{"sh", "-c", "echo no such baseline >&2; exit 3", "sh"},
+	}, &bytes.Buffer{})
+	is.True(err != nil)
+	is.True(strings.Contains(err.Error(), "baseline process exited")) // said, not hung
+	is.True(strings.Contains(err.Error(), "no such baseline"))        // with what it printed
+}
