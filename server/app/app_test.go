@@ -107,7 +107,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 func TestProfilerServesOnItsOwnAddressOnly(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for the profiler
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0") // a free port for the profiler
 	is.NoErr(err)
 	pprofAddr := ln.Addr().String()
 	is.NoErr(ln.Close())
@@ -122,11 +122,13 @@ func TestProfilerServesOnItsOwnAddressOnly(t *testing.T) {
 	t.Cleanup(func() { _ = a.Stop(context.Background()) })
 
 	get := func(url string) int {
-		res, err := http.Get(url)
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+		is.NoErr(err)
+		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return 0
 		}
-		defer res.Body.Close()
+		defer func() { _ = res.Body.Close() }()
 		return res.StatusCode
 	}
 	is.Equal(get("http://"+pprofAddr+"/debug/pprof/cmdline"), http.StatusOK)

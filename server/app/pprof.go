@@ -22,8 +22,8 @@ type profiler struct {
 }
 
 // Start listens and serves in the background.
-func (p *profiler) Start(context.Context) error {
-	ln, err := net.Listen("tcp", p.addr)
+func (p *profiler) Start(ctx context.Context) error {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", p.addr)
 	if err != nil {
 		return fmt.Errorf("listen for the profiler on %s: %w", p.addr, err)
 	}

@@ -24,7 +24,7 @@ func gatedGroup(t *testing.T, run func(reqs []int) ([]int, error)) (g *group[int
 		once  sync.Once
 	)
 	release = make(chan struct{})
-	g = newGroup("double", 8, slog.New(slog.NewTextHandler(io.Discard, nil)), func(_ context.Context, reqs []int) ([]int, error) {
+	g = newGroup("double", 8, slog.New(slog.DiscardHandler), func(_ context.Context, reqs []int) ([]int, error) {
 		mu.Lock()
 		seen = append(seen, len(reqs))
 		mu.Unlock()
@@ -82,7 +82,7 @@ func TestGroupBatchesWaitingCallsAndAnswersEach(t *testing.T) {
 func TestGroupPanicAndShortAnswerBecomeErrors(t *testing.T) {
 	is := is.New(t)
 	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.DiscardHandler)
 	panicky := newGroup("explode", 8, logger, func(context.Context, []int) ([]int, error) { panic("boom") })
 	_, err := panicky.do(ctx, 1)
 	is.True(err != nil && strings.Contains(err.Error(), "explode: panic: boom"))

@@ -107,7 +107,7 @@ func ServeBaseline(ctx context.Context, addr string, stdout io.Writer) error {
 // baseline-server` does) with --addr on a free loopback port and its stdout in a temporary
 // file, waits until it answers /health, and returns its base URL and a stop function.
 func startBaselineProcess(ctx context.Context, command []string) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
@@ -118,7 +118,8 @@ func startBaselineProcess(ctx context.Context, command []string) (string, func()
 		return "", nil, err
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command(command[0], append(command[1:], "--addr", addr)...) //nolint:gosec // the bench's own executable
+	cmd := exec.CommandContext(ctx, command[0], append(command[1:], "--addr", addr)...) //nolint:gosec // the bench's own executable
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.Stdout, cmd.Stderr = logFile, &stderr
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
@@ -129,11 +130,14 @@ func startBaselineProcess(ctx context.Context, command []string) (string, func()
 	go func() { exited <- cmd.Wait() }()
 	stop := func() {
 		_ = cmd.Process.Signal(os.Interrupt)
+		// Its exit status says nothing once it was asked to stop.
 		select {
-		case <-exited:
+		case err := <-exited:
+			_ = err
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			err := <-exited
+			_ = err
 		}
 		_ = logFile.Close()
 		_ = os.Remove(logFile.Name())
@@ -145,21 +149,32 @@ func startBaselineProcess(ctx context.Context, command []string) (string, func()
 		case err := <-exited:
 			exited <- err // for stop
 			stop()
-			return "", nil, fmt.Errorf("baseline process exited: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
+			return "", nil, fmt.Errorf("baseline process exited: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
 		case <-ctx.Done():
 			stop()
 			return "", nil, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
-		if res, err := http.Get(url + "/health"); err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return url, stop, nil
-			}
+		if healthy(ctx, url) {
+			return url, stop, nil
 		}
 		if time.Now().After(deadline) {
 			stop()
 			return "", nil, errors.New("baseline process did not become healthy within 15s")
 		}
 	}
+}
+
+// healthy reports whether the server at url answers GET /health with 200.
+func healthy(ctx context.Context, url string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/health", nil)
+	if err != nil {
+		return false
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer func() { _ = res.Body.Close() }()
+	return res.StatusCode == http.StatusOK
 }
