@@ -36,13 +36,25 @@ func start(t *testing.T, role config.Role) *app.App {
 	return a
 }
 
-func getHealth(t *testing.T, url string) health.Report {
+// httpGet GETs url within the test's context and fails the test when there is no answer. The
+// caller closes the body.
+func httpGet(t *testing.T, url string) *http.Response {
 	t.Helper()
-	res, err := http.Get(url + "/health")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func getHealth(t *testing.T, url string) health.Report {
+	t.Helper()
+	res := httpGet(t, url+"/health")
+	defer func() { _ = res.Body.Close() }()
 	var report health.Report
 	if err := json.NewDecoder(res.Body).Decode(&report); err != nil {
 		t.Fatal(err)

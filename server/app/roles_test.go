@@ -49,10 +49,7 @@ func h2cClient() *http.Client {
 
 func statusOf(t *testing.T, url string) int {
 	t.Helper()
-	res, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := httpGet(t, url)
 	_ = res.Body.Close()
 	return res.StatusCode
 }

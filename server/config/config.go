@@ -297,7 +297,7 @@ func checkURL(raw string, schemes ...string) error {
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return fmt.Errorf("not a URL: %v", err)
+		return fmt.Errorf("not a URL: %w", err)
 	}
 	for _, s := range schemes {
 		if strings.EqualFold(u.Scheme, s) {

@@ -43,7 +43,8 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	binary = filepath.Join(dir, "workflow-runtime")
-	build := exec.Command("go", "build", "-o", binary, "github.com/workflow-runtime/workflow-runtime/server/cmd/workflow-runtime")
+	// TestMain has no test context to bound the build with.
+	build := exec.CommandContext(context.Background(), "go", "build", "-o", binary, "github.com/workflow-runtime/workflow-runtime/server/cmd/workflow-runtime")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build workflow-runtime:", err)
@@ -143,7 +144,9 @@ func (c *cluster) start(name, role string, env ...string) *proc {
 	if err != nil {
 		c.t.Fatalf("create log of %s: %v", name, err)
 	}
-	cmd := exec.Command(binary, "serve")
+	// Not the test's context: that is cancelled before the cleanups run, which would SIGKILL the
+	// process; p.stop (a cleanup) stops it with SIGTERM, as an operator would.
+	cmd := exec.CommandContext(context.Background(), binary, "serve")
 	cmd.Dir = c.dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(cleanEnv(),

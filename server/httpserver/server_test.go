@@ -107,6 +107,17 @@ var protocols = []struct {
 	{"grpc-web", false, []connect.ClientOption{connect.WithGRPCWeb()}},
 }
 
+// get sends a GET of url through client, bound to the test's context. The caller closes the
+// body.
+func get(t *testing.T, client *http.Client, url string) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return client.Do(req)
+}
+
 func (b *testBundle) client(h2c bool, opts ...connect.ClientOption) workflowruntimev1connect.WorkflowRuntimeServiceClient {
 	hc := b.http1
 	if h2c {
@@ -184,7 +195,7 @@ func TestRequestTooLarge(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		res, err := b.http1.Do(req)
 		is.NoErr(err)
-		defer res.Body.Close()
+		defer func() { _ = res.Body.Close() }()
 		body, _ := io.ReadAll(res.Body)
 		is.Equal(res.StatusCode, http.StatusTooManyRequests) // connect's HTTP status for resource_exhausted
 		is.True(strings.Contains(string(body), "resource_exhausted"))
@@ -208,7 +219,7 @@ func TestReflection(t *testing.T) {
 	is.True(len(files) > 0) // the descriptors, for grpcurl and buf curl
 
 	// v1alpha, for older grpcurl: the route is mounted (a bare GET gets a protocol error, not 404).
-	res, err := b.http1.Get(b.url + "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+	res, err := get(t, b.http1, b.url+"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
 	is.NoErr(err)
 	_ = res.Body.Close()
 	is.True(res.StatusCode != http.StatusNotFound)
@@ -240,7 +251,7 @@ func TestHTTPHealthEndpoints(t *testing.T) {
 	b := setup(t, setupOpts{})
 
 	for path, want := range map[string]int{"/health": 200, "/livez": 200, "/readyz": 200, "/nope": 404} {
-		res, err := b.http1.Get(b.url + path)
+		res, err := get(t, b.http1, b.url+path)
 		is.NoErr(err)
 		body, _ := io.ReadAll(res.Body)
 		_ = res.Body.Close()
@@ -254,7 +265,8 @@ func TestHTTPHealthEndpoints(t *testing.T) {
 func TestCORS(t *testing.T) {
 	t.Parallel()
 
-	preflight := func(t *testing.T, b *testBundle, origin string) *http.Response {
+	// preflight returns the headers of the answer to a CORS preflight from origin.
+	preflight := func(t *testing.T, b *testBundle, origin string) http.Header {
 		t.Helper()
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodOptions,
 			b.url+workflowruntimev1connect.WorkflowRuntimeServiceGetSystemHealthProcedure, nil)
@@ -270,7 +282,7 @@ func TestCORS(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = res.Body.Close()
-		return res
+		return res.Header
 	}
 
 	t.Run("configured", func(t *testing.T) {
@@ -279,20 +291,20 @@ func TestCORS(t *testing.T) {
 		b := setup(t, setupOpts{modify: func(c *config.Config) {
 			c.CORSAllowedOrigins = []string{"https://dash.example.com"}
 		}})
-		res := preflight(t, b, "https://dash.example.com")
-		is.Equal(res.Header.Get("Access-Control-Allow-Origin"), "https://dash.example.com")
-		is.True(strings.Contains(strings.ToLower(res.Header.Get("Access-Control-Allow-Headers")), "connect-protocol-version"))
+		header := preflight(t, b, "https://dash.example.com")
+		is.Equal(header.Get("Access-Control-Allow-Origin"), "https://dash.example.com")
+		is.True(strings.Contains(strings.ToLower(header.Get("Access-Control-Allow-Headers")), "connect-protocol-version"))
 
-		res = preflight(t, b, "https://evil.example.com")
-		is.Equal(res.Header.Get("Access-Control-Allow-Origin"), "") // origin not allowed
+		header = preflight(t, b, "https://evil.example.com")
+		is.Equal(header.Get("Access-Control-Allow-Origin"), "") // origin not allowed
 	})
 
 	t.Run("default off", func(t *testing.T) {
 		t.Parallel()
 		is := is.New(t)
 		b := setup(t, setupOpts{})
-		res := preflight(t, b, "https://dash.example.com")
-		is.Equal(res.Header.Get("Access-Control-Allow-Origin"), "") // no CORS
+		header := preflight(t, b, "https://dash.example.com")
+		is.Equal(header.Get("Access-Control-Allow-Origin"), "") // no CORS
 	})
 }
 
@@ -306,7 +318,7 @@ func TestNoServiceServesHealthOnly(t *testing.T) {
 	is.NoErr(srv.Start(t.Context()))
 	defer func() { is.NoErr(srv.Stop(context.Background())) }()
 
-	res, err := http.Get(srv.URL() + "/readyz")
+	res, err := get(t, http.DefaultClient, srv.URL()+"/readyz")
 	is.NoErr(err)
 	_ = res.Body.Close()
 	is.Equal(res.StatusCode, http.StatusOK)

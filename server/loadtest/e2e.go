@@ -84,7 +84,8 @@ func RunE2E(ctx context.Context, cfg E2EConfig, out io.Writer) (*E2EResult, erro
 	})
 	res := &E2EResult{Triggered: len(ids), TriggerErrors: r.errors, TriggerPhase: time.Since(start)}
 	if r.firstErr != nil {
-		fmt.Fprintf(out, "warning: %d triggers failed, first: %v\n", r.errors, r.firstErr)
+		// A broken writer shows in the table write below, which returns its error.
+		_, _ = fmt.Fprintf(out, "warning: %d triggers failed, first: %v\n", r.errors, r.firstErr)
 	}
 
 	if db != nil {
@@ -104,7 +105,9 @@ func RunE2E(ctx context.Context, cfg E2EConfig, out io.Writer) (*E2EResult, erro
 	if cfg.Rate > 0 {
 		rate = perSec(cfg.Rate)
 	}
-	fmt.Fprintf(out, "trigger to SUCCEEDED, workflow %s (noop), %d executions, %s, %d triggers in flight\n", workflowID, cfg.Count, rate, cfg.Concurrency)
+	if _, err := fmt.Fprintf(out, "trigger to SUCCEEDED, workflow %s (noop), %d executions, %s, %d triggers in flight\n", workflowID, cfg.Count, rate, cfg.Concurrency); err != nil {
+		return res, err
+	}
 	rows := [][]string{
 		{"triggered", "trigger errors", "trigger rate", "succeeded", "not succeeded (lost)", "wall time", "throughput (wall)"},
 		{fmt.Sprint(res.Triggered), fmt.Sprint(res.TriggerErrors), perSec(float64(res.Triggered) / res.TriggerPhase.Seconds()),

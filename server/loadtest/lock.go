@@ -84,7 +84,9 @@ func RunLock(ctx context.Context, cfg LockConfig, out io.Writer) (*LockResult, e
 	}
 
 	l, s := res.Lock, res.Set
-	fmt.Fprintf(out, "Redis lock acquire+release vs bare SET, %d callers, %s each (after %s warm-up)\n", cfg.Concurrency, cfg.Duration, cfg.Warmup)
+	if _, err := fmt.Fprintf(out, "Redis lock acquire+release vs bare SET, %d callers, %s each (after %s warm-up)\n", cfg.Concurrency, cfg.Duration, cfg.Warmup); err != nil {
+		return res, err
+	}
 	return res, table(out, [][]string{
 		{"", "ops", "throughput", "mean", "p50", "p99", "max"},
 		{"lock acquire+release (2 Lua calls)", fmt.Sprint(l.Count), perSec(l.Throughput()), ms(l.Mean), ms(l.P50), ms(l.P99), ms(l.Max)},

@@ -77,7 +77,8 @@ func RunPickup(ctx context.Context, cfg PickupConfig, out io.Writer) (*PickupRes
 		Trigger: summarize(r.latencies, r.errors, r.elapsed),
 	}
 	if r.firstErr != nil {
-		fmt.Fprintf(out, "warning: %d triggers failed, first: %v\n", r.errors, r.firstErr)
+		// A broken writer shows in the table write below, which returns its error.
+		_, _ = fmt.Fprintf(out, "warning: %d triggers failed, first: %v\n", r.errors, r.firstErr)
 	}
 
 	var pickups []time.Duration
@@ -112,7 +113,9 @@ func RunPickup(ctx context.Context, cfg PickupConfig, out io.Writer) (*PickupRes
 	}
 	res.Pickup = summarize(pickups, res.NotStarted, res.TriggerPhase)
 
-	fmt.Fprintf(out, "pickup latency (created_at → started_at), workflow %s (noop), %s for %s\n", workflowID, perSec(cfg.Rate), cfg.Duration)
+	if _, err := fmt.Fprintf(out, "pickup latency (created_at → started_at), workflow %s (noop), %s for %s\n", workflowID, perSec(cfg.Rate), cfg.Duration); err != nil {
+		return res, err
+	}
 	p, tr := res.Pickup, res.Trigger
 	err = table(out, [][]string{
 		{"", "count", "not started", "achieved rate", "p50", "p99", "max"},

@@ -57,7 +57,8 @@ func RunTrigger(ctx context.Context, cfg TriggerConfig, out io.Writer) (*Trigger
 			return Summary{}, fmt.Errorf("every call failed: %w", r.firstErr)
 		}
 		if r.firstErr != nil {
-			fmt.Fprintf(out, "warning: %d calls failed, first: %v\n", r.errors, r.firstErr)
+			// A broken writer shows in the table write below, which returns its error.
+			_, _ = fmt.Fprintf(out, "warning: %d calls failed, first: %v\n", r.errors, r.firstErr)
 		}
 		return summarize(r.latencies, r.errors, r.elapsed), nil
 	}
@@ -70,8 +71,10 @@ func RunTrigger(ctx context.Context, cfg TriggerConfig, out io.Writer) (*Trigger
 	}
 
 	b, s := res.Baseline, res.Service
-	fmt.Fprintf(out, "TriggerWorkflow, workflow %s, concurrency %d, %s per side (after %s warm-up), Connect binary over h2c\n",
-		workflowID, cfg.Concurrency, cfg.Duration, cfg.Warmup)
+	if _, err := fmt.Fprintf(out, "TriggerWorkflow, workflow %s, concurrency %d, %s per side (after %s warm-up), Connect binary over h2c\n",
+		workflowID, cfg.Concurrency, cfg.Duration, cfg.Warmup); err != nil {
+		return res, err
+	}
 	return res, table(out, [][]string{
 		{"", "calls", "errors", "throughput", "p50", "p99", "max"},
 		{baselineName, fmt.Sprint(b.Count), fmt.Sprint(b.Errors), perSec(b.Throughput()), ms(b.P50), ms(b.P99), ms(b.Max)},

@@ -71,7 +71,9 @@ func renew(work context.Context, m Manager, l *Lease, every time.Duration, quit 
 		case work.Err() != nil:
 			return
 		case !time.Now().Before(deadline):
-			lose(fmt.Errorf("renew lock %s (fence %d): not renewed for %s: %w (last error: %v)", l.Key, l.Fence, l.TTL, ErrLost, err))
+			// Only ErrLost is wrapped: the cause must not match the last error (a timeout would
+			// look like the execution's own deadline); that one is there to be read.
+			lose(fmt.Errorf("renew lock %s (fence %d): not renewed for %s: %w (last error: %v)", l.Key, l.Fence, l.TTL, ErrLost, err)) //nolint:errorlint // see above
 			return
 		}
 	}

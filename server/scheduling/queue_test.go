@@ -99,8 +99,10 @@ func TestJobQueueOrder(t *testing.T) {
 		is.Equal(job.NextRunTime(), rest[i]) // popped in run order
 		if i > 0 && rest[i] == rest[i-1] {
 			var a, b int
-			fmt.Sscan(prevName, &a)
-			fmt.Sscan(job.JobDetail().JobKey().Name(), &b)
+			_, err = fmt.Sscan(prevName, &a)
+			is.NoErr(err) // job names are push indexes
+			_, err = fmt.Sscan(job.JobDetail().JobKey().Name(), &b)
+			is.NoErr(err)
 			is.True(a < b) // ties in push order
 		}
 		prevName = job.JobDetail().JobKey().Name()

@@ -229,7 +229,7 @@ func TestOpen(t *testing.T) {
 		u := storetest.PostgresURL(t)
 		db, err := store.Open(ctx, "postgresql://"+strings.TrimPrefix(u, "postgres://"), store.Options{})
 		is.NoErr(err)
-		defer db.Close()
+		defer func() { is.NoErr(db.Close()) }()
 		is.Equal(db.Dialect(), store.DialectPostgres)
 	})
 }
@@ -242,7 +242,7 @@ func TestOpenSQLiteRelativePath(t *testing.T) {
 	t.Chdir(dir)
 	db, err := store.Open(ctx, "sqlite://data/workflow-runtime.db", store.Options{})
 	is.NoErr(err)
-	defer db.Close()
+	defer func() { is.NoErr(db.Close()) }()
 	is.NoErr(db.Migrate(ctx))
 	_, err = os.Stat(filepath.Join(dir, "data", "workflow-runtime.db"))
 	is.NoErr(err) // file under ./data

@@ -29,11 +29,11 @@ func unavailable(t *testing.T, format string, args ...any) {
 // freePort returns a TCP port nobody listens on now.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
@@ -62,13 +62,14 @@ func (r *redisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0"
 // Start starts the server on its port and waits until it answers.
 func (r *redisServer) Start() {
 	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+	// Bound to the test: Stop (a cleanup) kills it anyway.
+	r.cmd = exec.CommandContext(r.t.Context(), "redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no")
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
 	}
 	client := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port)})
-	defer client.Close()
+	defer func() { _ = client.Close() }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -137,7 +138,7 @@ func startPostgres(t *testing.T) *postgresServer {
 		}
 	}
 	p := &postgresServer{t: t, bin: bin, dir: dir, port: freePort(t)}
-	if out, err := p.command("initdb", "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "--no-sync").CombinedOutput(); err != nil {
+	if out, err := p.command(t.Context(), "initdb", "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "--no-sync").CombinedOutput(); err != nil {
 		unavailable(t, "initdb: %v\n%s", err, out)
 	}
 	p.Start()
@@ -146,12 +147,12 @@ func startPostgres(t *testing.T) *postgresServer {
 }
 
 // command runs a PostgreSQL binary, as the postgres user when the test runs as root.
-func (p *postgresServer) command(name string, args ...string) *exec.Cmd {
+func (p *postgresServer) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	path := filepath.Join(p.bin, name)
 	if os.Geteuid() == 0 {
-		return exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+		return exec.CommandContext(ctx, "runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
 	}
-	return exec.Command(path, args...)
+	return exec.CommandContext(ctx, path, args...)
 }
 
 // URL is the cluster's postgres:// URL (database postgres).
@@ -162,7 +163,7 @@ func (p *postgresServer) URL() string {
 // Start starts the cluster and waits until it accepts connections (pg_ctl -w).
 func (p *postgresServer) Start() {
 	p.t.Helper()
-	out, err := p.command("pg_ctl", "-D", filepath.Join(p.dir, "data"), "-w", "-t", "30",
+	out, err := p.command(p.t.Context(), "pg_ctl", "-D", filepath.Join(p.dir, "data"), "-w", "-t", "30",
 		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", p.port, p.dir),
 		"-l", filepath.Join(p.dir, "log"), "start").CombinedOutput()
 	if err != nil {
@@ -171,7 +172,8 @@ func (p *postgresServer) Start() {
 	}
 }
 
-// Stop stops the cluster at once (fast mode: connections are closed). Idempotent.
+// Stop stops the cluster at once (fast mode: connections are closed). Idempotent. Not bound to
+// the test's context: as a cleanup it runs after that is cancelled.
 func (p *postgresServer) Stop() {
-	_ = p.command("pg_ctl", "-D", filepath.Join(p.dir, "data"), "-w", "-m", "fast", "stop").Run()
+	_ = p.command(context.Background(), "pg_ctl", "-D", filepath.Join(p.dir, "data"), "-w", "-m", "fast", "stop").Run()
 }

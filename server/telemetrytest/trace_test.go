@@ -223,7 +223,7 @@ func TestOneTraceFromGatewayToNodes(t *testing.T) {
 
 	attrs := map[string]string{}
 	for _, kv := range run.Attributes {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	is.Equal(attrs["wfr.execution.id"], e.GetId())
 	is.Equal(attrs["wfr.workflow.id"], "traced")

@@ -34,7 +34,7 @@ type testBundle struct {
 func TestBinary(t *testing.T) {
 	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "workflow-runtime")
-	build := exec.Command("go", "build",
+	build := exec.CommandContext(t.Context(), "go", "build",
 		"-ldflags", "-X github.com/workflow-runtime/workflow-runtime/server/app.Version="+testVersion,
 		"-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -69,13 +69,23 @@ func (b *testBundle) command(ctx context.Context, env []string, args ...string) 
 // freeAddr returns a loopback address with a port nobody listens on right now.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	return addr
+}
+
+// get sends a GET of url within the test's context. The caller closes the body.
+func get(t *testing.T, url string) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
 }
 
 // call posts a Connect unary request as plain JSON, as curl would, and decodes the answer.
@@ -95,7 +105,7 @@ func call(t *testing.T, base, method string, req, resp any) {
 	if err != nil {
 		t.Fatalf("%s: %v", method, err)
 	}
-	defer hres.Body.Close()
+	defer func() { _ = hres.Body.Close() }()
 	out, _ := io.ReadAll(hres.Body)
 	if hres.StatusCode != http.StatusOK {
 		t.Fatalf("%s: %s: %s", method, hres.Status, out)
@@ -141,7 +151,7 @@ func testServeRunsAWorkflowAndStopsOnSIGTERM(t *testing.T, b *testBundle) {
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
-			<-exited
+			t.Logf("server killed at cleanup: %v", <-exited) // only when the test ended early
 		}
 		if t.Failed() {
 			t.Logf("server output:\n%s", output.String())
@@ -151,7 +161,7 @@ func testServeRunsAWorkflowAndStopsOnSIGTERM(t *testing.T, b *testBundle) {
 	// Ready when /health answers (bounded).
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res, err := http.Get(base + "/health")
+		res, err := get(t, base+"/health")
 		if err == nil {
 			_ = res.Body.Close()
 			if res.StatusCode == http.StatusOK {
@@ -214,7 +224,7 @@ func testServeRunsAWorkflowAndStopsOnSIGTERM(t *testing.T, b *testBundle) {
 	}
 	is.Equal(got.Execution.Output, `{"greet":"hi"}`) // the sink node's output
 
-	res, err := http.Get(base + "/health")
+	res, err := get(t, base+"/health")
 	is.NoErr(err)
 	var report struct {
 		Status       string    `json:"status"`
