@@ -287,26 +287,17 @@ func (db *DB) ExecutionTriggerBatch(ctx context.Context, rows []execution.Trigge
 	if len(rows) == 0 {
 		return out, nil
 	}
-	placeholders := make([]string, len(triggerBatchColumns))
 	names := make([]string, len(triggerBatchColumns))
+	types := make([]string, len(triggerBatchColumns))
 	for i, c := range triggerBatchColumns {
-		names[i], placeholders[i] = c.name, "?"
-		if db.dialect == DialectPostgres {
-			placeholders[i] = "?::" + c.pgType
-		}
+		names[i], types[i] = c.name, c.pgType
 	}
-	tuple := "(" + strings.Join(placeholders, ", ") + ")"
-	var values strings.Builder
 	args := make([]any, 0, len(rows)*len(triggerBatchColumns)+2)
 	execRows := make([]*executionRow, len(rows))
 	index := make(map[string]int, len(rows))
 	for i, r := range rows {
 		row := toExecutionRow(r.Execution)
 		execRows[i], index[row.ID] = row, i
-		if i > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString(tuple)
 		workflowID, path := &row.WorkflowID, (*string)(nil)
 		if r.WebhookPath != "" {
 			workflowID, path = nil, &r.WebhookPath
@@ -315,7 +306,7 @@ func (db *DB) ExecutionTriggerBatch(ctx context.Context, rows []execution.Trigge
 			row.IdempotencyKey, row.ScheduledAt, row.AvailableAt, row.CreatedAt, row.UpdatedAt)
 	}
 	args = append(args, false, deployments.StatusDeployed)
-	query := `WITH v (` + strings.Join(names, ", ") + `) AS (VALUES ` + values.String() + `)
+	query := `WITH v (` + strings.Join(names, ", ") + `) AS (VALUES ` + db.valuesList(len(rows), types...) + `)
 		INSERT INTO executions (id, deployment_id, workflow_id, revision, status, trigger_type,
 			trigger_id, trigger_data, idempotency_key, scheduled_at, available_at, created_at, updated_at,
 			attempt, cancel_requested)

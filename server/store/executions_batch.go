@@ -38,8 +38,10 @@ func (db *DB) executionIDArg(id string) (string, bool) {
 	return id, true
 }
 
-// valuesTuple returns "(?, ?, …)" for the given PostgreSQL types, with the casts on PostgreSQL.
-func (db *DB) valuesTuple(pgTypes ...string) string {
+// valuesList returns the placeholders of a VALUES list of n rows, "(?, ?, …), (?, ?, …)", one
+// per column of the given PostgreSQL types, cast on PostgreSQL (which types a VALUES list's
+// literals as text otherwise).
+func (db *DB) valuesList(n int, pgTypes ...string) string {
 	placeholders := make([]string, len(pgTypes))
 	for i, t := range pgTypes {
 		placeholders[i] = "?"
@@ -47,7 +49,8 @@ func (db *DB) valuesTuple(pgTypes ...string) string {
 			placeholders[i] = "?::" + t
 		}
 	}
-	return "(" + strings.Join(placeholders, ", ") + ")"
+	tuple := "(" + strings.Join(placeholders, ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(tuple+", ", n), ", ")
 }
 
 // ExecutionGetMany implements execution.Store: SELECT … WHERE id IN (…). The result is keyed
@@ -124,14 +127,9 @@ func (db *DB) ExecutionClaimMany(ctx context.Context, ps []execution.ClaimParams
 		out[i] = e
 		return out, nil
 	}
-	tuple := db.valuesTuple("uuid", "bigint", "timestamptz")
-	var values strings.Builder
+	values := db.valuesList(len(sent), "uuid", "bigint", "timestamptz")
 	args := make([]any, 0, 3*len(sent)+2)
-	for k, a := range sent {
-		if k > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString(tuple)
+	for _, a := range sent {
 		p := ps[winner[a]]
 		args = append(args, a, p.Fence, p.Now.UTC())
 	}
@@ -143,7 +141,7 @@ func (db *DB) ExecutionClaimMany(ctx context.Context, ps []execution.ClaimParams
 	if db.dialect == DialectSQLite {
 		returning = "*"
 	}
-	query := `WITH v (id, fence, ts) AS (VALUES ` + values.String() + `)
+	query := `WITH v (id, fence, ts) AS (VALUES ` + values + `)
 		UPDATE executions SET status = ?, attempt = executions.attempt + 1, fencing_token = v.fence,
 			started_at = v.ts, updated_at = v.ts
 		FROM v
@@ -224,19 +222,14 @@ func (db *DB) ExecutionFinishMany(ctx context.Context, ps []*execution.FinishPar
 		ok[i] = err == nil
 		return ok, nil
 	}
-	tuple := db.valuesTuple("uuid", "bigint", "text", "text", "text", "timestamptz")
-	var values strings.Builder
+	values := db.valuesList(len(keys), "uuid", "bigint", "text", "text", "text", "timestamptz")
 	args := make([]any, 0, 6*len(keys)+1)
-	for k, key := range keys {
-		if k > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString(tuple)
+	for _, key := range keys {
 		p := ps[sent[key]]
 		args = append(args, key.id, p.Fence, string(p.Status), nilIfEmpty(string(p.Output)), nilIfEmpty(p.Error), p.Now.UTC())
 	}
 	args = append(args, execution.StatusRunning)
-	query := `WITH v (id, fence, status, output, error, ts) AS (VALUES ` + values.String() + `)
+	query := `WITH v (id, fence, status, output, error, ts) AS (VALUES ` + values + `)
 		UPDATE executions SET status = v.status, output = v.output, error = v.error,
 			finished_at = v.ts, updated_at = v.ts
 		FROM v
