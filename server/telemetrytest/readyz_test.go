@@ -15,6 +15,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/server/app"
 	"github.com/workflow-runtime/workflow-runtime/server/config"
+	"github.com/workflow-runtime/workflow-runtime/server/testenv"
 )
 
 // TestReadyzFollowsDependencies stops and starts a PostgreSQL and a Redis of the test's own
@@ -23,8 +24,8 @@ import (
 func TestReadyzFollowsDependencies(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	pg := startPostgres(t)
-	rd := startRedis(t)
+	pg := testenv.StartPostgres(t)
+	rd := testenv.StartRedis(t)
 
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"

@@ -27,6 +27,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/store"
 	"github.com/workflow-runtime/workflow-runtime/server/store/storetest"
 	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
+	"github.com/workflow-runtime/workflow-runtime/server/testenv"
 )
 
 // cluster is three processes' worth of roles in this test process: an engine, a worker (on
@@ -43,7 +44,7 @@ type cluster struct {
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	databaseURL := newSchema(t)
-	rd := startRedis(t)
+	rd := testenv.StartRedis(t)
 	spans := tracetest.NewInMemoryExporter()
 	provider, err := telemetry.NewProvider(t.Context(), telemetry.Options{SpanExporter: spans, SyncExport: true})
 	if err != nil {

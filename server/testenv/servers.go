@@ -1,4 +1,4 @@
-package telemetrytest_test
+package testenv
 
 import (
 	"context"
@@ -13,21 +13,21 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/workflow-runtime/workflow-runtime/server/testenv"
 )
 
-// unavailable skips the test (fails it under CI=true, where nothing passes by skipping).
-func unavailable(t *testing.T, format string, args ...any) {
+// Throwaway servers: a test that stops a server starts its own, so the shared ones stay up.
+
+// Unavailable skips the test (fails it under CI=true, where nothing passes by skipping).
+func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if testenv.CI() {
+	if CI() {
 		t.Fatalf(format, args...)
 	}
 	t.Skipf(format, args...)
 }
 
-// freePort returns a TCP port nobody listens on now.
-func freePort(t *testing.T) int {
+// FreePort returns a TCP port nobody listens on now.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -37,30 +37,30 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// redisServer is a throwaway redis-server child process on a port of its own.
-type redisServer struct {
-	t    *testing.T
+// RedisServer is a throwaway redis-server child process on a port of its own.
+type RedisServer struct {
+	t    testing.TB
 	port int
 	cmd  *exec.Cmd
 }
 
-// startRedis runs a throwaway redis-server (no persistence), stopped when the test ends.
-func startRedis(t *testing.T) *redisServer {
+// StartRedis runs a throwaway redis-server (no persistence), stopped when the test ends.
+func StartRedis(t testing.TB) *RedisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		unavailable(t, "redis-server is not installed: %v", err)
+		Unavailable(t, "redis-server is not installed: %v", err)
 	}
-	r := &redisServer{t: t, port: freePort(t)}
+	r := &RedisServer{t: t, port: FreePort(t)}
 	r.Start()
 	t.Cleanup(r.Stop)
 	return r
 }
 
 // URL is the server's redis:// URL.
-func (r *redisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+func (r *RedisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
 
 // Start starts the server on its port and waits until it answers.
-func (r *redisServer) Start() {
+func (r *RedisServer) Start() {
 	r.t.Helper()
 	// Bound to the test: Stop (a cleanup) kills it anyway.
 	r.cmd = exec.CommandContext(r.t.Context(), "redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
@@ -86,7 +86,7 @@ func (r *redisServer) Start() {
 }
 
 // Stop kills the server and waits for it to exit. Idempotent.
-func (r *redisServer) Stop() {
+func (r *RedisServer) Stop() {
 	if r.cmd == nil || r.cmd.Process == nil {
 		return
 	}
@@ -95,9 +95,9 @@ func (r *redisServer) Stop() {
 	r.cmd = nil
 }
 
-// postgresServer is a throwaway PostgreSQL cluster in a temporary directory.
-type postgresServer struct {
-	t    *testing.T
+// PostgresServer is a throwaway PostgreSQL cluster in a temporary directory.
+type PostgresServer struct {
+	t    testing.TB
 	bin  string
 	dir  string
 	port int
@@ -112,14 +112,14 @@ func pgBinDir() string {
 	return filepath.Dir(matches[len(matches)-1])
 }
 
-// startPostgres creates and starts a throwaway cluster (trust authentication, user postgres),
+// StartPostgres creates and starts a throwaway cluster (trust authentication, user postgres),
 // stopped and removed when the test ends. PostgreSQL refuses to run as root, so as root the
 // cluster belongs to the postgres user and its commands run through runuser.
-func startPostgres(t *testing.T) *postgresServer {
+func StartPostgres(t testing.TB) *PostgresServer {
 	t.Helper()
 	bin := pgBinDir()
 	if bin == "" {
-		unavailable(t, "no PostgreSQL server binaries under /usr/lib/postgresql")
+		Unavailable(t, "no PostgreSQL server binaries under /usr/lib/postgresql")
 	}
 	dir, err := os.MkdirTemp("", "wfr-pg-")
 	if err != nil {
@@ -129,7 +129,7 @@ func startPostgres(t *testing.T) *postgresServer {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			unavailable(t, "running as root and there is no postgres user: %v", err)
+			Unavailable(t, "running as root and there is no postgres user: %v", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
@@ -137,9 +137,9 @@ func startPostgres(t *testing.T) *postgresServer {
 			t.Fatal(err)
 		}
 	}
-	p := &postgresServer{t: t, bin: bin, dir: dir, port: freePort(t)}
+	p := &PostgresServer{t: t, bin: bin, dir: dir, port: FreePort(t)}
 	if out, err := p.command(t.Context(), "initdb", "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "--no-sync").CombinedOutput(); err != nil {
-		unavailable(t, "initdb: %v\n%s", err, out)
+		Unavailable(t, "initdb: %v\n%s", err, out)
 	}
 	p.Start()
 	t.Cleanup(p.Stop)
@@ -147,7 +147,7 @@ func startPostgres(t *testing.T) *postgresServer {
 }
 
 // command runs a PostgreSQL binary, as the postgres user when the test runs as root.
-func (p *postgresServer) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+func (p *PostgresServer) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	path := filepath.Join(p.bin, name)
 	if os.Geteuid() == 0 {
 		return exec.CommandContext(ctx, "runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
@@ -156,12 +156,12 @@ func (p *postgresServer) command(ctx context.Context, name string, args ...strin
 }
 
 // URL is the cluster's postgres:// URL (database postgres).
-func (p *postgresServer) URL() string {
+func (p *PostgresServer) URL() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
 }
 
 // Start starts the cluster and waits until it accepts connections (pg_ctl -w).
-func (p *postgresServer) Start() {
+func (p *PostgresServer) Start() {
 	p.t.Helper()
 	out, err := p.command(p.t.Context(), "pg_ctl", "-D", filepath.Join(p.dir, "data"), "-w", "-t", "30",
 		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", p.port, p.dir),
@@ -174,6 +174,6 @@ func (p *postgresServer) Start() {
 
 // Stop stops the cluster at once (fast mode: connections are closed). Idempotent. Not bound to
 // the test's context: as a cleanup it runs after that is cancelled.
-func (p *postgresServer) Stop() {
+func (p *PostgresServer) Stop() {
 	_ = p.command(context.Background(), "pg_ctl", "-D", filepath.Join(p.dir, "data"), "-w", "-m", "fast", "stop").Run()
 }
