@@ -31,6 +31,20 @@
 // ctx every 100 iterations. Execute returns only after every node it started has returned, so no
 // node outlives its execution.
 //
+// # The lease deadline
+//
+// In the worker's process the run is held under the execution's lease (lock.Hold), whose
+// context carries the time the lease lasts until without a further renewal (lock.Deadline, on
+// the monotonic clock). Before it starts each node the engine compares it with the clock: past
+// it, no node starts and Execute returns an error wrapping ErrLeaseExpired (and lock.ErrLost),
+// whatever the renewal goroutine has noticed yet. A worker frozen past its lease (SIGSTOP, a VM
+// pause) therefore wakes up and starts nothing more: another worker may be running the
+// execution by then. What remains: a node that was already running when the process froze goes
+// on when it wakes until its context is cancelled (the renewal fails within a tick); and a
+// remote engine (a process of its own) never sees the lease, only the call's cancellation,
+// which reaches it once the frozen worker runs again. The http node's Idempotency-Key header
+// lets a receiver drop such a stale call.
+//
 // # The DAG
 //
 // Before any node runs, every node is prepared: the type must be known, the params valid (an

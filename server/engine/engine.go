@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"cel.dev/cel-go/cel"
 	"go.opentelemetry.io/otel"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/lock"
 )
 
 // Executor is the contract between the runtime and a workflow engine: run one attempt of one
@@ -23,8 +25,9 @@ import (
 // A workflow that fails (a node failed, the input is not JSON) is a normal Result with Failure
 // set. The error return is only for the call itself: the context was cancelled or its deadline
 // passed (the error wraps ctx.Err(), so errors.Is(err, context.Canceled) and
-// errors.Is(err, context.DeadlineExceeded) hold), or the engine could not be reached (the error
-// wraps apperr.ErrUnavailable).
+// errors.Is(err, context.DeadlineExceeded) hold), the engine could not be reached (the error
+// wraps apperr.ErrUnavailable), or the lease the run is held under (lock.Hold around ctx)
+// passed its deadline before a node was due to start (the error wraps ErrLeaseExpired).
 type Executor interface {
 	Execute(ctx context.Context, req *Request) (*Result, error)
 }
@@ -270,6 +273,15 @@ func (e *Engine) run(parent context.Context, g *graph, input any) ([]any, *Failu
 
 	for done < n {
 		for len(ready) > 0 && running < e.maxParallel && ctx.Err() == nil {
+			if err := leaseExpired(ctx, g.nodes[ready[0]].id); err != nil {
+				// No node starts once the lease is gone: another worker may run the
+				// execution now. Those running end with their context.
+				cancel()
+				for ; running > 0; running-- {
+					<-results
+				}
+				return nil, nil, err
+			}
 			i := ready[0]
 			ready = ready[1:]
 			running++
@@ -347,6 +359,22 @@ func firstUnfinished(pending []int) int {
 		}
 	}
 	return 0
+}
+
+// ErrLeaseExpired is the error of a run that stopped because the lease it runs under (lock.Hold,
+// in the worker's process) had passed its deadline when a node was due to start. It matches
+// lock.ErrLost: the execution is no longer this run's.
+var ErrLeaseExpired = fmt.Errorf("lease expired before the next node: %w", lock.ErrLost)
+
+// leaseExpired returns an error wrapping ErrLeaseExpired when ctx is held under a lease whose
+// deadline has passed. The check reads the monotonic clock, so a process frozen past its lease
+// (SIGSTOP, a long GC or VM pause) sees it the moment it wakes, before the renewal goroutine
+// has had a chance to notice.
+func leaseExpired(ctx context.Context, nodeID string) error {
+	if dl, ok := lock.Deadline(ctx); ok && !time.Now().Before(dl) {
+		return fmt.Errorf("node %s not started: %w", nodeID, ErrLeaseExpired)
+	}
+	return nil
 }
 
 func failed(nodeID string, retryable bool, format string, args ...any) *Result {

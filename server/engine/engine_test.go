@@ -14,6 +14,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/lock"
 )
 
 // testBundle is an Engine whose node starts and ends are recorded.
@@ -432,4 +433,37 @@ func TestTransformResultConversion(t *testing.T) {
 	))
 	is.NoErr(err)
 	is.Equal(output(t, res), map[string]any{"t": map[string]any{"sum": 3.0, "big": []any{2.0, 3.0}, "d": "60s", "b": "aGk="}})
+}
+
+// quietManager answers every renewal after the test ends: the lease neither moves on nor is lost
+// while the test looks at it.
+type quietManager struct{ lock.Manager }
+
+func (quietManager) Extend(ctx context.Context, _ *lock.Lease, _ time.Duration) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A run whose lease's deadline has passed starts no node, even before the renewal goroutine has
+// noticed (a process frozen past its lease wakes up with the deadline already behind it).
+func TestEngineStartsNoNodeAfterLeaseDeadline(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	b := setup(t, Config{})
+	expired := &lock.Lease{Key: "execution:x", Owner: "o", Fence: 1, TTL: time.Minute, Acquired: time.Now().Add(-2 * time.Minute)}
+	ctx, stop := lock.Hold(t.Context(), quietManager{}, expired, 0)
+	defer stop()
+
+	_, err := b.eng.Execute(ctx, request("", node("first", "noop", nil), node("second", "noop", nil, "first")))
+	is.True(errors.Is(err, ErrLeaseExpired)) // stopped for the lease
+	is.True(errors.Is(err, lock.ErrLost))    // which the worker reads as a lost lease
+	is.Equal(b.index("first", true), -1)     // no node started
+	is.True(ctx.Err() == nil)                // the renewal goroutine had not cancelled the run
+
+	live := &lock.Lease{Key: "execution:y", Owner: "o", Fence: 2, TTL: time.Minute, Acquired: time.Now()}
+	ctx2, stop2 := lock.Hold(t.Context(), quietManager{}, live, 0)
+	defer stop2()
+	res, err := b.eng.Execute(ctx2, request("", node("first", "noop", nil), node("second", "noop", nil, "first")))
+	is.NoErr(err)
+	is.True(res.Failure == nil) // a live lease runs every node
 }

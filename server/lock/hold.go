@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,6 +18,11 @@ import (
 // context is cancelled with a cause that matches ErrLost (errors.Is(context.Cause(ctx2),
 // ErrLost)). Other Extend errors are retried at the next tick.
 //
+// The returned context also carries the lease's deadline (Deadline): Acquired + TTL, moved on by
+// each successful renewal to the renewal's start + TTL, on the monotonic clock. Unlike the
+// cancellation, which needs the renewing goroutine to run, the deadline is true the moment the
+// process wakes from a freeze, so work can check it before each step.
+//
 // stop ends the renewals, waits for the renewing goroutine, and cancels the returned context
 // (cause context.Canceled unless it was lost before). It does not release the lease; the caller
 // does that after stop. stop is idempotent. Call Hold right after Acquire: the first renewal is
@@ -25,12 +31,18 @@ func Hold(ctx context.Context, m Manager, l *Lease, every time.Duration) (contex
 	if every <= 0 || every > l.TTL/2 {
 		every = max(l.TTL/3, time.Millisecond)
 	}
-	work, cancel := context.WithCancelCause(ctx)
+	start := l.Acquired
+	if start.IsZero() {
+		start = time.Now()
+	}
+	dl := &deadline{parent: deadlineOf(ctx)}
+	dl.until.Store(start.Add(l.TTL))
+	work, cancel := context.WithCancelCause(context.WithValue(ctx, deadlineKey{}, dl))
 	quit := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		renew(work, m, l, every, quit, cancel)
+		renew(work, m, l, every, start, dl, quit, cancel)
 	}()
 	var once sync.Once
 	stop := func() {
@@ -44,10 +56,9 @@ func Hold(ctx context.Context, m Manager, l *Lease, every time.Duration) (contex
 }
 
 // renew runs the renewal loop of Hold until quit closes, work ends or the lease is lost.
-func renew(work context.Context, m Manager, l *Lease, every time.Duration, quit <-chan struct{}, lose context.CancelCauseFunc) {
+func renew(work context.Context, m Manager, l *Lease, every time.Duration, lastOK time.Time, dl *deadline, quit <-chan struct{}, lose context.CancelCauseFunc) {
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
-	lastOK := time.Now()
 	for {
 		select {
 		case <-quit:
@@ -65,6 +76,7 @@ func renew(work context.Context, m Manager, l *Lease, every time.Duration, quit 
 		switch {
 		case err == nil:
 			lastOK = started
+			dl.until.Store(started.Add(l.TTL))
 		case errors.Is(err, ErrLost):
 			lose(fmt.Errorf("renew lock %s (fence %d): %w", l.Key, l.Fence, ErrLost))
 			return
@@ -77,4 +89,31 @@ func renew(work context.Context, m Manager, l *Lease, every time.Duration, quit 
 			return
 		}
 	}
+}
+
+// deadline is the time a held lease lasts until without a further renewal; parent is the
+// deadline of a lease held around this one (Hold inside Hold), which bounds it too.
+type deadline struct {
+	parent *deadline
+	until  atomic.Value // time.Time, with its monotonic reading
+}
+
+type deadlineKey struct{}
+
+func deadlineOf(ctx context.Context) *deadline {
+	d, _ := ctx.Value(deadlineKey{}).(*deadline)
+	return d
+}
+
+// Deadline reports the earliest deadline of the leases that ctx is held under (see Hold), and
+// whether there is one. Compare it with time.Now(): both carry the monotonic clock, which goes
+// on while a process is frozen.
+func Deadline(ctx context.Context) (time.Time, bool) {
+	var out time.Time
+	for d := deadlineOf(ctx); d != nil; d = d.parent {
+		if t := d.until.Load().(time.Time); out.IsZero() || t.Before(out) {
+			out = t
+		}
+	}
+	return out, !out.IsZero()
 }

@@ -63,7 +63,7 @@ func (m *LocalManager) acquire(key string, ttl time.Duration, now time.Time) (*L
 		return nil, ErrNotAcquired
 	}
 	m.last = max(m.last+1, now.UnixMicro())
-	l := &Lease{Key: key, Owner: uuid.NewString(), Fence: m.last, TTL: ttl}
+	l := &Lease{Key: key, Owner: uuid.NewString(), Fence: m.last, TTL: ttl, Acquired: time.Now()}
 	m.held[key] = localLease{owner: l.Owner, expires: now.Add(ttl)}
 	return l, nil
 }

@@ -29,6 +29,10 @@ type Lease struct {
 	Fence int64
 	// TTL is the time to live the lease was acquired with; Hold renews it by this much.
 	TTL time.Duration
+	// Acquired is this process's clock (with its monotonic reading) just before the request
+	// that took the lease was sent: the lease cannot have started earlier, so Acquired + TTL is
+	// a deadline it cannot outlive without a renewal, whatever the process did in between.
+	Acquired time.Time
 }
 
 // Manager takes and keeps exclusive, expiring leases on keys. RedisManager shares them between

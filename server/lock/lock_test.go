@@ -258,3 +258,71 @@ func TestLocalFencesSurviveRestart(t *testing.T) {
 	is.NoErr(err)
 	is.True(other.Fence > again.Fence) // one counter for all keys
 }
+
+// never answers a renewal until the work ends: the lease's deadline stays where Hold put it.
+type never struct{ lock.Manager }
+
+func (never) Extend(ctx context.Context, _ *lock.Lease, _ time.Duration) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestHoldDeadline(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	_, ok := lock.Deadline(t.Context())
+	is.True(!ok) // no lease, no deadline
+
+	acquired := time.Now()
+	outer := &lock.Lease{Key: "a", Owner: "o", Fence: 1, TTL: time.Hour, Acquired: acquired}
+	ctx, stop := lock.Hold(t.Context(), never{}, outer, 0)
+	defer stop()
+	dl, ok := lock.Deadline(ctx)
+	is.True(ok)
+	is.Equal(dl, acquired.Add(time.Hour)) // Acquired + TTL, before any renewal
+
+	inner := &lock.Lease{Key: "b", Owner: "o", Fence: 2, TTL: time.Minute, Acquired: acquired}
+	ctx2, stop2 := lock.Hold(ctx, never{}, inner, 0)
+	defer stop2()
+	dl, _ = lock.Deadline(ctx2)
+	is.Equal(dl, acquired.Add(time.Minute)) // the earliest of the leases held around the work
+
+	later := &lock.Lease{Key: "c", Owner: "o", Fence: 3, TTL: 2 * time.Hour, Acquired: acquired}
+	ctx3, stop3 := lock.Hold(ctx, never{}, later, 0)
+	defer stop3()
+	dl, _ = lock.Deadline(ctx3)
+	is.Equal(dl, acquired.Add(time.Hour)) // an inner lease that lasts longer does not extend the outer one
+}
+
+// signalling reports each renewal on extended once it has returned.
+type signalling struct {
+	lock.Manager
+	extended chan struct{}
+}
+
+func (m signalling) Extend(ctx context.Context, l *lock.Lease, ttl time.Duration) error {
+	err := m.Manager.Extend(ctx, l, ttl)
+	m.extended <- struct{}{}
+	return err
+}
+
+// A successful renewal moves the deadline on; Acquired is set by the managers.
+func TestHoldDeadlineMovesWithRenewals(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	m := signalling{Manager: lock.NewLocalManager(lock.LocalConfig{}), extended: make(chan struct{}, 8)}
+	l, err := m.Acquire(t.Context(), "k", 300*time.Millisecond)
+	is.NoErr(err)
+	is.True(!l.Acquired.IsZero()) // the manager stamps the lease
+	ctx, stop := lock.Hold(t.Context(), m, l, 0)
+	defer stop()
+	first, _ := lock.Deadline(ctx)
+	is.Equal(first, l.Acquired.Add(l.TTL))
+	// Renewals run one after another: once the second has returned, the first one's new
+	// deadline is stored.
+	<-m.extended
+	<-m.extended
+	moved, _ := lock.Deadline(ctx)
+	is.True(moved.After(first)) // a renewal moved it
+	is.True(ctx.Err() == nil)
+}

@@ -136,11 +136,12 @@ func (m *RedisManager) Acquire(ctx context.Context, key string, ttl time.Duratio
 	}
 	owner := uuid.NewString()
 	c := m.acquireCall(key, owner, ttl)
-	return acquired(acquireScript.Run(ctx, m.client, c.keys, c.args...), key, owner, ttl)
+	sent := time.Now()
+	return acquired(acquireScript.Run(ctx, m.client, c.keys, c.args...), key, owner, ttl, sent)
 }
 
 // acquired turns the answer of acquireScript for key into Acquire's results.
-func acquired(cmd *redis.Cmd, key, owner string, ttl time.Duration) (*Lease, error) {
+func acquired(cmd *redis.Cmd, key, owner string, ttl time.Duration, sent time.Time) (*Lease, error) {
 	fence, err := cmd.Int64()
 	if err != nil {
 		return nil, fmt.Errorf("acquire lock %s: %w", key, err)
@@ -148,7 +149,7 @@ func acquired(cmd *redis.Cmd, key, owner string, ttl time.Duration) (*Lease, err
 	if fence == 0 {
 		return nil, ErrNotAcquired
 	}
-	return &Lease{Key: key, Owner: owner, Fence: fence, TTL: ttl}, nil
+	return &Lease{Key: key, Owner: owner, Fence: fence, TTL: ttl, Acquired: sent}, nil
 }
 
 // Extend implements Manager.
@@ -209,9 +210,10 @@ func (m *RedisManager) AcquireMany(ctx context.Context, keys []string, ttl time.
 		owners = append(owners, owner)
 		calls = append(calls, m.acquireCall(key, owner, ttl))
 	}
+	sent := time.Now()
 	for j, cmd := range m.runMany(ctx, acquireScript, calls) {
 		i := items[j]
-		leases[i], errs[i] = acquired(cmd, keys[i], owners[j], ttl)
+		leases[i], errs[i] = acquired(cmd, keys[i], owners[j], ttl, sent)
 	}
 	return leases, errs
 }
