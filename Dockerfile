@@ -2,8 +2,13 @@
 # workflow-runtime: one static binary (pure-Go SQLite, no cgo) on distroless, running as nonroot.
 #
 #   docker build --build-arg VERSION=$(git describe --always --dirty) -t workflow-runtime .
-#   docker run -p 8080:8080 -v wfr-data:/data workflow-runtime            # all roles, SQLite in /data
+#   docker run -p 8080:8080 -v wfr-data:/data -v $PWD/tokens:/etc/workflow-runtime/tokens:ro \
+#     -e WFR_AUTH_TOKENS_FILE=/etc/workflow-runtime/tokens workflow-runtime   # all roles, SQLite in /data
+#   docker run -p 127.0.0.1:8080:8080 -e WFR_AUTH=none ... workflow-runtime  # a laptop trial, no tokens
 #   docker run ... workflow-runtime serve --role=api                       # one role (see deploy/k8s)
+#
+# The container listens on :8080 (every interface), so the process refuses to start without a
+# tokens file (NAME SCOPES TOKEN per line, see server/auth) unless WFR_AUTH=none is said.
 #   docker run ... workflow-runtime migrate
 
 FROM golang:1.26 AS build

@@ -25,6 +25,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1/workflowruntimev1connect"
 	"github.com/workflow-runtime/workflow-runtime/server/api"
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+	"github.com/workflow-runtime/workflow-runtime/server/auth"
 	"github.com/workflow-runtime/workflow-runtime/server/config"
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 	"github.com/workflow-runtime/workflow-runtime/server/engine"
@@ -96,6 +97,8 @@ type App struct {
 	workers  []lifecycle
 	server   *httpserver.Server
 	profiler *profiler     // WFR_PPROF_ADDR
+	tokens   *auth.Tokens  // WFR_AUTH_TOKENS_FILE; nil when authentication is off
+	stopAuth func()        // ends the SIGHUP reloads
 	obs      observability // traces and metrics; see telemetry.go
 
 	stopOnce sync.Once
@@ -133,8 +136,14 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.startTelemetry(ctx); err != nil {
 		return err
 	}
+	if err := a.startAuth(); err != nil {
+		return err
+	}
 	if a.cfg.PprofAddr != "" {
 		p := &profiler{addr: a.cfg.PprofAddr, logger: a.logger}
+		if !config.IsLoopback(a.cfg.PprofAddr) {
+			p.tokens = a.tokens // Validate refused this address without tokens
+		}
 		if err := p.Start(ctx); err != nil {
 			return err
 		}
@@ -253,6 +262,7 @@ func (a *App) engine() (execution.Engine, error) {
 		if err != nil {
 			return err
 		}
+		a.withEngineToken(req)
 		resp, err := client.Do(req)
 		if err != nil {
 			return err
@@ -266,6 +276,9 @@ func (a *App) engine() (execution.Engine, error) {
 	clientOpts, err := a.engineClientOptions()
 	if err != nil {
 		return nil, err
+	}
+	if a.cfg.EngineToken != "" {
+		clientOpts = append(clientOpts, connect.WithInterceptors(bearer(a.cfg.EngineToken)))
 	}
 	return engine.NewClient(client, a.cfg.EngineURL, append(clientOpts, connect.WithGRPC())...), nil
 }
@@ -313,6 +326,9 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 		if a.profiler != nil {
 			a.profiler.Stop()
+		}
+		if a.stopAuth != nil {
+			a.stopAuth()
 		}
 		if a.redis != nil {
 			if err := a.redis.Close(); err != nil {

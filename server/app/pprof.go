@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/server/auth"
 )
 
 // profiler serves Go's profiler (net/http/pprof) on its own listener (WFR_PPROF_ADDR), never
@@ -16,6 +18,7 @@ import (
 type profiler struct {
 	addr   string
 	logger *slog.Logger
+	tokens *auth.Tokens // set off loopback: every profile needs an admin token
 	srv    *http.Server
 	ln     net.Listener
 	done   chan struct{}
@@ -34,7 +37,11 @@ func (p *profiler) Start(ctx context.Context) error {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	p.ln, p.done = ln, make(chan struct{})
-	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	var h http.Handler = mux
+	if p.tokens != nil {
+		h = auth.RequireHTTP(p.tokens, auth.ScopeAdmin, mux)
+	}
+	p.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		defer close(p.done)
 		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

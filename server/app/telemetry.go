@@ -106,6 +106,9 @@ func (a *App) engineClientOptions() ([]connect.ClientOption, error) {
 // (otelconnect on every handler, /metrics).
 func (a *App) serverOptions(extra []httpserver.Service) []httpserver.Option {
 	opts := []httpserver.Option{httpserver.WithTelemetry(a.obs.provider)}
+	if a.tokens != nil {
+		opts = append(opts, httpserver.WithAuth(a.tokens))
+	}
 	for _, e := range extra {
 		opts = append(opts, e)
 	}

@@ -112,7 +112,36 @@ type Config struct {
 	// PprofAddr, when set, serves Go's profiler (net/http/pprof, /debug/pprof/) on this
 	// host:port, apart from the API so that it is never exposed with it. Default empty: off.
 	PprofAddr string `name:"pprof-addr" env:"WFR_PPROF_ADDR" placeholder:"HOST:PORT" help:"Serve Go's profiler at /debug/pprof/ on this address. Default empty: off."`
+	// Auth is auto|tokens|none. auto: bearer tokens when AuthTokensFile is set; without it,
+	// no authentication, which only a loopback Addr allows (a process that serves RPCs on any
+	// other address refuses to start). tokens: AuthTokensFile is required. none: no
+	// authentication on any address, said explicitly. Default auto.
+	Auth string `env:"WFR_AUTH" default:"auto" enum:"auto,tokens,none" help:"Authentication: ${enum} (auto: tokens when a tokens file is given; none only on loopback). Default ${default}."`
+	// AuthTokensFile is the file of bearer tokens, one "NAME SCOPES TOKEN" per line (scopes
+	// read, trigger, deploy, engine, admin; see server/auth), reloaded on SIGHUP. Default empty.
+	AuthTokensFile string `name:"auth-tokens-file" env:"WFR_AUTH_TOKENS_FILE" placeholder:"PATH" help:"File of bearer tokens (NAME SCOPES TOKEN per line), reloaded on SIGHUP. Default empty."`
+	// AuthOpenHealth serves /health, /livez and /readyz without a token when authentication is
+	// on (probes); with --no-auth-open-health they need the read scope. The gRPC health service
+	// is always open. Default true.
+	AuthOpenHealth bool `env:"WFR_AUTH_OPEN_HEALTH" default:"true" negatable:"" help:"Serve /health, /livez and /readyz without a token. Default ${default}."`
+	// AuthOpenMetrics serves /metrics without a token when authentication is on; with
+	// --no-auth-open-metrics it needs the read scope. Default true.
+	AuthOpenMetrics bool `env:"WFR_AUTH_OPEN_METRICS" default:"true" negatable:"" help:"Serve /metrics without a token. Default ${default}."`
+	// AllowedHosts are the Host header names the server answers, comma-separated, besides
+	// localhost, 127.0.0.1 and ::1 when Addr is a loopback address (a guard against DNS
+	// rebinding: a web page cannot make a browser call the service under its own name). On any
+	// other Addr every Host is answered unless this is set. Default empty.
+	AllowedHosts []string `name:"allowed-hosts" env:"WFR_ALLOWED_HOSTS" sep:"," placeholder:"HOST" help:"Host header names answered besides loopback's (on a loopback address), or the only ones (elsewhere, when set). Default empty."`
+	// EngineToken is the bearer token a worker sends to the remote engine (WFR_ENGINE_URL),
+	// whose tokens file gives it the engine scope. Default empty: none sent.
+	EngineToken string `name:"engine-token" env:"WFR_ENGINE_TOKEN" placeholder:"TOKEN" help:"Bearer token sent to the remote engine. Default empty."`
 }
+
+// AuthEnabled reports whether requests need bearer tokens.
+func (c Config) AuthEnabled() bool { return c.Auth != "none" && c.AuthTokensFile != "" }
+
+// servesRPC reports whether the role serves RPCs (and so needs authentication off loopback).
+func (r Role) servesRPC() bool { return r.ServesAPI() || r == RoleEngine }
 
 // Default returns the configuration with every field at its default, as parsed from no flags
 // and no environment. (config_test checks it matches the struct tags.)
@@ -136,6 +165,9 @@ func Default() Config {
 		CompressMinBytes:  1024,
 		WorkerConcurrency: 128,
 		LockTTL:           30 * time.Second,
+		Auth:              "auto",
+		AuthOpenHealth:    true,
+		AuthOpenMetrics:   true,
 	}
 }
 
@@ -273,6 +305,21 @@ func (c Config) Validate() error {
 	if c.CompressMinBytes < 0 {
 		bad("WFR_COMPRESS_MIN_BYTES", "%d is negative", c.CompressMinBytes)
 	}
+	switch c.Auth {
+	case "auto", "none":
+	case "tokens":
+		if c.AuthTokensFile == "" {
+			bad("WFR_AUTH", "tokens needs WFR_AUTH_TOKENS_FILE")
+		}
+	default:
+		bad("WFR_AUTH", "%q is not one of auto, tokens, none", c.Auth)
+	}
+	if c.Auth == "auto" && c.AuthTokensFile == "" && c.Role.servesRPC() && !isLoopback(c.Addr) {
+		bad("WFR_AUTH", "the API would listen on %s, which is not a loopback address, without authentication: give WFR_AUTH_TOKENS_FILE, or say WFR_AUTH=none to serve it to anyone who can connect", c.Addr)
+	}
+	if c.PprofAddr != "" && !c.AuthEnabled() && !isLoopback(c.PprofAddr) {
+		bad("WFR_PPROF_ADDR", "%s is not a loopback address and authentication is off: the profiler is only served off loopback to admin tokens (WFR_AUTH_TOKENS_FILE)", c.PprofAddr)
+	}
 	for _, origin := range c.CORSAllowedOrigins {
 		if err := checkOrigin(origin); err != nil {
 			bad("WFR_CORS_ALLOWED_ORIGINS", "%v", err)
@@ -325,3 +372,21 @@ func checkOrigin(origin string) error {
 	}
 	return nil
 }
+
+// isLoopback reports whether a listen address (host:port) only accepts connections from this
+// machine: 127.0.0.0/8, ::1 or localhost. An empty host (":8080") listens everywhere.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// IsLoopback reports whether the listen address addr only accepts connections from this
+// machine.
+func IsLoopback(addr string) bool { return isLoopback(addr) }

@@ -156,7 +156,21 @@ func TestValidate(t *testing.T) {
 		{"role", func(c *config.Config) { c.Role = "boss" }, "WFR_ROLE"},
 		{"addr without port", func(c *config.Config) { c.Addr = "localhost" }, "WFR_ADDR"},
 		{"addr empty port", func(c *config.Config) { c.Addr = "localhost:" }, "WFR_ADDR"},
-		{"addr any interface", func(c *config.Config) { c.Addr = ":8080" }, ""},
+		{"addr any interface without tokens", func(c *config.Config) { c.Addr = ":8080" }, "WFR_AUTH"},
+		{"addr any interface with tokens", func(c *config.Config) { c.Addr = ":8080"; c.AuthTokensFile = "/etc/wfr/tokens" }, ""},
+		{"addr any interface, auth none said", func(c *config.Config) { c.Addr = ":8080"; c.Auth = "none" }, ""},
+		{"addr public, worker serves no RPC", func(c *config.Config) {
+			c.Addr = "0.0.0.0:8080"
+			c.Role = config.RoleWorker
+			c.RedisURL = "redis://r"
+		}, ""},
+		{"addr localhost", func(c *config.Config) { c.Addr = "localhost:8080" }, ""},
+		{"addr ipv6 loopback", func(c *config.Config) { c.Addr = "[::1]:8080" }, ""},
+		{"auth tokens without file", func(c *config.Config) { c.Auth = "tokens" }, "WFR_AUTH"},
+		{"auth unknown", func(c *config.Config) { c.Auth = "maybe" }, "WFR_AUTH"},
+		{"pprof public without auth", func(c *config.Config) { c.PprofAddr = "0.0.0.0:6060" }, "WFR_PPROF_ADDR"},
+		{"pprof public with tokens", func(c *config.Config) { c.PprofAddr = "0.0.0.0:6060"; c.AuthTokensFile = "/etc/wfr/tokens" }, ""},
+		{"pprof loopback without auth", func(c *config.Config) { c.PprofAddr = "127.0.0.1:6060" }, ""},
 		{"addr ephemeral", func(c *config.Config) { c.Addr = "127.0.0.1:0" }, ""},
 		{"database mysql", func(c *config.Config) { c.DatabaseURL = "mysql://db/wfr" }, "WFR_DATABASE_URL"},
 		{"database no scheme", func(c *config.Config) { c.DatabaseURL = "data/wfr.db" }, "WFR_DATABASE_URL"},

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 
 	"connectrpc.com/connect"
@@ -29,6 +30,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1/workflowruntimev1connect"
+	"github.com/workflow-runtime/workflow-runtime/server/auth"
 	"github.com/workflow-runtime/workflow-runtime/server/config"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
 	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
@@ -94,7 +96,17 @@ type Option interface{ apply(*options) }
 type options struct {
 	extra     []Service
 	telemetry *telemetry.Provider
+	tokens    *auth.Tokens
 }
+
+type authOption struct{ tokens *auth.Tokens }
+
+func (a authOption) apply(o *options) { o.tokens = a.tokens }
+
+// WithAuth makes every RPC need a bearer token of tokens with the procedure's scope
+// (auth.NewInterceptor, between recover and validation), and /metrics and the health endpoints
+// too unless cfg opens them (AuthOpenMetrics, AuthOpenHealth).
+func WithAuth(tokens *auth.Tokens) Option { return authOption{tokens} }
 
 func (s Service) apply(o *options) { o.extra = append(o.extra, s) }
 
@@ -126,6 +138,17 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 	extra := o.extra
 	mux := http.NewServeMux()
 	opts := handlerOptions(cfg, logger)
+	// protect wraps a plain HTTP endpoint that needs the read scope when authentication is on
+	// and cfg does not open it.
+	protect := func(open bool, h http.Handler) http.Handler {
+		if o.tokens == nil || open {
+			return h
+		}
+		return auth.RequireHTTP(o.tokens, auth.ScopeRead, h)
+	}
+	if o.tokens != nil {
+		opts = append(opts, connect.WithInterceptors(auth.NewInterceptor(o.tokens))) // after recover
+	}
 	if o.telemetry != nil {
 		otel, err := o.telemetry.ConnectInterceptor()
 		if err != nil {
@@ -133,7 +156,7 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 		} else {
 			opts = append([]connect.HandlerOption{connect.WithInterceptors(otel)}, opts...) // outermost
 		}
-		mux.Handle("GET /metrics", o.telemetry.MetricsHandler())
+		mux.Handle("GET /metrics", protect(cfg.AuthOpenMetrics, o.telemetry.MetricsHandler()))
 	}
 
 	services := []string{grpchealth.HealthV1ServiceName}
@@ -154,7 +177,11 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, opts...))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, opts...))
 	mux.Handle(grpchealth.NewHandler(checker.GRPC(), opts...))
-	checker.Mount(mux)
+	healthMux := http.NewServeMux()
+	checker.Mount(healthMux)
+	for _, path := range []string{"GET /health", "GET /livez", "GET /readyz"} {
+		mux.Handle(path, protect(cfg.AuthOpenHealth, healthMux))
+	}
 
 	var h http.Handler = mux
 	h = limitBody(h, cfg.MaxRequestBytes+envelopeBytes)
@@ -167,12 +194,27 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 			MaxAge:         corsMaxAge,
 		}).Handler(h)
 	}
+	if hosts := allowedHosts(cfg); hosts != nil {
+		h = auth.CheckHost(hosts, h) // outermost: a rebound name gets nothing, not even CORS
+	}
 	return h
+}
+
+// allowedHosts are the Host names the server answers: on a loopback address loopback's names
+// and cfg.AllowedHosts (DNS rebinding); elsewhere cfg.AllowedHosts when set; nil for any.
+func allowedHosts(cfg config.Config) []string {
+	if config.IsLoopback(cfg.Addr) {
+		return append(slices.Clone(auth.LoopbackHosts), cfg.AllowedHosts...)
+	}
+	if len(cfg.AllowedHosts) > 0 {
+		return cfg.AllowedHosts
+	}
+	return nil
 }
 
 // handlerOptions are the options of every Connect handler, interceptors outermost first:
 // (telemetry, with WithTelemetry,) access log, then recover (so the access line shows the internal error a panic became). The
-// WorkflowRuntimeService adds validation inside these; auth, when it comes, goes between recover
+// WorkflowRuntimeService adds validation inside these; auth (WithAuth) goes between recover
 // and validation.
 func handlerOptions(cfg config.Config, logger *slog.Logger) []connect.HandlerOption {
 	return []connect.HandlerOption{
