@@ -40,8 +40,8 @@ var procedureScopes = map[string]Scope{
 
 	workflowenginev1connect.WorkflowEngineServiceExecuteWorkflowProcedure: ScopeEngine,
 
-	"/" + grpchealth.HealthV1ServiceName + "/Check":                      scopePublic,
-	"/" + grpchealth.HealthV1ServiceName + "/Watch":                      scopePublic,
+	"/" + grpchealth.HealthV1ServiceName + "/Check":                       scopePublic,
+	"/" + grpchealth.HealthV1ServiceName + "/Watch":                       scopePublic,
 	"/" + grpcreflect.ReflectV1ServiceName + "/ServerReflectionInfo":      ScopeRead,
 	"/" + grpcreflect.ReflectV1AlphaServiceName + "/ServerReflectionInfo": ScopeRead,
 }
