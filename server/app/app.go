@@ -12,6 +12,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -179,6 +180,11 @@ func (a *App) Start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("WFR_REDIS_URL: %w", err)
 		}
+		if opts.TLSConfig != nil { // rediss://
+			if opts.TLSConfig.RootCAs, err = a.rootCAs(); err != nil {
+				return err
+			}
+		}
 		a.redis = redis.NewClient(opts)
 		if err := a.instrumentRedis(); err != nil {
 			return err
@@ -253,8 +259,13 @@ func (a *App) engine() (execution.Engine, error) {
 	if a.cfg.EngineURL == "" {
 		return engine.New(engine.Config{TracerProvider: a.tracerProvider()}), nil
 	}
-	transport := &http.Transport{Protocols: new(http.Protocols)}
-	transport.Protocols.SetUnencryptedHTTP2(true)
+	roots, err := a.rootCAs()
+	if err != nil {
+		return nil, err
+	}
+	transport := &http.Transport{Protocols: new(http.Protocols), TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
+	transport.Protocols.SetUnencryptedHTTP2(true) // http://
+	transport.Protocols.SetHTTP2(true)            // https://
 	transport.Protocols.SetHTTP1(true)
 	client := &http.Client{Transport: transport}
 	a.checker.Register("workflow_engine", func(ctx context.Context) error {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -74,4 +75,24 @@ func (a *App) withEngineToken(req *http.Request) {
 	if a.cfg.EngineToken != "" {
 		req.Header.Set("Authorization", "Bearer "+a.cfg.EngineToken)
 	}
+}
+
+// rootCAs are the certificate authorities trusted by this process's TLS connections (remote
+// engine, Redis): the system's plus WFR_TLS_CA_FILE; nil (the system's) without it.
+func (a *App) rootCAs() (*x509.CertPool, error) {
+	if a.cfg.TLSCAFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(a.cfg.TLSCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("WFR_TLS_CA_FILE: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("WFR_TLS_CA_FILE: %s holds no PEM certificate", a.cfg.TLSCAFile)
+	}
+	return pool, nil
 }

@@ -106,14 +106,6 @@ func (m messages) next(t *testing.T, want string) {
 	}
 }
 
-// h2c is a client for gRPC over cleartext HTTP/2 and Connect over HTTP/1.1.
-func h2c() *http.Client {
-	tr := &http.Transport{Protocols: new(http.Protocols)}
-	tr.Protocols.SetHTTP1(true)
-	tr.Protocols.SetUnencryptedHTTP2(true)
-	return &http.Client{Transport: tr}
-}
-
 // callAs calls procedure with an empty request message and token ("" for none) and returns the
 // call's code (0 for OK).
 func callAs(t *testing.T, baseURL, procedure, token string, grpc bool) connect.Code {
@@ -122,7 +114,7 @@ func callAs(t *testing.T, baseURL, procedure, token string, grpc bool) connect.C
 	if grpc {
 		opts = append(opts, connect.WithGRPC())
 	}
-	client := connect.NewClient[emptypb.Empty, emptypb.Empty](h2c(), baseURL+procedure, opts...)
+	client := connect.NewClient[emptypb.Empty, emptypb.Empty](h2cClient(), baseURL+procedure, opts...)
 	req := connect.NewRequest(&emptypb.Empty{})
 	if token != "" {
 		req.Header().Set("Authorization", "Bearer "+token)

@@ -80,7 +80,7 @@ func TestCheckHost(t *testing.T) {
 		"evil.example":     http.StatusMisdirectedRequest,
 		"127.0.0.1.nip.io": http.StatusMisdirectedRequest,
 	} {
-		req := httptest.NewRequest(http.MethodGet, "/livez", nil)
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/livez", nil)
 		req.Host = host
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

@@ -135,6 +135,16 @@ type Config struct {
 	// EngineToken is the bearer token a worker sends to the remote engine (WFR_ENGINE_URL),
 	// whose tokens file gives it the engine scope. Default empty: none sent.
 	EngineToken string `name:"engine-token" env:"WFR_ENGINE_TOKEN" placeholder:"TOKEN" help:"Bearer token sent to the remote engine. Default empty."`
+	// TLSCertFile and TLSKeyFile, both set, serve the port over TLS (HTTP/1.1 and HTTP/2 by
+	// ALPN, so gRPC needs no cleartext HTTP/2); the files are read again when they change, so
+	// a renewed certificate needs no restart. Default empty: cleartext (HTTP/1.1 and h2c).
+	TLSCertFile string `name:"tls-cert-file" env:"WFR_TLS_CERT_FILE" placeholder:"PATH" help:"PEM certificate (chain) to serve TLS; reloaded when it changes. Default empty: cleartext."`
+	// TLSKeyFile is the private key of TLSCertFile, PEM. Default empty.
+	TLSKeyFile string `name:"tls-key-file" env:"WFR_TLS_KEY_FILE" placeholder:"PATH" help:"PEM private key of the TLS certificate. Default empty."`
+	// TLSCAFile is a PEM bundle of certificate authorities trusted, besides the system's, by the
+	// connections this process makes over TLS: the remote engine (https://), Redis (rediss://).
+	// PostgreSQL takes sslrootcert in its URL. Default empty: the system's only.
+	TLSCAFile string `name:"tls-ca-file" env:"WFR_TLS_CA_FILE" placeholder:"PATH" help:"PEM CAs trusted for the remote engine (https) and Redis (rediss), besides the system's. Default empty."`
 }
 
 // AuthEnabled reports whether requests need bearer tokens.
@@ -319,6 +329,9 @@ func (c Config) Validate() error {
 	}
 	if c.PprofAddr != "" && !c.AuthEnabled() && !isLoopback(c.PprofAddr) {
 		bad("WFR_PPROF_ADDR", "%s is not a loopback address and authentication is off: the profiler is only served off loopback to admin tokens (WFR_AUTH_TOKENS_FILE)", c.PprofAddr)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		bad("WFR_TLS_CERT_FILE", "WFR_TLS_CERT_FILE and WFR_TLS_KEY_FILE go together")
 	}
 	for _, origin := range c.CORSAllowedOrigins {
 		if err := checkOrigin(origin); err != nil {

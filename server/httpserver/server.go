@@ -14,6 +14,7 @@ package httpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,7 +76,11 @@ func New(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeServiceH
 	}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true) // gRPC without TLS (h2c with prior knowledge)
+	if cfg.TLSCertFile != "" {
+		protocols.SetHTTP2(true) // gRPC over TLS, by ALPN
+	} else {
+		protocols.SetUnencryptedHTTP2(true) // gRPC without TLS (h2c with prior knowledge)
+	}
 	s.srv = &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           s.handler,
@@ -253,6 +258,15 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
+	if s.cfg.TLSCertFile != "" {
+		certs, err := newCertReloader(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		s.srv.TLSConfig = certs.tlsConfig()
+		ln = tls.NewListener(ln, s.srv.TLSConfig)
+	}
 	s.listener = ln
 	s.started = true
 	go func() {
@@ -282,8 +296,13 @@ func (s *Server) Addr() string {
 // then returns the error). An owner waits on it next to its context.
 func (s *Server) Done() <-chan struct{} { return s.serveDone }
 
-// URL is "http://" + Addr().
-func (s *Server) URL() string { return "http://" + s.Addr() }
+// URL is "http://" + Addr(), or "https://" when the server serves TLS.
+func (s *Server) URL() string {
+	if s.cfg.TLSCertFile != "" {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
 
 // Stop marks the checker not ready (readyz 503, gRPC health NOT_SERVING), stops accepting
 // connections and waits for in-flight requests, at most cfg.ShutdownGrace (0: not at all) and

@@ -42,6 +42,7 @@ type RedisServer struct {
 	t    testing.TB
 	port int
 	cmd  *exec.Cmd
+	tls  *TLSFiles // set: the port speaks TLS only
 }
 
 // StartRedis runs a throwaway redis-server (no persistence), stopped when the test ends.
@@ -56,19 +57,44 @@ func StartRedis(t testing.TB) *RedisServer {
 	return r
 }
 
-// URL is the server's redis:// URL.
-func (r *RedisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+// StartRedisTLS is StartRedis with the port speaking TLS only (certificate files), clients not
+// asked for a certificate. Its URL is rediss://.
+func StartRedisTLS(t testing.TB, files *TLSFiles) *RedisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		Unavailable(t, "redis-server is not installed: %v", err)
+	}
+	r := &RedisServer{t: t, port: FreePort(t), tls: files}
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// URL is the server's redis:// (rediss:// with TLS) URL.
+func (r *RedisServer) URL() string {
+	if r.tls != nil {
+		return fmt.Sprintf("rediss://127.0.0.1:%d/0", r.port)
+	}
+	return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port)
+}
 
 // Start starts the server on its port and waits until it answers.
 func (r *RedisServer) Start() {
 	r.t.Helper()
 	// Bound to the test: Stop (a cleanup) kills it anyway.
-	r.cmd = exec.CommandContext(r.t.Context(), "redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no")
+	args := []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"}
+	opts := &redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port)}
+	if r.tls != nil {
+		args[1] = "0" // no cleartext port
+		args = append(args, "--tls-port", strconv.Itoa(r.port), "--tls-cert-file", r.tls.Cert,
+			"--tls-key-file", r.tls.Key, "--tls-ca-cert-file", r.tls.Cert, "--tls-auth-clients", "no")
+		opts.TLSConfig = r.tls.ClientConfig(r.t)
+	}
+	r.cmd = exec.CommandContext(r.t.Context(), "redis-server", args...)
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
 	}
-	client := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port)})
+	client := redis.NewClient(opts)
 	defer func() { _ = client.Close() }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -101,6 +127,7 @@ type PostgresServer struct {
 	bin  string
 	dir  string
 	port int
+	opts string // more server options for pg_ctl -o
 }
 
 // pgBinDir finds the PostgreSQL server binaries.
@@ -117,6 +144,18 @@ func pgBinDir() string {
 // cluster belongs to the postgres user and its commands run through runuser.
 func StartPostgres(t testing.TB) *PostgresServer {
 	t.Helper()
+	return startPostgres(t, nil)
+}
+
+// StartPostgresTLS is StartPostgres with TLS on (ssl=on with the certificate files); clients
+// choose it with sslmode in the URL.
+func StartPostgresTLS(t testing.TB, files *TLSFiles) *PostgresServer {
+	t.Helper()
+	return startPostgres(t, files)
+}
+
+func startPostgres(t testing.TB, tlsFiles *TLSFiles) *PostgresServer {
+	t.Helper()
 	bin := pgBinDir()
 	if bin == "" {
 		Unavailable(t, "no PostgreSQL server binaries under /usr/lib/postgresql")
@@ -126,18 +165,38 @@ func StartPostgres(t testing.TB) *PostgresServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	uid, gid := -1, -1
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
 			Unavailable(t, "running as root and there is no postgres user: %v", err)
 		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
+		uid, _ = strconv.Atoi(u.Uid)
+		gid, _ = strconv.Atoi(u.Gid)
 		if err := os.Chown(dir, uid, gid); err != nil {
 			t.Fatal(err)
 		}
 	}
 	p := &PostgresServer{t: t, bin: bin, dir: dir, port: FreePort(t)}
+	if tlsFiles != nil {
+		// The server reads its key only when the postgres user owns it, mode 0600.
+		for _, f := range []struct{ from, to string }{{tlsFiles.Cert, "server.crt"}, {tlsFiles.Key, "server.key"}} {
+			data, err := os.ReadFile(f.from)
+			if err != nil {
+				t.Fatal(err)
+			}
+			to := filepath.Join(dir, f.to)
+			if err := os.WriteFile(to, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if uid >= 0 {
+				if err := os.Chown(to, uid, gid); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		p.opts = fmt.Sprintf(" -c ssl=on -c ssl_cert_file=%s -c ssl_key_file=%s", filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"))
+	}
 	if out, err := p.command(t.Context(), "initdb", "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "--no-sync").CombinedOutput(); err != nil {
 		Unavailable(t, "initdb: %v\n%s", err, out)
 	}
@@ -164,7 +223,7 @@ func (p *PostgresServer) URL() string {
 func (p *PostgresServer) Start() {
 	p.t.Helper()
 	out, err := p.command(p.t.Context(), "pg_ctl", "-D", filepath.Join(p.dir, "data"), "-w", "-t", "30",
-		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", p.port, p.dir),
+		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", p.port, p.dir)+p.opts,
 		"-l", filepath.Join(p.dir, "log"), "start").CombinedOutput()
 	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(p.dir, "log"))
