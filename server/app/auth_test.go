@@ -15,11 +15,13 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/matryer/is"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	workflowenginev1 "github.com/workflow-runtime/workflow-runtime/gen/workflowengine/v1"
 	workflowruntimev1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1/workflowruntimev1connect"
 	"github.com/workflow-runtime/workflow-runtime/server/app"
 	"github.com/workflow-runtime/workflow-runtime/server/auth"
 	"github.com/workflow-runtime/workflow-runtime/server/config"
@@ -290,4 +292,55 @@ func TestTokensReloadOnSIGHUP(t *testing.T) {
 	is.NoErr(syscall.Kill(os.Getpid(), syscall.SIGHUP))
 	log.next(t, "tokens not reloaded; the previous ones stay in force")
 	is.Equal(callAs(t, base, list, fresh, false), connect.Code(0)) // still in force
+}
+
+// TestTriggerRateLimitPerToken: each token has its own bucket; past it TriggerWorkflow answers
+// resource_exhausted with a RetryInfo detail, and nothing is triggered.
+func TestTriggerRateLimitPerToken(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	path := writeTokens(t, "other-gateway trigger,read other-trigger-0123456789\n")
+	a := startWithAuth(t, config.RoleAll, path, func(c *config.Config) { c.TriggerRate, c.TriggerBurst = 0.01, 2 })
+	base := "http://" + a.Addr()
+	admin := authedClient(base, scopeTokens[auth.ScopeAdmin])
+	_, err := admin.DeployWorkflow(t.Context(), &workflowruntimev1.DeployWorkflowRequest{
+		Definition: &workflowruntimev1.WorkflowDefinition{Id: "limited", Name: "limited", Nodes: []*workflowruntimev1.Node{{Id: "a", Type: "noop"}}},
+	})
+	is.NoErr(err)
+	trigger := func(token string) error {
+		_, err := authedClient(base, token).TriggerWorkflow(t.Context(), &workflowruntimev1.TriggerWorkflowRequest{
+			Target: &workflowruntimev1.TriggerWorkflowRequest_WorkflowId{WorkflowId: "limited"},
+		})
+		return err
+	}
+	is.NoErr(trigger(scopeTokens[auth.ScopeTrigger]))
+	is.NoErr(trigger(scopeTokens[auth.ScopeTrigger])) // the burst of 2
+	err = trigger(scopeTokens[auth.ScopeTrigger])
+	is.Equal(connect.CodeOf(err), connect.CodeResourceExhausted) // past it
+	var cerr *connect.Error
+	is.True(errors.As(err, &cerr))
+	var retry *errdetails.RetryInfo
+	for _, d := range cerr.Details() {
+		if v, err := d.Value(); err == nil {
+			if r, ok := v.(*errdetails.RetryInfo); ok {
+				retry = r
+			}
+		}
+	}
+	is.True(retry != nil && retry.GetRetryDelay().AsDuration() > 0) // says when to come back
+	is.NoErr(trigger("other-trigger-0123456789"))                   // another token is not held back
+
+	res, err := admin.GetExecutionHistory(t.Context(), &workflowruntimev1.GetExecutionHistoryRequest{WorkflowId: "limited"})
+	is.NoErr(err)
+	is.Equal(len(res.GetExecutions()), 3) // the refused call triggered nothing
+}
+
+func authedClient(base, token string) workflowruntimev1connect.WorkflowRuntimeServiceClient {
+	return workflowruntimev1connect.NewWorkflowRuntimeServiceClient(h2cClient(), base,
+		connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+				req.Header().Set("Authorization", "Bearer "+token)
+				return next(ctx, req)
+			}
+		})))
 }

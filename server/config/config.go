@@ -135,6 +135,13 @@ type Config struct {
 	// EngineToken is the bearer token a worker sends to the remote engine (WFR_ENGINE_URL),
 	// whose tokens file gives it the engine scope. Default empty: none sent.
 	EngineToken string `name:"engine-token" env:"WFR_ENGINE_TOKEN" placeholder:"TOKEN" help:"Bearer token sent to the remote engine. Default empty."`
+	// TriggerRate is the sustained TriggerWorkflow calls per second each caller (a token's
+	// name, or a client IP without authentication) may make; beyond it the call answers
+	// resource_exhausted with a RetryInfo detail. 0 turns the limit off. Default 1000.
+	TriggerRate float64 `env:"WFR_TRIGGER_RATE" default:"1000" help:"TriggerWorkflow calls per second per caller (0: no limit). Default ${default}."`
+	// TriggerBurst is how many TriggerWorkflow calls a caller may make at once after being
+	// idle. Default 0: twice TriggerRate.
+	TriggerBurst int `env:"WFR_TRIGGER_BURST" default:"0" help:"TriggerWorkflow calls a caller may make at once (0: twice the rate). Default ${default}."`
 	// TLSCertFile and TLSKeyFile, both set, serve the port over TLS (HTTP/1.1 and HTTP/2 by
 	// ALPN, so gRPC needs no cleartext HTTP/2); the files are read again when they change, so
 	// a renewed certificate needs no restart. Default empty: cleartext (HTTP/1.1 and h2c).
@@ -176,6 +183,7 @@ func Default() Config {
 		WorkerConcurrency: 128,
 		LockTTL:           30 * time.Second,
 		Auth:              "auto",
+		TriggerRate:       1000,
 		AuthOpenHealth:    true,
 		AuthOpenMetrics:   true,
 	}
@@ -329,6 +337,12 @@ func (c Config) Validate() error {
 	}
 	if c.PprofAddr != "" && !c.AuthEnabled() && !isLoopback(c.PprofAddr) {
 		bad("WFR_PPROF_ADDR", "%s is not a loopback address and authentication is off: the profiler is only served off loopback to admin tokens (WFR_AUTH_TOKENS_FILE)", c.PprofAddr)
+	}
+	if c.TriggerRate < 0 {
+		bad("WFR_TRIGGER_RATE", "%g is negative", c.TriggerRate)
+	}
+	if c.TriggerBurst < 0 {
+		bad("WFR_TRIGGER_BURST", "%d is negative", c.TriggerBurst)
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("WFR_TLS_CERT_FILE", "WFR_TLS_CERT_FILE and WFR_TLS_KEY_FILE go together")

@@ -34,6 +34,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/auth"
 	"github.com/workflow-runtime/workflow-runtime/server/config"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
+	"github.com/workflow-runtime/workflow-runtime/server/quota"
 	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
 )
 
@@ -153,6 +154,12 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 	}
 	if o.tokens != nil {
 		opts = append(opts, connect.WithInterceptors(auth.NewInterceptor(o.tokens))) // after recover
+	}
+	if l := quota.New(quota.Config{
+		Rate: cfg.TriggerRate, Burst: cfg.TriggerBurst,
+		Procedures: []string{workflowruntimev1connect.WorkflowRuntimeServiceTriggerWorkflowProcedure},
+	}); l != nil {
+		opts = append(opts, connect.WithInterceptors(l)) // after auth: the caller is the token
 	}
 	if o.telemetry != nil {
 		otel, err := o.telemetry.ConnectInterceptor()

@@ -71,6 +71,7 @@ func newBaselineHandler() *baselineHandler {
 func startBaseline(ctx context.Context) (string, func(), error) {
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
+	cfg.TriggerRate = 0                                      // as the measured service runs (WFR_TRIGGER_RATE=0, docs/benchmarks.md)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil)) //nolint:sloglint // formats the access line as the service does, so both sides pay for it
 	srv := httpserver.New(cfg, newBaselineHandler(), health.NewChecker(health.Options{}), logger)
 	if err := srv.Start(ctx); err != nil {
@@ -95,6 +96,7 @@ func ServeBaseline(ctx context.Context, addr string, stdout io.Writer) error {
 	defer func() { _ = p.Shutdown(context.WithoutCancel(ctx)) }()
 	cfg := config.Default()
 	cfg.Addr = addr
+	cfg.TriggerRate = 0 // as the measured service runs (WFR_TRIGGER_RATE=0, docs/benchmarks.md)
 	srv := httpserver.New(cfg, newBaselineHandler(), health.NewChecker(health.Options{}), logger, httpserver.WithTelemetry(p))
 	if err := srv.Start(ctx); err != nil {
 		return fmt.Errorf("start baseline server: %w", err)
