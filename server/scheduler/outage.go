@@ -40,8 +40,8 @@ func (s *Scheduler) owe(j *fireJob, scheduled time.Time) {
 			Multiplier: 2, MaxInterval: s.cfg.SettleRetryMax,
 		}
 		b.Reset()
-		d = &debt{job: j, since: scheduled, until: scheduled, backoff: b}
-		d.due = s.cfg.Now().Add(b.NextBackOff())
+		// The first attempt as soon as the horizon allows; the backoff runs from its failure.
+		d = &debt{job: j, since: scheduled, until: scheduled, backoff: b, due: s.cfg.Now()}
 		s.debts[name] = d
 	}
 	if scheduled.Before(d.since) {
