@@ -207,23 +207,23 @@ func TestOutageSettled(t *testing.T) {
 		}
 	}
 
-	// A second replica failed the same fires. It settles after the first, under the fire lock,
-	// and changes nothing.
+	// A second replica failed the same fires, and 5 too, which the first made. It settles after
+	// the first, under the fire lock, and changes nothing: 5 is neither fired again nor MISSED.
 	r2 := newReplica(t, b, locks)
 	r2.clock.Set(at(0))
 	r2.storeDown.Store(true)
-	for s := 1; s <= 4; s++ {
+	for s := 1; s <= 5; s++ {
 		is.NoErr(r2.s.FireForTest(ctx, d, "tick", at(s)))
 	}
 	r2.storeDown.Store(false)
 	is.Equal(r2.s.Owed(), []string{name})
 	lease, err := locks.Acquire(ctx, "fire:"+name, time.Minute) // a live fire holds the lock
 	is.NoErr(err)
-	r2.clock.Set(at(4).Add(settleAfter))
+	r2.clock.Set(at(5).Add(settleAfter))
 	r2.s.SettleDue(ctx)
 	is.Equal(r2.s.Owed(), []string{name}) // waits for the lock
 	is.NoErr(locks.Release(ctx, lease))
-	r2.clock.Set(at(4).Add(settleAfter + 10*time.Second))
+	r2.clock.Set(at(5).Add(settleAfter + 10*time.Second))
 	is.True(r2.s.SettleDue(ctx).IsZero())
 	is.Equal(len(r2.s.Owed()), 0)
 	check()
