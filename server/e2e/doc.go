@@ -13,7 +13,8 @@
 // PostgreSQL from WFR_TEST_DATABASE_URL and Redis from WFR_TEST_REDIS_URL. Without them the
 // tests that need them are skipped; under CI=true a missing or unreachable server fails them.
 // The embedded-mode tests (one `--role=all` process, SQLite, in-process lock and queue) need
-// neither and always run.
+// neither and always run. TestPostgresOutage stops its database, so it runs on a throwaway
+// PostgreSQL server of its own (testenv.StartPostgres) and only takes Redis from the shared one.
 //
 // # Isolation
 //

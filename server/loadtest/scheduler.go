@@ -237,6 +237,14 @@ func (m *memStore) FireLastScheduled(context.Context, string, string) (time.Time
 	return time.Time{}, nil
 }
 
+func (m *memStore) FireLastScheduledBefore(context.Context, string, string, time.Time) (time.Time, error) {
+	return time.Time{}, nil
+}
+
+func (m *memStore) FireDecided(context.Context, string, string, time.Time, time.Time) (map[time.Time]bool, error) {
+	return map[time.Time]bool{}, nil
+}
+
 func (m *memStore) FireLastScheduledMany(context.Context, []string) (map[scheduler.TriggerKey]time.Time, error) {
 	return map[scheduler.TriggerKey]time.Time{}, nil
 }

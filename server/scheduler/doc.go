@@ -8,6 +8,7 @@
 //     notifications, the fire lock.
 //   - fires.go: the ledger types, the Store the package needs (server/store implements it) and
 //     SkipLedger, the execution side's SKIPPED records.
+//   - outage.go: fires the store did not answer for, remembered and settled once it does.
 //   - cache.go: the deployment cache the fires read.
 //
 // # Keeping go-quartz in step with the database
@@ -75,7 +76,51 @@
 // tests call CatchUp with an explicit now.
 //
 // go-quartz skips a fire found more than OutdatedThreshold (5 s) late (a stalled process); the
-// other replicas make it, or the next catch-up.
+// other replicas make it, or the next catch-up, or the settlement of an outage around it.
+//
+// # Store outages
+//
+// A fire the store does not answer for (PostgreSQL down: the deployment cannot be read on a
+// cache miss, or the execution cannot be created) is owed (outage.go): the replica remembers,
+// per trigger, the scheduled times of its first and last failed fire, and tries to settle them
+// with an exponential backoff (SettleRetryInitial 1 s doubling to SettleRetryMax 30 s, ±50%
+// jitter), on Config.Now. A fire of the trigger that reaches the store again makes the next
+// attempt due at once. An attempt:
+//
+//  1. waits until SettleAfter (OutdatedThreshold + StandbyDelay + FireLockTTL, 17 s) has passed
+//     since the last failed time: every live fire runs under the deadline scheduled time +
+//     SettleAfter, so by then no replica's live fire of a time in the gap is still under way
+//     (go-quartz starts it at most OutdatedThreshold late, a standby waits StandbyDelay);
+//  2. takes the trigger's fire lock (held by another replica: try again later), so replicas
+//     settle one after the other;
+//  3. reads the deployment from the database (not the cache: the store must answer). Not
+//     DEPLOYED any more, or the trigger changed: nothing is owed (a pause is not a misfire);
+//  4. reads where the gap begins, the latest ledger time before the first failed fire (or the
+//     deployment's DeployedAt, whichever is later), and the times in the gap that already
+//     have an execution or a ledger row (Store.FireDecided);
+//  5. settles through catchUpFrom, the code of a catch-up after downtime, with the plan ending
+//     at the last failed time (PlanMisfires' Until; later times are the live fires') and the
+//     catch-up window measured from now: FIRE_ONCE fires the latest time CAUGHT_UP and records
+//     the others MISSED, FIRE_ALL fires those inside the window, SKIP none, each reason
+//     starting "the store was unavailable". The times found in step 4 are left alone.
+//
+// Why a gap is settled once and no time gets both an execution and a MISSED row: within the
+// lock, an attempt decides only times with neither, and its writes are the ones the next
+// attempt (a retry after a failure halfway, another replica owing the same gap) finds in step
+// 4; MISSED rows and executions are idempotent by their unique keys. A live fire cannot make a
+// time after its settlement began, because of step 1. What remains is a live fire whose insert
+// reached the database but whose answer was lost past its deadline: the insert commits, the
+// fire counts as failed, and the settlement finds the execution (step 4), so that time is
+// left alone too. Only an insert that the database commits later than SettleAfter after its
+// scheduled time, with the settlement's reads in between, could give a time both; the driver
+// cancels the statement at the deadline, so that needs the database to sit on a cancelled
+// statement for seconds.
+//
+// Debts live in memory. A replica that stops before settling forgets them: another replica
+// that failed the same fires settles the gap; with none, a start's catch-up covers only the
+// times after the latest ledger time, so a gap that live fires closed behind it stays without
+// rows (its times have no execution, and no MISSED row says so). A job removed or replaced
+// forgets its debt.
 //
 // # The ledger
 //

@@ -78,6 +78,12 @@ type Store interface {
 	// FireLastScheduled returns the latest scheduled time recorded for the trigger, whatever the
 	// outcome; the zero time when there is none.
 	FireLastScheduled(ctx context.Context, workflowID, triggerID string) (time.Time, error)
+	// FireLastScheduledBefore is FireLastScheduled among the rows scheduled before before: where
+	// the gap of a store outage begins.
+	FireLastScheduledBefore(ctx context.Context, workflowID, triggerID string, before time.Time) (time.Time, error)
+	// FireDecided returns the scheduled times in (after, until] of the trigger that have an
+	// execution or a ledger row (in UTC): the times a settlement must leave alone.
+	FireDecided(ctx context.Context, workflowID, triggerID string, after, until time.Time) (map[time.Time]bool, error)
 	// FireLastScheduledMany is FireLastScheduled for every trigger of the workflows at once
 	// (the scheduler's start reads one page of deployments at a time); a trigger with no row
 	// is absent from the map.

@@ -53,6 +53,16 @@ type Config struct {
 	// OutdatedThreshold is go-quartz's: a fire found later than this is not run by the loop
 	// (the next catch-up or another replica covers it). Default 5s.
 	OutdatedThreshold time.Duration
+	// SettleAfter is how long after the scheduled time of a trigger's last failed fire its
+	// store outage is settled (CAUGHT_UP / MISSED): by then every replica's live fire of that
+	// time has given up, since each runs under a deadline of its scheduled time plus
+	// SettleAfter. Default OutdatedThreshold + StandbyDelay + FireLockTTL.
+	SettleAfter time.Duration
+	// SettleRetryInitial and SettleRetryMax bound the backoff between settlement attempts
+	// while the store does not answer (exponential, doubling, ±50% jitter). A fire that reaches
+	// the store again makes the next attempt due at once. Defaults 1s and 30s.
+	SettleRetryInitial time.Duration
+	SettleRetryMax     time.Duration
 	// Now is the clock of the misfire plans (the fires themselves run on go-quartz's real
 	// clock). Default time.Now.
 	Now func() time.Time
@@ -83,6 +93,11 @@ type Scheduler struct {
 	mu     sync.Mutex           // guards jobs
 	jobs   map[string]*jobState // by jobKey name
 
+	debtMu     sync.Mutex       // guards debts
+	debts      map[string]*debt // by jobKey name: failed fires not settled yet (outage.go)
+	settleKick chan struct{}
+	settleDone chan struct{}
+
 	stopOnce    sync.Once
 	cancel      context.CancelFunc
 	done        chan struct{}
@@ -104,6 +119,9 @@ func New(svc *Service, store Store, locker Locker, notifier Notifier, cfg Config
 	cfg.FireLockTTL = cmp.Or(cfg.FireLockTTL, 10*time.Second)
 	cfg.StandbyDelay = cmp.Or(cfg.StandbyDelay, 2*time.Second)
 	cfg.OutdatedThreshold = cmp.Or(cfg.OutdatedThreshold, 5*time.Second)
+	cfg.SettleAfter = cmp.Or(cfg.SettleAfter, cfg.OutdatedThreshold+cfg.StandbyDelay+cfg.FireLockTTL)
+	cfg.SettleRetryInitial = cmp.Or(cfg.SettleRetryInitial, time.Second)
+	cfg.SettleRetryMax = cmp.Or(cfg.SettleRetryMax, 30*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -118,6 +136,9 @@ func New(svc *Service, store Store, locker Locker, notifier Notifier, cfg Config
 		tracer: cfg.TracerProvider.Tracer("github.com/workflow-runtime/workflow-runtime/server/scheduler"),
 		cache:  newDeploymentCache(),
 		jobs:   map[string]*jobState{},
+		debts:  map[string]*debt{},
+		// Buffered: a kick while the loop is busy is not lost.
+		settleKick: make(chan struct{}, 1),
 	}
 }
 
@@ -159,6 +180,8 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	}
 	s.done = make(chan struct{})
 	go s.loop(runCtx)
+	s.settleDone = make(chan struct{})
+	go s.settleLoop(runCtx)
 	return nil
 }
 
@@ -174,6 +197,9 @@ func (s *Scheduler) Stop() {
 		s.cancel()
 		if s.done != nil {
 			<-s.done
+		}
+		if s.settleDone != nil {
+			<-s.settleDone
 		}
 		s.quartz.Stop()
 		waitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -360,13 +386,14 @@ func (s *Scheduler) apply(ctx context.Context, dj desiredJob, last *time.Time) {
 	s.jobs[name] = &dj.jobState
 	s.mu.Unlock()
 	if ok {
-		return // replaced
+		s.forgive(name) // the old schedule's failed fires are not the new one's
+		return          // replaced
 	}
 	// After ScheduleJob: a time between the two is fired by both, and deduplicated, rather
 	// than by neither.
 	var res CatchUpResult
 	if last != nil {
-		res, err = s.svc.catchUpFrom(ctx, dj.deployment, dj.triggerID, trig, *last, s.cfg.Now())
+		res, err = s.svc.catchUpFrom(ctx, dj.deployment, dj.triggerID, trig, gap{last: *last, now: s.cfg.Now(), cause: causeDowntime})
 	} else {
 		res, err = s.svc.CatchUp(ctx, dj.deployment, dj.triggerID, s.cfg.Now())
 	}
@@ -388,6 +415,7 @@ func (s *Scheduler) remove(name string) {
 	s.mu.Lock()
 	delete(s.jobs, name)
 	s.mu.Unlock()
+	s.forgive(name)
 }
 
 // Scheduled returns the names ("workflow/trigger") of the jobs this scheduler holds.
@@ -435,11 +463,28 @@ func (j *fireJob) Execute(ctx context.Context) error {
 }
 
 // fire makes one fire of j: check the deployment, take the trigger's fire lock (or, having
-// lost it, wait StandbyDelay), then create the execution.
+// lost it, wait StandbyDelay), then create the execution. A fire the store does not answer
+// for (its deployment unreadable, or the execution not created) is owed: remembered and
+// settled later (outage.go). The fire gives up at its scheduled time plus SettleAfter, when a
+// settlement may decide its time.
 func (s *Scheduler) fire(ctx context.Context, j *fireJob, f scheduling.Fire) {
 	log := s.cfg.Logger.With(slog.String("workflow_id", j.workflowID), slog.String("trigger_id", j.triggerID),
 		slog.Time("scheduled_at", f.Scheduled))
-	d, live := s.live(ctx, j)
+	parent := ctx
+	ctx, cancel := context.WithDeadline(ctx, f.Scheduled.Add(s.cfg.SettleAfter))
+	defer cancel()
+	failed := func(err error) {
+		if parent.Err() != nil {
+			return // stopping: the next start's catch-up settles it
+		}
+		log.Error("fire failed; owed until the store answers", slog.Any("error", err))
+		s.owe(j, f.Scheduled)
+	}
+	d, live, err := s.live(ctx, j)
+	if err != nil {
+		failed(err)
+		return
+	}
 	if !live {
 		return
 	}
@@ -455,10 +500,15 @@ func (s *Scheduler) fire(ctx context.Context, j *fireJob, f scheduling.Fire) {
 			select {
 			case <-ctx.Done():
 				t.Stop()
+				failed(ctx.Err())
 				return
 			case <-t.C:
 			}
-			if d, live = s.live(ctx, j); !live {
+			if d, live, err = s.live(ctx, j); err != nil {
+				failed(err)
+				return
+			}
+			if !live {
 				return
 			}
 			reason = "standby replica: the replica holding the fire lock had not fired it"
@@ -466,16 +516,18 @@ func (s *Scheduler) fire(ctx context.Context, j *fireJob, f scheduling.Fire) {
 			log.Warn("fire lock unavailable; firing without it", slog.Any("error", err))
 		}
 	}
-	if _, _, err := s.svc.fire(ctx, d, j.triggerID, f, outcome, reason); err != nil && ctx.Err() == nil {
-		log.Error("fire failed", slog.Any("error", err))
+	if _, _, err := s.svc.fire(ctx, d, j.triggerID, f, outcome, reason); err != nil {
+		failed(err)
+		return
 	}
+	s.storeAnswered(j)
 }
 
 // live says whether j may fire: its deployment DEPLOYED, with this trigger unchanged. The
 // deployment comes from the cache, which the notifications invalidate and the resyncs refill;
-// on a miss, or when there is no notifier, it is read from the database (and cached). A job that may not fire is resynced
-// away.
-func (s *Scheduler) live(ctx context.Context, j *fireJob) (*deployments.Deployment, bool) {
+// on a miss, or when there is no notifier, it is read from the database (and cached). A job
+// that may not fire is resynced away. A failed read is returned: the fire is owed.
+func (s *Scheduler) live(ctx context.Context, j *fireJob) (*deployments.Deployment, bool, error) {
 	var d *deployments.Deployment
 	cached := false
 	if s.notifier != nil { // without notifications, a cached deployment could be stale for a resync interval
@@ -489,21 +541,18 @@ func (s *Scheduler) live(ctx context.Context, j *fireJob) (*deployments.Deployme
 		case errors.Is(err, apperr.ErrNotFound):
 			d = nil
 		case err != nil:
-			if ctx.Err() == nil {
-				s.cfg.Logger.Warn("fire: cannot read the deployment; not firing", slog.String("workflow_id", j.workflowID), slog.Any("error", err))
-			}
-			return nil, false
+			return nil, false, fmt.Errorf("read the deployment: %w", err)
 		}
 		s.cache.put(j.workflowID, d, seq)
 	}
 	if d != nil && d.Status == deployments.StatusDeployed {
 		if c := cronTrigger(d, j.triggerID); c != nil && signature(c) == j.signature {
-			return d, true
+			return d, true, nil
 		}
 	}
 	select {
 	case s.changes <- j.workflowID:
 	default:
 	}
-	return nil, false
+	return nil, false, nil
 }

@@ -140,34 +140,69 @@ func (s *Service) CatchUp(ctx context.Context, d *deployments.Deployment, trigge
 	if err != nil {
 		return res, fmt.Errorf("catch up %s/%s: %w", d.WorkflowID, triggerID, err)
 	}
-	return s.catchUpFrom(ctx, d, triggerID, trig, last, now)
+	return s.catchUpFrom(ctx, d, triggerID, trig, gap{last: last, now: now, cause: causeDowntime})
 }
 
-// catchUpFrom is CatchUp with the latest scheduled time on record already read (zero: none):
-// the scheduler reads them for a page of deployments at once.
-func (s *Service) catchUpFrom(ctx context.Context, d *deployments.Deployment, triggerID string, trig *scheduling.Trigger, last, now time.Time) (CatchUpResult, error) {
+// Causes of a gap, the start of the reasons its ledger rows give.
+const (
+	causeDowntime = "no scheduler ran"
+	causeOutage   = "the store was unavailable"
+)
+
+// gap is a stretch of a trigger's scheduled times that nobody fired: (last, until].
+type gap struct {
+	// last is the latest scheduled time on record before the gap; zero: none.
+	last time.Time
+	// until ends the gap; zero: now. The times after it are the live fires'.
+	until time.Time
+	// now is the time of the plan: the catch-up window is measured from it.
+	now time.Time
+	// cause says why the times were missed, in words (causeDowntime, causeOutage).
+	cause string
+	// decided are times inside the gap that have an execution or a ledger row already (made by
+	// another replica, or by a live fire while the gap was open): left alone, neither fired nor
+	// recorded MISSED. Nil: none looked up.
+	decided map[time.Time]bool
+}
+
+// catchUpFrom settles a gap of one trigger: the plan of scheduling.PlanMisfires over (g.last,
+// g.until], with the deployment's misfire policy and catch-up window measured from g.now. The
+// times it fires are recorded CAUGHT_UP (DEDUPLICATED when another replica made them), the
+// others MISSED, each with a reason that starts with g.cause. A catch-up after downtime and the
+// settlement of a store outage both come here.
+func (s *Service) catchUpFrom(ctx context.Context, d *deployments.Deployment, triggerID string, trig *scheduling.Trigger, g gap) (CatchUpResult, error) {
 	var res CatchUpResult
 	// Nothing before the deployment (re)started counts as missed: not a paused stretch, not the
 	// time before the first deploy. Never fired and never deployed: nothing to catch up.
+	last := g.last
 	if d.DeployedAt.After(last) {
 		last = d.DeployedAt
 	}
+	policy := misfirePolicy(d.Config.MisfirePolicy)
 	plan, err := scheduling.PlanMisfires(trig, scheduling.MisfireParams{
 		LastFire:      last,
-		Now:           now,
+		Now:           g.now,
+		Until:         g.until,
 		CatchUpWindow: d.Config.CatchUpWindow,
-		Policy:        misfirePolicy(d.Config.MisfirePolicy),
+		Policy:        policy,
 	})
 	if err != nil {
 		return res, fmt.Errorf("catch up %s/%s: %w", d.WorkflowID, triggerID, err)
 	}
+	undecided := func(fs []scheduling.Fire) []scheduling.Fire {
+		if len(g.decided) == 0 {
+			return fs
+		}
+		return slices.DeleteFunc(fs, func(f scheduling.Fire) bool { return g.decided[f.Scheduled.UTC()] })
+	}
+	plan.Missed, plan.Fire = undecided(plan.Missed), undecided(plan.Fire)
 	if len(plan.Missed) > 0 {
-		reason := fmt.Sprintf("no scheduler ran; misfire policy %s, catch-up window %s", misfirePolicy(d.Config.MisfirePolicy), d.Config.CatchUpWindow)
+		reason := fmt.Sprintf("%s; misfire policy %s, catch-up window %s", g.cause, policy, d.Config.CatchUpWindow)
 		missed := make([]Fire, len(plan.Missed))
 		for i, f := range plan.Missed {
 			missed[i] = Fire{
 				WorkflowID: d.WorkflowID, DeploymentID: d.ID, TriggerID: triggerID,
-				NominalAt: f.Nominal, ScheduledAt: f.Scheduled, FiredAt: now,
+				NominalAt: f.Nominal, ScheduledAt: f.Scheduled, FiredAt: g.now,
 				Outcome: OutcomeMissed, Reason: reason,
 			}
 			res.Missed = append(res.Missed, f.Scheduled)
@@ -176,8 +211,12 @@ func (s *Service) catchUpFrom(ctx context.Context, d *deployments.Deployment, tr
 			return res, fmt.Errorf("catch up %s/%s: %w", d.WorkflowID, triggerID, err)
 		}
 	}
+	reason := "fired late, inside the catch-up window " + d.Config.CatchUpWindow.String()
+	if g.cause != causeDowntime {
+		reason = "fired late (" + g.cause + "), inside the catch-up window " + d.Config.CatchUpWindow.String()
+	}
 	for _, f := range plan.Fire {
-		if _, _, err := s.fire(ctx, d, triggerID, f, OutcomeCaughtUp, "fired late, inside the catch-up window "+d.Config.CatchUpWindow.String()); err != nil {
+		if _, _, err := s.fire(ctx, d, triggerID, f, OutcomeCaughtUp, reason); err != nil {
 			return res, fmt.Errorf("catch up: %w", err)
 		}
 		res.Fired = append(res.Fired, f.Scheduled)

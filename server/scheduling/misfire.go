@@ -21,6 +21,10 @@ type MisfireParams struct {
 	// Now is the time of the plan. A fire scheduled exactly at Now is part of the plan; the
 	// scheduler goes on with the trigger's NextFireTime(Now).
 	Now time.Time
+	// Until, when set and before Now, ends the plan there: only (LastFire, Until] is planned,
+	// the window still measured from Now. The scheduler settles a store outage this way: the
+	// times after the last failed fire are the live fires' to make. Zero: Now.
+	Until time.Time
 	// CatchUpWindow is how old a missed fire may be and still run: a fire scheduled at or after
 	// Now-CatchUpWindow is inside. Negative is an error.
 	CatchUpWindow time.Duration
@@ -33,7 +37,7 @@ type MisfireParams struct {
 }
 
 // MisfirePlan is what to do about the fires a trigger missed: every scheduled time in
-// (LastFire, Now] is in exactly one of Fire, Missed or (only when a cap was hit) neither.
+// (LastFire, Until or Now] is in exactly one of Fire, Missed or (only when a cap was hit) neither.
 type MisfirePlan struct {
 	// Fire are the fires to run now, oldest first.
 	Fire []Fire
@@ -70,7 +74,11 @@ func PlanMisfires(t *Trigger, p MisfireParams) (MisfirePlan, error) {
 		maxMissed = DefaultMaxMissed
 	}
 	var plan MisfirePlan
-	if p.LastFire.IsZero() || !p.Now.After(p.LastFire) {
+	hi := p.Now
+	if !p.Until.IsZero() && p.Until.Before(hi) {
+		hi = p.Until
+	}
+	if p.LastFire.IsZero() || !hi.After(p.LastFire) {
 		return plan, nil
 	}
 
@@ -83,13 +91,13 @@ func PlanMisfires(t *Trigger, p MisfireParams) (MisfirePlan, error) {
 	case MisfireFireOnce:
 		want = 1
 	}
-	if want > 0 {
-		// Inside the window: scheduled >= Now-window, i.e. > Now-window-1ns, and > LastFire.
-		lo := p.Now.Add(-p.CatchUpWindow - time.Nanosecond)
-		if lo.Before(p.LastFire) {
-			lo = p.LastFire
-		}
-		fires, err := t.latest(want, lo, p.Now)
+	// Inside the window: scheduled >= Now-window, i.e. > Now-window-1ns, and > LastFire.
+	lo := p.Now.Add(-p.CatchUpWindow - time.Nanosecond)
+	if lo.Before(p.LastFire) {
+		lo = p.LastFire
+	}
+	if want > 0 && hi.After(lo) {
+		fires, err := t.latest(want, lo, hi)
 		if err != nil {
 			return MisfirePlan{}, fmt.Errorf("plan misfires: %w", err)
 		}
@@ -101,7 +109,7 @@ func PlanMisfires(t *Trigger, p MisfireParams) (MisfirePlan, error) {
 	}
 
 	// Everything before the first fire to run is missed.
-	until := p.Now
+	until := hi
 	if len(plan.Fire) > 0 {
 		until = plan.Fire[0].Scheduled.Add(-time.Nanosecond)
 	}

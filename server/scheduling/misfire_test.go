@@ -19,6 +19,7 @@ func TestPlanMisfires(t *testing.T) {
 	tests := []struct {
 		name            string
 		lastFire, now   string
+		until           string
 		window          time.Duration
 		policy          MisfirePolicy
 		maxFires        int
@@ -53,6 +54,16 @@ func TestPlanMisfires(t *testing.T) {
 			fire: minutes(13, 15), missed: minutes(1, 12), capped: true},
 		{name: "missed truncated", lastFire: "12:00", now: "12:15:30", window: 10 * time.Minute, policy: MisfireSkip, maxMissed: 2,
 			missed: minutes(1, 2), trimmed: true},
+		// Until: a store outage settled later; the times after the last failed fire are the
+		// live fires', the window is still measured from now.
+		{name: "until, FIRE_ONCE", lastFire: "12:00", until: "12:05", now: "12:08:30", window: 10 * time.Minute, policy: MisfireFireOnce,
+			fire: minutes(5, 5), missed: minutes(1, 4)},
+		{name: "until, FIRE_ALL partly outside the window", lastFire: "12:00", until: "12:05", now: "12:13:30", window: 10 * time.Minute, policy: MisfireFireAll,
+			fire: minutes(4, 5), missed: minutes(1, 3)},
+		{name: "until, all outside the window", lastFire: "12:00", until: "12:05", now: "12:20:00", window: 10 * time.Minute, policy: MisfireFireOnce,
+			missed: minutes(1, 5)},
+		{name: "until after now is now", lastFire: "12:00", until: "12:09", now: "12:05:30", window: 10 * time.Minute, policy: MisfireFireOnce,
+			fire: minutes(5, 5), missed: minutes(1, 4)},
 		// Nothing to do.
 		{name: "no outage", lastFire: "12:00", now: "12:00:30", window: 10 * time.Minute},
 		{name: "clock behind last fire", lastFire: "12:00", now: "11:59", window: 10 * time.Minute},
@@ -78,7 +89,7 @@ func TestPlanMisfires(t *testing.T) {
 			t.Parallel()
 			is := is.New(t)
 			plan, err := PlanMisfires(trig, MisfireParams{
-				LastFire: at(tt.lastFire), Now: at(tt.now), CatchUpWindow: tt.window, Policy: tt.policy,
+				LastFire: at(tt.lastFire), Now: at(tt.now), Until: at(tt.until), CatchUpWindow: tt.window, Policy: tt.policy,
 				MaxFires: tt.maxFires, MaxMissed: tt.maxMissed,
 			})
 			is.NoErr(err)

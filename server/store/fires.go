@@ -180,3 +180,49 @@ func (db *DB) FireLastScheduledMany(ctx context.Context, workflowIDs []string) (
 	}
 	return out, nil
 }
+
+// FireLastScheduledBefore implements scheduler.Store: FireLastScheduled among the rows
+// scheduled before before, read backwards from there on the same index.
+func (db *DB) FireLastScheduledBefore(ctx context.Context, workflowID, triggerID string, before time.Time) (time.Time, error) {
+	var rows []fireRow
+	err := db.bun.NewSelect().Model(&rows).
+		Column("id", "scheduled_at").
+		Where("workflow_id = ?", workflowID).
+		Where("trigger_id = ?", triggerID).
+		Where("scheduled_at < ?", micro(before)).
+		OrderExpr("scheduled_at DESC").
+		Limit(1).
+		Scan(ctx)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("last fire of %s/%s before %s: %w", workflowID, triggerID, before.UTC().Format(time.RFC3339Nano), interpretError(err))
+	}
+	if len(rows) == 0 {
+		return time.Time{}, nil
+	}
+	return utc(rows[0].ScheduledAt), nil
+}
+
+// FireDecided implements scheduler.Store: two reads of the unique indexes on (workflow_id,
+// trigger_id, scheduled_at), one of the executions and one of the ledger, merged.
+func (db *DB) FireDecided(ctx context.Context, workflowID, triggerID string, after, until time.Time) (map[time.Time]bool, error) {
+	out := map[time.Time]bool{}
+	for _, table := range []string{"executions", "fire_ledger"} {
+		var rows []struct {
+			ScheduledAt time.Time `bun:"scheduled_at"`
+		}
+		err := db.bun.NewSelect().Table(table).
+			ColumnExpr("DISTINCT scheduled_at").
+			Where("workflow_id = ?", workflowID).
+			Where("trigger_id = ?", triggerID).
+			Where("scheduled_at > ?", micro(after)).
+			Where("scheduled_at <= ?", micro(until)).
+			Scan(ctx, &rows)
+		if err != nil {
+			return nil, fmt.Errorf("decided fires of %s/%s: %w", workflowID, triggerID, interpretError(err))
+		}
+		for _, r := range rows {
+			out[utc(r.ScheduledAt)] = true
+		}
+	}
+	return out, nil
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
 	"github.com/workflow-runtime/workflow-runtime/server/store/storetest"
@@ -174,5 +175,44 @@ func TestTriggerDSTPolicies(t *testing.T) {
 		is.Equal(*got.Triggers[0].Cron, *d.Triggers[0].Cron) // policies round-trip
 		is.Equal(got.Triggers[1].Cron.RepeatedHour, "")      // default stays the default
 		is.Equal(got.Triggers[1].Cron.SkippedHour, "")
+	})
+}
+
+// FireLastScheduledBefore and FireDecided, which the settlement of a store outage reads: the
+// last time on record before the gap, and the times inside it that an execution or a ledger
+// row decided already (of this trigger only).
+func TestFireGapReads(t *testing.T) {
+	t.Parallel()
+	fireBackends(t, func(t *testing.T, b fireBundle) {
+		is := is.New(t)
+		ctx := context.Background()
+		at := func(minute int) time.Time { return b.fire("gap", minute, scheduler.OutcomeFired).ScheduledAt }
+		is.NoErr(b.db.FireRecord(ctx, []scheduler.Fire{
+			b.fire("gap", 1, scheduler.OutcomeFired),
+			b.fire("gap", 2, scheduler.OutcomeFired),
+			b.fire("gap", 2, scheduler.OutcomeDeduplicated),
+			b.fire("gap", 5, scheduler.OutcomeMissed),
+			b.fire("gap", 9, scheduler.OutcomeFired),
+			b.fire("other", 6, scheduler.OutcomeFired),
+		}))
+		// An execution whose ledger row was never written.
+		e := newExecution(b.d.WorkflowID)
+		e.DeploymentID, e.TriggerType, e.TriggerID, e.ScheduledAt = b.d.ID, execution.TriggerCron, "gap", at(4)
+		_, _, err := b.db.ExecutionInsert(ctx, e)
+		is.NoErr(err)
+
+		last, err := b.db.FireLastScheduledBefore(ctx, b.d.WorkflowID, "gap", at(5))
+		is.NoErr(err)
+		is.True(last.Equal(at(2))) // strictly before
+		last, err = b.db.FireLastScheduledBefore(ctx, b.d.WorkflowID, "gap", at(1))
+		is.NoErr(err)
+		is.True(last.IsZero()) // nothing before
+
+		decided, err := b.db.FireDecided(ctx, b.d.WorkflowID, "gap", at(2), at(8))
+		is.NoErr(err)
+		is.Equal(decided, map[time.Time]bool{at(4): true, at(5): true}) // (after, until], this trigger
+		decided, err = b.db.FireDecided(ctx, b.d.WorkflowID, "gap", at(1), at(9))
+		is.NoErr(err)
+		is.Equal(decided, map[time.Time]bool{at(2): true, at(4): true, at(5): true, at(9): true})
 	})
 }
