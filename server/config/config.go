@@ -142,6 +142,20 @@ type Config struct {
 	// TriggerBurst is how many TriggerWorkflow calls a caller may make at once after being
 	// idle. Default 0: twice TriggerRate.
 	TriggerBurst int `env:"WFR_TRIGGER_BURST" default:"0" help:"TriggerWorkflow calls a caller may make at once (0: twice the rate). Default ${default}."`
+	// MaxTriggers is the most triggers one deployment may have. Default 20.
+	MaxTriggers int `env:"WFR_MAX_TRIGGERS" default:"20" help:"Most triggers per deployment. Default ${default}."`
+	// MinCronInterval is the shortest interval a cron trigger may fire at. Default 1s (any
+	// cron expression; a shared installation may want 1m).
+	MinCronInterval time.Duration `env:"WFR_MIN_CRON_INTERVAL" default:"1s" help:"Shortest interval between two fires of a cron trigger. Default ${default}."`
+	// MaxNodeDelay is the longest a delay node may wait (it holds a worker slot). Default 1h.
+	MaxNodeDelay time.Duration `env:"WFR_MAX_NODE_DELAY" default:"1h" help:"Longest wait of a delay node. Default ${default}."`
+	// MaxExecutionTimeout is the longest execution timeout a deployment may set. Default 24h.
+	MaxExecutionTimeout time.Duration `env:"WFR_MAX_EXECUTION_TIMEOUT" default:"24h" help:"Longest execution timeout a deployment may set. Default ${default}."`
+	// MaxRetentionAge is the longest a deployment may keep its executions. Default 8760h (a year).
+	MaxRetentionAge time.Duration `env:"WFR_MAX_RETENTION_AGE" default:"8760h" help:"Longest retention a deployment may set. Default ${default}."`
+	// MaxRetentionKeepLast is the most executions a deployment may keep whatever their age.
+	// Default 10000.
+	MaxRetentionKeepLast int `env:"WFR_MAX_RETENTION_KEEP_LAST" default:"10000" help:"Most executions a deployment may keep whatever their age. Default ${default}."`
 	// TLSCertFile and TLSKeyFile, both set, serve the port over TLS (HTTP/1.1 and HTTP/2 by
 	// ALPN, so gRPC needs no cleartext HTTP/2); the files are read again when they change, so
 	// a renewed certificate needs no restart. Default empty: cleartext (HTTP/1.1 and h2c).
@@ -164,28 +178,34 @@ func (r Role) servesRPC() bool { return r.ServesAPI() || r == RoleEngine }
 // and no environment. (config_test checks it matches the struct tags.)
 func Default() Config {
 	return Config{
-		Role:              RoleAll,
-		Addr:              "127.0.0.1:8080",
-		DatabaseURL:       "sqlite://data/workflow-runtime.db",
-		LogLevel:          "info",
-		LogFormat:         "json",
-		LogMaxSizeMB:      100,
-		LogMaxBackups:     5,
-		LogMaxAgeDays:     28,
-		MigrateOnStart:    true,
-		ShutdownGrace:     30 * time.Second,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxRequestBytes:   4 << 20,
-		CompressMinBytes:  1024,
-		WorkerConcurrency: 128,
-		LockTTL:           30 * time.Second,
-		Auth:              "auto",
-		TriggerRate:       1000,
-		AuthOpenHealth:    true,
-		AuthOpenMetrics:   true,
+		Role:                 RoleAll,
+		Addr:                 "127.0.0.1:8080",
+		DatabaseURL:          "sqlite://data/workflow-runtime.db",
+		LogLevel:             "info",
+		LogFormat:            "json",
+		LogMaxSizeMB:         100,
+		LogMaxBackups:        5,
+		LogMaxAgeDays:        28,
+		MigrateOnStart:       true,
+		ShutdownGrace:        30 * time.Second,
+		ReadHeaderTimeout:    5 * time.Second,
+		ReadTimeout:          30 * time.Second,
+		WriteTimeout:         60 * time.Second,
+		IdleTimeout:          120 * time.Second,
+		MaxRequestBytes:      4 << 20,
+		CompressMinBytes:     1024,
+		WorkerConcurrency:    128,
+		LockTTL:              30 * time.Second,
+		Auth:                 "auto",
+		TriggerRate:          1000,
+		MaxTriggers:          20,
+		MinCronInterval:      time.Second,
+		MaxNodeDelay:         time.Hour,
+		MaxExecutionTimeout:  24 * time.Hour,
+		MaxRetentionAge:      365 * 24 * time.Hour,
+		MaxRetentionKeepLast: 10000,
+		AuthOpenHealth:       true,
+		AuthOpenMetrics:      true,
 	}
 }
 
@@ -337,6 +357,25 @@ func (c Config) Validate() error {
 	}
 	if c.PprofAddr != "" && !c.AuthEnabled() && !isLoopback(c.PprofAddr) {
 		bad("WFR_PPROF_ADDR", "%s is not a loopback address and authentication is off: the profiler is only served off loopback to admin tokens (WFR_AUTH_TOKENS_FILE)", c.PprofAddr)
+	}
+	for _, d := range []struct {
+		env string
+		v   time.Duration
+	}{
+		{"WFR_MIN_CRON_INTERVAL", c.MinCronInterval},
+		{"WFR_MAX_NODE_DELAY", c.MaxNodeDelay},
+		{"WFR_MAX_EXECUTION_TIMEOUT", c.MaxExecutionTimeout},
+		{"WFR_MAX_RETENTION_AGE", c.MaxRetentionAge},
+	} {
+		if d.v <= 0 {
+			bad(d.env, "%s must be positive", d.v)
+		}
+	}
+	if c.MaxTriggers < 1 {
+		bad("WFR_MAX_TRIGGERS", "%d must be at least 1", c.MaxTriggers)
+	}
+	if c.MaxRetentionKeepLast < 1 {
+		bad("WFR_MAX_RETENTION_KEEP_LAST", "%d must be at least 1", c.MaxRetentionKeepLast)
 	}
 	if c.TriggerRate < 0 {
 		bad("WFR_TRIGGER_RATE", "%g is negative", c.TriggerRate)

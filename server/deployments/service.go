@@ -33,6 +33,9 @@ type ServiceConfig struct {
 	// OnChange is called with the workflow id after each committed Deploy, Update and Delete
 	// (schedulers learn of the change through it). It must not block for long. Default: none.
 	OnChange func(ctx context.Context, workflowID string)
+	// Limits are the server-wide ceilings on triggers, cron frequency, delays, timeouts and
+	// retention. Zero fields take their defaults.
+	Limits Limits
 }
 
 // Service is the deployment lifecycle: deploy (new revision), update per mask, archive, read.
@@ -53,6 +56,7 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 	if cfg.NewID == nil {
 		cfg.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
+	cfg.Limits = cfg.Limits.WithDefaults()
 	return &Service{store: store, cfg: cfg}
 }
 
@@ -73,6 +77,8 @@ func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, c
 	v := &apperr.ValidationError{}
 	s.validateDefinition(v, &p.Definition)
 	validateTriggers(v, "triggers", p.Triggers)
+	s.cfg.Limits.checkTriggers(v, "triggers", p.Triggers, s.cfg.Now())
+	s.cfg.Limits.checkConfig(v, "config", &p.Config)
 	if err := v.OrNil(); err != nil {
 		return nil, false, err
 	}
@@ -173,7 +179,11 @@ func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, err
 			s.validateDefinition(v, p.Definition)
 		case PathTriggers:
 			validateTriggers(v, "triggers", p.Triggers)
+			s.cfg.Limits.checkTriggers(v, "triggers", p.Triggers, s.cfg.Now())
 		case PathConfig:
+			if p.Config != nil {
+				s.cfg.Limits.checkConfig(v, "config", p.Config)
+			}
 		default:
 			v.Add("update_mask", "update_mask.paths", "unknown path %q (mutable: status, definition, triggers, config)", path)
 		}
@@ -247,6 +257,7 @@ func (s *Service) changed(ctx context.Context, workflowID string) {
 // validateDefinition checks a definition given at the request's "definition" field.
 func (s *Service) validateDefinition(v *apperr.ValidationError, d *Definition) {
 	validateDefinition(v, "definition", d, s.cfg.KnownNodeTypes)
+	s.cfg.Limits.checkDefinition(v, "definition", d)
 	if s.cfg.CheckParams == nil || len(v.Violations) > 0 {
 		return
 	}
