@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -104,8 +105,51 @@ func (w *Worker) admitWhileHeld(ctx context.Context, log *slog.Logger, e *Execut
 		w.ack(ctx, log, d)
 		w.wakeNext(ctx, log, e.WorkflowID)
 	default: // SKIP
-		skip("overlap policy SKIP: another execution of the workflow is running")
+		overlap, err := w.overlapScheduled(ctx, e)
+		switch {
+		case err != nil:
+			log.Warn("list running executions failed", slog.Any("error", err))
+		case overlap:
+			skip("overlap policy SKIP: another execution of the workflow is running")
+		default:
+			// The holder started after this one was due: the overlap comes from late delivery
+			// (a queue outage bunched them), not from the schedule. Wait for it to end.
+			w.requeue(ctx, log, e.ID, d, w.cfg.Now().Add(w.skipRecheck()))
+		}
 	}
+}
+
+// overlapScheduled reports whether a RUNNING execution of e's workflow (not e) had started by
+// the time e was due (ScheduledAt): only then would e have found it running had e been
+// delivered on time, and SKIP skips e. One that started later holds the lock only because
+// delivery was late; e waits for it instead.
+//
+// Only cron executions are judged so: their ScheduledAt is a time on the schedule. A manual or
+// webhook trigger that finds the lock held is skipped, as SKIP says.
+func (w *Worker) overlapScheduled(ctx context.Context, e *Execution) (bool, error) {
+	if e.TriggerType != TriggerCron {
+		return true, nil
+	}
+	ids, err := w.store.ExecutionListRunning(ctx, e.WorkflowID)
+	if err != nil || len(ids) == 0 {
+		return false, err
+	}
+	rows, err := w.store.ExecutionGetMany(ctx, ids)
+	if err != nil {
+		return false, err
+	}
+	for id, r := range rows {
+		if id != e.ID && r.Status == StatusRunning && !r.StartedAt.IsZero() && !r.StartedAt.After(e.ScheduledAt) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// skipRecheck is how long a SKIP execution that waits for a late-started holder waits before
+// it looks again: a tenth of the lock TTL, between 10ms and 1s.
+func (w *Worker) skipRecheck() time.Duration {
+	return max(min(w.cfg.LockTTL/10, time.Second), 10*time.Millisecond)
 }
 
 // wakeNext enqueues the first buffered execution of the workflow when the lock is free. Taking

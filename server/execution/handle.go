@@ -102,9 +102,10 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 			return
 		}
 	}
-	if lost := w.run(ctx, log, e, cfg, gate, lease); !lost {
-		// After a lost lease the message is not ours to acknowledge: another worker may have
-		// claimed it, and acknowledging would delete its claim.
+	if settled := w.run(ctx, log, e, d, cfg, gate, lease); settled {
+		// Only once the row says what happens next. After a lost lease the message is not ours
+		// to acknowledge either: another worker may have claimed it, and acknowledging would
+		// delete its claim.
 		w.ack(ctx, log, d)
 	}
 	if buffers(policy) {
@@ -122,7 +123,12 @@ func (w *Worker) release(ctx context.Context, log *slog.Logger, l *lock.Lease) {
 }
 
 func (w *Worker) requeue(ctx context.Context, log *slog.Logger, id string, d queue.Delivery, at time.Time) {
-	if err := w.queue.EnqueueAt(ctx, queue.Message{ExecutionID: id, Traceparent: cmp.Or(d.Traceparent, telemetry.Traceparent(ctx))}, at); err != nil {
+	m := queue.Message{ExecutionID: id, Traceparent: cmp.Or(d.Traceparent, telemetry.Traceparent(ctx))}
+	enqueue := func() error { return w.queue.EnqueueAt(ctx, m, at) }
+	if !at.After(w.cfg.Now()) {
+		enqueue = func() error { return w.queue.Enqueue(ctx, m) }
+	}
+	if err := enqueue(); err != nil {
 		log.Warn("requeue failed", slog.Any("error", err))
 		return
 	}

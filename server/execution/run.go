@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 	"github.com/workflow-runtime/workflow-runtime/server/engine"
@@ -20,41 +22,70 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
 )
 
-// run claims the row under lease, runs the engine while renewing both leases, records the
-// outcome and releases the leases. It reports whether the lease was lost during the run.
-func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, cfg *deployments.Config, gate, lease *lock.Lease) (lost bool) {
+// run claims the row under lease, runs the engine while renewing both leases, records what
+// happens next and releases the leases. It reports whether the message may be acknowledged:
+// the row says what happens next (an outcome, a scheduled retry, a hand-back whose message is
+// enqueued) or another owner's fence refused the claim. It is false when a write could not be
+// made before the lease was lost: the message stays pending, and whoever takes it over finds
+// the row as it was.
+func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, d queue.Delivery, cfg *deployments.Config, gate, lease *lock.Lease) (settled bool) {
 	bg := context.WithoutCancel(ctx)
-	defer w.release(ctx, log, gate)
-	defer w.release(ctx, log, lease)
+	// The leases are released once, in this order: renewals stop, then the locks are freed.
+	// A hand-back releases them before it enqueues, so the next worker finds them free.
+	var stopHolds []func()
+	released := false
+	releaseLeases := func() {
+		if released {
+			return
+		}
+		released = true
+		for i := len(stopHolds) - 1; i >= 0; i-- {
+			stopHolds[i]()
+		}
+		w.release(bg, log, gate)
+		w.release(bg, log, lease)
+	}
+	defer releaseLeases()
+	if w.quitting() {
+		// Received before Stop, not started: back to the queue at once, leases free first.
+		releaseLeases()
+		w.requeue(bg, log, e.ID, d, time.Time{})
+		return false // requeue acknowledged it
+	}
 	e, err := w.steps.claimExecution(ctx, e.ID, lease.Fence, w.cfg.Now().UTC())
 	if err != nil {
 		if !errors.Is(err, apperr.ErrConflict) {
 			log.Warn("claim failed", slog.Any("error", err))
+			return false // the row is unchanged: delivered again
 		}
-		return false
+		return true // terminal, or a newer owner holds it
 	}
 	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("wfr.execution.attempt", int(e.Attempt)), attribute.Int("wfr.revision", int(e.Revision)))
+
+	// From the claim on, the leases are renewed until the row records what happens next,
+	// including while an outcome write is retried; held ends when one is lost.
+	held, stopHold := lock.Hold(bg, w.locker, lease, w.cfg.LockTTL/3)
+	stopHolds = append(stopHolds, stopHold)
+	if gate != nil {
+		var stopGate func()
+		held, stopGate = lock.Hold(held, w.locker, gate, w.cfg.LockTTL/3)
+		stopHolds = append(stopHolds, stopGate)
+	}
+	// record's context: the lease's, with the span of this delivery.
+	rec := trace.ContextWithSpan(held, trace.SpanFromContext(ctx))
+
 	if cfg.OverlapPolicy == deployments.OverlapCancelOther {
 		if n, err := w.waitlist.Len(ctx, e.WorkflowID); err == nil && n > 0 {
 			// A newer execution arrived before this one was RUNNING (see admitWhileHeld).
-			w.finish(bg, log, e, lease.Fence, StatusCancelled, nil, "cancelled by a newer execution (overlap policy CANCEL_OTHER)")
-			return false
+			return w.finish(rec, log, e, lease.Fence, StatusCancelled, nil, "cancelled by a newer execution (overlap policy CANCEL_OTHER)")
 		}
 	}
 	def, err := w.revisions.get(ctx, w.store, e.WorkflowID, e.Revision)
 	if err != nil {
 		log.Warn("load revision failed", slog.Any("error", err))
-		w.finish(bg, log, e, lease.Fence, StatusFailed, nil, fmt.Sprintf("load revision %d: %v", e.Revision, err))
-		return false
+		return w.finish(rec, log, e, lease.Fence, StatusFailed, nil, fmt.Sprintf("load revision %d: %v", e.Revision, err))
 	}
 
-	held, stopHold := lock.Hold(bg, w.locker, lease, w.cfg.LockTTL/3)
-	defer stopHold()
-	if gate != nil {
-		var stopGate func()
-		held, stopGate = lock.Hold(held, w.locker, gate, w.cfg.LockTTL/3)
-		defer stopGate()
-	}
 	runCtx, cancel := context.WithCancelCause(held)
 	defer cancel(nil)
 	runCtx, cancelTimeout := context.WithTimeoutCause(runCtx, cfg.ExecutionTimeout, errTimedOut)
@@ -95,29 +126,83 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, cfg *d
 	}
 	switch {
 	case errors.Is(cause, lock.ErrLost):
-		lost = true
 		log.Warn("lock lost while running; the new owner records the outcome", slog.Int64("fence", lease.Fence))
+		return false
 	case errors.Is(cause, errShutdown):
-		// Hand it back at once so another worker runs it; the attempt stays counted.
-		if err := w.store.ExecutionRetry(bg, e.ID, lease.Fence, w.cfg.Now().UTC(), "worker shut down during the run"); err == nil {
-			_ = w.queue.Enqueue(bg, queue.Message{ExecutionID: e.ID})
-		}
+		return w.handBack(rec, log, e, lease.Fence, releaseLeases, "worker shut down during the run")
 	case errors.Is(cause, errCancelRequested):
-		w.finish(bg, log, e, lease.Fence, StatusCancelled, nil, "cancelled by request")
+		return w.finish(rec, log, e, lease.Fence, StatusCancelled, nil, "cancelled by request")
 	case errors.Is(cause, errTimedOut):
-		w.finish(bg, log, e, lease.Fence, StatusTimedOut, nil, fmt.Sprintf("execution timeout of %s exceeded", cfg.ExecutionTimeout))
+		return w.finish(rec, log, e, lease.Fence, StatusTimedOut, nil, fmt.Sprintf("execution timeout of %s exceeded", cfg.ExecutionTimeout))
+	case errors.Is(err, engine.ErrUnavailable):
+		// The engine was not reached: the workflow did not fail, so no attempt is spent, and
+		// this worker takes no more work until the engine answers.
+		log.Warn("engine unreachable; execution handed back", slog.Any("error", err))
+		w.pauseForEngine()
+		return w.handBack(rec, log, e, lease.Fence, releaseLeases, "engine unreachable: "+err.Error())
 	case err != nil:
-		w.failOrRetry(bg, log, e, cfg, lease.Fence, err.Error(), true)
+		return w.failOrRetry(rec, log, e, cfg, lease.Fence, err.Error(), true)
 	case res.Failure != nil:
 		msg := res.Failure.Message
 		if res.Failure.NodeID != "" {
 			msg = fmt.Sprintf("node %s: %s", res.Failure.NodeID, res.Failure.Message)
 		}
-		w.failOrRetry(bg, log, e, cfg, lease.Fence, msg, res.Failure.Retryable)
+		return w.failOrRetry(rec, log, e, cfg, lease.Fence, msg, res.Failure.Retryable)
 	default:
-		w.finish(bg, log, e, lease.Fence, StatusSucceeded, res.Output, "")
+		return w.finish(rec, log, e, lease.Fence, StatusSucceeded, res.Output, "")
 	}
-	return lost
+}
+
+// record makes one write of what happens next to a run's row, under its lease. The outcome is
+// known, so a failed write is retried with backoff (100ms doubling to 5s) for as long as the
+// lease is held (ctx ends when it is lost): the message is acknowledged only once the row says
+// it, and a run whose result is known is never run again because the write failed once. A
+// conflict is final: the row is not RUNNING under this fence any more.
+func (w *Worker) record(ctx context.Context, log *slog.Logger, what string, write func(context.Context) error) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	failures := 0
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		err := write(context.WithoutCancel(ctx))
+		switch {
+		case err == nil:
+			return struct{}{}, nil
+		case errors.Is(err, apperr.ErrConflict):
+			return struct{}{}, backoff.Permanent(err)
+		}
+		failures++
+		log.Warn(what+" failed; retrying while the lease is held", slog.Int("failures", failures), slog.Any("error", err))
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
+	if err != nil && ctx.Err() != nil && !errors.Is(err, apperr.ErrConflict) {
+		return fmt.Errorf("%s: lease lost before the write was made: %w", what, context.Cause(ctx))
+	}
+	if err == nil && failures > 0 {
+		log.Info(what+" recorded after retries", slog.Int("failures", failures))
+	}
+	return err
+}
+
+// handBack returns the claimed execution to PENDING without counting the attempt (recorded
+// under the lease), releases the leases and only then enqueues it, so the next worker finds
+// them free and runs it at once.
+func (w *Worker) handBack(ctx context.Context, log *slog.Logger, e *Execution, fence int64, releaseLeases func(), reason string) bool {
+	err := w.record(ctx, log, "hand back", func(ctx context.Context) error {
+		return w.store.ExecutionHandBack(ctx, e.ID, fence, w.cfg.Now().UTC(), reason)
+	})
+	switch {
+	case errors.Is(err, apperr.ErrConflict):
+		return true
+	case err != nil:
+		log.Warn("hand back not recorded", slog.Any("error", err))
+		return false
+	}
+	releaseLeases()
+	if err := w.queue.Enqueue(context.WithoutCancel(ctx), queue.Message{ExecutionID: e.ID, Traceparent: telemetry.Traceparent(ctx)}); err != nil {
+		log.Warn("enqueue handed-back execution failed; the sweeper will enqueue it", slog.Any("error", err))
+	}
+	return true
 }
 
 // heartbeat marks the row alive while the engine runs (so the sweeper leaves it alone) and
@@ -149,35 +234,46 @@ func (w *Worker) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, 
 	return stop
 }
 
-func (w *Worker) failOrRetry(ctx context.Context, log *slog.Logger, e *Execution, cfg *deployments.Config, fence int64, msg string, retryable bool) {
+func (w *Worker) failOrRetry(ctx context.Context, log *slog.Logger, e *Execution, cfg *deployments.Config, fence int64, msg string, retryable bool) bool {
 	if retryable && uint32(e.Attempt) < cfg.Retry.MaxAttempts {
 		at := w.cfg.Now().UTC().Add(Backoff(cfg.Retry, e.Attempt))
-		if err := w.store.ExecutionRetry(ctx, e.ID, fence, at, msg); err != nil {
-			if !errors.Is(err, apperr.ErrConflict) {
-				log.Warn("record retry failed", slog.Any("error", err))
-			}
-			return
+		err := w.record(ctx, log, "record retry", func(ctx context.Context) error {
+			return w.store.ExecutionRetry(ctx, e.ID, fence, at, msg)
+		})
+		switch {
+		case errors.Is(err, apperr.ErrConflict):
+			return true
+		case err != nil:
+			log.Warn("retry not recorded", slog.Any("error", err))
+			return false
 		}
 		trace.SpanFromContext(ctx).SetAttributes(attribute.String("wfr.execution.status", "RETRY_SCHEDULED"))
 		trace.SpanFromContext(ctx).SetStatus(codes.Error, msg)
 		// The retry's span joins this trace.
-		if err := w.queue.EnqueueAt(ctx, queue.Message{ExecutionID: e.ID, Traceparent: telemetry.Traceparent(ctx)}, at); err != nil {
+		if err := w.queue.EnqueueAt(context.WithoutCancel(ctx), queue.Message{ExecutionID: e.ID, Traceparent: telemetry.Traceparent(ctx)}, at); err != nil {
 			log.Warn("enqueue retry failed; the sweeper will enqueue it", slog.Any("error", err))
 		}
-		return
+		return true
 	}
-	w.finish(ctx, log, e, fence, StatusFailed, nil, msg)
+	return w.finish(ctx, log, e, fence, StatusFailed, nil, msg)
 }
 
-func (w *Worker) finish(ctx context.Context, log *slog.Logger, e *Execution, fence int64, status Status, output []byte, msg string) {
-	err := w.steps.finishExecution(ctx, &FinishParams{ID: e.ID, Fence: fence, Status: status, Output: output, Error: msg, Now: w.cfg.Now().UTC()})
+// finish records a terminal outcome (see record) and reports whether the message may be
+// acknowledged.
+func (w *Worker) finish(ctx context.Context, log *slog.Logger, e *Execution, fence int64, status Status, output []byte, msg string) bool {
+	err := w.record(ctx, log, "record outcome "+string(status), func(ctx context.Context) error {
+		return w.steps.finishExecution(ctx, &FinishParams{ID: e.ID, Fence: fence, Status: status, Output: output, Error: msg, Now: w.cfg.Now().UTC()})
+	})
 	switch {
 	case errors.Is(err, apperr.ErrConflict):
 		log.Warn("outcome refused: a newer owner holds the execution", slog.Int64("fence", fence), slog.String("status", string(status)))
+		return true
 	case err != nil:
-		log.Warn("record outcome failed", slog.Any("error", err))
+		log.Warn("outcome not recorded", slog.String("status", string(status)), slog.Any("error", err))
+		return false
 	default:
 		w.outcome(ctx, status, msg)
+		return true
 	}
 }
 

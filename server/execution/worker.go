@@ -46,6 +46,13 @@ type WorkerConfig struct {
 	// Ledger records the cron executions the overlap policy skips in the fire ledger
 	// (scheduler.SkipLedger implements it). Default nil: not recorded.
 	Ledger Ledger
+	// ShutdownGrace is how long Stop lets running executions finish before it stops their
+	// engine calls and hands them back. Default 0: handed back at once.
+	ShutdownGrace time.Duration
+	// EngineProbe tells whether the engine answers again after an execution could not reach
+	// it (engine.ErrUnavailable); until it does, the worker takes no work. Default nil: the
+	// worker waits one backoff step (from 100ms, doubling, at most 5s) and tries again.
+	EngineProbe func(ctx context.Context) error
 }
 
 // Ledger records what became of cron fires on the execution side.
@@ -114,13 +121,16 @@ type Worker struct {
 
 	mu       sync.Mutex
 	running  map[string]context.CancelCauseFunc // execution id -> cancel of its engine call
-	stopping bool                               // set by Stop; runs that start later are cancelled
+	stopping bool                               // set when the grace ends; runs that start later are cancelled
+	paused   chan struct{}                      // non-nil while the engine is unreachable; closed on resume
 
-	stopOnce sync.Once
-	cancel   context.CancelFunc
-	done     chan struct{}
-	slots    chan struct{}
-	inflight sync.WaitGroup
+	stopOnce    sync.Once
+	quit        chan struct{} // closed by Stop: take no more work
+	cancel      context.CancelFunc
+	done        chan struct{}
+	unsubscribe func()
+	slots       chan struct{}
+	inflight    sync.WaitGroup
 }
 
 // NewWorker returns a Worker; Start runs it.
@@ -134,6 +144,7 @@ func NewWorker(store Store, q Queue, locker Locker, eng Engine, waitlist Waitlis
 		configs:   newConfigCache(time.Second, cfg.Now),
 		steps:     newSteps(store, locker, q, cfg.LockTTL, cfg.Logger),
 		running:   map[string]context.CancelCauseFunc{},
+		quit:      make(chan struct{}),
 		slots:     make(chan struct{}, cfg.Concurrency),
 	}
 }
@@ -151,6 +162,10 @@ func (w *Worker) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("subscribe to cancellations: %w", err)
 	}
+	w.unsubscribe = unsubscribe
+	// The loops' context is not cancelled by Stop: a Receive cut off in flight could leave
+	// messages delivered to this consumer that nobody handles until ClaimIdle. Stop closes
+	// quit instead, and each loop ends after the call it is in (at most ReceiveBlock).
 	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	w.done = make(chan struct{})
 	var loops sync.WaitGroup
@@ -158,46 +173,84 @@ func (w *Worker) Start(ctx context.Context) error {
 	loops.Go(func() { w.takeoverLoop(ctx) })
 	go func() {
 		loops.Wait()
-		unsubscribe()
 		close(w.done)
 	}()
 	return nil
 }
 
-// Stop stops taking work and waits for running executions: each one's engine call is cancelled
-// and the execution handed back (PENDING, enqueued) so another worker runs it. Idempotent.
+// Stop drains the worker: it takes no more work (messages received from now on go back to the
+// queue at once), lets running executions finish within ShutdownGrace, then stops the engine
+// calls still running and hands those executions back (PENDING, attempt not counted, leases
+// released, enqueued) so another worker runs them. It returns when every execution it held is
+// settled. Idempotent.
 func (w *Worker) Stop() {
 	w.stopOnce.Do(func() {
 		if w.cancel == nil {
 			return
 		}
-		w.cancel()
+		close(w.quit)
 		<-w.done
-		w.mu.Lock()
-		w.stopping = true
-		for _, cancel := range w.running {
-			cancel(errShutdown)
+		w.cancel()
+		drained := make(chan struct{})
+		go func() {
+			w.inflight.Wait()
+			close(drained)
+		}()
+		grace := time.NewTimer(w.cfg.ShutdownGrace)
+		defer grace.Stop()
+		select {
+		case <-drained:
+		case <-grace.C:
+			w.mu.Lock()
+			w.stopping = true
+			n := len(w.running)
+			for _, cancel := range w.running {
+				cancel(errShutdown)
+			}
+			w.mu.Unlock()
+			if n > 0 {
+				w.log.Info("shutdown grace over; handing running executions back", slog.Int("running", n), slog.Duration("grace", w.cfg.ShutdownGrace))
+			}
+			<-drained
 		}
-		w.mu.Unlock()
-		w.inflight.Wait()
+		w.unsubscribe()
 	})
 }
 
+// quitting reports whether Stop was called.
+func (w *Worker) quitting() bool {
+	select {
+	case <-w.quit:
+		return true
+	default:
+		return false
+	}
+}
+
 func (w *Worker) receiveLoop(ctx context.Context) {
-	for ctx.Err() == nil {
+	for !w.quitting() {
+		// While the engine is unreachable, take no work: it would only go back.
+		if p := w.enginePaused(); p != nil {
+			select {
+			case <-p:
+			case <-w.quit:
+				return
+			}
+		}
 		// Wait for a free slot before asking for work, so a message is never held unrun.
 		select {
 		case w.slots <- struct{}{}:
-		case <-ctx.Done():
+		case <-w.quit:
 			return
 		}
 		free := 1 + cap(w.slots) - len(w.slots)
 		<-w.slots
 		ds, err := w.queue.Receive(ctx, w.cfg.Consumer, free, w.cfg.ReceiveBlock)
 		if err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn("receive failed", slog.Any("error", err))
-				sleep(ctx, 200*time.Millisecond)
+			w.log.Warn("receive failed", slog.Any("error", err))
+			select {
+			case <-time.After(200 * time.Millisecond):
+			case <-w.quit:
 			}
 			continue
 		}
@@ -212,31 +265,37 @@ func (w *Worker) takeoverLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-w.quit:
 			return
 		case <-t.C:
 		}
 		free := cap(w.slots) - len(w.slots)
-		if free == 0 {
+		if free == 0 || w.enginePaused() != nil {
 			continue
 		}
 		ds, err := w.queue.ClaimStale(ctx, w.cfg.Consumer, w.cfg.ClaimIdle, free)
 		if err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn("claim stale messages failed", slog.Any("error", err))
-			}
+			w.log.Warn("claim stale messages failed", slog.Any("error", err))
 			continue
 		}
 		w.dispatch(ctx, ds)
 	}
 }
 
+// dispatch starts the handling of each delivery as a slot frees. Deliveries that find the
+// worker stopping go back to the queue at once rather than waiting for ClaimIdle.
 func (w *Worker) dispatch(ctx context.Context, ds []queue.Delivery) {
-	for _, d := range ds {
+	for i, d := range ds {
 		select {
 		case w.slots <- struct{}{}:
-		case <-ctx.Done():
-			return // unacknowledged: another worker takes it over
+		case <-w.quit:
+			w.giveBack(ctx, ds[i:])
+			return
+		}
+		if w.quitting() {
+			<-w.slots
+			w.giveBack(ctx, ds[i:])
+			return
 		}
 		w.inflight.Add(1)
 		go func() {
@@ -246,20 +305,78 @@ func (w *Worker) dispatch(ctx context.Context, ds []queue.Delivery) {
 	}
 }
 
+// giveBack returns deliveries this worker will not handle: each is enqueued again (available
+// at once, to any worker) and then acknowledged. One that fails stays pending and is taken
+// over after ClaimIdle.
+func (w *Worker) giveBack(ctx context.Context, ds []queue.Delivery) {
+	ctx = context.WithoutCancel(ctx)
+	for _, d := range ds {
+		w.requeue(ctx, w.log.With(slog.String("execution_id", d.ExecutionID)), d.ExecutionID, d, time.Time{})
+	}
+	if len(ds) > 0 {
+		w.log.Info("worker stopping; messages returned to the queue", slog.Int("messages", len(ds)))
+	}
+}
+
+// enginePaused returns a channel that closes when the engine answers again, or nil when the
+// worker takes work.
+func (w *Worker) enginePaused() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.paused == nil {
+		return nil
+	}
+	return w.paused
+}
+
+// pauseForEngine stops the taking of work until the engine answers (EngineProbe) again; it
+// probes with backoff (100ms doubling to 5s) and resumes by itself. Calls while paused do
+// nothing.
+func (w *Worker) pauseForEngine() {
+	w.mu.Lock()
+	if w.paused != nil {
+		w.mu.Unlock()
+		return
+	}
+	resumed := make(chan struct{})
+	w.paused = resumed
+	w.mu.Unlock()
+	w.log.Warn("engine unreachable; taking no work until it answers")
+	go func() {
+		started := time.Now()
+		delay := 100 * time.Millisecond
+		for {
+			select {
+			case <-time.After(delay):
+			case <-w.quit:
+			}
+			if w.quitting() {
+				break
+			}
+			if w.cfg.EngineProbe == nil {
+				break
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err := w.cfg.EngineProbe(ctx)
+			cancel()
+			if err == nil {
+				break
+			}
+			delay = min(2*delay, 5*time.Second)
+		}
+		w.mu.Lock()
+		w.paused = nil
+		w.mu.Unlock()
+		close(resumed)
+		w.log.Info("engine answers again; taking work", slog.Duration("paused", time.Since(started)))
+	}()
+}
+
 func (w *Worker) cancelRunning(id string, cause error) {
 	w.mu.Lock()
 	cancel := w.running[id]
 	w.mu.Unlock()
 	if cancel != nil {
 		cancel(cause)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }
