@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -187,4 +188,49 @@ func TestSkipJudgesTheScheduleNotTheDelivery(t *testing.T) {
 	got := b.waitStatus(t, newcomer.ID, execution.StatusSucceeded, execution.StatusSkipped)
 	is.Equal(got.Status, execution.StatusSkipped)
 	b.waitStatus(t, running.ID, execution.StatusSucceeded)
+}
+
+// heldGetStore holds the first ExecutionGet until release closes, so a message is received
+// and not yet started when the worker is stopped.
+type heldGetStore struct {
+	*store.DB
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *heldGetStore) ExecutionGet(ctx context.Context, id string) (*execution.Execution, error) {
+	s.once.Do(func() {
+		close(s.entered)
+		<-s.release
+	})
+	return s.DB.ExecutionGet(ctx, id)
+}
+
+func TestStopReturnsUnstartedMessagesAtOnce(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	b := setup(t, setupOpts{redis: true, noWorker: true})
+	gs := &heldGetStore{DB: b.db, entered: make(chan struct{}), release: make(chan struct{})}
+	// Lock TTL and ClaimIdle far above waitStatus's bound: a message left pending, or a
+	// lease left held, would not be taken over in time.
+	first := b.newWorker(t, gs, b.engine, execution.WorkerConfig{LockTTL: time.Minute, ClaimIdle: time.Hour, ShutdownGrace: time.Minute})
+	wf := b.deploy(t, noop, deployments.Config{})
+	e := b.trigger(t, wf)
+	<-gs.entered // received, not started
+	stopped := make(chan struct{})
+	go func() { first.Stop(); close(stopped) }()
+	<-first.Quit() // Stop has begun: no work is started any more
+	close(gs.release)
+	<-stopped
+	got, err := b.execs.Get(context.Background(), e.ID)
+	is.NoErr(err)
+	is.Equal(got.Status, execution.StatusPending) // not started by the stopping worker
+	is.Equal(got.Attempt, int32(0))
+	is.Equal(b.engine.calls.Load(), int64(0))
+
+	b.newWorker(t, b.db, b.engine, execution.WorkerConfig{LockTTL: time.Minute, ClaimIdle: time.Hour})
+	done := b.waitStatus(t, e.ID, execution.StatusSucceeded)
+	is.Equal(done.Attempt, int32(1))
+	is.Equal(b.engine.calls.Load(), int64(1))
 }
