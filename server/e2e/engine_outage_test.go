@@ -51,7 +51,7 @@ func TestEngineOutageFailsNothing(t *testing.T) {
 	eng.kill(t)
 	down := time.Now()
 	time.Sleep(10 * time.Second) // the outage: its length is the test's input
-	eng = c.start("engine-again", "engine", "WFR_ADDR="+engineAddr)
+	c.start("engine-again", "engine", "WFR_ADDR="+engineAddr)
 	t.Logf("engine down for %s", time.Since(down).Round(time.Millisecond))
 	waitFor(t, terminalTimeout, "runs after the outage", func() bool { return c.countRunning(t) > 0 })
 	ids := stopLoad()
