@@ -16,6 +16,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/engine"
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
+	"github.com/workflow-runtime/workflow-runtime/server/testenv"
 )
 
 // newWorker starts a worker of b on store s and engine eng, with cfg over the test defaults.
@@ -233,4 +234,72 @@ func TestStopReturnsUnstartedMessagesAtOnce(t *testing.T) {
 	done := b.waitStatus(t, e.ID, execution.StatusSucceeded)
 	is.Equal(done.Attempt, int32(1))
 	is.Equal(b.engine.calls.Load(), int64(1))
+}
+
+// countingFinishStore counts the outcome writes and their failures.
+type countingFinishStore struct {
+	*store.DB
+	calls, failures atomic.Int64
+}
+
+func (s *countingFinishStore) ExecutionFinish(ctx context.Context, p *execution.FinishParams) error {
+	s.calls.Add(1)
+	err := s.DB.ExecutionFinish(ctx, p)
+	if err != nil {
+		s.failures.Add(1)
+	}
+	return err
+}
+
+// gateEngine signals started when a run begins and lets it succeed once release closes.
+type gateEngine struct {
+	inner            execution.Engine
+	started, release chan struct{}
+	calls            atomic.Int64
+}
+
+func (g *gateEngine) Execute(ctx context.Context, req *engine.Request) (*engine.Result, error) {
+	if g.calls.Add(1) == 1 {
+		close(g.started)
+	}
+	<-g.release
+	return g.inner.Execute(ctx, req)
+}
+
+// TestOutcomeWrittenAfterDatabaseOutage stops a PostgreSQL of the test's own between the
+// engine's success and the outcome write: the worker keeps the known outcome, retries the
+// write while it holds the lease, and records it once the database is back; the run is not
+// run again.
+func TestOutcomeWrittenAfterDatabaseOutage(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	pg := testenv.StartPostgres(t)
+	db, err := store.Open(context.Background(), pg.URL(), store.Options{MaxOpenConns: 10})
+	is.NoErr(err)
+	t.Cleanup(func() { _ = db.Close() })
+	is.NoErr(db.Migrate(context.Background()))
+	b := setup(t, setupOpts{redis: true, noWorker: true, db: db})
+	cs := &countingFinishStore{DB: db}
+	eng := &gateEngine{inner: b.engine, started: make(chan struct{}), release: make(chan struct{})}
+	b.newWorker(t, cs, eng, execution.WorkerConfig{})
+	wf := b.deploy(t, noop, deployments.Config{})
+	e := b.trigger(t, wf)
+
+	<-eng.started
+	pg.Stop()
+	close(eng.release) // the engine succeeds while the database is away
+	deadline := time.Now().Add(30 * time.Second)
+	for cs.failures.Load() < 3 { // bounded polling: the worker's failed writes
+		if time.Now().After(deadline) {
+			t.Fatal("no failed outcome write within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pg.Start()
+	done := b.waitStatus(t, e.ID, execution.StatusSucceeded)
+	is.Equal(done.Attempt, int32(1))
+	is.Equal(eng.calls.Load(), int64(1)) // run once: the known outcome was kept, not re-run
+	stats := b.waitQueueDrained(t)
+	is.Equal(stats.Pending, int64(0)) // acknowledged after the write
+	t.Logf("database outage: %d outcome writes failed, then recorded; %d engine call", cs.failures.Load(), eng.calls.Load())
 }

@@ -79,6 +79,7 @@ type setupOpts struct {
 	maxDeliv int64
 	noWorker bool
 	lockNow  func() time.Time
+	db       *store.DB // with redis: this database instead of a new schema
 }
 
 func setup(t testing.TB, o setupOpts) *testBundle {
@@ -86,7 +87,10 @@ func setup(t testing.TB, o setupOpts) *testBundle {
 	b := &testBundle{engine: newCountingEngine()}
 	logger := slog.New(slog.DiscardHandler)
 	if o.redis {
-		b.db = storetest.OpenPostgres(t)
+		b.db = o.db
+		if b.db == nil {
+			b.db = storetest.OpenPostgres(t)
+		}
 		client, prefix := testenv.RedisPrefixed(t)
 		rq := queue.NewRedisQueue(client, queue.RedisConfig{Prefix: prefix, MoveInterval: 10 * time.Millisecond})
 		startStop(t, rq)
