@@ -56,7 +56,9 @@
 //     workflow lock, so the second finds the lease held and is re-delivered later; it never
 //     applies the overlap policy to its own execution (which SKIP would end SKIPPED).
 //   - Message delivered too often (MaxDeliveries): the execution ends FAILED with the reason and
-//     the message goes to the dead-letter stream.
+//     the message goes to the dead-letter stream. This is judged only by a worker holding the
+//     execution's lease: a message taken over again and again while its run is alive (its
+//     worker retries the outcome write through a database outage) is not abandoned.
 //   - Worker stops (SIGTERM, worker.go Stop): readiness goes false and the worker takes no more
 //     work; a message it received but has not started is enqueued again at once and
 //     acknowledged (no wait for ClaimIdle or a sweep). Running executions finish within

@@ -46,25 +46,8 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		return
 	}
 	span.SetAttributes(attribute.String("wfr.workflow.id", e.WorkflowID), attribute.String("wfr.deployment.id", e.DeploymentID))
-	if d.Deliveries > w.cfg.MaxDeliveries {
-		reason := fmt.Sprintf("delivered %d times without finishing; moved to the dead-letter queue", d.Deliveries)
-		if err := w.store.ExecutionAbandon(ctx, e.ID, reason, w.cfg.Now().UTC()); err != nil && !errors.Is(err, apperr.ErrConflict) {
-			log.Warn("abandon failed", slog.Any("error", err))
-			return
-		}
-		w.outcome(ctx, StatusFailed, reason)
-		if err := w.queue.DeadLetter(ctx, d, reason); err != nil {
-			log.Warn("dead-letter failed", slog.Any("error", err))
-		}
-		return
-	}
 	if now := w.cfg.Now(); e.Status == StatusPending && e.AvailableAt.After(now) {
 		w.requeue(ctx, log, e.ID, d, e.AvailableAt)
-		return
-	}
-	cfg, err := w.configs.get(ctx, w.store, e.WorkflowID)
-	if err != nil {
-		log.Warn("load deployment failed", slog.Any("error", err))
 		return
 	}
 	// Two leases: the workflow lock is the overlap gate (not taken under ALLOW_ALL); the
@@ -84,6 +67,28 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		} else {
 			log.Warn("acquire execution lease failed", slog.Any("error", err))
 		}
+		return
+	}
+	// Too many deliveries are judged only while holding the execution's lease: a message taken
+	// over again and again while its run is alive (the run's outcome write waits for the
+	// database) is not a poison message, and abandoning it would overwrite a known outcome.
+	if d.Deliveries > w.cfg.MaxDeliveries {
+		defer w.release(ctx, log, lease)
+		reason := fmt.Sprintf("delivered %d times without finishing; moved to the dead-letter queue", d.Deliveries)
+		if err := w.store.ExecutionAbandon(ctx, e.ID, reason, w.cfg.Now().UTC()); err != nil && !errors.Is(err, apperr.ErrConflict) {
+			log.Warn("abandon failed", slog.Any("error", err))
+			return
+		}
+		w.outcome(ctx, StatusFailed, reason)
+		if err := w.queue.DeadLetter(ctx, d, reason); err != nil {
+			log.Warn("dead-letter failed", slog.Any("error", err))
+		}
+		return
+	}
+	cfg, err := w.configs.get(ctx, w.store, e.WorkflowID)
+	if err != nil {
+		w.release(ctx, log, lease)
+		log.Warn("load deployment failed", slog.Any("error", err))
 		return
 	}
 	policy := cfg.OverlapPolicy
