@@ -90,6 +90,8 @@ type App struct {
 	cfg     config.Config
 	logger  *slog.Logger
 	checker *health.Checker
+	// engineProbe answers whether the remote engine is up (nil for the embedded engine).
+	engineProbe func(ctx context.Context) error
 
 	// Set by Start, in this order; nil when that part did not start (or is not in the role).
 	db       *store.DB
@@ -218,6 +220,8 @@ func (a *App) Start(ctx context.Context) error {
 				TracerProvider: a.tracerProvider(),
 				Metrics:        a.obs.provider.Metrics(),
 				Ledger:         scheduler.NewSkipLedger(db),
+				ShutdownGrace:  a.cfg.ShutdownGrace,
+				EngineProbe:    a.engineProbe,
 			}),
 			execution.NewSweeper(db, a.backends.queue, execution.SweeperConfig{Logger: a.logger}),
 			mon.janitor,
@@ -276,7 +280,7 @@ func (a *App) engine() (execution.Engine, error) {
 	transport.Protocols.SetHTTP2(true)            // https://
 	transport.Protocols.SetHTTP1(true)
 	client := &http.Client{Transport: transport}
-	a.checker.Register("workflow_engine", func(ctx context.Context) error {
+	a.engineProbe = func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.cfg.EngineURL+"/livez", nil)
 		if err != nil {
 			return err
@@ -291,7 +295,8 @@ func (a *App) engine() (execution.Engine, error) {
 			return fmt.Errorf("engine /livez answered %s", resp.Status)
 		}
 		return nil
-	})
+	}
+	a.checker.Register("workflow_engine", a.engineProbe)
 	clientOpts, err := a.engineClientOptions()
 	if err != nil {
 		return nil, err
@@ -333,13 +338,24 @@ func checkParams(eng *engine.Engine) func(d *deployments.Definition) []apperr.Vi
 func (a *App) Stop(ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		var errs []error
+		// The HTTP server (readiness false first) and the execution worker drain side by
+		// side, each within cfg.ShutdownGrace: the worker takes no more work, lets running
+		// executions finish and hands back only those still running when the grace ends.
+		a.checker.SetReady(false)
+		var draining sync.WaitGroup
+		for _, w := range a.workers {
+			if ew, ok := w.(*execution.Worker); ok {
+				draining.Go(ew.Stop)
+			}
+		}
 		if a.server != nil {
 			if err := a.server.Stop(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("stop http server: %w", err))
 			}
 		}
-		// Background parts in reverse: the worker hands running executions back, then the
-		// sweeper and the queue's mover stop.
+		draining.Wait()
+		// Background parts in reverse: the worker is stopped already (Stop is idempotent),
+		// then the sweeper and the queue's mover stop.
 		for i := len(a.workers) - 1; i >= 0; i-- {
 			a.workers[i].Stop()
 		}

@@ -70,8 +70,8 @@ type Config struct {
 	LogCompress bool `env:"WFR_LOG_COMPRESS" default:"false" help:"Gzip rotated log files. Default ${default}."`
 	// MigrateOnStart applies pending migrations before serving. Default true.
 	MigrateOnStart bool `env:"WFR_MIGRATE_ON_START" default:"true" negatable:"" help:"Apply database migrations at start-up. Default ${default}."`
-	// ShutdownGrace is how long in-flight requests (and, later, executions) get to finish after
-	// SIGTERM before connections are closed. Default 30s.
+	// ShutdownGrace is how long in-flight requests and running executions get to finish after
+	// SIGTERM; executions still running then are handed back to another worker. Default 30s.
 	ShutdownGrace time.Duration `env:"WFR_SHUTDOWN_GRACE" default:"30s" help:"Time in-flight work gets to finish after SIGTERM. Default ${default}."`
 	// ReadHeaderTimeout bounds reading a request's headers (slow-loris guard). Default 5s; must
 	// be > 0.

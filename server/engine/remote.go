@@ -80,7 +80,7 @@ func NewClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.Cl
 // engine; ctx's deadline becomes the call's deadline.
 //
 // Errors: context.Canceled / context.DeadlineExceeded (wrapped) when ctx ended or the engine
-// answered canceled / deadline_exceeded; apperr.ErrUnavailable (wrapped) when the engine cannot be
+// answered canceled / deadline_exceeded; ErrUnavailable and apperr.ErrUnavailable (wrapped) when the engine cannot be
 // reached or answers unavailable (connection refused, reset, a proxy's 502/503/504). Any other
 // answer of the engine becomes a Failure without node id: retryable for internal, unknown,
 // resource_exhausted and aborted, not retryable otherwise (invalid_argument, unimplemented, ...).
@@ -100,7 +100,7 @@ func (c *Client) Execute(ctx context.Context, req *Request) (*Result, error) {
 		case connect.CodeDeadlineExceeded:
 			return nil, fmt.Errorf("execute %s on remote engine: %w: %w", req.ExecutionID, context.DeadlineExceeded, err)
 		case connect.CodeUnavailable:
-			return nil, fmt.Errorf("execute %s on remote engine: %w: %w", req.ExecutionID, apperr.ErrUnavailable, err)
+			return nil, fmt.Errorf("execute %s on remote engine: %w: %w: %w", req.ExecutionID, ErrUnavailable, apperr.ErrUnavailable, err)
 		case connect.CodeInternal, connect.CodeUnknown, connect.CodeResourceExhausted, connect.CodeAborted:
 			return &Result{Failure: &Failure{Message: "engine: " + err.Error(), Retryable: true}}, nil
 		default:

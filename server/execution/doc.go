@@ -14,7 +14,8 @@
 //  3. Admit: a Worker receives the message, reads the row (terminal: acknowledge and stop) and
 //     takes the lock: "workflow:<id>" for SKIP, BUFFER_ONE, BUFFER_ALL and CANCEL_OTHER,
 //     "execution:<id>" for ALLOW_ALL (so a message delivered twice still runs once). When the
-//     workflow lock is held: SKIP ends the newcomer SKIPPED; BUFFER_ONE puts it on the waitlist
+//     workflow lock is held: SKIP ends the newcomer SKIPPED (a cron one only when the overlap
+//     was in the schedule, see "Late delivery under SKIP"); BUFFER_ONE puts it on the waitlist
 //     if nobody waits (else SKIPPED); BUFFER_ALL always waits; CANCEL_OTHER cancels the running
 //     one and waits first in line. Whoever releases the lock wakes the first waiting one.
 //  4. Run: the claim sets RUNNING, attempt+1 and the lease's fencing token, only if the stored
@@ -55,7 +56,33 @@
 //     workflow lock, so the second finds the lease held and is re-delivered later; it never
 //     applies the overlap policy to its own execution (which SKIP would end SKIPPED).
 //   - Message delivered too often (MaxDeliveries): the execution ends FAILED with the reason and
-//     the message goes to the dead-letter stream.
-//   - Worker stops (SIGTERM): running engine calls are cancelled, each execution is handed back
-//     PENDING and enqueued at once, the locks are released.
+//     the message goes to the dead-letter stream. This is judged only by a worker holding the
+//     execution's lease: a message taken over again and again while its run is alive (its
+//     worker retries the outcome write through a database outage) is not abandoned.
+//   - Worker stops (SIGTERM, worker.go Stop): readiness goes false and the worker takes no more
+//     work; a message it received but has not started is enqueued again at once and
+//     acknowledged (no wait for ClaimIdle or a sweep). Running executions finish within
+//     ShutdownGrace (WFR_SHUTDOWN_GRACE) and record their outcomes as usual. Only those still
+//     running when it ends have their engine calls cancelled and are handed back
+//     (run.go handBack): ExecutionHandBack returns the row to PENDING without counting the
+//     attempt (the run was stopped, not failed), the leases are released, and only then is
+//     the execution enqueued, so the next worker finds them free instead of waiting a lock TTL.
+//   - The outcome (or a retry, or a hand-back) cannot be written (the database is away): the
+//     result is known, so run.go record retries the write with backoff for as long as the
+//     lease is held, renewing it; the message is acknowledged only once the row says what
+//     happens next. A finished run is therefore never run again because its write failed. If
+//     the lease is lost first, the worker stops trying and leaves the message pending: whoever
+//     takes it over finds the row RUNNING with an older fence, and the fence refuses any late
+//     write of ours. The same holds for a failed claim: the message is not acknowledged.
+//   - Engine unreachable (engine.ErrUnavailable: connection refused, unavailable): the workflow
+//     did not fail, so the execution is handed back without spending an attempt, and the worker
+//     takes no work until the engine answers its probe (WorkerConfig.EngineProbe, the engine's
+//     /livez; backoff from 100ms to 5s; it resumes by itself). An error the engine reports for
+//     the workflow (a failed node, an internal error) still spends an attempt.
+//   - Late delivery under SKIP (a queue outage delays cron executions, then delivers them
+//     together): a cron execution that finds the workflow lock held is SKIPPED only when a
+//     RUNNING execution of the workflow had started (started_at) by its scheduled time, i.e.
+//     the overlap was in the schedule. When the holder started later, the overlap exists only
+//     because delivery was late: the newcomer waits (looks again every LockTTL/10, 10ms..1s)
+//     and runs after it. Manual and webhook executions are skipped whenever the lock is held.
 package execution

@@ -115,6 +115,11 @@ type Store interface {
 	// ExecutionRetry returns a RUNNING execution under fence to PENDING until availableAt,
 	// recording the attempt's error. apperr.ErrConflict otherwise.
 	ExecutionRetry(ctx context.Context, id string, fence int64, availableAt time.Time, errMsg string) error
+	// ExecutionHandBack returns a RUNNING execution under fence to PENDING, available at once,
+	// without counting the attempt it was in (attempt goes back by one): the run was stopped by
+	// its worker (shutdown, engine unreachable), not failed by the workflow. reason is recorded
+	// as the error. apperr.ErrConflict when the row is not RUNNING under fence.
+	ExecutionHandBack(ctx context.Context, id string, fence int64, now time.Time, reason string) error
 	// ExecutionSkip ends a PENDING execution SKIPPED with reason. apperr.ErrConflict when it is
 	// not PENDING any more.
 	ExecutionSkip(ctx context.Context, id, reason string, now time.Time) error

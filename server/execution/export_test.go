@@ -6,3 +6,6 @@ func (s *Service) WaitingTriggers() int {
 	defer s.triggers.mu.Unlock()
 	return len(s.triggers.waiting)
 }
+
+// Quit closes when Stop has begun.
+func (w *Worker) Quit() <-chan struct{} { return w.quit }

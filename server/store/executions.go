@@ -413,6 +413,20 @@ func (db *DB) ExecutionRetry(ctx context.Context, id string, fence int64, availa
 	return db.conditional(ctx, q, "return execution %s for retry", id)
 }
 
+// ExecutionHandBack implements execution.Store.
+func (db *DB) ExecutionHandBack(ctx context.Context, id string, fence int64, now time.Time, reason string) error {
+	q := db.bun.NewUpdate().Model((*executionRow)(nil)).
+		Set("status = ?", execution.StatusPending).
+		Set("attempt = CASE WHEN attempt > 0 THEN attempt - 1 ELSE 0 END").
+		Set("available_at = ?", now.UTC()).
+		Set("error = ?", nilIfEmpty(reason)).
+		Set("updated_at = ?", now.UTC()).
+		Where("id = ?", id).
+		Where("fencing_token = ?", fence).
+		Where("status = ?", execution.StatusRunning)
+	return db.conditional(ctx, q, "hand back execution %s", id)
+}
+
 // ExecutionSkip implements execution.Store.
 func (db *DB) ExecutionSkip(ctx context.Context, id, reason string, now time.Time) error {
 	q := db.bun.NewUpdate().Model((*executionRow)(nil)).

@@ -155,6 +155,41 @@ func TestExecutionFencing(t *testing.T) {
 	})
 }
 
+func TestExecutionHandBackKeepsTheAttempt(t *testing.T) {
+	t.Parallel()
+	executionBackends(t, func(t *testing.T, db *store.DB, wf string) {
+		is := is.New(t)
+		ctx := context.Background()
+		e := newExecution(wf)
+		_, _, err := db.ExecutionInsert(ctx, e)
+		is.NoErr(err)
+		now := time.Now().UTC()
+
+		claimed, err := db.ExecutionClaim(ctx, e.ID, 3, now)
+		is.NoErr(err)
+		is.Equal(claimed.Attempt, int32(1))
+		err = db.ExecutionHandBack(ctx, e.ID, 2, now, "x")
+		is.True(errors.Is(err, apperr.ErrConflict)) // an older owner cannot hand it back
+
+		is.NoErr(db.ExecutionHandBack(ctx, e.ID, 3, now, "worker shut down during the run"))
+		got, err := db.ExecutionGet(ctx, e.ID)
+		is.NoErr(err)
+		is.Equal(got.Status, execution.StatusPending)
+		is.Equal(got.Attempt, int32(0)) // the handed-back attempt is not counted
+		is.Equal(got.Error, "worker shut down during the run")
+		is.True(!got.AvailableAt.After(now.Add(time.Millisecond))) // available at once
+		err = db.ExecutionHandBack(ctx, e.ID, 3, now, "x")
+		is.True(errors.Is(err, apperr.ErrConflict)) // PENDING now: nothing to hand back
+
+		again, err := db.ExecutionClaim(ctx, e.ID, 4, now) // the next owner runs attempt 1 again
+		is.NoErr(err)
+		is.Equal(again.Attempt, int32(1))
+		is.NoErr(db.ExecutionFinish(ctx, &execution.FinishParams{ID: e.ID, Fence: 4, Status: execution.StatusSucceeded, Now: now}))
+		err = db.ExecutionHandBack(ctx, e.ID, 4, now, "x")
+		is.True(errors.Is(err, apperr.ErrConflict)) // terminal rows stay terminal
+	})
+}
+
 func TestExecutionSkipCancelAbandon(t *testing.T) {
 	t.Parallel()
 	executionBackends(t, func(t *testing.T, db *store.DB, wf string) {

@@ -1,0 +1,187 @@
+package execution
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/lock"
+	"github.com/workflow-runtime/workflow-runtime/server/queue"
+)
+
+// buffers reports whether a policy puts executions on the waitlist, so that a finished run
+// must wake the next one. SKIP never does: its release wakes nobody and costs nothing.
+func buffers(policy string) bool {
+	switch policy {
+	case deployments.OverlapBufferOne, deployments.OverlapBufferAll, deployments.OverlapCancelOther:
+		return true
+	}
+	return false
+}
+
+// admitWhileHeld applies the overlap policy to an execution whose workflow lock is held.
+func (w *Worker) admitWhileHeld(ctx context.Context, log *slog.Logger, e *Execution, d queue.Delivery, policy string) {
+	if e.Status == StatusRunning {
+		// Its own earlier run holds or held the lock: look again once that lease could have ended.
+		w.requeue(ctx, log, e.ID, d, w.cfg.Now().Add(w.cfg.LockTTL))
+		return
+	}
+	w.cfg.Metrics.LockWait(ctx, policy)
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Bool("wfr.lock.held", true), attribute.String("wfr.overlap_policy", policy))
+	skip := func(reason string) {
+		err := w.store.ExecutionSkip(ctx, e.ID, reason, w.cfg.Now().UTC())
+		if err != nil && !errors.Is(err, apperr.ErrConflict) {
+			log.Warn("skip failed", slog.Any("error", err))
+			return
+		}
+		if err == nil {
+			w.outcome(ctx, StatusSkipped, reason)
+			if w.cfg.Ledger != nil && e.TriggerType == TriggerCron {
+				if err := w.cfg.Ledger.RecordSkipped(ctx, e, reason); err != nil {
+					log.Warn("fire ledger SKIPPED write failed", slog.Any("error", err))
+				}
+			}
+		}
+		w.ack(ctx, log, d)
+	}
+	buffer := func(limit int, front bool, full string) {
+		ok, err := w.waitlist.Push(ctx, e.WorkflowID, e.ID, limit, front)
+		if err != nil {
+			log.Warn("buffer failed", slog.Any("error", err))
+			return
+		}
+		if !ok {
+			skip(full)
+			return
+		}
+		w.ack(ctx, log, d)
+		// The running execution may have released the lock between our Acquire and Push.
+		w.wakeNext(ctx, log, e.WorkflowID)
+	}
+	switch policy {
+	case deployments.OverlapBufferOne:
+		buffer(1, false, "overlap policy BUFFER_ONE: another execution is running and one is already waiting")
+	case deployments.OverlapBufferAll:
+		buffer(0, false, "")
+	case deployments.OverlapCancelOther:
+		// The newest execution wins. Order matters: older waiting ones are cancelled and this
+		// one is pushed BEFORE the running ones are listed, while a run checks the waitlist
+		// AFTER its claim (in run), so a run that was not yet RUNNING when listed
+		// sees this one waiting and cancels itself.
+		superseded := fmt.Sprintf("cancelled by execution %s (overlap policy CANCEL_OTHER)", e.ID)
+		for {
+			id, ok, err := w.waitlist.Pop(ctx, e.WorkflowID)
+			if err != nil || !ok {
+				break
+			}
+			if _, err := w.store.ExecutionCancel(ctx, id, superseded, w.cfg.Now().UTC()); err != nil {
+				log.Warn("cancel waiting execution failed", slog.String("other", id), slog.Any("error", err))
+			}
+		}
+		if _, err := w.waitlist.Push(ctx, e.WorkflowID, e.ID, 0, true); err != nil {
+			log.Warn("buffer failed", slog.Any("error", err))
+			return
+		}
+		ids, err := w.store.ExecutionListRunning(ctx, e.WorkflowID)
+		if err != nil {
+			log.Warn("list running failed", slog.Any("error", err))
+		}
+		for _, id := range ids {
+			if _, err := w.store.ExecutionCancel(ctx, id, superseded, w.cfg.Now().UTC()); err != nil {
+				log.Warn("cancel other failed", slog.String("other", id), slog.Any("error", err))
+				continue
+			}
+			if err := w.notifier.Publish(ctx, CancelChannel, id); err != nil {
+				log.Warn("publish cancel failed", slog.Any("error", err))
+			}
+		}
+		w.ack(ctx, log, d)
+		w.wakeNext(ctx, log, e.WorkflowID)
+	default: // SKIP
+		overlap, err := w.overlapScheduled(ctx, e)
+		switch {
+		case err != nil:
+			log.Warn("list running executions failed", slog.Any("error", err))
+		case overlap:
+			skip("overlap policy SKIP: another execution of the workflow is running")
+		default:
+			// The holder started after this one was due: the overlap comes from late delivery
+			// (a queue outage bunched them), not from the schedule. Wait for it to end.
+			w.requeue(ctx, log, e.ID, d, w.cfg.Now().Add(w.skipRecheck()))
+		}
+	}
+}
+
+// overlapScheduled reports whether a RUNNING execution of e's workflow (not e) had started by
+// the time e was due (ScheduledAt): only then would e have found it running had e been
+// delivered on time, and SKIP skips e. One that started later holds the lock only because
+// delivery was late; e waits for it instead.
+//
+// Only cron executions are judged so: their ScheduledAt is a time on the schedule. A manual or
+// webhook trigger that finds the lock held is skipped, as SKIP says.
+func (w *Worker) overlapScheduled(ctx context.Context, e *Execution) (bool, error) {
+	if e.TriggerType != TriggerCron {
+		return true, nil
+	}
+	ids, err := w.store.ExecutionListRunning(ctx, e.WorkflowID)
+	if err != nil || len(ids) == 0 {
+		return false, err
+	}
+	rows, err := w.store.ExecutionGetMany(ctx, ids)
+	if err != nil {
+		return false, err
+	}
+	for id, r := range rows {
+		if id != e.ID && r.Status == StatusRunning && !r.StartedAt.IsZero() && !r.StartedAt.After(e.ScheduledAt) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// skipRecheck is how long a SKIP execution that waits for a late-started holder waits before
+// it looks again: a tenth of the lock TTL, between 10ms and 1s.
+func (w *Worker) skipRecheck() time.Duration {
+	return max(min(w.cfg.LockTTL/10, time.Second), 10*time.Millisecond)
+}
+
+// wakeNext enqueues the first buffered execution of the workflow when the lock is free. Taking
+// the lock before popping makes sure no buffered execution is left behind after a release.
+func (w *Worker) wakeNext(ctx context.Context, log *slog.Logger, workflowID string) {
+	ctx = context.WithoutCancel(ctx)
+	// While we hold the lock to pop, a newcomer that failed to take it may push and find the
+	// lock still ours, so nobody would wake it: after popping nothing, look at the list again.
+	for range 3 {
+		lease, err := w.locker.Acquire(ctx, "workflow:"+workflowID, w.cfg.LockTTL)
+		if err != nil {
+			if !errors.Is(err, lock.ErrNotAcquired) {
+				log.Warn("wake next: acquire failed", slog.Any("error", err))
+			}
+			return // the holder wakes the next one when it releases
+		}
+		id, ok, err := w.waitlist.Pop(ctx, workflowID)
+		if rerr := w.locker.Release(ctx, lease); rerr != nil {
+			log.Warn("wake next: release failed", slog.Any("error", rerr))
+		}
+		if err != nil {
+			log.Warn("wake next: pop failed", slog.Any("error", err))
+			return
+		}
+		if ok {
+			if err := w.queue.Enqueue(ctx, queue.Message{ExecutionID: id}); err != nil {
+				log.Warn("wake next: enqueue failed; the sweeper will enqueue it", slog.String("next", id), slog.Any("error", err))
+			}
+			return
+		}
+		if n, err := w.waitlist.Len(ctx, workflowID); err != nil || n == 0 {
+			return
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package execution
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/lock"
+	"github.com/workflow-runtime/workflow-runtime/server/queue"
+	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
+)
+
+// handle processes one delivery. A message is acknowledged once the row says what happens next
+// (terminal, buffered, re-enqueued); when anything fails before that, it stays unacknowledged
+// and is delivered again.
+func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
+	// Once received, a message is seen through: stopping the worker cancels running engine
+	// calls explicitly (errShutdown), not the bookkeeping around them.
+	ctx = context.WithoutCancel(ctx)
+	// The span of this delivery continues the trace of whoever enqueued the execution.
+	ctx, span := w.tracer.Start(telemetry.ContextWithTraceparent(ctx, d.Traceparent), "execution.run",
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("wfr.execution.id", d.ExecutionID), attribute.Int64("wfr.delivery.count", d.Deliveries)))
+	defer span.End()
+	log := telemetry.WithTrace(ctx, w.log).With(slog.String("execution_id", d.ExecutionID))
+	ack := func() { w.ack(ctx, log, d) }
+	e, err := w.steps.getExecution(ctx, d.ExecutionID)
+	switch {
+	case errors.Is(err, apperr.ErrNotFound):
+		log.Warn("message for an unknown execution dropped")
+		ack()
+		return
+	case err != nil:
+		log.Warn("load execution failed", slog.Any("error", err))
+		return
+	case e.Status.Terminal():
+		ack()
+		return
+	}
+	span.SetAttributes(attribute.String("wfr.workflow.id", e.WorkflowID), attribute.String("wfr.deployment.id", e.DeploymentID))
+	if now := w.cfg.Now(); e.Status == StatusPending && e.AvailableAt.After(now) {
+		w.requeue(ctx, log, e.ID, d, e.AvailableAt)
+		return
+	}
+	// Two leases: the workflow lock is the overlap gate (not taken under ALLOW_ALL); the
+	// execution's own lease carries the fencing token stored on the row, so tokens of one row
+	// always come from one counter, whatever the policy was when an earlier attempt ran.
+	//
+	// The execution's lease is taken first: a second delivery of the same execution (the
+	// sweeper's, a duplicate, an early requeue) must not find the gate held by its own first
+	// delivery while the row is still PENDING and apply the overlap policy to itself (SKIP
+	// would end it SKIPPED, CANCEL_OTHER would cancel it). Holding the execution's lease, the
+	// gate's holder is another execution (or a dead earlier run of this one, row RUNNING).
+	lease, err := w.steps.acquireLease(ctx, "execution:"+e.ID)
+	if err != nil {
+		if errors.Is(err, lock.ErrNotAcquired) {
+			// Another worker runs it now; look again once that lease could have ended.
+			w.requeue(ctx, log, e.ID, d, w.cfg.Now().Add(w.cfg.LockTTL))
+		} else {
+			log.Warn("acquire execution lease failed", slog.Any("error", err))
+		}
+		return
+	}
+	// Too many deliveries are judged only while holding the execution's lease: a message taken
+	// over again and again while its run is alive (the run's outcome write waits for the
+	// database) is not a poison message, and abandoning it would overwrite a known outcome.
+	if d.Deliveries > w.cfg.MaxDeliveries {
+		defer w.release(ctx, log, lease)
+		reason := fmt.Sprintf("delivered %d times without finishing; moved to the dead-letter queue", d.Deliveries)
+		if err := w.store.ExecutionAbandon(ctx, e.ID, reason, w.cfg.Now().UTC()); err != nil && !errors.Is(err, apperr.ErrConflict) {
+			log.Warn("abandon failed", slog.Any("error", err))
+			return
+		}
+		w.outcome(ctx, StatusFailed, reason)
+		if err := w.queue.DeadLetter(ctx, d, reason); err != nil {
+			log.Warn("dead-letter failed", slog.Any("error", err))
+		}
+		return
+	}
+	cfg, err := w.configs.get(ctx, w.store, e.WorkflowID)
+	if err != nil {
+		w.release(ctx, log, lease)
+		log.Warn("load deployment failed", slog.Any("error", err))
+		return
+	}
+	policy := cfg.OverlapPolicy
+	var gate *lock.Lease
+	if policy != deployments.OverlapAllowAll {
+		gate, err = w.steps.acquireLease(ctx, "workflow:"+e.WorkflowID)
+		if err != nil {
+			// Released before the policy is applied: a buffered execution woken at once
+			// (wakeNext) must find its lease free.
+			w.release(ctx, log, lease)
+			if errors.Is(err, lock.ErrNotAcquired) {
+				w.admitWhileHeld(ctx, log, e, d, policy)
+			} else {
+				log.Warn("acquire workflow lock failed", slog.Any("error", err))
+			}
+			return
+		}
+	}
+	if settled := w.run(ctx, log, e, d, cfg, gate, lease); settled {
+		// Only once the row says what happens next. After a lost lease the message is not ours
+		// to acknowledge either: another worker may have claimed it, and acknowledging would
+		// delete its claim.
+		w.ack(ctx, log, d)
+	}
+	if buffers(policy) {
+		w.wakeNext(ctx, log, e.WorkflowID)
+	}
+}
+
+func (w *Worker) release(ctx context.Context, log *slog.Logger, l *lock.Lease) {
+	if l == nil {
+		return
+	}
+	if err := w.steps.releaseLease(context.WithoutCancel(ctx), l); err != nil && !errors.Is(err, lock.ErrLost) {
+		log.Warn("release failed", slog.String("key", l.Key), slog.Any("error", err))
+	}
+}
+
+func (w *Worker) requeue(ctx context.Context, log *slog.Logger, id string, d queue.Delivery, at time.Time) {
+	m := queue.Message{ExecutionID: id, Traceparent: cmp.Or(d.Traceparent, telemetry.Traceparent(ctx))}
+	enqueue := func() error { return w.queue.EnqueueAt(ctx, m, at) }
+	if !at.After(w.cfg.Now()) {
+		enqueue = func() error { return w.queue.Enqueue(ctx, m) }
+	}
+	if err := enqueue(); err != nil {
+		log.Warn("requeue failed", slog.Any("error", err))
+		return
+	}
+	w.ack(ctx, log, d)
+}
+
+func (w *Worker) ack(ctx context.Context, log *slog.Logger, d queue.Delivery) {
+	if err := w.steps.ackMessage(context.WithoutCancel(ctx), d.ID); err != nil {
+		log.Warn("ack failed", slog.Any("error", err))
+	}
+}
