@@ -125,7 +125,9 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, d queu
 		}
 	}
 	switch {
-	case errors.Is(cause, lock.ErrLost):
+	case errors.Is(cause, lock.ErrLost), cause == nil && errors.Is(err, lock.ErrLost):
+		// The second: the engine found the lease's deadline behind it before a node (a
+		// process frozen past its lease) before the renewal could say so (engine.ErrLeaseExpired).
 		log.Warn("lock lost while running; the new owner records the outcome", slog.Int64("fence", lease.Fence))
 		return false
 	case errors.Is(cause, errShutdown):
