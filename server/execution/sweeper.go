@@ -31,6 +31,15 @@ type SweeperConfig struct {
 	// message, so there a live worker on a queue quiet for this long is removed too.) Removing a
 	// live consumer is harmless: its next read creates it again.
 	ConsumerIdle time.Duration
+	// Wake makes the sweeper sweep at once every due execution that is not terminal, whatever
+	// its age (SweepAll): the queue says through it that Redis answers again after an outage or
+	// lost its stream (queue.RedisQueue.Recovered), so that messages lost with it are replaced
+	// now rather than after StaleAfter. Default nil: never.
+	Wake <-chan struct{}
+	// RecoverAtStart makes Start sweep every non-terminal execution at once (SweepAll): the
+	// embedded mode, where this process is the only worker and nothing that was PENDING or
+	// RUNNING before it started has a message or a live run. Default false.
+	RecoverAtStart bool
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger. Default slog.Default().
@@ -78,10 +87,15 @@ func (s *Sweeper) Start(ctx context.Context) error {
 		defer t.Stop()
 		prune := time.NewTicker(s.cfg.PruneEvery)
 		defer prune.Stop()
+		if s.cfg.RecoverAtStart {
+			s.sweepAll(ctx, "recovered the executions left unfinished by the previous run of this process")
+		}
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-s.cfg.Wake:
+				s.sweepAll(ctx, "the queue is back: re-enqueued the executions whose messages it may have lost")
 			case <-t.C:
 				if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 					s.cfg.Logger.Warn("sweep failed", slog.Any("error", err))
@@ -124,6 +138,50 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		s.cfg.Logger.Info("re-enqueued executions whose message was lost", slog.Int("count", n))
 	}
 	return n, nil
+}
+
+// sweepAll runs SweepAll and logs its outcome as what.
+func (s *Sweeper) sweepAll(ctx context.Context, what string) {
+	n, err := s.SweepAll(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.cfg.Logger.Warn("sweep of every due execution failed; the periodic sweeps carry on", slog.Int("enqueued", n), slog.Any("error", err))
+	case n > 0:
+		s.cfg.Logger.Info(what, slog.Int("count", n))
+	}
+}
+
+// SweepAll enqueues every due execution that is PENDING or RUNNING, however recently it
+// changed, and returns how many. It is Sweep without the stale age, in batches of Batch: for
+// when every message may be lost (the queue came back empty) or none can exist (start-up of
+// the embedded mode). A duplicate message is harmless: the worker reads the row, a RUNNING one
+// whose run is alive keeps its lease and the message is looked at again later, one whose run
+// is gone is taken over with a larger fencing token.
+func (s *Sweeper) SweepAll(ctx context.Context) (int, error) {
+	// One cut-off for every batch: the rows touched by a batch (updated_at = now) are not
+	// taken again by the next.
+	before := s.cfg.Now().UTC()
+	total := 0
+	for {
+		now := s.cfg.Now().UTC()
+		ids, err := s.store.ExecutionTouchDue(ctx, now, before, now, s.cfg.Batch)
+		if err != nil {
+			return total, err
+		}
+		msgs := make([]queue.Message, len(ids))
+		for i, id := range ids {
+			msgs[i] = queue.Message{ExecutionID: id}
+		}
+		if len(msgs) > 0 {
+			if err := s.queue.EnqueueBatch(ctx, msgs); err != nil {
+				return total, err
+			}
+		}
+		total += len(ids)
+		if len(ids) < s.cfg.Batch {
+			return total, nil
+		}
+	}
 }
 
 // maxLoggedConsumers is the most consumer names one log line lists.
