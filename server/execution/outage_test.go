@@ -86,7 +86,7 @@ func TestTriggerWhileRedisDown(t *testing.T) {
 	t.Logf("%d triggers with Redis down, slowest %s", n, slowest)
 	is.Equal(len(ids), n) // every trigger answered with its execution
 
-	srv.Start() // empty
+	srv.Start()              // empty
 	is.NoErr(svc.Flush(ctx)) // the kept executions go out once Redis answers
 	slices.Sort(ids)
 	is.Equal(receiveIDs(ctx, t, q, n), ids) // each enqueued once, none lost
