@@ -91,14 +91,14 @@ type App struct {
 	checker *health.Checker
 
 	// Set by Start, in this order; nil when that part did not start (or is not in the role).
-	db       *store.DB
+	db         *store.DB
 	redis      *redis.Client
 	backends   *backends
 	executions *execution.Service
-	workers  []lifecycle
-	server   *httpserver.Server
-	profiler *profiler     // WFR_PPROF_ADDR
-	obs      observability // traces and metrics; see telemetry.go
+	workers    []lifecycle
+	server     *httpserver.Server
+	profiler   *profiler     // WFR_PPROF_ADDR
+	obs        observability // traces and metrics; see telemetry.go
 
 	stopOnce sync.Once
 	stopErr  error

@@ -34,9 +34,9 @@ func TestReadinessPerRole(t *testing.T) {
 	}
 
 	srv.Stop()
-	is.Equal(readyz(config.RoleAPI), 200)       // records triggers without Redis
-	is.Equal(readyz(config.RoleWorker), 503)    // needs the queue
-	is.Equal(readyz(config.RoleScheduler), 503) // needs the fire locks
+	is.Equal(readyz(config.RoleAPI), 200)                                 // records triggers without Redis
+	is.Equal(readyz(config.RoleWorker), 503)                              // needs the queue
+	is.Equal(readyz(config.RoleScheduler), 503)                           // needs the fire locks
 	is.Equal(statusOf(t, "http://"+addrs[config.RoleAPI]+"/health"), 503) // /health reports Redis down
 
 	srv.Start()
