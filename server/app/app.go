@@ -381,7 +381,7 @@ func (a *App) registerCheck(name string, fn health.CheckFunc) {
 // worker, so every execution left PENDING or RUNNING is orphaned.
 func (a *App) sweeperConfig() execution.SweeperConfig {
 	cfg := execution.SweeperConfig{Logger: a.logger, RecoverAtStart: a.redis == nil}
-	if r, ok := a.backends.queue.(interface{ Recovered() <-chan struct{} }); ok {
+	if r, ok := a.backends.queue.(interface{ Recovered() <-chan time.Time }); ok {
 		cfg.Wake = r.Recovered()
 	}
 	return cfg

@@ -151,12 +151,15 @@ func TestSweepAll(t *testing.T) {
 	n, err := sweeper.Sweep(ctx)
 	is.NoErr(err)
 	is.Equal(n, 0) // fresh: not stale yet
-	n, err = sweeper.SweepAll(ctx)
+	n, err = sweeper.SweepAll(ctx, pending.CreatedAt) // changed later: not lost
+	is.NoErr(err)
+	is.Equal(n, 0)
+	n, err = sweeper.SweepAll(ctx, time.Now())
 	is.NoErr(err)
 	is.Equal(n, 2)
 	is.Equal(receiveIDs(ctx, t, b.queue, 2), want)
 
-	wake := make(chan struct{}, 1)
+	wake := make(chan time.Time, 1)
 	startStop(t, execution.NewSweeper(b.db, b.queue, execution.SweeperConfig{
 		Interval:       time.Hour, // no periodic sweep here
 		RecoverAtStart: true,
@@ -164,6 +167,6 @@ func TestSweepAll(t *testing.T) {
 		Logger:         slog.New(slog.DiscardHandler),
 	}))
 	is.Equal(receiveIDs(ctx, t, b.queue, 2), want) // at start-up
-	wake <- struct{}{}
+	wake <- time.Now()
 	is.Equal(receiveIDs(ctx, t, b.queue, 2), want) // on a wake
 }

@@ -31,11 +31,12 @@ type SweeperConfig struct {
 	// message, so there a live worker on a queue quiet for this long is removed too.) Removing a
 	// live consumer is harmless: its next read creates it again.
 	ConsumerIdle time.Duration
-	// Wake makes the sweeper sweep at once every due execution that is not terminal, whatever
-	// its age (SweepAll): the queue says through it that Redis answers again after an outage or
-	// lost its stream (queue.RedisQueue.Recovered), so that messages lost with it are replaced
-	// now rather than after StaleAfter. Default nil: never.
-	Wake <-chan struct{}
+	// Wake makes the sweeper sweep at once every due execution that is not terminal and has
+	// not changed since the time received (SweepAll): the queue says through it that Redis
+	// answers again after an outage or lost its stream, and since when messages may be lost
+	// (queue.RedisQueue.Recovered), so that they are replaced now rather than after
+	// StaleAfter. Default nil: never.
+	Wake <-chan time.Time
 	// RecoverAtStart makes Start sweep every non-terminal execution at once (SweepAll): the
 	// embedded mode, where this process is the only worker and nothing that was PENDING or
 	// RUNNING before it started has a message or a live run. Default false.
@@ -88,14 +89,14 @@ func (s *Sweeper) Start(ctx context.Context) error {
 		prune := time.NewTicker(s.cfg.PruneEvery)
 		defer prune.Stop()
 		if s.cfg.RecoverAtStart {
-			s.sweepAll(ctx, "recovered the executions left unfinished by the previous run of this process")
+			s.sweepAll(ctx, s.cfg.Now(), "recovered the executions left unfinished by the previous run of this process")
 		}
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-s.cfg.Wake:
-				s.sweepAll(ctx, "the queue is back: re-enqueued the executions whose messages it may have lost")
+			case lostBefore := <-s.cfg.Wake:
+				s.sweepAll(ctx, lostBefore, "the queue is back: re-enqueued the executions whose messages it may have lost")
 			case <-t.C:
 				if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 					s.cfg.Logger.Warn("sweep failed", slog.Any("error", err))
@@ -141,8 +142,8 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 }
 
 // sweepAll runs SweepAll and logs its outcome as what.
-func (s *Sweeper) sweepAll(ctx context.Context, what string) {
-	n, err := s.SweepAll(ctx)
+func (s *Sweeper) sweepAll(ctx context.Context, before time.Time, what string) {
+	n, err := s.SweepAll(ctx, before)
 	switch {
 	case err != nil && ctx.Err() == nil:
 		s.cfg.Logger.Warn("sweep of every due execution failed; the periodic sweeps carry on", slog.Int("enqueued", n), slog.Any("error", err))
@@ -151,16 +152,16 @@ func (s *Sweeper) sweepAll(ctx context.Context, what string) {
 	}
 }
 
-// SweepAll enqueues every due execution that is PENDING or RUNNING, however recently it
-// changed, and returns how many. It is Sweep without the stale age, in batches of Batch: for
-// when every message may be lost (the queue came back empty) or none can exist (start-up of
-// the embedded mode). A duplicate message is harmless: the worker reads the row, a RUNNING one
+// SweepAll enqueues every due execution that is PENDING or RUNNING and has not changed since
+// before, and returns how many. It is Sweep with before for the stale age, in batches of Batch:
+// for when every message enqueued before a time may be lost (the queue came back empty) or
+// none can exist (start-up of the embedded mode: before is now). A duplicate message is harmless: the worker reads the row, a RUNNING one
 // whose run is alive keeps its lease and the message is looked at again later, one whose run
 // is gone is taken over with a larger fencing token.
-func (s *Sweeper) SweepAll(ctx context.Context) (int, error) {
+func (s *Sweeper) SweepAll(ctx context.Context, before time.Time) (int, error) {
 	// One cut-off for every batch: the rows touched by a batch (updated_at = now) are not
 	// taken again by the next.
-	before := s.cfg.Now().UTC()
+	before = before.UTC()
 	total := 0
 	for {
 		now := s.cfg.Now().UTC()

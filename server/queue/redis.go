@@ -66,8 +66,11 @@ type RedisQueue struct {
 	now         func() time.Time
 	logger      *slog.Logger
 	groupExists atomic.Bool
-	down        atomic.Bool   // a call found Redis unreachable; see redis_recovery.go
-	recovered   chan struct{} // Recovered
+	down        atomic.Bool    // a call found Redis unreachable; see redis_recovery.go
+	recovered   chan time.Time // Recovered
+	recoveryMu  sync.Mutex     // guards downAt, upAt and sending on recovered
+	downAt      time.Time      // when the last outage was noticed
+	upAt        time.Time      // when Redis answered again after it
 
 	kick chan struct{} // EnqueueAt → mover: a new delayed message, maybe due sooner
 
@@ -95,7 +98,7 @@ func NewRedisQueue(client redis.UniversalClient, cfg RedisConfig) *RedisQueue {
 		now:        cfg.Now,
 		logger:     cmp.Or(cfg.Logger, slog.Default()),
 		kick:       make(chan struct{}, 1),
-		recovered:  make(chan struct{}, 1),
+		recovered:  make(chan time.Time, 1),
 	}
 	if q.now == nil {
 		q.now = time.Now
@@ -241,7 +244,7 @@ func (q *RedisQueue) retryNoGroup(ctx context.Context, f func() error) error {
 	}
 	// The stream or its group vanished, and with them any messages: the sweeper enqueues
 	// their executions again.
-	q.signalRecovered()
+	q.groupVanished()
 	q.groupExists.Store(false)
 	if err := q.ensureGroup(ctx); err != nil {
 		return err
