@@ -150,7 +150,7 @@ func TestSweepAll(t *testing.T) {
 	sweeper := execution.NewSweeper(b.db, b.queue, execution.SweeperConfig{Logger: slog.New(slog.DiscardHandler)})
 	n, err := sweeper.Sweep(ctx)
 	is.NoErr(err)
-	is.Equal(n, 0) // fresh: not stale yet
+	is.Equal(n, 0)                                    // fresh: not stale yet
 	n, err = sweeper.SweepAll(ctx, pending.CreatedAt) // changed later: not lost
 	is.NoErr(err)
 	is.Equal(n, 0)
