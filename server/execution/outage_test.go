@@ -128,9 +128,9 @@ func TestDeduplicatedPendingRequeued(t *testing.T) {
 	is.Equal(receiveIDs(ctx, t, b.queue, 1), []string{first.ID}) // enqueued again
 }
 
-// TestSweepAll: SweepAll enqueues every due PENDING and every RUNNING execution whatever its
-// age, which a periodic Sweep leaves alone until StaleAfter; the sweeper does it at start-up
-// with RecoverAtStart and on every Wake.
+// TestSweepAll: SweepAll enqueues every due PENDING and every RUNNING execution not changed
+// since a time, which a periodic Sweep leaves alone until StaleAfter; the sweeper does it on
+// every Wake. RecoverAtStart hands RUNNING ones back to PENDING and enqueues all at start-up.
 func TestSweepAll(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
@@ -167,6 +167,10 @@ func TestSweepAll(t *testing.T) {
 		Logger:         slog.New(slog.DiscardHandler),
 	}))
 	is.Equal(receiveIDs(ctx, t, b.queue, 2), want) // at start-up
+	back, err := b.db.ExecutionGet(ctx, running.ID)
+	is.NoErr(err)
+	is.Equal(back.Status, execution.StatusPending) // handed back, to be admitted again
+	is.Equal(back.Attempt, int32(1))               // the interrupted attempt; the next claim counts the next
 	wake <- time.Now()
 	is.Equal(receiveIDs(ctx, t, b.queue, 2), want) // on a wake
 }

@@ -3,10 +3,12 @@ package execution
 import (
 	"cmp"
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 	"github.com/workflow-runtime/workflow-runtime/server/queue"
 )
 
@@ -37,7 +39,7 @@ type SweeperConfig struct {
 	// (queue.RedisQueue.Recovered), so that they are replaced now rather than after
 	// StaleAfter. Default nil: never.
 	Wake <-chan time.Time
-	// RecoverAtStart makes Start sweep every non-terminal execution at once (SweepAll): the
+	// RecoverAtStart makes Start recover every non-terminal execution at once (Recover): the
 	// embedded mode, where this process is the only worker and nothing that was PENDING or
 	// RUNNING before it started has a message or a live run. Default false.
 	RecoverAtStart bool
@@ -89,7 +91,11 @@ func (s *Sweeper) Start(ctx context.Context) error {
 		prune := time.NewTicker(s.cfg.PruneEvery)
 		defer prune.Stop()
 		if s.cfg.RecoverAtStart {
-			s.sweepAll(ctx, s.cfg.Now(), "recovered the executions left unfinished by the previous run of this process")
+			if n, err := s.Recover(ctx); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Warn("start-up recovery failed; the periodic sweeps carry on", slog.Int("enqueued", n), slog.Any("error", err))
+			} else if n > 0 {
+				s.cfg.Logger.Info("recovered the executions left unfinished by the previous run of this process", slog.Int("count", n))
+			}
 		}
 		for {
 			select {
@@ -154,8 +160,8 @@ func (s *Sweeper) sweepAll(ctx context.Context, before time.Time, what string) {
 
 // SweepAll enqueues every due execution that is PENDING or RUNNING and has not changed since
 // before, and returns how many. It is Sweep with before for the stale age, in batches of Batch:
-// for when every message enqueued before a time may be lost (the queue came back empty) or
-// none can exist (start-up of the embedded mode: before is now). A duplicate message is harmless: the worker reads the row, a RUNNING one
+// for when every message enqueued before a time may be lost (the queue came back empty). A
+// duplicate message is harmless: the worker reads the row, a RUNNING one
 // whose run is alive keeps its lease and the message is looked at again later, one whose run
 // is gone is taken over with a larger fencing token.
 func (s *Sweeper) SweepAll(ctx context.Context, before time.Time) (int, error) {
@@ -177,6 +183,52 @@ func (s *Sweeper) SweepAll(ctx context.Context, before time.Time) (int, error) {
 			if err := s.queue.EnqueueBatch(ctx, msgs); err != nil {
 				return total, err
 			}
+		}
+		total += len(ids)
+		if len(ids) < s.cfg.Batch {
+			return total, nil
+		}
+	}
+}
+
+// interruptedReason is the error recorded on an execution whose run was interrupted by the
+// end of the process (Recover).
+const interruptedReason = "the process running it stopped; run again after its restart"
+
+// Recover hands back every due execution that is not terminal, for when none of them can have
+// a message or a live run (start-up of the embedded mode, the only worker): a RUNNING one goes
+// back to PENDING under its fence (ExecutionRetry, the interrupted attempt's error recorded;
+// the next claim counts a new attempt), and all are enqueued. Handed back rather than taken
+// over while RUNNING, each goes through admission like any PENDING execution, so a workflow's
+// interrupted run and the executions buffered behind it are ordered by its overlap policy.
+// It returns how many it enqueued.
+func (s *Sweeper) Recover(ctx context.Context) (int, error) {
+	before := s.cfg.Now().UTC()
+	total := 0
+	for {
+		now := s.cfg.Now().UTC()
+		ids, err := s.store.ExecutionTouchDue(ctx, now, before, now, s.cfg.Batch)
+		if err != nil {
+			return total, err
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		es, err := s.store.ExecutionGetMany(ctx, ids)
+		if err != nil {
+			return total, err
+		}
+		msgs := make([]queue.Message, 0, len(ids))
+		for _, id := range ids {
+			if e := es[id]; e != nil && e.Status == StatusRunning {
+				if err := s.store.ExecutionRetry(ctx, id, e.FencingToken, now, interruptedReason); err != nil && !errors.Is(err, apperr.ErrConflict) {
+					return total, err
+				}
+			}
+			msgs = append(msgs, queue.Message{ExecutionID: id})
+		}
+		if err := s.queue.EnqueueBatch(ctx, msgs); err != nil {
+			return total, err
 		}
 		total += len(ids)
 		if len(ids) < s.cfg.Batch {
