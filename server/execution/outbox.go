@@ -130,10 +130,3 @@ func (o *outbox) flush(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
-
-// kept is how many messages wait to be enqueued.
-func (o *outbox) kept() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.pending)
-}
