@@ -65,10 +65,11 @@
 //     they go out as soon as Redis answers (a process that dies meanwhile leaves its rows to
 //     the Sweeper).
 //   - Redis comes back empty (no stream, no group, no delayed messages, no locks): the queue
-//     re-creates the stream and the group and says so (queue.RedisQueue.Recovered); the Sweeper
-//     then enqueues every due PENDING and RUNNING execution at once (SweepAll), not after
-//     StaleAfter. Lock fences follow the clock, so a RUNNING one taken over runs with a larger
-//     fence than the lost run's.
+//     re-creates the stream and the group and says so (queue.RedisQueue.Recovered), with the
+//     time the outage began; the Sweeper then enqueues at once (SweepAll), not after StaleAfter,
+//     every due PENDING execution not changed since then (later ones are still with their
+//     producers) and every RUNNING one (its lease vanished: its run is cancelled, and the new
+//     delivery takes it over with a larger fence, since fences follow the clock).
 //   - The recording process dies between the insert and the enqueue: the Sweeper enqueues the
 //     row after StaleAfter, or earlier a deduplicated Trigger or Fire for the same key does,
 //     when the row is PENDING, due and unchanged for RequeueAfter.

@@ -158,37 +158,45 @@ func (s *Sweeper) sweepAll(ctx context.Context, before time.Time, what string) {
 	}
 }
 
-// SweepAll enqueues every due execution that is PENDING or RUNNING and has not changed since
-// before, and returns how many. It is Sweep with before for the stale age, in batches of Batch:
-// for when every message enqueued before a time may be lost (the queue came back empty). A
-// duplicate message is harmless: the worker reads the row, a RUNNING one
-// whose run is alive keeps its lease and the message is looked at again later, one whose run
-// is gone is taken over with a larger fencing token.
+// SweepAll enqueues every due execution that is PENDING and has not changed since before, and
+// every RUNNING one, and returns how many: for when every message enqueued before a time may be
+// lost (the queue came back empty). PENDING ones changed later were enqueued after the outage
+// began, so their producers still hold their messages; a RUNNING one may have lost its lease
+// and message with Redis (its run is cancelled when it notices), so it is enqueued whatever its
+// heartbeat says. A duplicate message is harmless: the worker reads the row, a RUNNING one
+// whose lease is alive is looked at again later, one whose lease is gone is taken over with a
+// larger fencing token (the fences follow the clock). In batches of Batch.
 func (s *Sweeper) SweepAll(ctx context.Context, before time.Time) (int, error) {
 	// One cut-off for every batch: the rows touched by a batch (updated_at = now) are not
 	// taken again by the next.
 	before = before.UTC()
+	cutoff := s.cfg.Now().UTC()
 	total := 0
-	for {
-		now := s.cfg.Now().UTC()
-		ids, err := s.store.ExecutionTouchDue(ctx, now, before, now, s.cfg.Batch)
-		if err != nil {
-			return total, err
-		}
-		msgs := make([]queue.Message, len(ids))
-		for i, id := range ids {
-			msgs[i] = queue.Message{ExecutionID: id}
-		}
-		if len(msgs) > 0 {
-			if err := s.queue.EnqueueBatch(ctx, msgs); err != nil {
+	for _, touch := range []func(now time.Time) ([]string, error){
+		func(now time.Time) ([]string, error) { return s.store.ExecutionTouchDue(ctx, now, before, now, s.cfg.Batch) },
+		func(now time.Time) ([]string, error) { return s.store.ExecutionTouchRunning(ctx, cutoff, now, s.cfg.Batch) },
+	} {
+		for {
+			ids, err := touch(s.cfg.Now().UTC())
+			if err != nil {
 				return total, err
 			}
-		}
-		total += len(ids)
-		if len(ids) < s.cfg.Batch {
-			return total, nil
+			msgs := make([]queue.Message, len(ids))
+			for i, id := range ids {
+				msgs[i] = queue.Message{ExecutionID: id}
+			}
+			if len(msgs) > 0 {
+				if err := s.queue.EnqueueBatch(ctx, msgs); err != nil {
+					return total, err
+				}
+			}
+			total += len(ids)
+			if len(ids) < s.cfg.Batch {
+				break
+			}
 		}
 	}
+	return total, nil
 }
 
 // interruptedReason is the error recorded on an execution whose run was interrupted by the
