@@ -173,8 +173,12 @@ func (s *Sweeper) SweepAll(ctx context.Context, before time.Time) (int, error) {
 	cutoff := s.cfg.Now().UTC()
 	total := 0
 	for _, touch := range []func(now time.Time) ([]string, error){
-		func(now time.Time) ([]string, error) { return s.store.ExecutionTouchDue(ctx, now, before, now, s.cfg.Batch) },
-		func(now time.Time) ([]string, error) { return s.store.ExecutionTouchRunning(ctx, cutoff, now, s.cfg.Batch) },
+		func(now time.Time) ([]string, error) {
+			return s.store.ExecutionTouchDue(ctx, now, before, now, s.cfg.Batch)
+		},
+		func(now time.Time) ([]string, error) {
+			return s.store.ExecutionTouchRunning(ctx, cutoff, now, s.cfg.Batch)
+		},
 	} {
 		for {
 			ids, err := touch(s.cfg.Now().UTC())
