@@ -3,9 +3,12 @@ package api
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"regexp"
 	"strconv"
+	"syscall"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"connectrpc.com/connect"
@@ -15,8 +18,11 @@ import (
 )
 
 // toConnect is the one place where domain errors become Connect errors. Sentinels keep their
-// message (it names the thing and what was being done); anything unknown becomes internal with a
-// generic message, and the real error goes to the log.
+// message (it names the thing and what was being done). A dependency that does not answer is
+// unavailable, which gateways retry: apperr.ErrUnavailable (the store translates its own
+// connection failures to it) and a connection failure that reached here untranslated (Redis,
+// on the paths that need it: a refused or broken connection, an exhausted pool). Anything
+// unknown becomes internal with a generic message, and the real error goes to the log.
 func (h *Handler) toConnect(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
@@ -33,15 +39,28 @@ func (h *Handler) toConnect(ctx context.Context, err error) error {
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, apperr.ErrConflict):
 		return connect.NewError(connect.CodeAborted, err)
-	case errors.Is(err, apperr.ErrUnavailable):
-		return connect.NewError(connect.CodeUnavailable, err)
 	case errors.Is(err, context.Canceled):
 		return connect.NewError(connect.CodeCanceled, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return connect.NewError(connect.CodeDeadlineExceeded, err)
+	case errors.Is(err, apperr.ErrUnavailable), connectionFailed(err):
+		// The driver's message names hosts and users: it goes to the log, not to the caller.
+		h.logger.WarnContext(ctx, "dependency unavailable", slog.String("procedure", procedureOf(ctx)), slog.Any("error", err))
+		return connect.NewError(connect.CodeUnavailable, errors.New("a dependency is unavailable; retry"))
 	}
 	h.logger.ErrorContext(ctx, "internal error", slog.String("procedure", procedureOf(ctx)), slog.Any("error", err))
 	return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+}
+
+// connectionFailed reports whether err is a failed or broken network connection: what go-redis
+// returns when Redis is down (a *net.OpError from the dial, a reset or closed connection, a pool
+// timeout, which is a net.Error too).
+func connectionFailed(err error) bool {
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
 }
 
 // validationError answers invalid_argument with a buf.validate.Violations detail, the same shape

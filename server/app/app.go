@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/redis/go-redis/v9"
@@ -94,15 +95,16 @@ type App struct {
 	engineProbe func(ctx context.Context) error
 
 	// Set by Start, in this order; nil when that part did not start (or is not in the role).
-	db       *store.DB
-	redis    *redis.Client
-	backends *backends
-	workers  []lifecycle
-	server   *httpserver.Server
-	profiler *profiler     // WFR_PPROF_ADDR
-	tokens   *auth.Tokens  // WFR_AUTH_TOKENS_FILE; nil when authentication is off
-	stopAuth func()        // ends the SIGHUP reloads
-	obs      observability // traces and metrics; see telemetry.go
+	db         *store.DB
+	redis      *redis.Client
+	backends   *backends
+	executions *execution.Service
+	workers    []lifecycle
+	server     *httpserver.Server
+	profiler   *profiler     // WFR_PPROF_ADDR
+	tokens     *auth.Tokens  // WFR_AUTH_TOKENS_FILE; nil when authentication is off
+	stopAuth   func()        // ends the SIGHUP reloads
+	obs        observability // traces and metrics; see telemetry.go
 
 	stopOnce sync.Once
 	stopErr  error
@@ -194,7 +196,7 @@ func (a *App) Start(ctx context.Context) error {
 		if err := a.redis.Ping(ctx).Err(); err != nil {
 			return fmt.Errorf("connect to redis: %w", err)
 		}
-		a.checker.Register("redis", func(ctx context.Context) error { return a.redis.Ping(ctx).Err() })
+		a.registerCheck("redis", func(ctx context.Context) error { return a.redis.Ping(ctx).Err() })
 	}
 	a.backends = newBackends(a.redis, a.logger)
 	if err := a.observeQueue(); err != nil {
@@ -206,6 +208,7 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	executions := execution.NewService(db, a.backends.queue, a.backends.notifier, execution.ServiceConfig{Logger: a.logger})
+	a.executions = executions
 	mon := newMonitoring(db, string(role), Version, a.logger, a.janitorMetrics)
 
 	if role == config.RoleAll || role == config.RoleWorker {
@@ -223,7 +226,7 @@ func (a *App) Start(ctx context.Context) error {
 				ShutdownGrace:  a.cfg.ShutdownGrace,
 				EngineProbe:    a.engineProbe,
 			}),
-			execution.NewSweeper(db, a.backends.queue, execution.SweeperConfig{Logger: a.logger}),
+			execution.NewSweeper(db, a.backends.queue, a.sweeperConfig()),
 			mon.janitor,
 		)
 	}
@@ -296,7 +299,7 @@ func (a *App) engine() (execution.Engine, error) {
 		}
 		return nil
 	}
-	a.checker.Register("workflow_engine", a.engineProbe)
+	a.registerCheck("workflow_engine", a.engineProbe)
 	clientOpts, err := a.engineClientOptions()
 	if err != nil {
 		return nil, err
@@ -359,6 +362,15 @@ func (a *App) Stop(ctx context.Context) error {
 		for i := len(a.workers) - 1; i >= 0; i-- {
 			a.workers[i].Stop()
 		}
+		if a.executions != nil {
+			// Recorded executions still on their way to the queue go out before its connection
+			// closes; what does not within the bound is left to the sweeper.
+			fctx, cancel := context.WithTimeout(ctx, flushTimeout)
+			if err := a.executions.Flush(fctx); err != nil {
+				a.logger.Warn("executions not enqueued at shutdown; the sweeper enqueues them", "error", err.Error())
+			}
+			cancel()
+		}
 		if a.profiler != nil {
 			a.profiler.Stop()
 		}
@@ -383,6 +395,52 @@ func (a *App) Stop(ctx context.Context) error {
 	})
 	return a.stopErr
 }
+
+// flushTimeout bounds how long Stop waits for recorded executions to reach the queue.
+const flushTimeout = 2 * time.Second
+
+// Readiness per role: each role is ready when what it needs to do its job answers.
+//
+//	role       needs                                  reported only (/health)
+//	api        database                               redis, workflow_engine
+//	scheduler  database, redis (fire locks)           workflow_engine
+//	worker     database, redis (queue), engine        -
+//	all        database, redis, engine                -
+//
+// The api role records triggers with Redis down (the row is the truth; the executions go on
+// the queue when it answers), so it stays ready and keeps taking them.
+
+// registerCheck registers a dependency check, required for readiness when the role needs the
+// dependency to do its job.
+func (a *App) registerCheck(name string, fn health.CheckFunc) {
+	required := true
+	switch a.cfg.Role {
+	case config.RoleAPI:
+		required = name == "database"
+	case config.RoleScheduler:
+		required = name != "workflow_engine"
+	}
+	if required {
+		a.checker.Register(name, fn)
+	} else {
+		a.checker.RegisterOptional(name, fn)
+	}
+}
+
+// sweeperConfig: sweep every due execution at once when the queue says Redis is back (its
+// messages may be lost), and at start-up in the embedded mode, where this process is the only
+// worker, so every execution left PENDING or RUNNING is orphaned.
+func (a *App) sweeperConfig() execution.SweeperConfig {
+	cfg := execution.SweeperConfig{Logger: a.logger, RecoverAtStart: a.redis == nil}
+	if r, ok := a.backends.queue.(interface{ Recovered() <-chan time.Time }); ok {
+		cfg.Wake = r.Recovered()
+	}
+	return cfg
+}
+
+// Readiness says whether this process can do its role's job (see registerCheck): nil when it
+// can. A worker can ask it before it takes work.
+func (a *App) Readiness(ctx context.Context) error { return a.checker.Readiness(ctx) }
 
 // Addr is the HTTP server's bound address once started ("" before).
 func (a *App) Addr() string {

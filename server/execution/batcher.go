@@ -9,8 +9,9 @@ import (
 
 // triggerBatcher records concurrent triggers together (a group): the calls that are waiting
 // when a batch starts are recorded by one statement (Store.ExecutionTriggerBatch) and their new
-// executions enqueued by one round trip (Queue.EnqueueBatch); a lone call is the single-row
-// statement and one XADD.
+// executions handed to the outbox, which enqueues them in the background (one round trip of
+// XADDs per batch); a lone call is the single-row statement. The answers do not wait for the
+// enqueue: the rows are the truth.
 //
 // Guarantees are ExecutionTrigger's, row by row: the statement checks each row's deployment and
 // uniqueness as the single-row one does, and the rows it did not insert are looked at one by
@@ -19,8 +20,7 @@ import (
 // enqueued (as when a ctx ends after the INSERT of a single call).
 type triggerBatcher struct {
 	store  Store
-	queue  Queue
-	logger *slog.Logger
+	outbox *outbox
 	*group[triggerRequest, TriggerResult]
 }
 
@@ -30,8 +30,8 @@ type triggerRequest struct {
 	traceparent string
 }
 
-func newTriggerBatcher(store Store, q Queue, logger *slog.Logger, max int) *triggerBatcher {
-	b := &triggerBatcher{store: store, queue: q, logger: logger}
+func newTriggerBatcher(store Store, out *outbox, logger *slog.Logger, max int) *triggerBatcher {
+	b := &triggerBatcher{store: store, outbox: out}
 	b.group = newGroup("record executions", max, logger, b.run)
 	return b
 }
@@ -41,13 +41,13 @@ func (b *triggerBatcher) trigger(ctx context.Context, row TriggerRow, traceparen
 	return b.do(ctx, triggerRequest{row: row, traceparent: traceparent})
 }
 
-// run records and enqueues one batch.
+// run records one batch and hands its new executions to the outbox.
 func (b *triggerBatcher) run(ctx context.Context, batch []triggerRequest) ([]TriggerResult, error) {
 	if len(batch) == 1 { // nothing to share: the single-row statement and a plain XADD
 		c := batch[0]
 		e, inserted, err := b.store.ExecutionTrigger(ctx, c.row.Execution, c.row.WebhookPath)
 		if err == nil && inserted {
-			b.enqueue(ctx, []queue.Message{{ExecutionID: e.ID, Traceparent: c.traceparent}})
+			b.outbox.add(queue.Message{ExecutionID: e.ID, Traceparent: c.traceparent})
 		}
 		return []TriggerResult{{Execution: e, Inserted: inserted, Err: err}}, nil
 	}
@@ -65,28 +65,6 @@ func (b *triggerBatcher) run(ctx context.Context, batch []triggerRequest) ([]Tri
 			msgs = append(msgs, queue.Message{ExecutionID: r.Execution.ID, Traceparent: c.traceparent})
 		}
 	}
-	b.enqueue(ctx, msgs)
+	b.outbox.add(msgs...)
 	return results, nil
-}
-
-// enqueue hands recorded executions to the queue. The rows are the truth: when the enqueue
-// fails the sweeper enqueues them later.
-func (b *triggerBatcher) enqueue(ctx context.Context, msgs []queue.Message) {
-	if len(msgs) == 0 {
-		return
-	}
-	var err error
-	if len(msgs) == 1 {
-		err = b.queue.Enqueue(ctx, msgs[0])
-	} else {
-		err = b.queue.EnqueueBatch(ctx, msgs)
-	}
-	if err != nil {
-		ids := make([]string, len(msgs))
-		for i, m := range msgs {
-			ids[i] = m.ExecutionID
-		}
-		b.logger.WarnContext(ctx, "enqueue failed; the sweeper will enqueue the executions",
-			slog.Any("execution_ids", ids), slog.Any("error", err))
-	}
 }

@@ -7,10 +7,12 @@
 //     duplicates impossible: (workflow_id, idempotency_key) for API triggers, (workflow_id,
 //     trigger_id, scheduled_at) for cron fires. A repeat returns the first row. Concurrent
 //     Trigger calls are recorded together (batcher.go): one multi-row INSERT … SELECT, whose
-//     rows are checked and deduplicated one by one as a single call's would be, and one
-//     pipelined round trip of XADDs for the new ones.
-//  2. Enqueue: a message {execution_id, traceparent} goes on the queue. The row is the truth;
-//     the queue is delivery. If the enqueue is lost, the Sweeper enqueues the row again.
+//     rows are checked and deduplicated one by one as a single call's would be. The call
+//     answers once its row is written.
+//  2. Enqueue: a message {execution_id, traceparent} goes on the queue, in the background
+//     (outbox.go: one pipelined round trip of XADDs per batch, each attempt bounded). The row is
+//     the truth; the queue is delivery. If the enqueue is lost, the Sweeper enqueues the row
+//     again.
 //  3. Admit: a Worker receives the message, reads the row (terminal: acknowledge and stop) and
 //     takes the lock: "workflow:<id>" for SKIP, BUFFER_ONE, BUFFER_ALL and CANCEL_OTHER,
 //     "execution:<id>" for ALLOW_ALL (so a message delivered twice still runs once). When the
@@ -85,4 +87,28 @@
 //     the overlap was in the schedule. When the holder started later, the overlap exists only
 //     because delivery was late: the newcomer waits (looks again every LockTTL/10, 10ms..1s)
 //     and runs after it. Manual and webhook executions are skipped whenever the lock is held.
+//   - Worker frozen past its lease (SIGSTOP, a VM pause) with nodes still to run: lock.Hold
+//     carries the lease's deadline on the monotonic clock and the engine compares it with the
+//     clock before each node, so when the worker wakes it starts no further node
+//     (engine.ErrLeaseExpired, read as a lost lease) even before its renewal has failed. A node
+//     already running goes on until its context is cancelled; a remote engine sees only the
+//     cancellation (engine/doc.go, "The lease deadline"); the http node's Idempotency-Key
+//     (execution id and attempt) lets a receiver drop such a stale call.
+//   - Redis down while executions are recorded: Trigger and Fire answer once the row is written;
+//     the outbox keeps the messages the queue refuses and offers them every EnqueueRetry, so
+//     they go out as soon as Redis answers (a process that dies meanwhile leaves its rows to
+//     the Sweeper).
+//   - Redis comes back empty (no stream, no group, no delayed messages, no locks): the queue
+//     re-creates the stream and the group and says so (queue.RedisQueue.Recovered), with the
+//     time the outage began; the Sweeper then enqueues at once (SweepAll), not after StaleAfter,
+//     every due PENDING execution not changed since then (later ones are still with their
+//     producers) and every RUNNING one (its lease vanished: its run is cancelled, and the new
+//     delivery takes it over with a larger fence, since fences follow the clock).
+//   - The recording process dies between the insert and the enqueue: the Sweeper enqueues the
+//     row after StaleAfter, or earlier a deduplicated Trigger or Fire for the same key does,
+//     when the row is PENDING, due and unchanged for RequeueAfter.
+//   - The embedded process is killed: at its next start every non-terminal row is orphaned (it
+//     was the only worker), so the Sweeper enqueues them all at once (RecoverAtStart); the local
+//     lock's fences follow the clock, so they are larger than those stored on the rows and the
+//     claims succeed.
 package execution

@@ -136,6 +136,9 @@ type Store interface {
 	// worker), sets their updated_at to now (so concurrent sweepers do not take the same rows)
 	// and returns their ids, oldest first: executions whose message was lost.
 	ExecutionTouchDue(ctx context.Context, due, staleBefore, now time.Time, limit int) ([]string, error)
+	// ExecutionTouchRunning is ExecutionTouchDue for RUNNING executions only: those not updated
+	// since staleBefore, however recently that was (their leases may have vanished with Redis).
+	ExecutionTouchRunning(ctx context.Context, staleBefore, now time.Time, limit int) ([]string, error)
 	// ExecutionHeartbeat marks a RUNNING execution under fence as alive (updated_at = now) and
 	// reports whether a cancellation was requested. apperr.ErrConflict when the row is not
 	// RUNNING under fence any more (another owner took it over).

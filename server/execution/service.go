@@ -25,30 +25,69 @@ type ServiceConfig struct {
 	// TriggerBatch is the most concurrent Trigger calls recorded by one statement and enqueued by
 	// one round trip. Default 128.
 	TriggerBatch int
+	// EnqueueTimeout bounds one attempt to enqueue recorded executions. Nobody waits for it: the
+	// answer of Trigger and Fire depends on the row alone. Default 1s.
+	EnqueueTimeout time.Duration
+	// EnqueueRetry is how often kept executions are offered to a queue that failed. Default
+	// 100ms: a failing Redis refuses a connection at once, and what was accepted during its
+	// outage goes out as soon as it answers.
+	EnqueueRetry time.Duration
+	// EnqueueKeep is the most executions kept for a queue that fails; beyond that the oldest
+	// are left to the sweeper. Default 100000.
+	EnqueueKeep int
+	// RequeueAfter: a Trigger or Fire deduplicated onto a PENDING execution that is due and has
+	// not changed for this long enqueues it again, since its message may be lost (the process
+	// that recorded it died before the enqueue; Redis lost it). A duplicate message is harmless
+	// (doc.go). Default 2s: longer than an enqueue takes, so a repeat right after the first
+	// call adds no message.
+	RequeueAfter time.Duration
 }
 
 // Service records executions and hands them to the queue (the api role's half of the path of
 // one execution), reads them, and cancels them.
 type Service struct {
 	store    Store
-	queue    Queue
 	notifier Notifier
 	now      func() time.Time
 	logger   *slog.Logger
 	triggers *triggerBatcher
+	outbox   *outbox
+	requeue  time.Duration // ServiceConfig.RequeueAfter
 }
 
 // NewService returns a Service.
 func NewService(store Store, q Queue, notifier Notifier, cfg ServiceConfig) *Service {
-	s := &Service{store: store, queue: q, notifier: notifier, now: cfg.Now, logger: cfg.Logger}
+	s := &Service{store: store, notifier: notifier, now: cfg.Now, logger: cfg.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
-	s.triggers = newTriggerBatcher(store, q, s.logger, cmp.Or(max(cfg.TriggerBatch, 0), 128))
+	s.outbox = newOutbox(q, s.logger, cmp.Or(cfg.EnqueueTimeout, time.Second), cmp.Or(cfg.EnqueueRetry, 100*time.Millisecond),
+		cmp.Or(cfg.EnqueueKeep, 100_000))
+	s.requeue = cmp.Or(cfg.RequeueAfter, 2*time.Second)
+	s.triggers = newTriggerBatcher(store, s.outbox, s.logger, cmp.Or(max(cfg.TriggerBatch, 0), 128))
 	return s
+}
+
+// Flush waits until every recorded execution has been handed to the queue, or ctx ends: at
+// shutdown, before the queue's connection closes.
+func (s *Service) Flush(ctx context.Context) error {
+	return s.outbox.flush(ctx)
+}
+
+// requeueIfLost enqueues e again when it is a PENDING execution, due, unchanged for
+// RequeueAfter: its message may be lost.
+func (s *Service) requeueIfLost(e *Execution, traceparent string) {
+	if e == nil || e.Status != StatusPending {
+		return
+	}
+	now := s.now()
+	if e.AvailableAt.After(now) || now.Sub(e.UpdatedAt) < s.requeue {
+		return
+	}
+	s.outbox.add(queue.Message{ExecutionID: e.ID, Traceparent: traceparent})
 }
 
 // TriggerParams is the input of Trigger: exactly one of WorkflowID and WebhookPath.
@@ -65,9 +104,10 @@ type TriggerParams struct {
 }
 
 // Trigger records a PENDING execution of a DEPLOYED deployment and enqueues it. A repeated
-// idempotency key returns the first execution with deduplicated true and enqueues nothing.
-// The row is the truth: when the enqueue fails the execution is still returned, and the
-// sweeper enqueues it later. Concurrent calls are recorded and enqueued in batches
+// idempotency key returns the first execution with deduplicated true, and enqueues it again
+// only when it is PENDING and its message may be lost (ServiceConfig.RequeueAfter). The row is
+// the truth: Trigger answers once the row is written, and the outbox enqueues in the
+// background, keeping what a failing queue refuses until it answers. Concurrent calls are recorded and enqueued in batches
 // (triggerBatcher); when ctx ends first, Trigger returns ctx.Err() and the execution may still
 // be recorded.
 func (s *Service) Trigger(ctx context.Context, p *TriggerParams) (e *Execution, deduplicated bool, err error) {
@@ -100,6 +140,9 @@ func (s *Service) Trigger(ctx context.Context, p *TriggerParams) (e *Execution, 
 	}
 	if res.Err != nil {
 		return nil, false, res.Err // says what was looked up
+	}
+	if !res.Inserted {
+		s.requeueIfLost(res.Execution, traceparent)
 	}
 	return res.Execution, !res.Inserted, nil
 }
@@ -134,31 +177,22 @@ func (s *Service) Fire(ctx context.Context, p *FireParams) (e *Execution, dedupl
 	return s.record(ctx, e, p.Traceparent)
 }
 
-// record inserts e and enqueues it when it is new.
+// record inserts e and hands it to the outbox when it is new (or when, deduplicated, its
+// message may be lost).
 func (s *Service) record(ctx context.Context, e *Execution, traceparent string) (*Execution, bool, error) {
 	got, inserted, err := s.store.ExecutionInsert(ctx, e)
 	if err != nil {
 		return nil, false, fmt.Errorf("record execution of %s: %w", e.WorkflowID, err)
 	}
+	// The worker's span continues the active span's trace (the scheduler's fire); traceparent
+	// is the fallback for a caller without tracing.
+	traceparent = cmp.Or(telemetry.Traceparent(ctx), traceparent)
 	if !inserted {
+		s.requeueIfLost(got, traceparent)
 		return got, true, nil
 	}
-	s.enqueue(ctx, got, traceparent)
+	s.outbox.add(queue.Message{ExecutionID: got.ID, Traceparent: traceparent})
 	return got, false, nil
-}
-
-// enqueue hands a recorded execution to the queue. The row is the truth: when the enqueue
-// fails the sweeper enqueues the execution later.
-func (s *Service) enqueue(ctx context.Context, e *Execution, traceparent string) {
-	// The worker's span continues the active span's trace (the RPC's server span, the
-	// scheduler's fire); traceparent is the fallback for a caller without tracing.
-	if tp := telemetry.Traceparent(ctx); tp != "" {
-		traceparent = tp
-	}
-	if err := s.queue.Enqueue(ctx, queue.Message{ExecutionID: e.ID, Traceparent: traceparent}); err != nil {
-		s.logger.WarnContext(ctx, "enqueue failed; the sweeper will enqueue the execution",
-			slog.String("execution_id", e.ID), slog.Any("error", err))
-	}
 }
 
 // Get returns one execution.

@@ -3,10 +3,12 @@ package execution
 import (
 	"cmp"
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 	"github.com/workflow-runtime/workflow-runtime/server/queue"
 )
 
@@ -31,6 +33,16 @@ type SweeperConfig struct {
 	// message, so there a live worker on a queue quiet for this long is removed too.) Removing a
 	// live consumer is harmless: its next read creates it again.
 	ConsumerIdle time.Duration
+	// Wake makes the sweeper sweep at once every due execution that is not terminal and has
+	// not changed since the time received (SweepAll): the queue says through it that Redis
+	// answers again after an outage or lost its stream, and since when messages may be lost
+	// (queue.RedisQueue.Recovered), so that they are replaced now rather than after
+	// StaleAfter. Default nil: never.
+	Wake <-chan time.Time
+	// RecoverAtStart makes Start recover every non-terminal execution at once (Recover): the
+	// embedded mode, where this process is the only worker and nothing that was PENDING or
+	// RUNNING before it started has a message or a live run. Default false.
+	RecoverAtStart bool
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger. Default slog.Default().
@@ -78,10 +90,19 @@ func (s *Sweeper) Start(ctx context.Context) error {
 		defer t.Stop()
 		prune := time.NewTicker(s.cfg.PruneEvery)
 		defer prune.Stop()
+		if s.cfg.RecoverAtStart {
+			if n, err := s.Recover(ctx); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Warn("start-up recovery failed; the periodic sweeps carry on", slog.Int("enqueued", n), slog.Any("error", err))
+			} else if n > 0 {
+				s.cfg.Logger.Info("recovered the executions left unfinished by the previous run of this process", slog.Int("count", n))
+			}
+		}
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case lostBefore := <-s.cfg.Wake:
+				s.sweepAll(ctx, lostBefore, "the queue is back: re-enqueued the executions whose messages it may have lost")
 			case <-t.C:
 				if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 					s.cfg.Logger.Warn("sweep failed", slog.Any("error", err))
@@ -124,6 +145,108 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		s.cfg.Logger.Info("re-enqueued executions whose message was lost", slog.Int("count", n))
 	}
 	return n, nil
+}
+
+// sweepAll runs SweepAll and logs its outcome as what.
+func (s *Sweeper) sweepAll(ctx context.Context, before time.Time, what string) {
+	n, err := s.SweepAll(ctx, before)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.cfg.Logger.Warn("sweep of every due execution failed; the periodic sweeps carry on", slog.Int("enqueued", n), slog.Any("error", err))
+	case n > 0:
+		s.cfg.Logger.Info(what, slog.Int("count", n))
+	}
+}
+
+// SweepAll enqueues every due execution that is PENDING and has not changed since before, and
+// every RUNNING one, and returns how many: for when every message enqueued before a time may be
+// lost (the queue came back empty). PENDING ones changed later were enqueued after the outage
+// began, so their producers still hold their messages; a RUNNING one may have lost its lease
+// and message with Redis (its run is cancelled when it notices), so it is enqueued whatever its
+// heartbeat says. A duplicate message is harmless: the worker reads the row, a RUNNING one
+// whose lease is alive is looked at again later, one whose lease is gone is taken over with a
+// larger fencing token (the fences follow the clock). In batches of Batch.
+func (s *Sweeper) SweepAll(ctx context.Context, before time.Time) (int, error) {
+	// One cut-off for every batch: the rows touched by a batch (updated_at = now) are not
+	// taken again by the next.
+	before = before.UTC()
+	cutoff := s.cfg.Now().UTC()
+	total := 0
+	for _, touch := range []func(now time.Time) ([]string, error){
+		func(now time.Time) ([]string, error) {
+			return s.store.ExecutionTouchDue(ctx, now, before, now, s.cfg.Batch)
+		},
+		func(now time.Time) ([]string, error) {
+			return s.store.ExecutionTouchRunning(ctx, cutoff, now, s.cfg.Batch)
+		},
+	} {
+		for {
+			ids, err := touch(s.cfg.Now().UTC())
+			if err != nil {
+				return total, err
+			}
+			msgs := make([]queue.Message, len(ids))
+			for i, id := range ids {
+				msgs[i] = queue.Message{ExecutionID: id}
+			}
+			if len(msgs) > 0 {
+				if err := s.queue.EnqueueBatch(ctx, msgs); err != nil {
+					return total, err
+				}
+			}
+			total += len(ids)
+			if len(ids) < s.cfg.Batch {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// interruptedReason is the error recorded on an execution whose run was interrupted by the
+// end of the process (Recover).
+const interruptedReason = "the process running it stopped; run again after its restart"
+
+// Recover hands back every due execution that is not terminal, for when none of them can have
+// a message or a live run (start-up of the embedded mode, the only worker): a RUNNING one goes
+// back to PENDING under its fence (ExecutionRetry, the interrupted attempt's error recorded;
+// the next claim counts a new attempt), and all are enqueued. Handed back rather than taken
+// over while RUNNING, each goes through admission like any PENDING execution, so a workflow's
+// interrupted run and the executions buffered behind it are ordered by its overlap policy.
+// It returns how many it enqueued.
+func (s *Sweeper) Recover(ctx context.Context) (int, error) {
+	before := s.cfg.Now().UTC()
+	total := 0
+	for {
+		now := s.cfg.Now().UTC()
+		ids, err := s.store.ExecutionTouchDue(ctx, now, before, now, s.cfg.Batch)
+		if err != nil {
+			return total, err
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		es, err := s.store.ExecutionGetMany(ctx, ids)
+		if err != nil {
+			return total, err
+		}
+		msgs := make([]queue.Message, 0, len(ids))
+		for _, id := range ids {
+			if e := es[id]; e != nil && e.Status == StatusRunning {
+				if err := s.store.ExecutionRetry(ctx, id, e.FencingToken, now, interruptedReason); err != nil && !errors.Is(err, apperr.ErrConflict) {
+					return total, err
+				}
+			}
+			msgs = append(msgs, queue.Message{ExecutionID: id})
+		}
+		if err := s.queue.EnqueueBatch(ctx, msgs); err != nil {
+			return total, err
+		}
+		total += len(ids)
+		if len(ids) < s.cfg.Batch {
+			return total, nil
+		}
+	}
 }
 
 // maxLoggedConsumers is the most consumer names one log line lists.

@@ -2,18 +2,22 @@
 // for three audiences: people and dashboards (GET /health, the seed's JSON), Kubernetes probes
 // (GET /livez, GET /readyz) and gRPC clients (grpc.health.v1.Health).
 //
-// A Checker holds named dependency checks (the database, later Redis and a remote engine).
-// Check runs them concurrently, each under its own timeout, and reports every one. Readiness is
-// a flag the owner sets: true once start-up has finished, false again as soon as shutdown
-// begins, so load balancers stop sending work before connections close.
+// A Checker holds named dependency checks (the database, Redis, a remote engine). Check runs
+// them concurrently, each under its own timeout, and reports every one. Readiness is a flag the
+// owner sets (true once start-up has finished, false again as soon as shutdown begins, so load
+// balancers stop sending work before connections close) and the checks the process's role
+// needs to do its job (Register); a dependency it can work without is registered with
+// RegisterOptional: /health reports it, /readyz does not wait for it.
 package health
 
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +45,8 @@ type Dependency struct {
 	LatencyMs float64 `json:"latency_ms"`
 	// Error says why the dependency is unhealthy; empty when healthy.
 	Error string `json:"error,omitempty"`
+	// Optional is true for a dependency readiness does not require (RegisterOptional).
+	Optional bool `json:"optional,omitempty"`
 }
 
 // Report is the outcome of Check, marshalled as the /health body:
@@ -79,7 +85,7 @@ type Checker struct {
 	now     func() time.Time
 
 	mu       sync.RWMutex
-	checks   map[string]CheckFunc
+	checks   map[string]check
 	services []string // gRPC service names answered besides ""
 
 	ready atomic.Bool
@@ -93,7 +99,7 @@ func NewChecker(opts Options) *Checker {
 		version:    cmp.Or(opts.Version, "dev"),
 		timeout:    cmp.Or(opts.Timeout, DefaultTimeout),
 		now:        opts.Now,
-		checks:     make(map[string]CheckFunc),
+		checks:     make(map[string]check),
 		grpcStatus: grpchealth.NewStaticChecker(),
 	}
 	if c.now == nil {
@@ -103,11 +109,47 @@ func NewChecker(opts Options) *Checker {
 	return c
 }
 
-// Register adds (or replaces) the check named name, e.g. "database".
-func (c *Checker) Register(name string, check CheckFunc) {
+// check is one registered check.
+type check struct {
+	fn       CheckFunc
+	optional bool
+}
+
+// Register adds (or replaces) the check named name, e.g. "database": a dependency the process
+// needs to do its job, so readiness requires it.
+func (c *Checker) Register(name string, fn CheckFunc) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.checks[name] = check
+	c.checks[name] = check{fn: fn}
+}
+
+// RegisterOptional adds (or replaces) the check named name for a dependency the process can
+// do its job without (an api replica records triggers with Redis down): /health reports it,
+// readiness does not require it.
+func (c *Checker) RegisterOptional(name string, fn CheckFunc) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.checks[name] = check{fn: fn, optional: true}
+}
+
+// Readiness says whether the process can do its job: nil once start-up has finished and while
+// every required dependency answers, otherwise an error that says why. /readyz answers by it;
+// a worker can ask it before it takes work.
+func (c *Checker) Readiness(ctx context.Context) error {
+	if !c.Ready() {
+		return errors.New("starting or shutting down")
+	}
+	report := c.check(ctx, true)
+	if report.Healthy() {
+		return nil
+	}
+	var reasons []string
+	for _, name := range slices.Sorted(maps.Keys(report.Dependencies)) {
+		if dep := report.Dependencies[name]; dep.Status != StatusHealthy {
+			reasons = append(reasons, fmt.Sprintf("%s: %s", name, dep.Error))
+		}
+	}
+	return errors.New(strings.Join(reasons, "; "))
 }
 
 // RegisterService makes the gRPC health protocol answer for service (a fully-qualified
@@ -143,9 +185,17 @@ func (c *Checker) Version() string { return c.version }
 // Check runs every registered check concurrently, each bounded by the checker's timeout (and by
 // ctx), and reports them all. A check that panics or overruns its timeout is unhealthy.
 func (c *Checker) Check(ctx context.Context) Report {
+	return c.check(ctx, false)
+}
+
+// check is Check, of the required checks only when requiredOnly.
+func (c *Checker) check(ctx context.Context, requiredOnly bool) Report {
 	c.mu.RLock()
 	checks := maps.Clone(c.checks)
 	c.mu.RUnlock()
+	if requiredOnly {
+		maps.DeleteFunc(checks, func(_ string, ch check) bool { return ch.optional })
+	}
 
 	report := Report{
 		Status:       StatusHealthy,
@@ -157,9 +207,10 @@ func (c *Checker) Check(ctx context.Context) Report {
 		wg sync.WaitGroup
 		mu sync.Mutex
 	)
-	for name, check := range checks {
+	for name, ch := range checks {
 		wg.Go(func() {
-			dep := c.run(ctx, check)
+			dep := c.run(ctx, ch.fn)
+			dep.Optional = ch.optional
 			mu.Lock()
 			defer mu.Unlock()
 			report.Dependencies[name] = dep

@@ -195,6 +195,32 @@ func TestLivezAndReadyz(t *testing.T) {
 	is.Equal(b.get(t, "/livez").Code, http.StatusOK)
 }
 
+// TestReadyzOptional: a dependency registered as optional shows in /health but does not make
+// the process unready; a required one does.
+func TestReadyzOptional(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	b := setup(t, health.Options{})
+	var dbErr error
+	b.checker.Register("database", func(context.Context) error { return dbErr })
+	b.checker.RegisterOptional("redis", func(context.Context) error { return errors.New("connection refused") })
+	b.checker.SetReady(true)
+
+	is.Equal(b.get(t, "/readyz").Code, http.StatusOK) // Redis is not needed for readiness
+	is.NoErr(b.checker.Readiness(t.Context()))
+	rec := b.get(t, "/health")
+	is.Equal(rec.Code, http.StatusServiceUnavailable) // /health still reports it
+	var report health.Report
+	is.NoErr(json.Unmarshal(rec.Body.Bytes(), &report))
+	is.True(report.Dependencies["redis"].Optional)
+	is.True(!report.Dependencies["database"].Optional)
+
+	dbErr = errors.New("connection refused")
+	rec = b.get(t, "/readyz")
+	is.Equal(rec.Code, http.StatusServiceUnavailable) // a required one is down
+	is.Equal(strings.TrimSpace(rec.Body.String()), "not ready: database: connection refused")
+}
+
 func TestGRPCChecker(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)

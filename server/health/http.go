@@ -3,10 +3,7 @@ package health
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
-	"strings"
 )
 
 // Mount serves GET (and HEAD) /health, /livez and /readyz on mux.
@@ -42,23 +39,13 @@ func (c *Checker) LiveHandler() http.Handler {
 	})
 }
 
-// ReadyHandler answers 200 "ok" once start-up has finished and while every dependency answers;
-// 503 with the reasons before start-up, from the start of shutdown and during an outage.
+// ReadyHandler answers 200 "ok" once start-up has finished and while every required
+// dependency answers (Readiness); 503 with the reasons before start-up, from the start of
+// shutdown and during an outage of one of them.
 func (c *Checker) ReadyHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !c.Ready() {
-			writeText(w, http.StatusServiceUnavailable, "not ready: starting or shutting down")
-			return
-		}
-		report := c.Check(r.Context())
-		if !report.Healthy() {
-			var reasons []string
-			for _, name := range slices.Sorted(maps.Keys(report.Dependencies)) {
-				if dep := report.Dependencies[name]; dep.Status != StatusHealthy {
-					reasons = append(reasons, fmt.Sprintf("%s: %s", name, dep.Error))
-				}
-			}
-			writeText(w, http.StatusServiceUnavailable, "not ready: "+strings.Join(reasons, "; "))
+		if err := c.Readiness(r.Context()); err != nil {
+			writeText(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
 			return
 		}
 		writeText(w, http.StatusOK, "ok")

@@ -66,6 +66,11 @@ type RedisQueue struct {
 	now         func() time.Time
 	logger      *slog.Logger
 	groupExists atomic.Bool
+	down        atomic.Bool    // a call found Redis unreachable; see redis_recovery.go
+	recovered   chan time.Time // Recovered
+	recoveryMu  sync.Mutex     // guards downAt, upAt and sending on recovered
+	downAt      time.Time      // when the last outage was noticed
+	upAt        time.Time      // when Redis answered again after it
 
 	kick chan struct{} // EnqueueAt → mover: a new delayed message, maybe due sooner
 
@@ -93,6 +98,7 @@ func NewRedisQueue(client redis.UniversalClient, cfg RedisConfig) *RedisQueue {
 		now:        cfg.Now,
 		logger:     cmp.Or(cfg.Logger, slog.Default()),
 		kick:       make(chan struct{}, 1),
+		recovered:  make(chan time.Time, 1),
 	}
 	if q.now == nil {
 		q.now = time.Now
@@ -217,6 +223,7 @@ func (q *RedisQueue) ensureGroup(ctx context.Context) error {
 		return nil
 	}
 	err := q.client.XGroupCreateMkStream(ctx, q.stream, q.group, "0").Err()
+	q.observe(err)
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
 		return fmt.Errorf("create consumer group %s on %s: %w", q.group, q.stream, err)
 	}
@@ -231,9 +238,13 @@ func (q *RedisQueue) retryNoGroup(ctx context.Context, f func() error) error {
 		return err
 	}
 	err := f()
-	if err == nil || !strings.HasPrefix(err.Error(), "NOGROUP") {
+	q.observe(err)
+	if !isNoGroup(err) {
 		return err
 	}
+	// The stream or its group vanished, and with them any messages: the sweeper enqueues
+	// their executions again.
+	q.groupVanished()
 	q.groupExists.Store(false)
 	if err := q.ensureGroup(ctx); err != nil {
 		return err
@@ -250,6 +261,7 @@ func (q *RedisQueue) Enqueue(ctx context.Context, m Message) error {
 		Stream: q.stream,
 		Values: []any{"execution_id", m.ExecutionID, "traceparent", m.Traceparent},
 	}).Err()
+	q.observe(err)
 	if err != nil {
 		return fmt.Errorf("enqueue execution %s: %w", m.ExecutionID, err)
 	}
@@ -274,7 +286,9 @@ func (q *RedisQueue) EnqueueBatch(ctx context.Context, ms []Message) error {
 			Values: []any{"execution_id", m.ExecutionID, "traceparent", m.Traceparent},
 		})
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	_, err := pipe.Exec(ctx)
+	q.observe(err)
+	if err != nil {
 		return fmt.Errorf("enqueue %d executions: %w", len(ms), err)
 	}
 	return nil
@@ -296,7 +310,9 @@ func (q *RedisQueue) EnqueueAt(ctx context.Context, m Message, t time.Time) erro
 	if err != nil {
 		return fmt.Errorf("enqueue execution %s at %s: %w", m.ExecutionID, t, err)
 	}
-	if err := q.client.ZAdd(ctx, q.delayed, redis.Z{Score: float64(ceilMilli(t)), Member: member}).Err(); err != nil {
+	err = q.client.ZAdd(ctx, q.delayed, redis.Z{Score: float64(ceilMilli(t)), Member: member}).Err()
+	q.observe(err)
+	if err != nil {
 		return fmt.Errorf("enqueue execution %s at %s: %w", m.ExecutionID, t, err)
 	}
 	select {

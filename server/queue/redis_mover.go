@@ -59,7 +59,7 @@ func (q *RedisQueue) runMover(ctx context.Context, stop <-chan struct{}, stopped
 		case <-q.kick:
 		}
 		wait, err := q.moveDue(ctx)
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && !q.down.Load() { // an outage is logged once, by observe
 			q.logger.ErrorContext(ctx, "move delayed messages", "queue", q.stream, "error", err)
 		}
 		timer.Reset(wait)
@@ -69,6 +69,7 @@ func (q *RedisQueue) runMover(ctx context.Context, stop <-chan struct{}, stopped
 // moveDue runs one mover step and says how long to wait before the next.
 func (q *RedisQueue) moveDue(ctx context.Context) (time.Duration, error) {
 	res, err := moveScript.Run(ctx, q.client, []string{q.delayed, q.stream}, q.now().UnixMilli(), q.batch).Int64Slice()
+	q.observe(err)
 	if err != nil {
 		return q.interval, fmt.Errorf("move due messages: %w", err)
 	}

@@ -1,10 +1,15 @@
 package store
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -46,7 +51,12 @@ var errWebhookPathTaken = fmt.Errorf("webhook path is used by another deployment
 //     won; the caller may retry);
 //   - unique violation of the webhook path index: errWebhookPathTaken (apperr.ErrAlreadyExists);
 //   - unique violation of a trigger id within a workflow: apperr.ErrAlreadyExists;
-//   - foreign key violation (a revision or trigger of a missing workflow): apperr.ErrNotFound.
+//   - foreign key violation (a revision or trigger of a missing workflow): apperr.ErrNotFound;
+//   - the database does not answer: apperr.ErrUnavailable (the caller may retry, with the same
+//     idempotency key for a trigger, whose row may have been written before the answer was
+//     lost). That is a failed or broken connection to PostgreSQL (dial refused or timed out,
+//     connection reset or closed, SQLSTATE class 08, the server shutting down or starting up,
+//     too many connections) and SQLite busy or locked beyond its busy timeout.
 //
 // Anything else is returned as is. The result does not say what was being done: callers wrap.
 func interpretError(err error) error {
@@ -55,6 +65,9 @@ func interpretError(err error) error {
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return apperr.ErrNotFound
+	}
+	if unavailable(err) {
+		return fmt.Errorf("%w: database: %w", apperr.ErrUnavailable, err)
 	}
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
 		switch pgErr.Code {
@@ -77,6 +90,41 @@ func interpretError(err error) error {
 		return err
 	}
 	return err
+}
+
+// unavailable reports whether err says that the database did not answer, rather than that it
+// refused the statement.
+func unavailable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false // the caller's own deadline or cancellation (which is a net.Error too)
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"): // connection_exception and its subclasses
+			return true
+		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+			return true
+		case pgErr.Code == "53300": // too_many_connections
+			return true
+		}
+		return false
+	}
+	if sqliteErr, ok := errors.AsType[*sqlite.Error](err); ok {
+		switch sqliteErr.Code() & 0xff { // the primary code of an extended one
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+		return false
+	}
+	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		pgconn.SafeToRetry(err)
 }
 
 func uniqueViolation(constraint string, err error) error {

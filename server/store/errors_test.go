@@ -1,9 +1,12 @@
 package store
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -31,6 +34,12 @@ func TestInterpretError(t *testing.T) {
 		{"pg webhook path", &pgconn.PgError{Code: "23505", ConstraintName: constraintWebhookPath}, errWebhookPathTaken},
 		{"pg other unique", &pgconn.PgError{Code: "23505", ConstraintName: "idx_executions_cron_fire"}, nil},
 		{"pg other code", &pgconn.PgError{Code: "23514"}, nil},
+		{"pg admin shutdown", &pgconn.PgError{Code: "57P01"}, apperr.ErrUnavailable},
+		{"pg connection failure", &pgconn.PgError{Code: "08006"}, apperr.ErrUnavailable},
+		{"pg too many connections", &pgconn.PgError{Code: "53300"}, apperr.ErrUnavailable},
+		{"refused", fmt.Errorf("dial: %w", syscall.ECONNREFUSED), apperr.ErrUnavailable},
+		{"bad conn", driver.ErrBadConn, apperr.ErrUnavailable},
+		{"caller's deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), nil},
 		{"other", other, other},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
