@@ -34,7 +34,7 @@ func TestSkipLedger(t *testing.T) {
 	executions := execution.NewService(db, q, notifier, execution.ServiceConfig{Logger: slog.New(slog.DiscardHandler)})
 	deploys := deployments.NewService(db, deployments.ServiceConfig{KnownNodeTypes: engine.NodeTypes()})
 	d, _, err := deploys.Deploy(ctx, &deployments.DeployParams{
-		Definition: deployments.Definition{ID: "skipper", Nodes: []deployments.Node{{ID: "wait", Type: "delay", Params: map[string]any{"duration": "1s"}}}},
+		Definition: deployments.Definition{ID: "skipper", Nodes: []deployments.Node{{ID: "wait", Type: "delay", Params: map[string]any{"duration": "3s"}}}},
 		Triggers:   []deployments.Trigger{cron("minutely", "* * * * *", 30)},
 		Config:     deployments.Config{OverlapPolicy: deployments.OverlapSkip},
 	})
@@ -57,7 +57,9 @@ func TestSkipLedger(t *testing.T) {
 		e, err := db.ExecutionGet(ctx, first.ID)
 		return err == nil && e.Status == execution.StatusRunning
 	})
-	second, _, err := executions.Fire(ctx, &execution.FireParams{Deployment: d, TriggerID: "minutely", ScheduledAt: nominal.Add(time.Minute + trig.Offset())})
+	// Due while the first one runs (it started before this scheduled time): an overlap in the
+	// schedule, so SKIP skips it. (One scheduled before the first started would wait instead.)
+	second, _, err := executions.Fire(ctx, &execution.FireParams{Deployment: d, TriggerID: "minutely", ScheduledAt: time.Now().UTC().Truncate(time.Millisecond)})
 	is.NoErr(err)
 	waitFor(t, func() bool {
 		e, err := db.ExecutionGet(ctx, second.ID)
@@ -69,12 +71,12 @@ func TestSkipLedger(t *testing.T) {
 		skipped, err = db.FireList(ctx, &scheduler.FireListParams{DeploymentID: d.ID, Outcomes: []scheduler.Outcome{scheduler.OutcomeSkipped}})
 		return err == nil && len(skipped) > 0
 	})
-	is.Equal(len(skipped), 1)                                     // one SKIPPED row
-	is.Equal(skipped[0].ExecutionID, second.ID)                   // the skipped execution's
-	is.Equal(skipped[0].TriggerID, "minutely")                    // its trigger
-	is.True(skipped[0].ScheduledAt.Equal(second.ScheduledAt))     // its scheduled time
-	is.True(skipped[0].NominalAt.Equal(nominal.Add(time.Minute))) // less the jitter offset
-	is.True(skipped[0].Reason != "")                              // says why
+	is.Equal(len(skipped), 1)                                                   // one SKIPPED row
+	is.Equal(skipped[0].ExecutionID, second.ID)                                 // the skipped execution's
+	is.Equal(skipped[0].TriggerID, "minutely")                                  // its trigger
+	is.True(skipped[0].ScheduledAt.Equal(second.ScheduledAt))                   // its scheduled time
+	is.True(skipped[0].NominalAt.Equal(second.ScheduledAt.Add(-trig.Offset()))) // less the jitter offset
+	is.True(skipped[0].Reason != "")                                            // says why
 }
 
 func waitFor(t *testing.T, cond func() bool) {
