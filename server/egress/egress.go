@@ -96,7 +96,8 @@ func validHostName(s string) bool {
 			return false
 		}
 		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			letter := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_'
+			if !letter {
 				return false
 			}
 		}

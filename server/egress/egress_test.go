@@ -80,7 +80,7 @@ func TestNewAllowlist(t *testing.T) {
 // listen returns a TCP listener on 127.0.0.1 and its port.
 func listen(t *testing.T) (net.Listener, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,7 +151,7 @@ func TestHTTPNodeTransportErrorsReadTheSame(t *testing.T) {
 	is := is.New(t)
 	b := setup(t, Config{Egress: policy(t, "127.0.0.0/8")})
 
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	closed, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	is.NoErr(err)
 	closedAddr := closed.Addr().String()
 	is.NoErr(closed.Close()) // nothing listens there any more
@@ -159,7 +159,7 @@ func TestHTTPNodeTransportErrorsReadTheSame(t *testing.T) {
 	// serve answers every connection on a fresh listener with answer (after reading the request
 	// when readFirst).
 	serve := func(readFirst bool, answer string) string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 		is.NoErr(err)
 		t.Cleanup(func() { _ = ln.Close() })
 		go func() {
