@@ -208,7 +208,7 @@ func (s *httpStep) run(parent context.Context, _ *nodeInput) (any, error) {
 		// Not the body: it may echo the request's credentials, and a service answering on a
 		// private port would have it read back to whoever deployed the workflow.
 		retryable := resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
-		return nil, nodeErrorf(retryable, "%s %s: status %d %s", s.method, s.target, resp.StatusCode, http.StatusText(resp.StatusCode))
+		return nil, nodeErrorf(retryable, "%s %s: status %s", s.method, s.target, strings.TrimSpace(fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))))
 	}
 	headers := make(map[string]any, len(resp.Header))
 	for k, vs := range resp.Header {
