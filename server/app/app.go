@@ -30,6 +30,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/auth"
 	"github.com/workflow-runtime/workflow-runtime/server/config"
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/egress"
 	"github.com/workflow-runtime/workflow-runtime/server/engine"
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
@@ -156,7 +157,10 @@ func (a *App) Start(ctx context.Context) error {
 	}
 
 	if role == config.RoleEngine {
-		eng := engine.New(engine.Config{TracerProvider: a.tracerProvider()})
+		eng, err := a.embeddedEngine()
+		if err != nil {
+			return err
+		}
 		return a.startServer(ctx, nil, httpserver.Service{
 			Name: workflowenginev1connect.WorkflowEngineServiceName,
 			Handler: func(opts ...connect.HandlerOption) (string, http.Handler) {
@@ -272,7 +276,7 @@ func (a *App) Start(ctx context.Context) error {
 // engine returns the remote engine client when WFR_ENGINE_URL is set, else the embedded engine.
 func (a *App) engine() (execution.Engine, error) {
 	if a.cfg.EngineURL == "" {
-		return engine.New(engine.Config{TracerProvider: a.tracerProvider()}), nil
+		return a.embeddedEngine()
 	}
 	roots, err := a.rootCAs()
 	if err != nil {
@@ -308,6 +312,21 @@ func (a *App) engine() (execution.Engine, error) {
 		clientOpts = append(clientOpts, connect.WithInterceptors(bearer(a.cfg.EngineToken)))
 	}
 	return engine.NewClient(client, a.cfg.EngineURL, append(clientOpts, connect.WithGRPC())...), nil
+}
+
+// embeddedEngine is the reference engine of this process (roles all, worker without
+// WFR_ENGINE_URL, and engine): its http nodes reach only what the egress policy of
+// WFR_HTTP_ALLOW allows, and read at most WFR_HTTP_MAX_RESPONSE_BYTES of a response.
+func (a *App) embeddedEngine() (*engine.Engine, error) {
+	policy, err := egress.New(a.cfg.HTTPAllow)
+	if err != nil {
+		return nil, fmt.Errorf("WFR_HTTP_ALLOW: %w", err)
+	}
+	return engine.New(engine.Config{
+		TracerProvider:   a.tracerProvider(),
+		Egress:           policy,
+		MaxResponseBytes: a.cfg.HTTPMaxResponseBytes,
+	}), nil
 }
 
 func (a *App) startServer(ctx context.Context, svc workflowruntimev1connect.WorkflowRuntimeServiceHandler, extra ...httpserver.Service) error {

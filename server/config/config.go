@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/workflow-runtime/workflow-runtime/server/egress"
 )
 
 // Role selects what one process runs. See DESIGN.md, "One binary, four roles".
@@ -109,6 +111,16 @@ type Config struct {
 	// comma-separated, e.g. https://dash.example.com; "*" allows any. Default empty: no CORS
 	// headers, browsers on other origins are refused.
 	CORSAllowedOrigins []string `name:"cors-allowed-origins" env:"WFR_CORS_ALLOWED_ORIGINS" sep:"," placeholder:"ORIGIN" help:"Comma-separated browser origins allowed by CORS (* for any). Default empty: no CORS."`
+	// HTTPAllow widens the egress policy of http nodes, which by default reach public
+	// addresses only (no loopback, link-local, private, multicast or unspecified address, so a
+	// workflow cannot call this service, its metrics, its profiler or the cloud's metadata):
+	// comma-separated IP addresses, CIDR prefixes (10.1.0.0/16), host names (billing.internal)
+	// and *.domain (every name under domain). Checked on the address connected to, after name
+	// resolution and on every redirect. Default empty.
+	HTTPAllow []string `name:"http-allow" env:"WFR_HTTP_ALLOW" sep:"," placeholder:"HOST|CIDR" help:"Comma-separated IPs, CIDRs, host names or *.domains http nodes may reach besides public addresses. Default empty: public addresses only."`
+	// HTTPMaxResponseBytes is the largest response body an http node reads; a larger one fails
+	// the node. Default 10485760 (10 MiB).
+	HTTPMaxResponseBytes int64 `env:"WFR_HTTP_MAX_RESPONSE_BYTES" default:"10485760" help:"Largest response body an http node reads, in bytes. Default ${default} (10 MiB)."`
 	// PprofAddr, when set, serves Go's profiler (net/http/pprof, /debug/pprof/) on this
 	// host:port, apart from the API so that it is never exposed with it. Default empty: off.
 	PprofAddr string `name:"pprof-addr" env:"WFR_PPROF_ADDR" placeholder:"HOST:PORT" help:"Serve Go's profiler at /debug/pprof/ on this address. Default empty: off."`
@@ -206,6 +218,7 @@ func Default() Config {
 		MaxRetentionKeepLast: 10000,
 		AuthOpenHealth:       true,
 		AuthOpenMetrics:      true,
+		HTTPMaxResponseBytes: 10 << 20,
 	}
 }
 
@@ -385,6 +398,12 @@ func (c Config) Validate() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("WFR_TLS_CERT_FILE", "WFR_TLS_CERT_FILE and WFR_TLS_KEY_FILE go together")
+	}
+	if _, err := egress.New(c.HTTPAllow); err != nil {
+		bad("WFR_HTTP_ALLOW", "%v", err)
+	}
+	if c.HTTPMaxResponseBytes <= 0 {
+		bad("WFR_HTTP_MAX_RESPONSE_BYTES", "%d must be positive", c.HTTPMaxResponseBytes)
 	}
 	for _, origin := range c.CORSAllowedOrigins {
 		if err := checkOrigin(origin); err != nil {

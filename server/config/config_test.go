@@ -58,27 +58,29 @@ func TestParseEnv(t *testing.T) {
 	is := is.New(t)
 
 	cfg, err := config.Parse(nil, env{
-		"WFR_ROLE":                 "worker",
-		"WFR_ADDR":                 ":9090",
-		"WFR_DATABASE_URL":         "postgres://wfr:secret@db:5432/wfr?sslmode=disable",
-		"WFR_REDIS_URL":            "rediss://cache:6380/0",
-		"WFR_ENGINE_URL":           "https://engine.internal:8443",
-		"WFR_LOG_LEVEL":            "debug",
-		"WFR_LOG_FORMAT":           "text",
-		"WFR_LOG_FILE":             "/var/log/wfr/wfr.log",
-		"WFR_LOG_MAX_SIZE_MB":      "10",
-		"WFR_LOG_MAX_BACKUPS":      "0",
-		"WFR_LOG_MAX_AGE_DAYS":     "7",
-		"WFR_LOG_COMPRESS":         "true",
-		"WFR_MIGRATE_ON_START":     "false",
-		"WFR_SHUTDOWN_GRACE":       "45s",
-		"WFR_READ_HEADER_TIMEOUT":  "2s",
-		"WFR_READ_TIMEOUT":         "10s",
-		"WFR_WRITE_TIMEOUT":        "0s",
-		"WFR_IDLE_TIMEOUT":         "1m",
-		"WFR_MAX_REQUEST_BYTES":    "1048576",
-		"WFR_COMPRESS_MIN_BYTES":   "0",
-		"WFR_CORS_ALLOWED_ORIGINS": "https://dash.example.com,http://localhost:5173",
+		"WFR_ROLE":                    "worker",
+		"WFR_ADDR":                    ":9090",
+		"WFR_DATABASE_URL":            "postgres://wfr:secret@db:5432/wfr?sslmode=disable",
+		"WFR_REDIS_URL":               "rediss://cache:6380/0",
+		"WFR_ENGINE_URL":              "https://engine.internal:8443",
+		"WFR_LOG_LEVEL":               "debug",
+		"WFR_LOG_FORMAT":              "text",
+		"WFR_LOG_FILE":                "/var/log/wfr/wfr.log",
+		"WFR_LOG_MAX_SIZE_MB":         "10",
+		"WFR_LOG_MAX_BACKUPS":         "0",
+		"WFR_LOG_MAX_AGE_DAYS":        "7",
+		"WFR_LOG_COMPRESS":            "true",
+		"WFR_MIGRATE_ON_START":        "false",
+		"WFR_SHUTDOWN_GRACE":          "45s",
+		"WFR_READ_HEADER_TIMEOUT":     "2s",
+		"WFR_READ_TIMEOUT":            "10s",
+		"WFR_WRITE_TIMEOUT":           "0s",
+		"WFR_IDLE_TIMEOUT":            "1m",
+		"WFR_MAX_REQUEST_BYTES":       "1048576",
+		"WFR_COMPRESS_MIN_BYTES":      "0",
+		"WFR_CORS_ALLOWED_ORIGINS":    "https://dash.example.com,http://localhost:5173",
+		"WFR_HTTP_ALLOW":              "10.1.0.0/16,billing.internal,*.svc.cluster.local",
+		"WFR_HTTP_MAX_RESPONSE_BYTES": "1024",
 	}.lookup)
 	is.NoErr(err)
 	is.Equal(cfg.Role, config.RoleWorker)
@@ -102,6 +104,8 @@ func TestParseEnv(t *testing.T) {
 	is.Equal(cfg.MaxRequestBytes, int64(1<<20))
 	is.Equal(cfg.CompressMinBytes, 0)
 	is.Equal(cfg.CORSAllowedOrigins, []string{"https://dash.example.com", "http://localhost:5173"})
+	is.Equal(cfg.HTTPAllow, []string{"10.1.0.0/16", "billing.internal", "*.svc.cluster.local"})
+	is.Equal(cfg.HTTPMaxResponseBytes, int64(1024))
 }
 
 func TestFlagsOverrideEnv(t *testing.T) {
@@ -204,6 +208,10 @@ func TestValidate(t *testing.T) {
 		{"cors path", func(c *config.Config) { c.CORSAllowedOrigins = []string{"https://dash.example.com/app"} }, "WFR_CORS_ALLOWED_ORIGINS"},
 		{"cors no scheme", func(c *config.Config) { c.CORSAllowedOrigins = []string{"dash.example.com"} }, "WFR_CORS_ALLOWED_ORIGINS"},
 		{"cors ok", func(c *config.Config) { c.CORSAllowedOrigins = []string{"*", "https://*.example.com"} }, ""},
+		{"http allow bad cidr", func(c *config.Config) { c.HTTPAllow = []string{"10.0.0.0/40"} }, "WFR_HTTP_ALLOW"},
+		{"http allow bad host", func(c *config.Config) { c.HTTPAllow = []string{"http://x"} }, "WFR_HTTP_ALLOW"},
+		{"http allow ok", func(c *config.Config) { c.HTTPAllow = []string{"127.0.0.0/8", "::1", "localhost", "*.internal"} }, ""},
+		{"http max response bytes", func(c *config.Config) { c.HTTPMaxResponseBytes = 0 }, "WFR_HTTP_MAX_RESPONSE_BYTES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -134,9 +134,9 @@ type proc struct {
 	waitErr error
 }
 
-// start runs `workflow-runtime serve` with role and the cluster's database and Redis, plus env
-// (which wins), waits until it is ready and returns it. The process is stopped when the test
-// ends.
+// start runs `workflow-runtime serve` with role and the cluster's database and Redis, loopback
+// allowlisted for http nodes (WFR_HTTP_ALLOW), plus env (which wins), waits until it is ready
+// and returns it. The process is stopped when the test ends.
 func (c *cluster) start(name, role string, env ...string) *proc {
 	c.t.Helper()
 	p := &proc{name: name, logPath: filepath.Join(c.dir, name+".log"), done: make(chan struct{})}
@@ -155,6 +155,9 @@ func (c *cluster) start(name, role string, env ...string) *proc {
 		"WFR_DATABASE_URL="+c.databaseURL,
 		"WFR_SHUTDOWN_GRACE=3s",
 		"WFR_LOG_LEVEL=debug",
+		// The probe the http nodes call listens on loopback, which the egress policy denies
+		// by default.
+		"WFR_HTTP_ALLOW=127.0.0.0/8",
 	)
 	if c.redisURL != "" {
 		cmd.Env = append(cmd.Env, "WFR_REDIS_URL="+c.redisURL)

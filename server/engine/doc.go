@@ -73,8 +73,14 @@
 //     otherwise. The body is read up to Config.MaxResponseBytes (default 10 MiB); a larger body
 //     fails the node. A status outside 2xx fails the node, retryably for 5xx and 429; transport
 //     errors and the node's timeout are retryable failures. One http.Client serves every node.
-//     The node reaches any address the engine can (no egress filter): run the engine where that
-//     is acceptable.
+//     Every request carries Idempotency-Key "<execution id>:<attempt>" unless params.headers
+//     set one, so a receiver can drop a call it has seen. Config.Egress (package egress; the
+//     service passes WFR_HTTP_ALLOW) limits the addresses it connects to, checked in the dialer
+//     on each resolved address, redirects included (at most 10; one to another host drops the
+//     headers that look like secrets); a refused address is a permanent failure. Failure
+//     messages name the method and scheme://host:port only, never the URL's credentials, path
+//     or query nor the response body, and every other transport failure reads the same, so
+//     the node tells nobody what answered on a port.
 //   - transform: evaluates params.expression, a CEL expression over input (dyn) and deps
 //     (map(string, dyn)), and outputs the result converted to JSON (timestamps and durations as
 //     their JSON strings, bytes as base64). The standard library plus the strings, lists, sets,

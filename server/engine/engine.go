@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/egress"
 	"github.com/workflow-runtime/workflow-runtime/server/lock"
 )
 
@@ -80,8 +81,13 @@ type Config struct {
 	// MaxParallelNodes bounds the nodes of one execution that run at the same time. Default 16.
 	MaxParallelNodes int
 	// HTTPClient is the one client every http node uses. Default: a client with its own clone
-	// of http.DefaultTransport and no overall timeout (each node has its own).
+	// of http.DefaultTransport, dialling through Egress, and no overall timeout (each node has
+	// its own).
 	HTTPClient *http.Client
+	// Egress decides which addresses the default HTTPClient may connect to (see package egress).
+	// Nil: any address, for tests and embedding; the service always passes the policy of
+	// WFR_HTTP_ALLOW, which by default allows public addresses only.
+	Egress *egress.Policy
 	// MaxResponseBytes bounds the body an http node reads; a larger body fails the node.
 	// Default 10 MiB.
 	MaxResponseBytes int64
@@ -126,7 +132,7 @@ var _ Executor = (*Engine)(nil)
 func New(cfg Config) *Engine {
 	client := cfg.HTTPClient
 	if client == nil {
-		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		client = newHTTPClient(cfg.Egress)
 	}
 	return &Engine{
 		maxParallel:      cmp.Or(max(cfg.MaxParallelNodes, 0), DefaultMaxParallelNodes),
@@ -170,6 +176,7 @@ func (e *Engine) Execute(ctx context.Context, req *Request) (res *Result, err er
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("execute %s: %w", req.ExecutionID, err)
 	}
+	ctx = withAttempt(ctx, req) // the http nodes' Idempotency-Key
 	var input any
 	if len(req.Input) > 0 {
 		if err := json.Unmarshal(req.Input, &input); err != nil {

@@ -23,7 +23,9 @@ import (
 //   - masks sensitive values before anything reaches the writer: an attribute whose key is
 //     sensitive (IsSensitiveKey) is replaced by "[REDACTED]", at any depth of groups; values
 //     that are JSON documents (strings or byte slices starting with '{' or '['), maps, slices,
-//     http.Header and structs are masked key by key at any depth (MaskJSON / MaskValue).
+//     http.Header and structs are masked key by key at any depth (MaskJSON / MaskValue);
+//     the user information of URLs (scheme://user:password@) is masked in every string and
+//     error text (MaskURLCredentials).
 //
 // Groups (WithGroup) are applied by Handler itself, so that the trace attributes stay at the
 // top level of the line.
@@ -107,9 +109,11 @@ func maskAttr(a slog.Attr) slog.Attr {
 		}
 		return slog.Attr{Key: a.Key, Value: slog.GroupValue(masked...)}
 	case slog.KindString:
-		if s := v.String(); looksLikeJSON([]byte(s)) {
+		s := v.String()
+		if looksLikeJSON([]byte(s)) {
 			return slog.String(a.Key, string(MaskJSON([]byte(s))))
 		}
+		return slog.String(a.Key, MaskURLCredentials(s))
 	case slog.KindAny:
 		return slog.Any(a.Key, maskAny(v.Any()))
 	}
@@ -128,7 +132,14 @@ func looksLikeJSON(b []byte) bool {
 // maskAny masks a slog.KindAny value.
 func maskAny(v any) any {
 	switch t := v.(type) {
-	case nil, error, time.Time, time.Duration, fmt.Stringer:
+	case error:
+		// The error's text, as the handler would write it, without URL credentials (a driver's
+		// or client's error may quote its URL).
+		if msg := t.Error(); strings.Contains(msg, "@") {
+			return MaskURLCredentials(msg)
+		}
+		return v
+	case nil, time.Time, time.Duration, fmt.Stringer:
 		return v
 	case json.RawMessage:
 		if looksLikeJSON(t) {

@@ -3,6 +3,7 @@ package telemetry_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -171,4 +172,28 @@ func TestOpenLoggerRejectsBadOptions(t *testing.T) {
 	is.True(err != nil)
 	_, statErr := os.Stat(path)
 	is.True(os.IsNotExist(statErr)) // nothing was written
+}
+
+// TestLogsMaskURLCredentials: the user information of a URL is masked wherever the URL is: a
+// plain string under any key, an error's text, a string inside a JSON document or a map.
+func TestLogsMaskURLCredentials(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	line := logOne(t, func(l *slog.Logger) {
+		l.Info("m",
+			"url", "https://ann:pw-secret-9@api.example.com/x?q=1",
+			"dsn", "dial postgres://wfr:pw-secret-8@db:5432/wfr failed",
+			"err", fmt.Errorf("get %q: refused", "http://tok-secret-7@example.com/"),
+			"doc", `{"target":"http://u:pw-secret-6@h/"}`,
+			"plain", "mail ann@example.com, see http://example.com/a@b", // no URL credentials
+		)
+	})
+	is.Equal(line["url"], "https://[REDACTED]@api.example.com/x?q=1")
+	is.Equal(line["dsn"], "dial postgres://[REDACTED]@db:5432/wfr failed")
+	is.Equal(line["err"], `get "http://[REDACTED]@example.com/": refused`)
+	is.Equal(line["doc"], `{"target":"http://[REDACTED]@h/"}`)
+	is.Equal(line["plain"], "mail ann@example.com, see http://example.com/a@b")
+	for _, s := range []string{"pw-secret-9", "pw-secret-8", "tok-secret-7", "pw-secret-6"} {
+		is.True(!strings.Contains(mustJSON(t, line), s))
+	}
 }

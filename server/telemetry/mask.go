@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 )
 
@@ -39,6 +40,20 @@ func IsSensitiveKey(key string) bool {
 	return false
 }
 
+// urlCredentials matches the user information of a URL anywhere in a text:
+// scheme://user[:password]@.
+var urlCredentials = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s"'<>]+@`)
+
+// MaskURLCredentials returns s with the user information of every URL in it
+// (postgres://user:password@host, https://token@host) replaced by "[REDACTED]", whatever the key
+// the text is logged under.
+func MaskURLCredentials(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	return urlCredentials.ReplaceAllString(s, "${1}"+Redacted+"@")
+}
+
 // MaskJSON returns doc with the value of every sensitive key (IsSensitiveKey), at any depth of
 // objects and arrays, replaced by "[REDACTED]". Numbers keep their text; object keys come out
 // sorted. Empty input comes back as is; input that is not a JSON document is replaced as a
@@ -61,9 +76,12 @@ func MaskJSON(doc []byte) []byte {
 }
 
 // MaskValue returns a copy of v (a decoded JSON value: maps, slices, scalars; also http.Header
-// and map[string]string) with the values of sensitive keys replaced at any depth.
+// and map[string]string) with the values of sensitive keys replaced at any depth, and URL
+// credentials masked in every string (MaskURLCredentials).
 func MaskValue(v any) any {
 	switch t := v.(type) {
+	case string:
+		return MaskURLCredentials(t)
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, x := range t {
@@ -86,7 +104,7 @@ func MaskValue(v any) any {
 			if IsSensitiveKey(k) {
 				x = Redacted
 			}
-			out[k] = x
+			out[k] = MaskURLCredentials(x)
 		}
 		return out
 	case http.Header:

@@ -1,13 +1,14 @@
 package telemetrytest_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,9 +37,29 @@ import (
 type cluster struct {
 	spans    *tracetest.InMemoryExporter
 	provider *telemetry.Provider
+	logs     *logBuffer // every role's log lines, JSON, debug level
+	engine   *app.App
 	api      *app.App
 	worker   *app.App
 	client   workflowruntimev1connect.WorkflowRuntimeServiceClient
+}
+
+// logBuffer collects log lines from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -52,6 +73,11 @@ func newCluster(t *testing.T) *cluster {
 	}
 	t.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
 
+	logs := &logBuffer{}
+	logger, err := telemetry.NewLogger(logs, "debug", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := func(role config.Role, engineURL string) *app.App {
 		cfg := config.Default()
 		cfg.Role = role
@@ -59,7 +85,8 @@ func newCluster(t *testing.T) *cluster {
 		cfg.DatabaseURL = databaseURL
 		cfg.RedisURL = rd.URL()
 		cfg.EngineURL = engineURL
-		a, err := app.New(cfg, slog.New(slog.DiscardHandler), app.WithTelemetry(provider))
+		cfg.HTTPAllow = []string{"127.0.0.0/8"} // the tests' http nodes call servers on loopback
+		a, err := app.New(cfg, logger, app.WithTelemetry(provider))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,10 +97,10 @@ func newCluster(t *testing.T) *cluster {
 		t.Cleanup(func() { _ = a.Stop(context.Background()) })
 		return a
 	}
-	c := &cluster{spans: spans, provider: provider}
-	eng := start(config.RoleEngine, "")
+	c := &cluster{spans: spans, provider: provider, logs: logs}
+	c.engine = start(config.RoleEngine, "")
 	c.api = start(config.RoleAPI, "")
-	c.worker = start(config.RoleWorker, "http://"+eng.Addr())
+	c.worker = start(config.RoleWorker, "http://"+c.engine.Addr())
 
 	// The gateway: a client whose calls start the trace.
 	otel, err := provider.ConnectInterceptor()
