@@ -142,7 +142,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 
 	if role == config.RoleEngine {
-		eng := engine.New(engine.Config{TracerProvider: a.tracerProvider()})
+		eng := engine.New(a.engineConfig())
 		return a.startServer(ctx, nil, httpserver.Service{
 			Name: workflowenginev1connect.WorkflowEngineServiceName,
 			Handler: func(opts ...connect.HandlerOption) (string, http.Handler) {
@@ -242,7 +242,7 @@ func (a *App) Start(ctx context.Context) error {
 // engine returns the remote engine client when WFR_ENGINE_URL is set, else the embedded engine.
 func (a *App) engine() (execution.Engine, error) {
 	if a.cfg.EngineURL == "" {
-		return engine.New(engine.Config{TracerProvider: a.tracerProvider()}), nil
+		return engine.New(a.engineConfig()), nil
 	}
 	transport := &http.Transport{Protocols: new(http.Protocols)}
 	transport.Protocols.SetUnencryptedHTTP2(true)
@@ -278,6 +278,19 @@ func (a *App) startServer(ctx context.Context, svc workflowruntimev1connect.Work
 	}
 	a.logger.Info("workflow-runtime ready", "role", string(a.cfg.Role), "addr", a.server.Addr())
 	return nil
+}
+
+// engineConfig is the embedded (or `engine`-role) engine's configuration: its output and CEL bounds.
+func (a *App) engineConfig() engine.Config {
+	return engine.Config{
+		MaxNodeOutputBytes: a.cfg.MaxNodeOutputBytes,
+		MaxOutputBytes:     a.cfg.MaxOutputBytes,
+		CELTimeout:         a.cfg.CELTimeout,
+		CELCostLimit:       a.cfg.CELCostLimit,
+		CELMaxStringBytes:  a.cfg.CELMaxStringBytes,
+		CELMaxListItems:    a.cfg.CELMaxListItems,
+		TracerProvider:     a.tracerProvider(),
+	}
 }
 
 // checkParams adapts the engine's parameter check to the deployment service's.
