@@ -9,6 +9,10 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
 )
 
+// maxMissingReported is how many depends_on naming no node are reported one by one; the rest are
+// counted in one more violation (a definition can have 65,536 of them).
+const maxMissingReported = 16
+
 // validateDefinition checks the rules across nodes that protovalidate does not: node ids are
 // unique, no node depends on itself, every node type is known, every depends_on names a node of
 // the definition, and the graph has no cycle (the field and rule ids are those the CEL rules had). It runs
@@ -27,6 +31,7 @@ func validateDefinition(v *apperr.ValidationError, prefix string, d *Definition,
 	if duplicate {
 		v.Add(prefix+".nodes", "nodes.unique_ids", "node ids must be unique")
 	}
+	missing := 0
 	for i, n := range d.Nodes {
 		if slices.Contains(n.DependsOn, n.ID) {
 			v.Add(prefix+".nodes", "nodes.no_self_dependency", "a node cannot depend on itself: nodes[%d] (%s)", i, n.ID)
@@ -37,11 +42,16 @@ func validateDefinition(v *apperr.ValidationError, prefix string, d *Definition,
 		}
 		for j, dep := range n.DependsOn {
 			if _, ok := ids[dep]; !ok {
-				// The field and rule id the CEL rule had, so clients see the same violation.
-				v.Add(prefix+".nodes", "nodes.depends_on_exist",
-					"every depends_on must name a node of this definition: nodes[%d].depends_on[%d] is %q", i, j, dep)
+				if missing++; missing <= maxMissingReported {
+					// The field and rule id the CEL rule had, so clients see the same violation.
+					v.Add(prefix+".nodes", "nodes.depends_on_exist",
+						"every depends_on must name a node of this definition: nodes[%d].depends_on[%d] is %q", i, j, dep)
+				}
 			}
 		}
+	}
+	if missing > maxMissingReported {
+		v.Add(prefix+".nodes", "nodes.depends_on_exist", "and %d more depends_on that name no node", missing-maxMissingReported)
 	}
 	if cycle := findCycle(d.Nodes); cycle != nil {
 		v.Add(prefix+".nodes", "nodes.acyclic", "the graph has a cycle: %s", strings.Join(cycle, " -> "))
