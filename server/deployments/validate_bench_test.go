@@ -1,6 +1,7 @@
 package deployments
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -72,8 +73,8 @@ func validateRequest(b []byte) (int, error) {
 		return 0, err
 	}
 	if err := protovalidate.Validate(&req); err != nil {
-		ve, ok := err.(*protovalidate.ValidationError)
-		if !ok {
+		var ve *protovalidate.ValidationError
+		if !errors.As(err, &ve) {
 			return 0, err
 		}
 		return len(ve.Violations), nil

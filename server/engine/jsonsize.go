@@ -113,7 +113,7 @@ func celJSONSize(v ref.Val, limit int64) int64 {
 		}
 		return total
 	case traits.Mapper:
-		total := int64(2 + max(int64(v.Size().(types.Int))-1, 0))
+		total := 2 + max(int64(v.Size().(types.Int))-1, 0)
 		for it := v.Iterator(); it.HasNext() == types.True && total <= limit; {
 			k := it.Next()
 			total += celJSONSize(k, limit-total) + 3 + celJSONSize(v.Get(k), limit-total) // keys quoted
