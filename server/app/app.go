@@ -251,7 +251,7 @@ func (a *App) Start(ctx context.Context) error {
 		svc = api.NewHandler(api.Deps{
 			Deployments: deployments.NewService(db, deployments.ServiceConfig{
 				KnownNodeTypes: engine.NodeTypes(),
-				CheckParams:    checkParams(engine.New(engine.Config{})),
+				CheckParams:    checkParams(engine.New(a.engineConfig())),
 				OnChange:       a.publishChange,
 				Limits: deployments.Limits{
 					MaxTriggers:          a.cfg.MaxTriggers,
@@ -322,11 +322,9 @@ func (a *App) embeddedEngine() (*engine.Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("WFR_HTTP_ALLOW: %w", err)
 	}
-	return engine.New(engine.Config{
-		TracerProvider:   a.tracerProvider(),
-		Egress:           policy,
-		MaxResponseBytes: a.cfg.HTTPMaxResponseBytes,
-	}), nil
+	cfg := a.engineConfig()
+	cfg.Egress = policy
+	return engine.New(cfg), nil
 }
 
 func (a *App) startServer(ctx context.Context, svc workflowruntimev1connect.WorkflowRuntimeServiceHandler, extra ...httpserver.Service) error {
@@ -337,6 +335,20 @@ func (a *App) startServer(ctx context.Context, svc workflowruntimev1connect.Work
 	}
 	a.logger.Info("workflow-runtime ready", "role", string(a.cfg.Role), "addr", a.server.Addr())
 	return nil
+}
+
+// engineConfig is the embedded (or `engine`-role) engine's configuration: its output and CEL bounds.
+func (a *App) engineConfig() engine.Config {
+	return engine.Config{
+		MaxNodeOutputBytes: a.cfg.MaxNodeOutputBytes,
+		MaxOutputBytes:     a.cfg.MaxOutputBytes,
+		CELTimeout:         a.cfg.CELTimeout,
+		CELCostLimit:       a.cfg.CELCostLimit,
+		CELMaxStringBytes:  a.cfg.CELMaxStringBytes,
+		CELMaxListItems:    a.cfg.CELMaxListItems,
+		MaxResponseBytes:   a.cfg.HTTPMaxResponseBytes,
+		TracerProvider:     a.tracerProvider(),
+	}
 }
 
 // checkParams adapts the engine's parameter check to the deployment service's.

@@ -107,6 +107,24 @@ type Config struct {
 	// LockTTL/3 while an execution runs, and a dead worker's execution is taken over after
 	// 2 x LockTTL. Default 30s.
 	LockTTL time.Duration `env:"WFR_LOCK_TTL" default:"30s" help:"Lease time of locks; a dead worker's executions move after twice this. Default ${default}."`
+	// MaxNodeOutputBytes bounds the JSON of one node's output in the embedded or `engine`-role
+	// engine; a larger output fails the execution at once (FAILED, no retry). Default 1048576
+	// (1 MiB).
+	MaxNodeOutputBytes int64 `env:"WFR_MAX_NODE_OUTPUT_BYTES" default:"1048576" help:"Largest JSON output of one node in bytes (the execution fails beyond). Default ${default} (1 MiB)."`
+	// MaxOutputBytes bounds the JSON of all node outputs of one execution together, and so the
+	// execution's output; beyond it the execution fails at once. Default 4194304 (4 MiB).
+	MaxOutputBytes int64 `env:"WFR_MAX_OUTPUT_BYTES" default:"4194304" help:"Largest JSON of all node outputs of one execution in bytes (the execution fails beyond). Default ${default} (4 MiB)."`
+	// CELTimeout bounds the wall-clock time of one transform expression's evaluation, checked
+	// while it runs. Default 1s.
+	CELTimeout time.Duration `name:"cel-timeout" env:"WFR_CEL_TIMEOUT" default:"1s" help:"Time one transform expression may run. Default ${default}."`
+	// CELCostLimit bounds one transform evaluation in CEL cost units. Default 1000000.
+	CELCostLimit uint64 `name:"cel-cost-limit" env:"WFR_CEL_COST_LIMIT" default:"1000000" help:"CEL cost limit of one transform evaluation. Default ${default}."`
+	// CELMaxStringBytes bounds each string or bytes value a transform expression builds.
+	// Default 1048576 (1 MiB).
+	CELMaxStringBytes int `name:"cel-max-string-bytes" env:"WFR_CEL_MAX_STRING_BYTES" default:"1048576" help:"Longest string a transform expression may build, in bytes. Default ${default} (1 MiB)."`
+	// CELMaxListItems bounds each list a transform expression builds (lists.range too).
+	// Default 100000.
+	CELMaxListItems int `name:"cel-max-list-items" env:"WFR_CEL_MAX_LIST_ITEMS" default:"100000" help:"Longest list a transform expression may build. Default ${default}."`
 	// CORSAllowedOrigins are the browser origins allowed to call the API (Connect-Web),
 	// comma-separated, e.g. https://dash.example.com; "*" allows any. Default empty: no CORS
 	// headers, browsers on other origins are refused.
@@ -219,6 +237,12 @@ func Default() Config {
 		AuthOpenHealth:       true,
 		AuthOpenMetrics:      true,
 		HTTPMaxResponseBytes: 10 << 20,
+		MaxNodeOutputBytes:   1 << 20,
+		MaxOutputBytes:       4 << 20,
+		CELTimeout:           time.Second,
+		CELCostLimit:         1_000_000,
+		CELMaxStringBytes:    1 << 20,
+		CELMaxListItems:      100_000,
 	}
 }
 
@@ -352,6 +376,23 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRequestBytes <= 0 {
 		bad("WFR_MAX_REQUEST_BYTES", "%d must be positive", c.MaxRequestBytes)
+	}
+	for _, n := range []struct {
+		env string
+		v   int64
+	}{
+		{"WFR_MAX_NODE_OUTPUT_BYTES", c.MaxNodeOutputBytes},
+		{"WFR_MAX_OUTPUT_BYTES", c.MaxOutputBytes},
+		{"WFR_CEL_COST_LIMIT", int64(min(c.CELCostLimit, 1<<62))},
+		{"WFR_CEL_MAX_STRING_BYTES", int64(c.CELMaxStringBytes)},
+		{"WFR_CEL_MAX_LIST_ITEMS", int64(c.CELMaxListItems)},
+	} {
+		if n.v <= 0 {
+			bad(n.env, "%d must be positive", n.v)
+		}
+	}
+	if c.CELTimeout <= 0 {
+		bad("WFR_CEL_TIMEOUT", "%s must be positive", c.CELTimeout)
 	}
 	if c.CompressMinBytes < 0 {
 		bad("WFR_COMPRESS_MIN_BYTES", "%d is negative", c.CompressMinBytes)

@@ -9,14 +9,49 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
 )
 
-// validateDefinition checks what protovalidate's CEL cannot: every node type is known and the
-// graph has no cycle. prefix is the field path of the definition in the request ("definition").
+// maxMissingReported is how many depends_on naming no node are reported one by one; the rest are
+// counted in one more violation (a definition can have 65,536 of them).
+const maxMissingReported = 16
+
+// validateDefinition checks the rules across nodes that protovalidate does not: node ids are
+// unique, no node depends on itself, every node type is known, every depends_on names a node of
+// the definition, and the graph has no cycle (the field and rule ids are those the CEL rules had). It runs
+// after protovalidate accepted the request, so the sizes hold (at most 256 nodes of at most 256
+// depends_on), and it works over maps: linear in the size of the definition. prefix is the field
+// path of the definition in the request ("definition").
 func validateDefinition(v *apperr.ValidationError, prefix string, d *Definition, known []string) {
+	ids := make(map[string]struct{}, len(d.Nodes))
+	duplicate := false
+	for _, n := range d.Nodes {
+		if _, dup := ids[n.ID]; dup {
+			duplicate = true
+		}
+		ids[n.ID] = struct{}{}
+	}
+	if duplicate {
+		v.Add(prefix+".nodes", "nodes.unique_ids", "node ids must be unique")
+	}
+	missing := 0
 	for i, n := range d.Nodes {
+		if slices.Contains(n.DependsOn, n.ID) {
+			v.Add(prefix+".nodes", "nodes.no_self_dependency", "a node cannot depend on itself: nodes[%d] (%s)", i, n.ID)
+		}
 		if !slices.Contains(known, n.Type) {
 			v.Add(fmt.Sprintf("%s.nodes[%d].type", prefix, i), "node.type_known",
 				"unknown node type %q (known: %s)", n.Type, strings.Join(known, ", "))
 		}
+		for j, dep := range n.DependsOn {
+			if _, ok := ids[dep]; !ok {
+				if missing++; missing <= maxMissingReported {
+					// The field and rule id the CEL rule had, so clients see the same violation.
+					v.Add(prefix+".nodes", "nodes.depends_on_exist",
+						"every depends_on must name a node of this definition: nodes[%d].depends_on[%d] is %q", i, j, dep)
+				}
+			}
+		}
+	}
+	if missing > maxMissingReported {
+		v.Add(prefix+".nodes", "nodes.depends_on_exist", "and %d more depends_on that name no node", missing-maxMissingReported)
 	}
 	if cycle := findCycle(d.Nodes); cycle != nil {
 		v.Add(prefix+".nodes", "nodes.acyclic", "the graph has a cycle: %s", strings.Join(cycle, " -> "))
@@ -24,7 +59,8 @@ func validateDefinition(v *apperr.ValidationError, prefix string, d *Definition,
 }
 
 // findCycle returns the node ids of one cycle (first id repeated at the end), or nil. Depth-first
-// search with three colours; depends_on targets that do not exist are ignored (CEL reports them).
+// search with three colours; depends_on targets that do not exist are ignored (validateDefinition
+// reports them).
 func findCycle(nodes []Node) []string {
 	deps := make(map[string][]string, len(nodes))
 	for _, n := range nodes {

@@ -1,6 +1,7 @@
 package deployments
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/matryer/is"
@@ -55,6 +56,17 @@ func TestValidateDefinition(t *testing.T) {
 	is.Equal(v.Violations[0].Rule, "node.type_known")
 	is.Equal(v.Violations[1].Field, "definition.nodes")
 	is.Equal(v.Violations[1].Rule, "nodes.acyclic")
+
+	missing := &Definition{ID: "wf", Nodes: []Node{
+		{ID: "a", Type: "noop"},
+		{ID: "b", Type: "noop", DependsOn: []string{"a", "ghost"}},
+	}}
+	v = &apperr.ValidationError{}
+	validateDefinition(v, "definition", missing, DefaultNodeTypes)
+	is.Equal(len(v.Violations), 1)
+	is.Equal(v.Violations[0].Field, "definition.nodes")
+	is.Equal(v.Violations[0].Rule, "nodes.depends_on_exist")
+	is.True(strings.Contains(v.Violations[0].Message, `nodes[1].depends_on[1] is "ghost"`))
 }
 
 func TestValidateTriggers(t *testing.T) {

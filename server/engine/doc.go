@@ -87,6 +87,30 @@
 //     math and encoders extensions and optional types are available; numeric comparisons work
 //     across int and double (input.n > 1), arithmetic does not (write input.n + 1.0). Compiled
 //     programs are cached by expression text (Config.ProgramCacheSize, default 1024, LRU), so a
-//     revision's expressions compile once; each evaluation is bounded by a cost limit.
+//     revision's expressions compile once; each evaluation is bounded (see Bounds).
 //   - anything else: a Failure naming the node (the deploy already rejects unknown types).
+//
+// # Bounds
+//
+// Every bound is enforced while the value is produced, never by encoding it first, and crossing
+// one is a Failure with Retryable false, so the execution ends FAILED at its first attempt
+// instead of being retried into the same crash:
+//
+//   - Node output (Config.MaxNodeOutputBytes, default 1 MiB): each output's JSON size is measured
+//     by walking the value (jsonsize.go, an upper bound of encoding/json's output that stops at
+//     the limit) before anything is encoded; a transform's CEL value is measured before it is
+//     even converted, because a list of shared references costs little in CEL and a lot as JSON.
+//   - Execution output (Config.MaxOutputBytes, default 4 MiB): the sizes of all node outputs of
+//     an execution are summed as they arrive; the final json.Marshal runs only under the limit.
+//   - CEL (celbounds.go): the cost limit (Config.CELCostLimit, default 1,000,000); a wall-clock
+//     deadline per evaluation (Config.CELTimeout, default 1s) on the evaluation's context, which
+//     comprehensions check every 20 iterations; and the sizes a program may build: strings and
+//     bytes up to Config.CELMaxStringBytes (1 MiB), lists up to Config.CELMaxListItems (100,000,
+//     lists.range too). An interpreter decorator checks every call's result, and checks the calls
+//     that amplify their input (join, replace, split, format, flatten) before they run. The
+//     wall-clock limit matters: cel-go's cost tracker makes long comprehensions quadratic in time
+//     (lists.range(40000).map(i, i) takes seconds while under the cost limit).
+//
+// Not bounded here: how many times a process may die on one execution (a poison execution is the
+// worker's concern).
 package engine

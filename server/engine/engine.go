@@ -94,6 +94,22 @@ type Config struct {
 	// ProgramCacheSize is how many compiled CEL expressions (transform nodes) are kept, by
 	// expression text, least recently used evicted first. Default 1024.
 	ProgramCacheSize int
+	// MaxNodeOutputBytes bounds the JSON of one node's output; a larger output fails the node,
+	// not retryably. Default 1 MiB.
+	MaxNodeOutputBytes int64
+	// MaxOutputBytes bounds the JSON of all node outputs of one execution together (so also the
+	// execution's output); crossing it fails the execution, not retryably. Default 4 MiB.
+	MaxOutputBytes int64
+	// CELTimeout bounds the wall-clock time of one transform evaluation, checked while it runs;
+	// crossing it fails the node, not retryably. Default 1s.
+	CELTimeout time.Duration
+	// CELCostLimit bounds one transform evaluation in CEL's cost units. Default 1,000,000.
+	CELCostLimit uint64
+	// CELMaxStringBytes bounds the strings and bytes a transform expression builds. Default 1 MiB.
+	CELMaxStringBytes int
+	// CELMaxListItems bounds the lists a transform expression builds (and lists.range). Default
+	// 100,000.
+	CELMaxListItems int
 	// TracerProvider makes a span per execution ("engine.execute") and per node ("engine.node
 	// <id>"). Default: the global provider.
 	TracerProvider trace.TracerProvider
@@ -112,7 +128,9 @@ type Engine struct {
 	maxParallel      int
 	httpClient       *http.Client
 	maxResponseBytes int64
+	limits           limits
 	celEnv           *cel.Env
+	celBounds        *celBounds
 	programs         *programCache
 	// observe, when set (tests only), is called as each node starts and ends.
 	observe func(nodeEvent)
@@ -134,11 +152,20 @@ func New(cfg Config) *Engine {
 	if client == nil {
 		client = newHTTPClient(cfg.Egress)
 	}
+	lim := newLimits(&cfg)
+	env := newCELEnv(lim.celMaxList)
+	bounds, err := newCELBounds(env, lim.celMaxString, lim.celMaxList)
+	if err != nil {
+		// The bounded overloads are constants of celbounds.go: failing here is a programming error.
+		panic("engine: CEL bounds: " + err.Error())
+	}
 	return &Engine{
 		maxParallel:      cmp.Or(max(cfg.MaxParallelNodes, 0), DefaultMaxParallelNodes),
 		httpClient:       client,
 		maxResponseBytes: cmp.Or(max(cfg.MaxResponseBytes, 0), DefaultMaxResponseBytes),
-		celEnv:           newCELEnv(),
+		limits:           lim,
+		celEnv:           env,
+		celBounds:        bounds,
 		programs:         newProgramCache(cmp.Or(max(cfg.ProgramCacheSize, 0), DefaultProgramCacheSize)),
 		tracer:           cmp.Or[trace.TracerProvider](cfg.TracerProvider, otel.GetTracerProvider()).Tracer("github.com/workflow-runtime/workflow-runtime/server/engine"),
 	}
@@ -154,6 +181,7 @@ func NodeTypes() []string {
 type nodeResult struct {
 	index  int
 	output any
+	size   int64 // the output's JSON size (an upper bound)
 	err    error
 }
 
@@ -277,6 +305,7 @@ func (e *Engine) run(parent context.Context, g *graph, input any) ([]any, *Failu
 	results := make(chan nodeResult, n)
 	running, done := 0, 0
 	var fail *Failure
+	var outputBytes int64 // the JSON size of the outputs so far, bounded by limits.maxOutput
 
 	for done < n {
 		for len(ready) > 0 && running < e.maxParallel && ctx.Err() == nil {
@@ -300,6 +329,10 @@ func (e *Engine) run(parent context.Context, g *graph, input any) ([]any, *Failu
 				nctx, span := e.tracer.Start(ctx, "engine.node "+g.nodes[i].id, trace.WithAttributes(
 					attribute.String("wfr.node.id", g.nodes[i].id), attribute.String("wfr.node.type", g.nodes[i].typ)))
 				out, err := g.nodes[i].step.run(nctx, in)
+				var size int64
+				if err == nil {
+					size, err = e.limits.checkNodeOutput(out)
+				}
 				if err != nil {
 					span.RecordError(err)
 					span.SetStatus(codes.Error, err.Error())
@@ -308,7 +341,7 @@ func (e *Engine) run(parent context.Context, g *graph, input any) ([]any, *Failu
 				if e.observe != nil {
 					e.observe(nodeEvent{id: g.nodes[i].id, err: err})
 				}
-				results <- nodeResult{index: i, output: out, err: err}
+				results <- nodeResult{index: i, output: out, size: size, err: err}
 			}()
 		}
 		if running == 0 {
@@ -322,6 +355,10 @@ func (e *Engine) run(parent context.Context, g *graph, input any) ([]any, *Failu
 		running--
 		if r.err != nil {
 			fail = nodeFailure(g.nodes[r.index].id, r.err)
+			break
+		}
+		if outputBytes += r.size; outputBytes > e.limits.maxOutput {
+			fail = e.limits.outputsTooLarge(g.nodes[r.index].id)
 			break
 		}
 		outputs[r.index] = r.output

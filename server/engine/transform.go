@@ -3,8 +3,10 @@ package engine
 import (
 	"container/list"
 	"context"
+	"errors"
 	"reflect"
 	"sync"
+	"time"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/ext"
@@ -14,22 +16,25 @@ import (
 // maxExpressionLen bounds the text of a transform expression.
 const maxExpressionLen = 16 << 10
 
-// celCostLimit bounds the work of one evaluation (CEL's abstract cost units), so an expression
-// cannot spin on a large input; ctx cancellation is also checked while it runs.
-const celCostLimit = 10_000_000
+// celInterruptCheckFrequency is how many comprehension iterations run between two checks of the
+// evaluation's context (its deadline, the execution's cancellation).
+const celInterruptCheckFrequency = 20
+
+// errEvalTimeout is the cause of an evaluation's context when its time limit passed.
+var errEvalTimeout = errors.New("transform evaluation time limit")
 
 // newCELEnv declares the variables of transform expressions: input (dyn, the trigger data) and
 // deps (map(string, dyn), the dependencies' outputs), with the standard library, the strings,
 // lists, sets, math and encoders extensions, optional types, and comparisons across numeric types
 // (JSON numbers are doubles, literals like 1 are ints).
-func newCELEnv() *cel.Env {
+func newCELEnv(maxList int) *cel.Env {
 	env, err := cel.NewEnv(
 		cel.Variable("input", cel.DynType),
 		cel.Variable("deps", cel.MapType(cel.StringType, cel.DynType)),
 		cel.CrossTypeNumericComparisons(true),
 		cel.OptionalTypes(),
 		ext.Strings(),
-		ext.Lists(),
+		ext.Lists(ext.ListsMaxRangeSize(int64(maxList))),
 		ext.Sets(),
 		ext.Math(),
 		ext.Encoders(),
@@ -44,6 +49,9 @@ func newCELEnv() *cel.Env {
 // transformStep evaluates a compiled CEL expression; its output is the value converted to JSON.
 type transformStep struct {
 	prg cel.Program
+	// timeout bounds one evaluation's wall-clock time; maxOutput its result's JSON size.
+	timeout   time.Duration
+	maxOutput int64
 }
 
 // prepareTransform reads params.expression (required) and compiles it, through the cache.
@@ -62,29 +70,44 @@ func (e *Engine) prepareTransform(params map[string]any) (step, error) {
 	if err != nil {
 		return nil, paramErrorf("expression", "%v", err)
 	}
-	return transformStep{prg: prg}, nil
+	return transformStep{prg: prg, timeout: e.limits.celTimeout, maxOutput: e.limits.maxNodeOutput}, nil
 }
 
+// compile compiles expr into a program bounded by the engine's limits: the cost limit, the sizes
+// of the strings and lists it builds (celBounds), and interrupt checks in comprehensions so the
+// evaluation's deadline and cancellation are seen while it runs.
 func (e *Engine) compile(expr string) (cel.Program, error) {
 	ast, iss := e.celEnv.Compile(expr)
 	if iss.Err() != nil {
 		return nil, iss.Err()
 	}
 	return e.celEnv.Program(ast,
-		cel.InterruptCheckFrequency(100),
-		cel.CostLimit(celCostLimit),
+		cel.InterruptCheckFrequency(celInterruptCheckFrequency),
+		cel.CostLimit(e.limits.celCost),
+		cel.CustomDecorator(e.celBounds.decorate),
 	)
 }
 
 var jsonValueType = reflect.TypeFor[*structpb.Value]()
 
+// run evaluates the expression under the time limit and converts the result to JSON, unless its
+// JSON would be larger than the node output limit. Every limit is a non-retryable failure: the
+// same expression on the same data fails the same way.
 func (s transformStep) run(ctx context.Context, in *nodeInput) (any, error) {
-	val, _, err := s.prg.ContextEval(ctx, map[string]any{"input": in.input, "deps": in.deps})
+	evalCtx, cancel := context.WithTimeoutCause(ctx, s.timeout, errEvalTimeout)
+	defer cancel()
+	val, _, err := s.prg.ContextEval(evalCtx, map[string]any{"input": in.input, "deps": in.deps})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if errors.Is(err, errEvalTimeout) {
+			return nil, nodeErrorf(false, "evaluate expression: stopped after the time limit of %s", s.timeout)
+		}
 		return nil, nodeErrorf(false, "evaluate expression: %v", err)
+	}
+	if size := celJSONSize(val, s.maxOutput); size > s.maxOutput {
+		return nil, outputTooLarge(s.maxOutput)
 	}
 	native, err := val.ConvertToNative(jsonValueType)
 	if err != nil {

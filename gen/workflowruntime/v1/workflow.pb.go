@@ -458,8 +458,11 @@ type WorkflowDefinition struct {
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Free text. Optional, at most 4096 characters.
 	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
-	// The nodes of the graph: at least one, at most 256, ids unique, every depends_on naming a node
-	// of this definition. That the graph has no cycle is checked by the server (CEL cannot).
+	// The nodes of the graph: at least one, at most 256, ids unique (rule nodes.unique_ids), no node
+	// depending on itself (nodes.no_self_dependency), every depends_on naming a node of this
+	// definition (nodes.depends_on_exist), and no cycle (nodes.acyclic). Only the size is a rule
+	// here: the server checks the rules across nodes over maps, and only once the sizes hold (as CEL
+	// they ran on oversized requests too, and depends_on_exist cost nodes x depends_on x nodes).
 	Nodes         []*Node `protobuf:"bytes,4,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -533,7 +536,10 @@ type Node struct {
 	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	// Type-specific parameters. Optional.
 	Params *structpb.Struct `protobuf:"bytes,3,opt,name=params,proto3" json:"params,omitempty"`
-	// Ids of the nodes whose outputs this node needs; they run first. At most 256, unique.
+	// Ids of the nodes whose outputs this node needs; they run first. At most 256, unique, each the
+	// id of a node of this definition (checked by the server over a map, rule
+	// nodes.depends_on_exist, which also implies the id pattern: a per-item pattern rule here cost
+	// more than all other rules together on a large definition).
 	DependsOn     []string `protobuf:"bytes,4,rep,name=depends_on,json=dependsOn,proto3" json:"depends_on,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1325,21 +1331,18 @@ var File_workflowruntime_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_workflowruntime_v1_workflow_proto_rawDesc = "" +
 	"\n" +
-	"!workflowruntime/v1/workflow.proto\x12\x12workflowruntime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x04\n" +
+	"!workflowruntime/v1/workflow.proto\x12\x12workflowruntime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x01\n" +
 	"\x12WorkflowDefinition\x12>\n" +
 	"\x02id\x18\x01 \x01(\tB.\xbaH+\xc8\x01\x01r&\x18\x80\x012!^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$R\x02id\x12\x1c\n" +
 	"\x04name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x04name\x12*\n" +
-	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\vdescription\x12\xf9\x02\n" +
-	"\x05nodes\x18\x04 \x03(\v2\x18.workflowruntime.v1.NodeB\xc8\x02\xbaH\xc4\x02\xba\x01G\n" +
-	"\x10nodes.unique_ids\x12\x17node ids must be unique\x1a\x1athis.map(n, n.id).unique()\xba\x01\x8b\x01\n" +
-	"\x16nodes.depends_on_exist\x124every depends_on must name a node of this definition\x1a;this.all(n, n.depends_on.all(d, this.exists(m, m.id == d)))\xba\x01`\n" +
-	"\x18nodes.no_self_dependency\x12\x1ea node cannot depend on itself\x1a$this.all(n, !(n.id in n.depends_on))\x92\x01\x05\b\x01\x10\x80\x02R\x05nodes\"\xf7\x01\n" +
+	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\vdescription\x12;\n" +
+	"\x05nodes\x18\x04 \x03(\v2\x18.workflowruntime.v1.NodeB\v\xbaH\b\x92\x01\x05\b\x01\x10\x80\x02R\x05nodes\"\xd4\x01\n" +
 	"\x04Node\x127\n" +
 	"\x02id\x18\x01 \x01(\tB'\xbaH$\xc8\x01\x01r\x1f2\x1d^[A-Za-z][A-Za-z0-9_-]{0,63}$R\x02id\x126\n" +
 	"\x04type\x18\x02 \x01(\tB\"\xbaH\x1f\xc8\x01\x01r\x1a2\x18^[a-z][a-z0-9_.-]{0,63}$R\x04type\x12/\n" +
-	"\x06params\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06params\x12M\n" +
+	"\x06params\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06params\x12*\n" +
 	"\n" +
-	"depends_on\x18\x04 \x03(\tB.\xbaH+\x92\x01(\x10\x80\x02\x18\x01\"!r\x1f2\x1d^[A-Za-z][A-Za-z0-9_-]{0,63}$R\tdependsOn\"\xc6\x01\n" +
+	"depends_on\x18\x04 \x03(\tB\v\xbaH\b\x92\x01\x05\x10\x80\x02\x18\x01R\tdependsOn\"\xc6\x01\n" +
 	"\aTrigger\x124\n" +
 	"\x02id\x18\x01 \x01(\tB$\xbaH!\xc8\x01\x01r\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\x02id\x126\n" +
 	"\x04cron\x18\x02 \x01(\v2 .workflowruntime.v1.CronScheduleH\x00R\x04cron\x12>\n" +
