@@ -33,6 +33,10 @@ type ServiceConfig struct {
 	// OnChange is called with the workflow id after each committed Deploy, Update and Delete
 	// (schedulers learn of the change through it). It must not block for long. Default: none.
 	OnChange func(ctx context.Context, workflowID string)
+	// SealSecret encrypts a webhook trigger's secret for storage (server/webhook.Box.Seal under
+	// WFR_WEBHOOK_SECRET_KEY). Default nil: a trigger given a secret is refused with
+	// apperr.ErrFailedPrecondition naming the setting.
+	SealSecret func(secret []byte) ([]byte, error)
 }
 
 // Service is the deployment lifecycle: deploy (new revision), update per mask, archive, read.
@@ -76,6 +80,9 @@ func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, c
 	if err := v.OrNil(); err != nil {
 		return nil, false, err
 	}
+	if err := s.canSeal(p.Triggers); err != nil {
+		return nil, false, err
+	}
 	triggers := normalizeTriggers(p.Triggers)
 	config := p.Config.WithDefaults()
 
@@ -102,7 +109,11 @@ func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, c
 				d.Revision++
 			}
 			d.Definition = p.Definition
-			d.Triggers = triggers
+			sealed, err := s.sealSecrets(triggers, d.Triggers)
+			if err != nil {
+				return err
+			}
+			d.Triggers = sealed
 			d.Config = config
 			d.UpdatedAt = now
 			switch {
@@ -173,6 +184,9 @@ func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, err
 			s.validateDefinition(v, p.Definition)
 		case PathTriggers:
 			validateTriggers(v, "triggers", p.Triggers)
+			if err := s.canSeal(p.Triggers); err != nil {
+				return nil, err
+			}
 		case PathConfig:
 		default:
 			v.Add("update_mask", "update_mask.paths", "unknown path %q (mutable: status, definition, triggers, config)", path)
@@ -211,7 +225,11 @@ func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, err
 				d.Definition = *p.Definition
 				newRevision = true
 			case PathTriggers:
-				d.Triggers = normalizeTriggers(p.Triggers)
+				sealed, err := s.sealSecrets(normalizeTriggers(p.Triggers), d.Triggers)
+				if err != nil {
+					return err
+				}
+				d.Triggers = sealed
 				triggersChanged = true
 			case PathConfig:
 				d.Config = cmp.Or(p.Config, &Config{}).WithDefaults()
@@ -235,6 +253,47 @@ func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, err
 	}
 	s.changed(ctx, d.WorkflowID)
 	return d, nil
+}
+
+// canSeal refuses webhook secrets when no key is configured to store them.
+func (s *Service) canSeal(triggers []Trigger) error {
+	if s.cfg.SealSecret != nil {
+		return nil
+	}
+	for _, t := range triggers {
+		if t.Webhook != nil && t.Webhook.Secret != "" {
+			return fmt.Errorf("webhook trigger %q has a secret, but the server cannot store secrets: set WFR_WEBHOOK_SECRET_KEY: %w", t.ID, apperr.ErrFailedPrecondition)
+		}
+	}
+	return nil
+}
+
+// sealSecrets returns triggers with each webhook secret sealed and cleared. A webhook given
+// without a secret keeps the sealed secret its path had in previous (the stored triggers):
+// re-sending a deployment need not repeat its secrets. triggers is not modified.
+func (s *Service) sealSecrets(triggers, previous []Trigger) ([]Trigger, error) {
+	kept := map[string][]byte{}
+	for _, t := range previous {
+		if t.Webhook != nil && t.Webhook.HasSecret() {
+			kept[t.Webhook.Path] = t.Webhook.SealedSecret
+		}
+	}
+	out := slices.Clone(triggers)
+	for i, t := range out {
+		if t.Webhook == nil {
+			continue
+		}
+		w := &Webhook{Path: t.Webhook.Path, SealedSecret: kept[t.Webhook.Path]}
+		if t.Webhook.Secret != "" {
+			sealed, err := s.cfg.SealSecret([]byte(t.Webhook.Secret))
+			if err != nil {
+				return nil, fmt.Errorf("webhook trigger %q: %w", t.ID, err)
+			}
+			w.SealedSecret = sealed
+		}
+		out[i].Webhook = w
+	}
+	return out, nil
 }
 
 // changed tells cfg.OnChange that a workflow's deployment changed.
