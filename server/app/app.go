@@ -253,9 +253,8 @@ func (a *App) Start(ctx context.Context) error {
 			if a.cfg.Webhooks {
 				routes = append(routes, httpserver.WithPublicRoute(webhook.Pattern, webhook.NewHandler(db, executions, webhook.Config{
 					Box:          box,
-					Tolerance:    a.cfg.WebhookTolerance,
-					MaxBodyBytes: a.cfg.MaxRequestBytes,
-					Logger:       a.logger,
+					Tolerance: a.cfg.WebhookTolerance,
+					Logger:    a.logger,
 				})))
 			}
 		}

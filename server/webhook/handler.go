@@ -39,7 +39,8 @@ type Config struct {
 	// Tolerance is how far Webhook-Timestamp may be from now, either way. Default
 	// signature.DefaultTolerance (5 minutes).
 	Tolerance time.Duration
-	// MaxBodyBytes is the largest body accepted; larger answers 413. Default 4 MiB.
+	// MaxBodyBytes is the largest body accepted; larger answers 413. Default 1 MiB, the limit
+	// of TriggerWorkflow's trigger_data.
 	MaxBodyBytes int64
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -60,7 +61,7 @@ func NewHandler(store Store, triggers Triggerer, cfg Config) *Handler {
 		cfg.Tolerance = signature.DefaultTolerance
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 4 << 20
+		cfg.MaxBodyBytes = 1 << 20
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

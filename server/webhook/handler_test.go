@@ -153,8 +153,8 @@ func TestDeliveries(t *testing.T) {
 			is.Equal(b.executions(t, "orders"), 1)
 			e, err := b.api.GetExecution(t.Context(), &v1.GetExecutionRequest{ExecutionId: first})
 			is.NoErr(err)
-			is.Equal(e.GetExecution().GetTriggerData(), body)                              // body is trigger_data
-			is.Equal(e.GetExecution().GetIdempotencyKey(), "evt_1")                        // delivery id is the key
+			is.Equal(e.GetExecution().GetTriggerData(), body)                                // body is trigger_data
+			is.Equal(e.GetExecution().GetIdempotencyKey(), "evt_1")                          // delivery id is the key
 			is.Equal(e.GetExecution().GetTriggerType(), v1.TriggerType_TRIGGER_TYPE_WEBHOOK) // as TriggerWorkflow by path
 
 			refused := []struct {
@@ -267,7 +267,7 @@ func TestSecretWithoutKey(t *testing.T) {
 		Definition: deployments.Definition{ID: "w", Nodes: []deployments.Node{{ID: "a", Type: "noop"}}},
 		Triggers:   []deployments.Trigger{{ID: "hook", Webhook: &deployments.Webhook{Path: "p", Secret: secret}}},
 	})
-	is.True(errors.Is(err, apperr.ErrFailedPrecondition))             // refused
+	is.True(errors.Is(err, apperr.ErrFailedPrecondition))            // refused
 	is.True(strings.Contains(err.Error(), "WFR_WEBHOOK_SECRET_KEY")) // names the setting
 }
 
