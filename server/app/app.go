@@ -252,7 +252,7 @@ func (a *App) Start(ctx context.Context) error {
 			deploymentsCfg.SealSecret = box.Seal
 			if a.cfg.Webhooks {
 				routes = append(routes, httpserver.WithPublicRoute(webhook.Pattern, webhook.NewHandler(db, executions, webhook.Config{
-					Box:          box,
+					Box:       box,
 					Tolerance: a.cfg.WebhookTolerance,
 					Logger:    a.logger,
 				})))
