@@ -31,4 +31,11 @@
 // uniqueness CEL can express; this package checks what CEL cannot (known node types, an acyclic
 // graph, cron expressions that parse, real IANA time zones) and reports it as
 // apperr.ValidationError with the request's field paths.
+//
+// Webhook secrets are write-only: Deploy and Update seal a trigger's Secret with
+// ServiceConfig.SealSecret (AES-256-GCM under WFR_WEBHOOK_SECRET_KEY, server/webhook.Box) inside
+// the write transaction and store only SealedSecret; without SealSecret a secret is
+// apperr.ErrFailedPrecondition. A webhook given without a secret keeps the sealed secret its
+// path has among the deployment's stored triggers, so re-sending a deployment need not repeat
+// its secrets; after Delete (archive) the triggers are gone and so are their secrets.
 package deployments
