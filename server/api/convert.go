@@ -57,7 +57,7 @@ func triggersFromProto(ps []*v1.Trigger) []deployments.Trigger {
 			}
 			cronPoliciesFromProto(k.Cron, out[i].Cron)
 		case *v1.Trigger_Webhook:
-			out[i].Webhook = &deployments.Webhook{Path: k.Webhook.GetPath()}
+			out[i].Webhook = &deployments.Webhook{Path: k.Webhook.GetPath(), Secret: k.Webhook.GetSecret()}
 		}
 	}
 	return out
@@ -78,7 +78,8 @@ func triggersToProto(ts []deployments.Trigger) []*v1.Trigger {
 			cronPoliciesToProto(t.Cron, cron)
 			out[i].Kind = &v1.Trigger_Cron{Cron: cron}
 		case t.Webhook != nil:
-			out[i].Kind = &v1.Trigger_Webhook{Webhook: &v1.WebhookTrigger{Path: t.Webhook.Path}}
+			// The secret is write-only: never copied into an answer, only whether there is one.
+			out[i].Kind = &v1.Trigger_Webhook{Webhook: &v1.WebhookTrigger{Path: t.Webhook.Path, HasSecret: t.Webhook.HasSecret()}}
 		}
 	}
 	return out

@@ -37,6 +37,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/httpserver"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
+	"github.com/workflow-runtime/workflow-runtime/server/webhook"
 )
 
 // Version is the server's version, set at build time:
@@ -247,30 +248,46 @@ func (a *App) Start(ctx context.Context) error {
 	}
 
 	var svc workflowruntimev1connect.WorkflowRuntimeServiceHandler
+	var routes []httpserver.Option
 	if role.ServesAPI() {
+		deploymentsCfg := deployments.ServiceConfig{
+			KnownNodeTypes: engine.NodeTypes(),
+			CheckParams:    checkParams(engine.New(a.engineConfig())),
+			OnChange:       a.publishChange,
+			Limits: deployments.Limits{
+				MaxTriggers:          a.cfg.MaxTriggers,
+				MinCronInterval:      a.cfg.MinCronInterval,
+				MaxNodeDelay:         a.cfg.MaxNodeDelay,
+				MaxExecutionTimeout:  a.cfg.MaxExecutionTimeout,
+				MaxRetentionAge:      a.cfg.MaxRetentionAge,
+				MaxRetentionKeepLast: a.cfg.MaxRetentionKeepLast,
+			},
+		}
+		if a.cfg.WebhookSecretKey != "" {
+			box, err := webhook.NewBoxBase64(a.cfg.WebhookSecretKey)
+			if err != nil {
+				return fmt.Errorf("WFR_WEBHOOK_SECRET_KEY: %w", err)
+			}
+			deploymentsCfg.SealSecret = box.Seal
+			if a.cfg.Webhooks {
+				routes = append(routes, httpserver.WithPublicRoute(webhook.Pattern, webhook.NewHandler(db, executions, webhook.Config{
+					Box:       box,
+					Tolerance: a.cfg.WebhookTolerance,
+					Logger:    a.logger,
+				})))
+			}
+		}
 		svc = api.NewHandler(api.Deps{
-			Deployments: deployments.NewService(db, deployments.ServiceConfig{
-				KnownNodeTypes: engine.NodeTypes(),
-				CheckParams:    checkParams(engine.New(a.engineConfig())),
-				OnChange:       a.publishChange,
-				Limits: deployments.Limits{
-					MaxTriggers:          a.cfg.MaxTriggers,
-					MinCronInterval:      a.cfg.MinCronInterval,
-					MaxNodeDelay:         a.cfg.MaxNodeDelay,
-					MaxExecutionTimeout:  a.cfg.MaxExecutionTimeout,
-					MaxRetentionAge:      a.cfg.MaxRetentionAge,
-					MaxRetentionKeepLast: a.cfg.MaxRetentionKeepLast,
-				},
-			}),
-			Executions: executions,
-			Scheduling: scheduling,
-			Monitoring: mon.service,
-			Instance:   &mon.instance,
-			Health:     a.checker,
-			Logger:     a.logger,
+			Deployments: deployments.NewService(db, deploymentsCfg),
+			Executions:  executions,
+			Scheduling:  scheduling,
+			Monitoring:  mon.service,
+			Instance:    &mon.instance,
+			Health:      a.checker,
+			Logger:      a.logger,
 		})
 	}
-	return a.startServer(ctx, svc)
+	return a.startServer(ctx, svc, routes...)
 }
 
 // engine returns the remote engine client when WFR_ENGINE_URL is set, else the embedded engine.
@@ -327,8 +344,8 @@ func (a *App) embeddedEngine() (*engine.Engine, error) {
 	return engine.New(cfg), nil
 }
 
-func (a *App) startServer(ctx context.Context, svc workflowruntimev1connect.WorkflowRuntimeServiceHandler, extra ...httpserver.Service) error {
-	a.server = httpserver.New(a.cfg, svc, a.checker, a.logger, a.serverOptions(extra)...)
+func (a *App) startServer(ctx context.Context, svc workflowruntimev1connect.WorkflowRuntimeServiceHandler, more ...httpserver.Option) error {
+	a.server = httpserver.New(a.cfg, svc, a.checker, a.logger, a.serverOptions(more)...)
 	if err := a.server.Start(ctx); err != nil {
 		a.server = nil
 		return fmt.Errorf("start http server: %w", err)

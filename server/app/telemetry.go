@@ -102,15 +102,12 @@ func (a *App) engineClientOptions() ([]connect.ClientOption, error) {
 	return []connect.ClientOption{connect.WithInterceptors(i)}, nil
 }
 
-// serverOptions are the HTTP server's options: the extra services and the telemetry
+// serverOptions are the HTTP server's options: more (services, public routes) and the telemetry
 // (otelconnect on every handler, /metrics).
-func (a *App) serverOptions(extra []httpserver.Service) []httpserver.Option {
+func (a *App) serverOptions(more []httpserver.Option) []httpserver.Option {
 	opts := []httpserver.Option{httpserver.WithTelemetry(a.obs.provider)}
 	if a.tokens != nil {
 		opts = append(opts, httpserver.WithAuth(a.tokens))
 	}
-	for _, e := range extra {
-		opts = append(opts, e)
-	}
-	return opts
+	return append(opts, more...)
 }

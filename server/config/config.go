@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -196,6 +197,17 @@ type Config struct {
 	// connections this process makes over TLS: the remote engine (https://), Redis (rediss://).
 	// PostgreSQL takes sslrootcert in its URL. Default empty: the system's only.
 	TLSCAFile string `name:"tls-ca-file" env:"WFR_TLS_CA_FILE" placeholder:"PATH" help:"PEM CAs trusted for the remote engine (https) and Redis (rediss), besides the system's. Default empty."`
+	// Webhooks serves signed webhook deliveries at POST /hooks/{path} (server/webhook), outside
+	// bearer-token authentication: the trigger's secret signs each delivery. Needs
+	// WebhookSecretKey. Default false.
+	Webhooks bool `env:"WFR_WEBHOOKS" default:"false" help:"Serve signed webhook deliveries at POST /hooks/{path}. Needs WFR_WEBHOOK_SECRET_KEY. Default ${default}."`
+	// WebhookSecretKey is the key, standard base64 of 32 bytes (openssl rand -base64 32), that
+	// encrypts webhook trigger secrets in the database (AES-256-GCM). Without it a deployment
+	// whose webhook trigger has a secret is refused (failed_precondition). Default empty.
+	WebhookSecretKey string `name:"webhook-secret-key" env:"WFR_WEBHOOK_SECRET_KEY" placeholder:"BASE64" help:"Base64 of 32 bytes: the key that encrypts webhook secrets at rest. Default empty: secrets refused."`
+	// WebhookTolerance is how far a delivery's Webhook-Timestamp may be from the server's clock,
+	// either way. Default 5m.
+	WebhookTolerance time.Duration `env:"WFR_WEBHOOK_TOLERANCE" default:"5m" help:"How far a webhook delivery's timestamp may be from now. Default ${default}."`
 }
 
 // AuthEnabled reports whether requests need bearer tokens.
@@ -243,6 +255,7 @@ func Default() Config {
 		CELCostLimit:         1_000_000,
 		CELMaxStringBytes:    1 << 20,
 		CELMaxListItems:      100_000,
+		WebhookTolerance:     5 * time.Minute,
 	}
 }
 
@@ -445,6 +458,17 @@ func (c Config) Validate() error {
 	}
 	if c.HTTPMaxResponseBytes <= 0 {
 		bad("WFR_HTTP_MAX_RESPONSE_BYTES", "%d must be positive", c.HTTPMaxResponseBytes)
+	}
+	if c.WebhookSecretKey != "" {
+		if key, err := base64.StdEncoding.DecodeString(c.WebhookSecretKey); err != nil || len(key) != 32 {
+			bad("WFR_WEBHOOK_SECRET_KEY", "must be standard base64 of 32 bytes (openssl rand -base64 32)")
+		}
+	}
+	if c.Webhooks && c.WebhookSecretKey == "" {
+		bad("WFR_WEBHOOKS", "needs WFR_WEBHOOK_SECRET_KEY: the secrets that check deliveries are stored encrypted under it")
+	}
+	if c.WebhookTolerance <= 0 {
+		bad("WFR_WEBHOOK_TOLERANCE", "%s must be positive", c.WebhookTolerance)
 	}
 	for _, origin := range c.CORSAllowedOrigins {
 		if err := checkOrigin(origin); err != nil {

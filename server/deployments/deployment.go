@@ -63,10 +63,26 @@ const (
 	SkippedHourSkip   = "SKIP"
 )
 
-// Webhook fires when TriggerWorkflow names Path.
+// Webhook fires when TriggerWorkflow names Path, or on a signed POST /hooks/{Path}
+// (server/webhook).
 type Webhook struct {
 	Path string
+	// Secret is the signing secret as a caller gives it to Deploy or Update: input only. The
+	// service seals it into SealedSecret and clears it; nothing read back carries it.
+	Secret string
+	// SealedSecret is the secret encrypted under WFR_WEBHOOK_SECRET_KEY (server/webhook.Box), as
+	// stored in triggers.webhook_secret; nil when the trigger has no secret.
+	SealedSecret []byte
 }
+
+// HasSecret reports whether the webhook has a signing secret.
+func (w *Webhook) HasSecret() bool { return len(w.SealedSecret) > 0 }
+
+// Bounds of a webhook secret, in bytes (the proto says the same).
+const (
+	MinWebhookSecretBytes = 16
+	MaxWebhookSecretBytes = 256
+)
 
 // Overlap policies (workflows.deployment_config.overlap_policy).
 const (

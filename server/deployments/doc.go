@@ -34,4 +34,11 @@
 // as apperr.ValidationError with the request's field paths and the rule ids the proto's CEL rules
 // had. (As CEL, depends_on_exist cost nodes x depends_on x nodes and ran on oversized requests
 // too; BenchmarkValidateWorstDefinition measures the worst 4 MiB definitions.)
+//
+// Webhook secrets are write-only: Deploy and Update seal a trigger's Secret with
+// ServiceConfig.SealSecret (AES-256-GCM under WFR_WEBHOOK_SECRET_KEY, server/webhook.Box) inside
+// the write transaction and store only SealedSecret; without SealSecret a secret is
+// apperr.ErrFailedPrecondition. A webhook given without a secret keeps the sealed secret its
+// path has among the deployment's stored triggers, so re-sending a deployment need not repeat
+// its secrets; after Delete (archive) the triggers are gone and so are their secrets.
 package deployments

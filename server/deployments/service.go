@@ -36,6 +36,10 @@ type ServiceConfig struct {
 	// Limits are the server-wide ceilings on triggers, cron frequency, delays, timeouts and
 	// retention. Zero fields take their defaults.
 	Limits Limits
+	// SealSecret encrypts a webhook trigger's secret for storage (server/webhook.Box.Seal under
+	// WFR_WEBHOOK_SECRET_KEY). Default nil: a trigger given a secret is refused with
+	// apperr.ErrFailedPrecondition naming the setting.
+	SealSecret func(secret []byte) ([]byte, error)
 }
 
 // Service is the deployment lifecycle: deploy (new revision), update per mask, archive, read.
@@ -82,6 +86,9 @@ func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, c
 	if err := v.OrNil(); err != nil {
 		return nil, false, err
 	}
+	if err := s.canSeal(p.Triggers); err != nil {
+		return nil, false, err
+	}
 	triggers := normalizeTriggers(p.Triggers)
 	config := p.Config.WithDefaults()
 
@@ -108,7 +115,11 @@ func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, c
 				d.Revision++
 			}
 			d.Definition = p.Definition
-			d.Triggers = triggers
+			sealed, err := s.sealSecrets(triggers, d.Triggers)
+			if err != nil {
+				return err
+			}
+			d.Triggers = sealed
 			d.Config = config
 			d.UpdatedAt = now
 			switch {
@@ -180,6 +191,9 @@ func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, err
 		case PathTriggers:
 			validateTriggers(v, "triggers", p.Triggers)
 			s.cfg.Limits.checkTriggers(v, "triggers", p.Triggers, s.cfg.Now())
+			if err := s.canSeal(p.Triggers); err != nil {
+				return nil, err
+			}
 		case PathConfig:
 			if p.Config != nil {
 				s.cfg.Limits.checkConfig(v, "config", p.Config)
@@ -221,7 +235,11 @@ func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, err
 				d.Definition = *p.Definition
 				newRevision = true
 			case PathTriggers:
-				d.Triggers = normalizeTriggers(p.Triggers)
+				sealed, err := s.sealSecrets(normalizeTriggers(p.Triggers), d.Triggers)
+				if err != nil {
+					return err
+				}
+				d.Triggers = sealed
 				triggersChanged = true
 			case PathConfig:
 				d.Config = cmp.Or(p.Config, &Config{}).WithDefaults()
@@ -245,6 +263,47 @@ func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, err
 	}
 	s.changed(ctx, d.WorkflowID)
 	return d, nil
+}
+
+// canSeal refuses webhook secrets when no key is configured to store them.
+func (s *Service) canSeal(triggers []Trigger) error {
+	if s.cfg.SealSecret != nil {
+		return nil
+	}
+	for _, t := range triggers {
+		if t.Webhook != nil && t.Webhook.Secret != "" {
+			return fmt.Errorf("webhook trigger %q has a secret, but the server cannot store secrets: set WFR_WEBHOOK_SECRET_KEY: %w", t.ID, apperr.ErrFailedPrecondition)
+		}
+	}
+	return nil
+}
+
+// sealSecrets returns triggers with each webhook secret sealed and cleared. A webhook given
+// without a secret keeps the sealed secret its path had in previous (the stored triggers):
+// re-sending a deployment need not repeat its secrets. triggers is not modified.
+func (s *Service) sealSecrets(triggers, previous []Trigger) ([]Trigger, error) {
+	kept := map[string][]byte{}
+	for _, t := range previous {
+		if t.Webhook != nil && t.Webhook.HasSecret() {
+			kept[t.Webhook.Path] = t.Webhook.SealedSecret
+		}
+	}
+	out := slices.Clone(triggers)
+	for i, t := range out {
+		if t.Webhook == nil {
+			continue
+		}
+		w := &Webhook{Path: t.Webhook.Path, SealedSecret: kept[t.Webhook.Path]}
+		if t.Webhook.Secret != "" {
+			sealed, err := s.cfg.SealSecret([]byte(t.Webhook.Secret))
+			if err != nil {
+				return nil, fmt.Errorf("webhook trigger %q: %w", t.ID, err)
+			}
+			w.SealedSecret = sealed
+		}
+		out[i].Webhook = w
+	}
+	return out, nil
 }
 
 // changed tells cfg.OnChange that a workflow's deployment changed.

@@ -109,6 +109,12 @@ func findCycle(nodes []Node) []string {
 // is a real IANA one. prefix is the field path of the triggers in the request ("triggers").
 func validateTriggers(v *apperr.ValidationError, prefix string, triggers []Trigger) {
 	for i, t := range triggers {
+		if t.Webhook != nil {
+			if n := len(t.Webhook.Secret); n > 0 && (n < MinWebhookSecretBytes || n > MaxWebhookSecretBytes) {
+				v.Add(fmt.Sprintf("%s[%d].webhook.secret", prefix, i), "string.secret_len",
+					"must be %d to %d bytes, got %d", MinWebhookSecretBytes, MaxWebhookSecretBytes, n)
+			}
+		}
 		if t.Cron == nil {
 			continue
 		}

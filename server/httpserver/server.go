@@ -103,7 +103,21 @@ type options struct {
 	extra     []Service
 	telemetry *telemetry.Provider
 	tokens    *auth.Tokens
+	public    []route
 }
+
+// route is a plain HTTP endpoint mounted by WithPublicRoute.
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
+func (r route) apply(o *options) { o.public = append(o.public, r) }
+
+// WithPublicRoute mounts h at pattern (a ServeMux pattern such as "POST /hooks/{path...}")
+// outside bearer-token authentication, even with WithAuth: for endpoints that authenticate
+// each request themselves (signed webhooks). The body limit and the Host check still apply.
+func WithPublicRoute(pattern string, h http.Handler) Option { return route{pattern, h} }
 
 type authOption struct{ tokens *auth.Tokens }
 
@@ -189,6 +203,9 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, opts...))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, opts...))
 	mux.Handle(grpchealth.NewHandler(checker.GRPC(), opts...))
+	for _, r := range o.public {
+		mux.Handle(r.pattern, r.handler)
+	}
 	healthMux := http.NewServeMux()
 	checker.Mount(healthMux)
 	for _, path := range []string{"GET /health", "GET /livez", "GET /readyz"} {

@@ -66,6 +66,7 @@ type triggerRow struct {
 	RepeatedHour        string    `bun:"repeated_hour"`
 	SkippedHour         string    `bun:"skipped_hour"`
 	WebhookPath         *string   `bun:"webhook_path"`
+	WebhookSecret       []byte    `bun:"webhook_secret"` // sealed (server/webhook.Box), never plaintext
 	CreatedAt           time.Time `bun:"created_at"`
 }
 
@@ -311,7 +312,7 @@ func toDeployment(row *workflowRow, definition string, triggers []triggerRow) (*
 				SkippedHour:         t.SkippedHour,
 			}
 		case kindWebhook:
-			trigger.Webhook = &deployments.Webhook{Path: deref(t.WebhookPath)}
+			trigger.Webhook = &deployments.Webhook{Path: deref(t.WebhookPath), SealedSecret: t.WebhookSecret}
 		default:
 			return nil, fmt.Errorf("trigger %s of workflow %s has unknown kind %q", t.ID, row.ID, t.Kind)
 		}
@@ -417,6 +418,9 @@ func (t *tx) TriggersReplace(ctx context.Context, d *deployments.Deployment) err
 		case trigger.Webhook != nil && trigger.Cron == nil:
 			row.Kind = kindWebhook
 			row.WebhookPath = &trigger.Webhook.Path
+			if trigger.Webhook.HasSecret() {
+				row.WebhookSecret = trigger.Webhook.SealedSecret
+			}
 		default:
 			return fmt.Errorf("replace triggers of workflow %s: trigger %q must have exactly one of cron and webhook", d.WorkflowID, trigger.ID)
 		}

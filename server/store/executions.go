@@ -604,3 +604,17 @@ func nilIfEmpty(s string) *string {
 	}
 	return &s
 }
+
+// WebhookSecret implements webhook.Store: the sealed secret of the trigger with this webhook
+// path, nil when it has none; apperr.ErrNotFound when no live deployment has the path.
+func (db *DB) WebhookSecret(ctx context.Context, path string) ([]byte, error) {
+	var row triggerRow
+	err := db.bun.NewSelect().Model(&row).
+		Column("webhook_secret").
+		Where("webhook_path = ?", path).
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find webhook path %q: %w", path, interpretError(err))
+	}
+	return row.WebhookSecret, nil
+}

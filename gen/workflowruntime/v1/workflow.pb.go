@@ -788,12 +788,21 @@ func (x *CronSchedule) GetSkippedHour() SkippedHourPolicy {
 	return SkippedHourPolicy_SKIPPED_HOUR_POLICY_UNSPECIFIED
 }
 
-// WebhookTrigger fires when TriggerWorkflow is called with its path.
+// WebhookTrigger fires when TriggerWorkflow is called with its path, or, with a secret and the
+// server's WFR_WEBHOOKS on, when a signed POST /hooks/{path} arrives (docs/api.md).
 type WebhookTrigger struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique among live (not archived) deployments. Lower-case letters, digits and "/_.-", not
 	// starting with "/", at most 256 characters.
-	Path          string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// Write-only: the HMAC-SHA256 key that signs deliveries to POST /hooks/{path}, 16 to 256
+	// bytes. Stored encrypted (the server needs WFR_WEBHOOK_SECRET_KEY, else failed_precondition)
+	// and never returned: answers carry has_secret instead. Default empty: when the same path is
+	// sent again without a secret, the stored secret is kept; a trigger that never had one cannot
+	// be called at /hooks.
+	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	// Output only: whether the trigger has a secret. Ignored in requests.
+	HasSecret     bool `protobuf:"varint,3,opt,name=has_secret,json=hasSecret,proto3" json:"has_secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -833,6 +842,20 @@ func (x *WebhookTrigger) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *WebhookTrigger) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *WebhookTrigger) GetHasSecret() bool {
+	if x != nil {
+		return x.HasSecret
+	}
+	return false
 }
 
 // RetryPolicy says how a failed execution is retried.
@@ -1356,9 +1379,13 @@ const file_workflowruntime_v1_workflow_proto_rawDesc = "" +
 	"\x15jitter_window_seconds\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x80\xa3\x05H\x00R\x13jitterWindowSeconds\x88\x01\x01\x12U\n" +
 	"\rrepeated_hour\x18\x04 \x01(\x0e2&.workflowruntime.v1.RepeatedHourPolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\frepeatedHour\x12R\n" +
 	"\fskipped_hour\x18\x05 \x01(\x0e2%.workflowruntime.v1.SkippedHourPolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\vskippedHourB\x18\n" +
-	"\x16_jitter_window_seconds\"M\n" +
+	"\x16_jitter_window_seconds\"\x93\x01\n" +
 	"\x0eWebhookTrigger\x12;\n" +
-	"\x04path\x18\x01 \x01(\tB'\xbaH$\xc8\x01\x01r\x1f2\x1d^[a-z0-9][a-z0-9/_.-]{0,255}$R\x04path\"\xa5\x02\n" +
+	"\x04path\x18\x01 \x01(\tB'\xbaH$\xc8\x01\x01r\x1f2\x1d^[a-z0-9][a-z0-9/_.-]{0,255}$R\x04path\x12%\n" +
+	"\x06secret\x18\x02 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05 \x10(\x80\x02R\x06secret\x12\x1d\n" +
+	"\n" +
+	"has_secret\x18\x03 \x01(\bR\thasSecret\"\xa5\x02\n" +
 	"\vRetryPolicy\x12*\n" +
 	"\fmax_attempts\x18\x01 \x01(\rB\a\xbaH\x04*\x02\x18dR\vmaxAttempts\x12Q\n" +
 	"\x0finitial_backoff\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\r\xbaH\n" +
