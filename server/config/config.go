@@ -109,9 +109,23 @@ type Config struct {
 	// comma-separated, e.g. https://dash.example.com; "*" allows any. Default empty: no CORS
 	// headers, browsers on other origins are refused.
 	CORSAllowedOrigins []string `name:"cors-allowed-origins" env:"WFR_CORS_ALLOWED_ORIGINS" sep:"," placeholder:"ORIGIN" help:"Comma-separated browser origins allowed by CORS (* for any). Default empty: no CORS."`
+	// PageTokenKey is the secret that signs page tokens (HMAC-SHA256, server/pagetoken), so a
+	// forged or altered token is refused. Every api replica must have the same one. Default
+	// empty: derived from DatabaseURL, which the replicas of one installation share; set it
+	// where the database URL carries no password or differs between replicas.
+	PageTokenKey string `name:"page-token-key" env:"WFR_PAGE_TOKEN_KEY" placeholder:"SECRET" help:"Secret that signs page tokens; the same on every replica. Default empty: derived from the database URL."`
 	// PprofAddr, when set, serves Go's profiler (net/http/pprof, /debug/pprof/) on this
 	// host:port, apart from the API so that it is never exposed with it. Default empty: off.
 	PprofAddr string `name:"pprof-addr" env:"WFR_PPROF_ADDR" placeholder:"HOST:PORT" help:"Serve Go's profiler at /debug/pprof/ on this address. Default empty: off."`
+}
+
+// PageTokenSecret is the secret page tokens are signed with: PageTokenKey, or DatabaseURL when
+// that is unset.
+func (c Config) PageTokenSecret() string {
+	if c.PageTokenKey != "" {
+		return c.PageTokenKey
+	}
+	return "database:" + c.DatabaseURL
 }
 
 // Default returns the configuration with every field at its default, as parsed from no flags
