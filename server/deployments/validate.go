@@ -1,9 +1,11 @@
 package deployments
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
@@ -69,27 +71,38 @@ func findCycle(nodes []Node) []string {
 	return nil
 }
 
-// validateTriggers checks that every cron expression parses in its time zone and that the zone
-// is a real IANA one. prefix is the field path of the triggers in the request ("triggers").
-func validateTriggers(v *apperr.ValidationError, prefix string, triggers []Trigger) {
+// validateTriggers checks every cron trigger with the parser the scheduler uses
+// (server/scheduling.NewTrigger: time zone, expression, DST policies, jitter) and refuses one
+// whose next fire after now does not exist (February 30th, a year past 2262 or already gone):
+// what deploys is exactly what schedules. prefix is the field path of the triggers in the
+// request ("triggers"); workflowID is hashed for the jitter ("" when not known yet).
+func validateTriggers(v *apperr.ValidationError, prefix string, triggers []Trigger, workflowID string, now time.Time) {
 	for i, t := range triggers {
 		if t.Cron == nil {
 			continue
 		}
 		field := fmt.Sprintf("%s[%d].cron", prefix, i)
-		loc, err := scheduling.LoadLocation(t.Cron.Timezone)
-		if err != nil {
-			v.Add(field+".timezone", "timezone.iana", "%v", err)
-			continue
-		}
-		if _, err := scheduling.ParseCron(t.Cron.Expression, loc); err != nil {
-			v.Add(field+".expression", "cron.parse", "%v", err)
-		}
 		if r := t.Cron.RepeatedHour; r != "" && r != RepeatedHourOnce && r != RepeatedHourTwice {
 			v.Add(field+".repeated_hour", "enum.defined_only", "unknown repeated-hour policy %q", r)
 		}
 		if k := t.Cron.SkippedHour; k != "" && k != SkippedHourShift && k != SkippedHourSkip {
 			v.Add(field+".skipped_hour", "enum.defined_only", "unknown skipped-hour policy %q", k)
+		}
+		if _, err := scheduling.LoadLocation(t.Cron.Timezone); err != nil {
+			v.Add(field+".timezone", "timezone.iana", "%v", err)
+			continue
+		}
+		if _, err := scheduling.NormalizeCron(t.Cron.Expression); err != nil {
+			v.Add(field+".expression", "cron.parse", "%v", err)
+			continue
+		}
+		tr, err := t.Cron.Trigger(cmp.Or(workflowID, "validate"))
+		if err != nil {
+			v.Add(field+".expression", "cron.parse", "%v", err)
+			continue
+		}
+		if _, err := tr.Next(now); err != nil {
+			v.Add(field+".expression", "cron.fires", "%q never fires after %s", t.Cron.Expression, now.UTC().Format(time.RFC3339))
 		}
 	}
 }
