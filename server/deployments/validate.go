@@ -3,9 +3,12 @@ package deployments
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
@@ -20,8 +23,33 @@ func validateDefinition(v *apperr.ValidationError, prefix string, d *Definition,
 				"unknown node type %q (known: %s)", n.Type, strings.Join(known, ", "))
 		}
 	}
+	for i, n := range d.Nodes {
+		if n.Type == "http" {
+			validateHTTPHeaders(v, fmt.Sprintf("%s.nodes[%d].params.headers", prefix, i), n.Params["headers"])
+		}
+	}
 	if cycle := findCycle(d.Nodes); cycle != nil {
 		v.Add(prefix+".nodes", "nodes.acyclic", "the graph has a cycle: %s", strings.Join(cycle, " -> "))
+	}
+}
+
+// validateHTTPHeaders refuses header names that are not HTTP tokens and values with control
+// characters (CR, LF, NUL): Go's HTTP client would refuse them on every run, so the definition
+// is refused at deploy, with the field. A headers param that is not an object of strings is the
+// engine's to report (ServiceConfig.CheckParams).
+func validateHTTPHeaders(v *apperr.ValidationError, field string, headers any) {
+	m, ok := headers.(map[string]any)
+	if !ok {
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		if !httpguts.ValidHeaderFieldName(name) {
+			v.Add(field, "http.header_name", "header name %q is not an HTTP token (no spaces, CR, LF or separators)", name)
+			continue
+		}
+		if value, ok := m[name].(string); ok && !httpguts.ValidHeaderFieldValue(value) {
+			v.Add(field, "http.header_value", "header %q has a control character (CR, LF, NUL) in its value", name)
+		}
 	}
 }
 
