@@ -168,7 +168,7 @@ func checkJSONText(field string, text string) *apperr.ValidationError {
 			break
 		}
 		if err != nil {
-			return apperr.Invalid(field, "json.valid", "is not a JSON document: %v", err)
+			return apperr.Invalid(field, "string.json", "must be a JSON document: %v", err)
 		}
 		switch t := tok.(type) {
 		case json.Delim:
@@ -187,7 +187,7 @@ func checkJSONText(field string, text string) *apperr.ValidationError {
 		}
 	}
 	if !json.Valid([]byte(text)) { // one document, not several
-		return apperr.Invalid(field, "json.valid", "is not a single JSON document")
+		return apperr.Invalid(field, "string.json", "must be a JSON document")
 	}
 	return nil
 }
