@@ -29,6 +29,11 @@
 //
 // Validation is split: protovalidate (in the proto) checks shapes, patterns, sizes and the
 // uniqueness CEL can express; this package checks what CEL cannot (known node types, an acyclic
-// graph, cron expressions that parse, real IANA time zones) and reports it as
-// apperr.ValidationError with the request's field paths.
+// graph, real IANA time zones, http headers without CR, LF or other control characters, and cron
+// triggers built with the scheduler's own parser, CronSchedule.Trigger, whose next fire after
+// now exists: February 30th or a year past 2262 is refused at deploy, not found out by the
+// scheduler) and reports it as apperr.ValidationError with the request's field paths.
+//
+// List's page tokens are signed by server/pagetoken (ServiceConfig.PageTokens) and bound to
+// the status filter.
 package deployments
