@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +46,30 @@ func (c jsonCodec) Marshal(msg any) ([]byte, error) {
 	}
 	return protojson.MarshalOptions{}.Marshal(m)
 }
+
+func (c jsonCodec) MarshalAppend(dst []byte, msg any) ([]byte, error) {
+	m, ok := msg.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a proto.Message", msg)
+	}
+	return protojson.MarshalOptions{}.MarshalAppend(dst, m)
+}
+
+// MarshalStable is Marshal compacted, as Connect's own codec does it (protojson varies its
+// whitespace).
+func (c jsonCodec) MarshalStable(msg any) ([]byte, error) {
+	b, err := c.Marshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+func (c jsonCodec) IsBinary() bool { return false }
 
 func (c jsonCodec) Unmarshal(data []byte, msg any) error {
 	m, ok := msg.(proto.Message)

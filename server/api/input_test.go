@@ -223,6 +223,10 @@ func TestMalformedInputIsInvalidArgument(t *testing.T) {
 				}
 			}
 
+			// A newer client's unknown field is still ignored, a known name still read.
+			status, _ = call(t, url, "GetExecutionHistory", `{"statuses":["EXECUTION_STATUS_RUNNING"],"fieldOfTomorrow":{"x":1}}`)
+			is.Equal(status, http.StatusOK)
+
 			// Nothing stored: one deployment at revision 1, no execution.
 			_, body = call(t, url, "ListDeployments", `{}`)
 			var list struct {
