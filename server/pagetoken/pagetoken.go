@@ -101,7 +101,7 @@ func Invalid() error {
 func (c *Codec) mac(kind string, binding, signed []byte) []byte {
 	m := hmac.New(sha256.New, c.key)
 	// Lengths first, so that no (kind, binding) pair can be read as another.
-	fmt.Fprintf(m, "%d:%s%d:", len(kind), kind, len(binding))
+	_, _ = fmt.Fprintf(m, "%d:%s%d:", len(kind), kind, len(binding))
 	m.Write(binding)
 	m.Write(signed)
 	return m.Sum(nil)[:macLen]
