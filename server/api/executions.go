@@ -11,6 +11,9 @@ import (
 
 // TriggerWorkflow implements WorkflowRuntimeService.
 func (h *Handler) TriggerWorkflow(ctx context.Context, req *v1.TriggerWorkflowRequest) (*v1.TriggerWorkflowResponse, error) {
+	if ve := checkJSONText("trigger_data", req.GetTriggerData()); ve != nil {
+		return nil, validationError(ve)
+	}
 	e, dedup, err := h.executions.Trigger(ctx, &execution.TriggerParams{
 		WorkflowID:     req.GetWorkflowId(),
 		WebhookPath:    req.GetWebhookPath(),

@@ -1,7 +1,8 @@
 // Package api is the Connect transport of WorkflowRuntimeService: thin handlers that turn
 // proto requests into domain calls and domain results into proto responses. Validation of
-// shapes happens before a handler runs (protovalidate interceptor); errors are mapped to codes
-// in errors.go only.
+// shapes happens before a handler runs (protovalidate interceptor, then NewInputInterceptor for
+// NUL characters and JSON depth, input.go); the JSON codec reads unknown enum names as undefined
+// numbers so protovalidate refuses them (codec.go); errors are mapped to codes in errors.go only.
 package api
 
 import (

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
 )
@@ -144,8 +145,14 @@ func (h *Handler) GetLoadDistribution(ctx context.Context, req *v1.GetLoadDistri
 	if h.monitoring == nil {
 		return nil, errNoMonitoring
 	}
+	start := optionalTime(req.GetStartTime())
+	if !start.IsZero() && (start.Before(loadEarliest) || !start.Before(loadHorizon)) {
+		return nil, validationError(apperr.Invalid("start_time", "start_time.range",
+			"must be from %s and before %s: the scheduler's fire times end in April 2262",
+			loadEarliest.Format(time.DateOnly), loadHorizon.Format(time.DateOnly)))
+	}
 	ld, err := h.monitoring.LoadDistribution(ctx, &monitoring.LoadQuery{
-		Start:      optionalTime(req.GetStartTime()),
+		Start:      start,
 		Window:     durationFromProto(req.GetWindow()),
 		Resolution: durationFromProto(req.GetResolution()),
 	})

@@ -35,6 +35,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
 	"github.com/workflow-runtime/workflow-runtime/server/httpserver"
+	"github.com/workflow-runtime/workflow-runtime/server/pagetoken"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
 	"github.com/workflow-runtime/workflow-runtime/server/webhook"
@@ -110,6 +111,12 @@ type App struct {
 
 	stopOnce sync.Once
 	stopErr  error
+}
+
+// pageTokens is the codec of every list's page tokens, keyed by WFR_PAGE_TOKEN_KEY (or the
+// database URL), so that every api replica reads the tokens of the others.
+func (a *App) pageTokens() *pagetoken.Codec {
+	return pagetoken.New(pagetoken.DeriveKey(a.cfg.PageTokenSecret()))
 }
 
 // lifecycle is a background part: Start backgrounds itself, Stop blocks and is idempotent.
@@ -214,7 +221,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	executions := execution.NewService(db, a.backends.queue, a.backends.notifier, execution.ServiceConfig{Logger: a.logger})
 	a.executions = executions
-	mon := newMonitoring(db, string(role), Version, a.logger, a.janitorMetrics)
+	mon := newMonitoring(db, string(role), Version, a.logger, a.janitorMetrics, a.pageTokens())
 
 	if role == config.RoleAll || role == config.RoleWorker {
 		// The queue's mover delivers delayed messages (retries, requeues); workers run it.
@@ -254,6 +261,7 @@ func (a *App) Start(ctx context.Context) error {
 			KnownNodeTypes: engine.NodeTypes(),
 			CheckParams:    checkParams(engine.New(a.engineConfig())),
 			OnChange:       a.publishChange,
+			PageTokens:     a.pageTokens(),
 			Limits: deployments.Limits{
 				MaxTriggers:          a.cfg.MaxTriggers,
 				MinCronInterval:      a.cfg.MinCronInterval,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/server/api"
 	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
+	"github.com/workflow-runtime/workflow-runtime/server/pagetoken"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
 )
 
@@ -29,10 +30,10 @@ type monitoringParts struct {
 // executions per deployment (per-deployment overrides: deployment_config retention_age and
 // retention_keep_last), 500 rows per DELETE. onPass, when not nil, receives each janitor pass's
 // counts (metrics).
-func newMonitoring(db *store.DB, role, version string, logger *slog.Logger, onPass func(monitoring.JanitorResult)) *monitoringParts {
+func newMonitoring(db *store.DB, role, version string, logger *slog.Logger, onPass func(monitoring.JanitorResult), tokens *pagetoken.Codec) *monitoringParts {
 	host, _ := os.Hostname()
 	return &monitoringParts{
-		service: monitoring.NewService(db, monitoring.ServiceConfig{Logger: logger}),
+		service: monitoring.NewService(db, monitoring.ServiceConfig{Logger: logger, PageTokens: tokens}),
 		janitor: monitoring.NewJanitor(db, monitoring.JanitorConfig{Logger: logger, OnPass: onPass}),
 		instance: api.Instance{
 			ID:      host + "/" + uuid.NewString()[:8],

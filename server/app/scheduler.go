@@ -14,7 +14,7 @@ import (
 // schedulingService returns the scheduling service (fires, catch-up, backfill, previews, the
 // fire ledger) over db and the execution service.
 func (a *App) schedulingService(db *store.DB, executions *execution.Service) *scheduler.Service {
-	return scheduler.NewService(db, executions, scheduler.ServiceConfig{Logger: a.logger})
+	return scheduler.NewService(db, executions, scheduler.ServiceConfig{Logger: a.logger, PageTokens: a.pageTokens()})
 }
 
 // startScheduler starts the scheduler role's part in roles all and scheduler, and adds it to

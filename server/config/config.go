@@ -140,6 +140,11 @@ type Config struct {
 	// HTTPMaxResponseBytes is the largest response body an http node reads; a larger one fails
 	// the node. Default 10485760 (10 MiB).
 	HTTPMaxResponseBytes int64 `env:"WFR_HTTP_MAX_RESPONSE_BYTES" default:"10485760" help:"Largest response body an http node reads, in bytes. Default ${default} (10 MiB)."`
+	// PageTokenKey is the secret that signs page tokens (HMAC-SHA256, server/pagetoken), so a
+	// forged or altered token is refused. Every api replica must have the same one. Default
+	// empty: derived from DatabaseURL, which the replicas of one installation share; set it
+	// where the database URL carries no password or differs between replicas.
+	PageTokenKey string `name:"page-token-key" env:"WFR_PAGE_TOKEN_KEY" placeholder:"SECRET" help:"Secret that signs page tokens; the same on every replica. Default empty: derived from the database URL."`
 	// PprofAddr, when set, serves Go's profiler (net/http/pprof, /debug/pprof/) on this
 	// host:port, apart from the API so that it is never exposed with it. Default empty: off.
 	PprofAddr string `name:"pprof-addr" env:"WFR_PPROF_ADDR" placeholder:"HOST:PORT" help:"Serve Go's profiler at /debug/pprof/ on this address. Default empty: off."`
@@ -215,6 +220,15 @@ func (c Config) AuthEnabled() bool { return c.Auth != "none" && c.AuthTokensFile
 
 // servesRPC reports whether the role serves RPCs (and so needs authentication off loopback).
 func (r Role) servesRPC() bool { return r.ServesAPI() || r == RoleEngine }
+
+// PageTokenSecret is the secret page tokens are signed with: PageTokenKey, or DatabaseURL when
+// that is unset.
+func (c Config) PageTokenSecret() string {
+	if c.PageTokenKey != "" {
+		return c.PageTokenKey
+	}
+	return "database:" + c.DatabaseURL
+}
 
 // Default returns the configuration with every field at its default, as parsed from no flags
 // and no environment. (config_test checks it matches the struct tags.)

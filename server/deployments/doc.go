@@ -41,4 +41,11 @@
 // apperr.ErrFailedPrecondition. A webhook given without a secret keeps the sealed secret its
 // path has among the deployment's stored triggers, so re-sending a deployment need not repeat
 // its secrets; after Delete (archive) the triggers are gone and so are their secrets.
+// It also checks http headers (no CR, LF or other control characters) and builds cron triggers
+// with the scheduler's own parser (CronSchedule.Trigger), refusing one whose next fire after now
+// does not exist: February 30th or a year past 2262 is refused at deploy, not found out by the
+// scheduler.
+//
+// List's page tokens are signed by server/pagetoken (ServiceConfig.PageTokens) and bound to
+// the status filter.
 package deployments

@@ -3,7 +3,6 @@ package deployments
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+	"github.com/workflow-runtime/workflow-runtime/server/pagetoken"
 )
 
 // DefaultNodeTypes are the node types of the reference engine.
@@ -30,6 +30,9 @@ type ServiceConfig struct {
 	// a url, a transform's CEL must compile). Field paths are relative to the definition
 	// ("nodes[1].params.url"). Default: no check.
 	CheckParams func(d *Definition) []apperr.Violation
+	// PageTokens signs List's page tokens. Default pagetoken.New(nil), the development key: the
+	// app passes the one built from WFR_PAGE_TOKEN_KEY.
+	PageTokens *pagetoken.Codec
 	// OnChange is called with the workflow id after each committed Deploy, Update and Delete
 	// (schedulers learn of the change through it). It must not block for long. Default: none.
 	OnChange func(ctx context.Context, workflowID string)
@@ -57,6 +60,9 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.PageTokens == nil {
+		cfg.PageTokens = pagetoken.New(nil)
+	}
 	if cfg.NewID == nil {
 		cfg.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
@@ -80,7 +86,7 @@ type DeployParams struct {
 func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, created bool, err error) {
 	v := &apperr.ValidationError{}
 	s.validateDefinition(v, &p.Definition)
-	validateTriggers(v, "triggers", p.Triggers)
+	validateTriggers(v, "triggers", p.Triggers, p.Definition.ID, s.cfg.Now())
 	s.cfg.Limits.checkTriggers(v, "triggers", p.Triggers, s.cfg.Now())
 	s.cfg.Limits.checkConfig(v, "config", &p.Config)
 	if err := v.OrNil(); err != nil {
@@ -189,7 +195,7 @@ func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, err
 			}
 			s.validateDefinition(v, p.Definition)
 		case PathTriggers:
-			validateTriggers(v, "triggers", p.Triggers)
+			validateTriggers(v, "triggers", p.Triggers, "", s.cfg.Now())
 			s.cfg.Limits.checkTriggers(v, "triggers", p.Triggers, s.cfg.Now())
 			if err := s.canSeal(p.Triggers); err != nil {
 				return nil, err
@@ -405,8 +411,22 @@ type ListQuery struct {
 	PageToken string
 }
 
-// pageTokenPrefix versions the opaque token: base64url("d1:" + last workflow id).
-const pageTokenPrefix = "d1:"
+// listTokenKind names List's tokens for server/pagetoken.
+const listTokenKind = "deployments.list"
+
+// listCursor is the payload of a List page token: the page's last workflow id.
+type listCursor struct {
+	After string `json:"a"`
+}
+
+// listBinding is the canonical form of the filters a List token is bound to.
+func listBinding(q *ListQuery) []byte {
+	statuses := make([]string, len(q.Statuses))
+	for i, st := range q.Statuses {
+		statuses[i] = string(st)
+	}
+	return []byte("s=" + strings.Join(slices.Compact(slices.Sorted(slices.Values(statuses))), ","))
+}
 
 // List returns one page of deployments ordered by workflow id and the token of the next page
 // ("" on the last one). A token that was not made by List is apperr.ValidationError.
@@ -418,11 +438,14 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]*Deployment, string,
 	size = min(size, MaxPageSize)
 	after := ""
 	if q.PageToken != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(q.PageToken)
-		if err != nil || !strings.HasPrefix(string(raw), pageTokenPrefix) || len(raw) == len(pageTokenPrefix) {
-			return nil, "", apperr.Invalid("page_token", "page_token.valid", "not a page token returned by ListDeployments")
+		var c listCursor
+		if err := s.cfg.PageTokens.Decode(q.PageToken, listTokenKind, listBinding(&q), &c); err != nil {
+			return nil, "", err
 		}
-		after = strings.TrimPrefix(string(raw), pageTokenPrefix)
+		if c.After == "" {
+			return nil, "", pagetoken.Invalid()
+		}
+		after = c.After
 	}
 	// One extra row says whether another page follows.
 	list, err := s.store.DeploymentList(ctx, &ListParams{Statuses: slices.Clone(q.Statuses), AfterWorkflowID: after, Limit: size + 1})
@@ -432,7 +455,9 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]*Deployment, string,
 	next := ""
 	if len(list) > size {
 		list = list[:size]
-		next = base64.RawURLEncoding.EncodeToString([]byte(pageTokenPrefix + list[size-1].WorkflowID))
+		if next, err = s.cfg.PageTokens.Encode(listTokenKind, listBinding(&q), listCursor{After: list[size-1].WorkflowID}); err != nil {
+			return nil, "", err
+		}
 	}
 	return list, next, nil
 }

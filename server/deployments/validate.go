@@ -1,9 +1,14 @@
 package deployments
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
@@ -53,8 +58,33 @@ func validateDefinition(v *apperr.ValidationError, prefix string, d *Definition,
 	if missing > maxMissingReported {
 		v.Add(prefix+".nodes", "nodes.depends_on_exist", "and %d more depends_on that name no node", missing-maxMissingReported)
 	}
+	for i, n := range d.Nodes {
+		if n.Type == "http" {
+			validateHTTPHeaders(v, fmt.Sprintf("%s.nodes[%d].params.headers", prefix, i), n.Params["headers"])
+		}
+	}
 	if cycle := findCycle(d.Nodes); cycle != nil {
 		v.Add(prefix+".nodes", "nodes.acyclic", "the graph has a cycle: %s", strings.Join(cycle, " -> "))
+	}
+}
+
+// validateHTTPHeaders refuses header names that are not HTTP tokens and values with control
+// characters (CR, LF, NUL): Go's HTTP client would refuse them on every run, so the definition
+// is refused at deploy, with the field. A headers param that is not an object of strings is the
+// engine's to report (ServiceConfig.CheckParams).
+func validateHTTPHeaders(v *apperr.ValidationError, field string, headers any) {
+	m, ok := headers.(map[string]any)
+	if !ok {
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		if !httpguts.ValidHeaderFieldName(name) {
+			v.Add(field, "http.header_name", "header name %q is not an HTTP token (no spaces, CR, LF or separators)", name)
+			continue
+		}
+		if value, ok := m[name].(string); ok && !httpguts.ValidHeaderFieldValue(value) {
+			v.Add(field, "http.header_value", "header %q has a control character (CR, LF, NUL) in its value", name)
+		}
 	}
 }
 
@@ -105,9 +135,12 @@ func findCycle(nodes []Node) []string {
 	return nil
 }
 
-// validateTriggers checks that every cron expression parses in its time zone and that the zone
-// is a real IANA one. prefix is the field path of the triggers in the request ("triggers").
-func validateTriggers(v *apperr.ValidationError, prefix string, triggers []Trigger) {
+// validateTriggers checks every cron trigger with the parser the scheduler uses
+// (server/scheduling.NewTrigger: time zone, expression, DST policies, jitter) and refuses one
+// whose next fire after now does not exist (February 30th, a year past 2262 or already gone):
+// what deploys is exactly what schedules. prefix is the field path of the triggers in the
+// request ("triggers"); workflowID is hashed for the jitter ("" when not known yet).
+func validateTriggers(v *apperr.ValidationError, prefix string, triggers []Trigger, workflowID string, now time.Time) {
 	for i, t := range triggers {
 		if t.Webhook != nil {
 			if n := len(t.Webhook.Secret); n > 0 && (n < MinWebhookSecretBytes || n > MaxWebhookSecretBytes) {
@@ -119,19 +152,27 @@ func validateTriggers(v *apperr.ValidationError, prefix string, triggers []Trigg
 			continue
 		}
 		field := fmt.Sprintf("%s[%d].cron", prefix, i)
-		loc, err := scheduling.LoadLocation(t.Cron.Timezone)
-		if err != nil {
-			v.Add(field+".timezone", "timezone.iana", "%v", err)
-			continue
-		}
-		if _, err := scheduling.ParseCron(t.Cron.Expression, loc); err != nil {
-			v.Add(field+".expression", "cron.parse", "%v", err)
-		}
 		if r := t.Cron.RepeatedHour; r != "" && r != RepeatedHourOnce && r != RepeatedHourTwice {
 			v.Add(field+".repeated_hour", "enum.defined_only", "unknown repeated-hour policy %q", r)
 		}
 		if k := t.Cron.SkippedHour; k != "" && k != SkippedHourShift && k != SkippedHourSkip {
 			v.Add(field+".skipped_hour", "enum.defined_only", "unknown skipped-hour policy %q", k)
+		}
+		if _, err := scheduling.LoadLocation(t.Cron.Timezone); err != nil {
+			v.Add(field+".timezone", "timezone.iana", "%v", err)
+			continue
+		}
+		if _, err := scheduling.NormalizeCron(t.Cron.Expression); err != nil {
+			v.Add(field+".expression", "cron.parse", "%v", err)
+			continue
+		}
+		tr, err := t.Cron.Trigger(cmp.Or(workflowID, "validate"))
+		if err != nil {
+			v.Add(field+".expression", "cron.parse", "%v", err)
+			continue
+		}
+		if _, err := tr.Next(now); err != nil {
+			v.Add(field+".expression", "cron.fires", "%q never fires after %s", t.Cron.Expression, now.UTC().Format(time.RFC3339))
 		}
 	}
 }

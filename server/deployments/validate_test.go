@@ -1,8 +1,10 @@
 package deployments
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 
@@ -78,8 +80,15 @@ func TestValidateTriggers(t *testing.T) {
 		{ID: "hook", Webhook: &Webhook{Path: "x"}},
 		{ID: "badtz", Cron: &CronSchedule{Expression: "* * * * *", Timezone: "Nowhere/Land"}},
 		{ID: "badcron", Cron: &CronSchedule{Expression: "not a cron"}},
-	})
-	is.Equal(len(v.Violations), 2)
+		{ID: "feb30", Cron: &CronSchedule{Expression: "0 0 30 2 *"}},
+		{ID: "y2270", Cron: &CronSchedule{Expression: "0 0 0 1 1 * 2270"}},
+		{ID: "gone", Cron: &CronSchedule{Expression: "0 0 0 1 1 ? 2020"}},
+		{ID: "hash-year", Cron: &CronSchedule{Expression: "0 0 0 ? 1 MON#5 2027"}},
+	}, "wf", time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))
+	is.Equal(len(v.Violations), 6)
+	for i, id := range []int{4, 5, 6, 7} {
+		is.Equal(v.Violations[2+i].Field, fmt.Sprintf("triggers[%d].cron.expression", id)) // never fires
+	}
 	is.Equal(v.Violations[0].Field, "triggers[2].cron.timezone")
 	is.Equal(v.Violations[0].Rule, "timezone.iana")
 	is.Equal(v.Violations[1].Field, "triggers[3].cron.expression")

@@ -31,6 +31,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1/workflowruntimev1connect"
+	"github.com/workflow-runtime/workflow-runtime/server/api"
 	"github.com/workflow-runtime/workflow-runtime/server/auth"
 	"github.com/workflow-runtime/workflow-runtime/server/config"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
@@ -190,7 +191,8 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 		checker.RegisterService(workflowruntimev1connect.WorkflowRuntimeServiceName)
 		mux.Handle(workflowruntimev1connect.NewWorkflowRuntimeServiceHandler(svc,
 			connect.WithHandlerOptions(opts...),
-			connect.WithInterceptors(validate.NewInterceptor()), // innermost
+			api.WithJSONCodec(), // unknown enum names reach protovalidate instead of vanishing
+			connect.WithInterceptors(validate.NewInterceptor(), api.NewInputInterceptor()), // innermost
 		))
 		services = append(services, workflowruntimev1connect.WorkflowRuntimeServiceName)
 	}

@@ -14,12 +14,11 @@
 //
 // # Page tokens
 //
-// A token is base64url (no padding) of a 37-byte record: version (1 byte), created_at of the
-// last row in Unix microseconds (8), id of the last row (16, a UUID), a hash of the filters (8)
-// and a checksum of the 33 bytes before it (4). A token given with other filters than the ones it
-// was made for, or altered, is rejected as invalid_argument on page_token. The checksum is not a
-// secret: a caller who forges a well-formed token only chooses where inside its own filtered
-// result the page starts, which it could reach by paging anyway.
+// History's tokens are made by server/pagetoken: the position of the page's last row (created_at
+// in Unix microseconds and id), signed with HMAC-SHA256 under the server's key together with the
+// canonical form of the filters. A token given with other filters than the ones it was made
+// for, altered or forged is rejected as invalid_argument on page_token; a signed position is
+// still range-checked before it reaches SQL.
 //
 // # Retention
 //

@@ -41,7 +41,7 @@ func (s *Service) History(ctx context.Context, q *HistoryQuery) (*HistoryPage, e
 	size = min(size, MaxHistoryPageSize)
 	p := &HistoryListParams{HistoryFilter: q.HistoryFilter, Limit: size + 1}
 	if q.PageToken != "" {
-		after, err := decodeToken(&q.HistoryFilter, q.PageToken)
+		after, err := s.decodeToken(&q.HistoryFilter, q.PageToken)
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +55,9 @@ func (s *Service) History(ctx context.Context, q *HistoryQuery) (*HistoryPage, e
 	if len(rows) > size {
 		rows = rows[:size]
 		last := rows[size-1]
-		page.NextPageToken = encodeToken(&q.HistoryFilter, Position{CreatedAt: last.CreatedAt, ID: last.ID})
+		if page.NextPageToken, err = s.encodeToken(&q.HistoryFilter, Position{CreatedAt: last.CreatedAt, ID: last.ID}); err != nil {
+			return nil, err
+		}
 	}
 	page.Executions = rows
 	return page, nil

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"log/slog"
 	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/server/pagetoken"
 )
 
 // ServiceConfig tunes a Service. Every zero value means the stated default.
@@ -16,6 +18,9 @@ type ServiceConfig struct {
 	MaxProjectedTimes int
 	// Logger reports triggers that cannot be projected. Default slog.Default().
 	Logger *slog.Logger
+	// PageTokens signs History's page tokens. Default pagetoken.New(nil), the development key:
+	// the app passes the one built from WFR_PAGE_TOKEN_KEY.
+	PageTokens *pagetoken.Codec
 }
 
 // Service answers the monitoring RPCs.
@@ -24,6 +29,7 @@ type Service struct {
 	now               func() time.Time
 	maxProjectedTimes int
 	logger            *slog.Logger
+	tokens            *pagetoken.Codec
 }
 
 // NewService returns a Service over store.
@@ -33,6 +39,10 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 		now:               cfg.Now,
 		maxProjectedTimes: cmp.Or(cfg.MaxProjectedTimes, 2_000_000),
 		logger:            cfg.Logger,
+		tokens:            cfg.PageTokens,
+	}
+	if s.tokens == nil {
+		s.tokens = pagetoken.New(nil)
 	}
 	if s.now == nil {
 		s.now = time.Now

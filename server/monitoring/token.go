@@ -1,9 +1,6 @@
 package monitoring
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,64 +8,48 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/workflow-runtime/workflow-runtime/server/apperr"
+	"github.com/workflow-runtime/workflow-runtime/server/pagetoken"
 )
 
-// tokenVersion is the first byte of every page token; a change of layout takes a new one.
-const tokenVersion = 1
+// historyTokenKind names History's tokens for server/pagetoken: a token of another list does
+// not read here.
+const historyTokenKind = "monitoring.history"
 
-const tokenLen = 1 + 8 + 16 + 8 + 4
+// historyCursor is the payload of a History page token: the position of the page's last row.
+type historyCursor struct {
+	// CreatedAtMicros is created_at in Unix microseconds.
+	CreatedAtMicros int64 `json:"t"`
+	// ID is the row's UUID.
+	ID string `json:"i"`
+}
 
 // encodeToken returns the page token of the position after last, for filter f (see doc.go).
-func encodeToken(f *HistoryFilter, last Position) string {
-	id, err := uuid.Parse(last.ID)
-	if err != nil {
-		// ids are UUIDs in both dialects; a row that is not cannot be paged after.
-		return ""
-	}
-	b := make([]byte, 0, tokenLen)
-	b = append(b, tokenVersion)
-	b = binary.BigEndian.AppendUint64(b, uint64(last.CreatedAt.UnixMicro()))
-	b = append(b, id[:]...)
-	fh := filterHash(f)
-	b = append(b, fh[:]...)
-	sum := sha256.Sum256(b)
-	b = append(b, sum[:4]...)
-	return base64.RawURLEncoding.EncodeToString(b)
+func (s *Service) encodeToken(f *HistoryFilter, last Position) (string, error) {
+	return s.tokens.Encode(historyTokenKind, filterBinding(f), historyCursor{CreatedAtMicros: last.CreatedAt.UnixMicro(), ID: last.ID})
 }
 
-// decodeToken returns the position in token, which must have been made for filter f. Any
-// failure is an apperr.ValidationError on page_token.
-func decodeToken(f *HistoryFilter, token string) (Position, error) {
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) != tokenLen || b[0] != tokenVersion {
-		return Position{}, invalidToken("page_token is malformed")
+// decodeToken returns the position in token, which must have been made by this service (same
+// key) for filter f. Any failure is an apperr.ValidationError on page_token.
+func (s *Service) decodeToken(f *HistoryFilter, token string) (Position, error) {
+	var c historyCursor
+	if err := s.tokens.Decode(token, historyTokenKind, filterBinding(f), &c); err != nil {
+		return Position{}, err
 	}
-	sum := sha256.Sum256(b[:tokenLen-4])
-	if string(sum[:4]) != string(b[tokenLen-4:]) {
-		return Position{}, invalidToken("page_token is malformed")
+	// A signed token was made by this service, but an older release may have made it: read the
+	// position as strictly as a caller's input.
+	id, err := uuid.Parse(c.ID)
+	if err != nil || c.CreatedAtMicros < 0 || c.CreatedAtMicros > maxTimeMicros {
+		return Position{}, pagetoken.Invalid()
 	}
-	fh := filterHash(f)
-	if string(fh[:]) != string(b[25:33]) {
-		return Position{}, invalidToken("page_token was issued for other filters")
-	}
-	id, err := uuid.FromBytes(b[9:25])
-	if err != nil {
-		return Position{}, invalidToken("page_token is malformed")
-	}
-	return Position{
-		CreatedAt: time.UnixMicro(int64(binary.BigEndian.Uint64(b[1:9]))).UTC(),
-		ID:        id.String(),
-	}, nil
+	return Position{CreatedAt: time.UnixMicro(c.CreatedAtMicros).UTC(), ID: id.String()}, nil
 }
 
-func invalidToken(msg string) error {
-	return apperr.Invalid("page_token", "page_token.valid", "%s", msg)
-}
+// maxTimeMicros is 9999-12-31T23:59:59.999999Z, the last instant both dialects store.
+var maxTimeMicros = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
 
-// filterHash is the first 8 bytes of the SHA-256 of the filter's canonical form: the lists
-// sorted (their order does not change the result), the times in Unix microseconds.
-func filterHash(f *HistoryFilter) [8]byte {
+// filterBinding is the filter's canonical form, which a token is bound to: the lists sorted and
+// deduplicated (their order does not change the result), the times in Unix microseconds.
+func filterBinding(f *HistoryFilter) []byte {
 	statuses := make([]string, len(f.Statuses))
 	for i, s := range f.Statuses {
 		statuses[i] = string(s)
@@ -81,17 +62,14 @@ func filterHash(f *HistoryFilter) [8]byte {
 	types = slices.Compact(slices.Sorted(slices.Values(types)))
 	statuses = slices.Compact(statuses)
 	parts := []string{
-		"d=" + f.DeploymentID,
-		"w=" + f.WorkflowID,
+		"d=" + strconv.Quote(f.DeploymentID),
+		"w=" + strconv.Quote(f.WorkflowID),
 		"s=" + strings.Join(statuses, ","),
 		"t=" + strings.Join(types, ","),
 		"from=" + microOrEmpty(f.Start),
 		"to=" + microOrEmpty(f.End),
 	}
-	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
-	var out [8]byte
-	copy(out[:], sum[:8])
-	return out
+	return []byte(strings.Join(parts, "\n"))
 }
 
 func microOrEmpty(t time.Time) string {

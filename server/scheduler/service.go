@@ -3,7 +3,6 @@ package scheduler
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
+	"github.com/workflow-runtime/workflow-runtime/server/pagetoken"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
 )
 
@@ -29,6 +29,9 @@ type ServiceConfig struct {
 	Now func() time.Time
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
+	// PageTokens signs ListFires' page tokens. Default pagetoken.New(nil), the development key:
+	// the app passes the one built from WFR_PAGE_TOKEN_KEY.
+	PageTokens *pagetoken.Codec
 }
 
 // Service is the scheduling work shared by the scheduler role and the API: make one fire (the
@@ -39,11 +42,15 @@ type Service struct {
 	executions Executions
 	now        func() time.Time
 	logger     *slog.Logger
+	tokens     *pagetoken.Codec
 }
 
 // NewService returns a Service.
 func NewService(store Store, executions Executions, cfg ServiceConfig) *Service {
-	s := &Service{store: store, executions: executions, now: cfg.Now, logger: cfg.Logger}
+	s := &Service{store: store, executions: executions, now: cfg.Now, logger: cfg.Logger, tokens: cfg.PageTokens}
+	if s.tokens == nil {
+		s.tokens = pagetoken.New(nil)
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -55,16 +62,7 @@ func NewService(store Store, executions Executions, cfg ServiceConfig) *Service 
 
 // NewTrigger builds the scheduling trigger of one cron schedule of a workflow.
 func NewTrigger(workflowID string, c *deployments.CronSchedule) (*scheduling.Trigger, error) {
-	window := int32(min(c.JitterWindowSeconds, 1<<31-1)) //nolint:gosec // capped above
-	repeated, skipped := c.Policies()
-	return scheduling.NewTrigger(scheduling.TriggerConfig{
-		WorkflowID:          workflowID,
-		Expression:          c.Expression,
-		TimeZone:            c.Timezone,
-		JitterWindowSeconds: &window,
-		RepeatedHour:        repeated,
-		SkippedHour:         skipped,
-	})
+	return c.Trigger(workflowID) // the parser deploy validated it with
 }
 
 func misfirePolicy(s string) scheduling.MisfirePolicy {
@@ -394,9 +392,32 @@ type ListFiresQuery struct {
 	PageToken string
 }
 
-// firePageTokenPrefix versions the opaque token: base64url("f1:" + RFC 3339 scheduled time +
-// " " + id) of the last fire of the page.
-const firePageTokenPrefix = "f1:"
+// firesTokenKind names ListFires' tokens for server/pagetoken.
+const firesTokenKind = "scheduler.fires"
+
+// fireCursor is the payload of a ListFires page token: the last fire of the page.
+type fireCursor struct {
+	ScheduledAt time.Time `json:"t"`
+	ID          string    `json:"i"`
+}
+
+// firesBinding is the canonical form of the filters a ListFires token is bound to.
+func firesBinding(q *ListFiresQuery) []byte {
+	outcomes := make([]string, len(q.Outcomes))
+	for i, o := range q.Outcomes {
+		outcomes[i] = string(o)
+	}
+	outcomes = slices.Compact(slices.Sorted(slices.Values(outcomes)))
+	return fmt.Appendf(nil, "d=%q\no=%s\nfrom=%d\nto=%d", q.DeploymentID, strings.Join(outcomes, ","),
+		unixOrZero(q.Start), unixOrZero(q.End))
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
 
 // ListFires returns one page of a deployment's fire ledger, oldest scheduled time first, and
 // the token of the next page ("" on the last one).
@@ -408,11 +429,14 @@ func (s *Service) ListFires(ctx context.Context, q ListFiresQuery) ([]Fire, stri
 	size = min(size, MaxFirePageSize)
 	p := &FireListParams{DeploymentID: q.DeploymentID, Start: q.Start, End: q.End, Outcomes: slices.Clone(q.Outcomes), Limit: size + 1}
 	if q.PageToken != "" {
-		at, id, ok := parseFirePageToken(q.PageToken)
-		if !ok {
-			return nil, "", apperr.Invalid("page_token", "page_token.valid", "not a page token returned by ListFires")
+		var c fireCursor
+		if err := s.tokens.Decode(q.PageToken, firesTokenKind, firesBinding(&q), &c); err != nil {
+			return nil, "", err
 		}
-		p.AfterScheduledAt, p.AfterID = at, id
+		if c.ID == "" || c.ScheduledAt.Year() < 1 || c.ScheduledAt.Year() > 9999 {
+			return nil, "", pagetoken.Invalid()
+		}
+		p.AfterScheduledAt, p.AfterID = c.ScheduledAt.UTC(), c.ID
 	}
 	if _, err := s.store.DeploymentGet(ctx, q.DeploymentID); err != nil {
 		return nil, "", fmt.Errorf("list fires of deployment %s: %w", q.DeploymentID, err)
@@ -425,27 +449,9 @@ func (s *Service) ListFires(ctx context.Context, q ListFiresQuery) ([]Fire, stri
 	if len(fires) > size {
 		fires = fires[:size]
 		last := fires[size-1]
-		next = base64.RawURLEncoding.EncodeToString([]byte(firePageTokenPrefix + last.ScheduledAt.UTC().Format(time.RFC3339Nano) + " " + last.ID))
+		if next, err = s.tokens.Encode(firesTokenKind, firesBinding(&q), fireCursor{ScheduledAt: last.ScheduledAt.UTC(), ID: last.ID}); err != nil {
+			return nil, "", err
+		}
 	}
 	return fires, next, nil
-}
-
-func parseFirePageToken(token string) (time.Time, string, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
-		return time.Time{}, "", false
-	}
-	rest, ok := strings.CutPrefix(string(raw), firePageTokenPrefix)
-	if !ok {
-		return time.Time{}, "", false
-	}
-	ts, id, ok := strings.Cut(rest, " ")
-	if !ok || id == "" {
-		return time.Time{}, "", false
-	}
-	at, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return time.Time{}, "", false
-	}
-	return at, id, true
 }

@@ -59,6 +59,12 @@ func NormalizeCron(expr string) (string, error) {
 		}
 		return strings.Join([]string{"0", minute, hour, dom, month, dow}, " "), nil
 	case 6, 7:
+		// go-quartz v0.15.2 recurses without end (a fatal stack overflow, which no recover
+		// catches) looking for an nth weekday ("MON#5") in years that never have it; without a
+		// year field every nth weekday comes within 28 years.
+		if len(fields) == 7 && strings.Contains(fields[5], "#") && fields[6] != "*" {
+			return "", errors.New("an nth weekday (#) in day-of-week cannot be combined with a year field")
+		}
 		return strings.Join(fields, " "), nil
 	default:
 		return "", fmt.Errorf("expected 5 fields (minute hour day-of-month month day-of-week), 6 or 7 (Quartz, with seconds first), or an @-macro; got %d fields", len(fields))

@@ -45,6 +45,12 @@
 // skipped times of one gap make one SHIFT fire ("*/15 2 * * *": once at 03:00). The overrides are
 // RepeatedHourOnce/Twice and SkippedHourShift/Skip.
 //
+// One parser: the deployments package validates a cron trigger by building this Trigger and
+// asking for its next fire, so an expression deploy accepts is one the scheduler can fire, and
+// one that never fires (February 30th, a year past 2262, an nth weekday "#" in a year field,
+// which go-quartz would search for without end) is refused at deploy. FuzzTrigger and
+// FuzzNormalizeCron (fuzz_test.go) hold these as seeds; docs/fuzzing.md has the runs.
+//
 // Go's ZoneBounds misreports the span containing the last day of a leap year beyond the tzdata
 // table (2040-12-31 in Berlin); spanAt repairs such spans (tested for 2040 and 2044).
 //
