@@ -71,39 +71,7 @@ func (w *Worker) admitWhileHeld(ctx context.Context, log *slog.Logger, e *Execut
 	case deployments.OverlapBufferAll:
 		buffer(0, false, "")
 	case deployments.OverlapCancelOther:
-		// The newest execution wins. Order matters: older waiting ones are cancelled and this
-		// one is pushed BEFORE the running ones are listed, while a run checks the waitlist
-		// AFTER its claim (in run), so a run that was not yet RUNNING when listed
-		// sees this one waiting and cancels itself.
-		superseded := fmt.Sprintf("cancelled by execution %s (overlap policy CANCEL_OTHER)", e.ID)
-		for {
-			id, ok, err := w.waitlist.Pop(ctx, e.WorkflowID)
-			if err != nil || !ok {
-				break
-			}
-			if _, err := w.store.ExecutionCancel(ctx, id, superseded, w.cfg.Now().UTC()); err != nil {
-				log.Warn("cancel waiting execution failed", slog.String("other", id), slog.Any("error", err))
-			}
-		}
-		if _, err := w.waitlist.Push(ctx, e.WorkflowID, e.ID, 0, true); err != nil {
-			log.Warn("buffer failed", slog.Any("error", err))
-			return
-		}
-		ids, err := w.store.ExecutionListRunning(ctx, e.WorkflowID)
-		if err != nil {
-			log.Warn("list running failed", slog.Any("error", err))
-		}
-		for _, id := range ids {
-			if _, err := w.store.ExecutionCancel(ctx, id, superseded, w.cfg.Now().UTC()); err != nil {
-				log.Warn("cancel other failed", slog.String("other", id), slog.Any("error", err))
-				continue
-			}
-			if err := w.notifier.Publish(ctx, CancelChannel, id); err != nil {
-				log.Warn("publish cancel failed", slog.Any("error", err))
-			}
-		}
-		w.ack(ctx, log, d)
-		w.wakeNext(ctx, log, e.WorkflowID)
+		w.cancelOther(ctx, log, e, d)
 	default: // SKIP
 		overlap, err := w.overlapScheduled(ctx, e)
 		switch {
@@ -158,7 +126,7 @@ func (w *Worker) wakeNext(ctx context.Context, log *slog.Logger, workflowID stri
 	ctx = context.WithoutCancel(ctx)
 	// While we hold the lock to pop, a newcomer that failed to take it may push and find the
 	// lock still ours, so nobody would wake it: after popping nothing, look at the list again.
-	for range 3 {
+	for empty := 0; empty < 3; {
 		lease, err := w.locker.Acquire(ctx, "workflow:"+workflowID, w.cfg.LockTTL)
 		if err != nil {
 			if !errors.Is(err, lock.ErrNotAcquired) {
@@ -175,13 +143,101 @@ func (w *Worker) wakeNext(ctx context.Context, log *slog.Logger, workflowID stri
 			return
 		}
 		if ok {
+			if next, err := w.store.ExecutionGet(ctx, id); err == nil && next.Status.Terminal() {
+				continue // ended while it waited (superseded under CANCEL_OTHER): the next one
+			}
 			if err := w.queue.Enqueue(ctx, queue.Message{ExecutionID: id}); err != nil {
 				log.Warn("wake next: enqueue failed; the sweeper will enqueue it", slog.String("next", id), slog.Any("error", err))
 			}
 			return
 		}
+		empty++
 		if n, err := w.waitlist.Len(ctx, workflowID); err != nil || n == 0 {
 			return
 		}
 	}
+}
+
+// newer reports whether execution a was created after b. Execution ids are UUIDv7, whose text
+// sorts by creation time (and, within a millisecond, by a random or counted tail): any two
+// ids compare one way, so "the newest" is one execution however deliveries interleave.
+func newer(a, b string) bool { return a > b }
+
+// cancelOther admits e under CANCEL_OTHER while the workflow lock is held: the newest execution
+// wins. e cancels the waiting and running executions older than itself and waits first in line;
+// when a newer one is already waiting or running, e is the one superseded and ends CANCELLED.
+// Deciding by creation order (not by which delivery came first) means the newest execution is
+// never cancelled, whatever the interleaving of admissions, claims and wake-ups.
+//
+// Order matters: older waiting ones are cancelled and e is pushed BEFORE the running ones are
+// listed, while a run looks at the waitlist AFTER its claim (in run), so a run that was not yet
+// RUNNING when listed sees e waiting and cancels itself.
+func (w *Worker) cancelOther(ctx context.Context, log *slog.Logger, e *Execution, d queue.Delivery) {
+	superseded := fmt.Sprintf("cancelled by execution %s (overlap policy CANCEL_OTHER)", e.ID)
+	var keep []string // waiting executions newer than e
+	for {
+		id, ok, err := w.waitlist.Pop(ctx, e.WorkflowID)
+		if err != nil || !ok {
+			break
+		}
+		if newer(id, e.ID) {
+			keep = append(keep, id)
+			continue
+		}
+		if _, err := w.store.ExecutionCancel(ctx, id, superseded, w.cfg.Now().UTC()); err != nil {
+			log.Warn("cancel waiting execution failed", slog.String("other", id), slog.Any("error", err))
+		}
+	}
+	front := e.ID
+	if len(keep) > 0 {
+		front = keep[0]
+		for _, id := range keep[1:] {
+			if _, err := w.store.ExecutionCancel(ctx, id, fmt.Sprintf("cancelled by execution %s (overlap policy CANCEL_OTHER)", front), w.cfg.Now().UTC()); err != nil {
+				log.Warn("cancel waiting execution failed", slog.String("other", id), slog.Any("error", err))
+			}
+		}
+	}
+	if _, err := w.waitlist.Push(ctx, e.WorkflowID, front, 0, true); err != nil {
+		log.Warn("buffer failed", slog.Any("error", err))
+		return
+	}
+	if front != e.ID {
+		w.supersede(ctx, log, e, d, front)
+		return
+	}
+	ids, err := w.store.ExecutionListRunning(ctx, e.WorkflowID)
+	if err != nil {
+		log.Warn("list running failed", slog.Any("error", err))
+	}
+	for _, id := range ids {
+		if newer(id, e.ID) {
+			// A newer one runs already: it wins. e's place in the waitlist goes stale, and
+			// wakeNext passes over ended executions.
+			w.supersede(ctx, log, e, d, id)
+			return
+		}
+	}
+	for _, id := range ids {
+		if _, err := w.store.ExecutionCancel(ctx, id, superseded, w.cfg.Now().UTC()); err != nil {
+			log.Warn("cancel other failed", slog.String("other", id), slog.Any("error", err))
+			continue
+		}
+		if err := w.notifier.Publish(ctx, CancelChannel, id); err != nil {
+			log.Warn("publish cancel failed", slog.Any("error", err))
+		}
+	}
+	w.ack(ctx, log, d)
+	w.wakeNext(ctx, log, e.WorkflowID)
+}
+
+// supersede ends e CANCELLED because by, a newer execution of its workflow, wins.
+func (w *Worker) supersede(ctx context.Context, log *slog.Logger, e *Execution, d queue.Delivery, by string) {
+	reason := fmt.Sprintf("cancelled by execution %s (overlap policy CANCEL_OTHER)", by)
+	if _, err := w.store.ExecutionCancel(ctx, e.ID, reason, w.cfg.Now().UTC()); err != nil && !errors.Is(err, apperr.ErrFailedPrecondition) {
+		log.Warn("cancel superseded execution failed", slog.Any("error", err))
+		return
+	}
+	w.outcome(ctx, StatusCancelled, reason)
+	w.ack(ctx, log, d)
+	w.wakeNext(ctx, log, e.WorkflowID)
 }

@@ -49,6 +49,8 @@ type Waitlist interface {
 	Pop(ctx context.Context, workflowID string) (id string, ok bool, err error)
 	// Len returns how many executions wait for the workflow.
 	Len(ctx context.Context, workflowID string) (int, error)
+	// List returns the ids of the executions that wait for the workflow, first first.
+	List(ctx context.Context, workflowID string) ([]string, error)
 }
 
 // Notifier carries cancellation requests to the worker that runs the execution, whichever

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -75,8 +76,8 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, d queu
 	rec := trace.ContextWithSpan(held, trace.SpanFromContext(ctx))
 
 	if cfg.OverlapPolicy == deployments.OverlapCancelOther {
-		if n, err := w.waitlist.Len(ctx, e.WorkflowID); err == nil && n > 0 {
-			// A newer execution arrived before this one was RUNNING (see admitWhileHeld).
+		if ids, err := w.waitlist.List(ctx, e.WorkflowID); err == nil && slices.ContainsFunc(ids, func(id string) bool { return newer(id, e.ID) }) {
+			// A newer execution arrived before this one was RUNNING (see cancelOther).
 			return w.finish(rec, log, e, lease.Fence, StatusCancelled, nil, "cancelled by a newer execution (overlap policy CANCEL_OTHER)")
 		}
 	}

@@ -83,6 +83,15 @@ func (r *Redis) Len(ctx context.Context, workflowID string) (int, error) {
 	return int(n), err
 }
 
+// List returns the waiting executions, first first.
+func (r *Redis) List(ctx context.Context, workflowID string) ([]string, error) {
+	ids, err := r.client.LRange(ctx, r.key(workflowID), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list waitlist of %s: %w", workflowID, err)
+	}
+	return ids, nil
+}
+
 func (r *Redis) key(workflowID string) string { return r.prefix + "waitlist:" + workflowID }
 
 // Local is the in-process waitlist of the embedded mode.
@@ -136,4 +145,11 @@ func (l *Local) Len(_ context.Context, workflowID string) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.lists[workflowID]), nil
+}
+
+// List returns the waiting executions, first first.
+func (l *Local) List(_ context.Context, workflowID string) ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lists[workflowID]), nil
 }

@@ -17,6 +17,7 @@ type list interface {
 	Push(ctx context.Context, workflowID, id string, limit int, front bool) (bool, error)
 	Pop(ctx context.Context, workflowID string) (string, bool, error)
 	Len(ctx context.Context, workflowID string) (int, error)
+	List(ctx context.Context, workflowID string) ([]string, error)
 }
 
 // backends runs the contract against the in-process and the Redis waitlist.
@@ -44,6 +45,9 @@ func TestOrderAndIdempotence(t *testing.T) {
 		n, err := l.Len(ctx, "wf")
 		is.NoErr(err)
 		is.Equal(n, 4) // "b" is held once
+		all, err := l.List(ctx, "wf")
+		is.NoErr(err)
+		is.Equal(all, []string{"z", "a", "b", "c"}) // first first, nothing taken
 		var got []string
 		for {
 			id, ok, err := l.Pop(ctx, "wf")
