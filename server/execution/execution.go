@@ -61,6 +61,9 @@ type Execution struct {
 	Error  string
 	// Attempt counts the runs started, from 1.
 	Attempt int32
+	// Deaths counts the runs that were claimed and never recorded what happened next because
+	// their process died (or lost its lease): the next claim found the row still RUNNING.
+	Deaths int32
 	// FencingToken is the token of the lease under which the current attempt runs; every status
 	// write after the claim is conditional on it.
 	FencingToken int64
@@ -94,7 +97,8 @@ type Store interface {
 	// ExecutionGet returns one execution; apperr.ErrNotFound when there is none.
 	ExecutionGet(ctx context.Context, id string) (*Execution, error)
 	// ExecutionClaim moves a PENDING or RUNNING execution to RUNNING under fence, adds one to
-	// attempt and sets started_at, only when its stored fencing token is smaller than fence (or
+	// attempt (and to deaths when it was RUNNING: the run before never recorded an outcome)
+	// and sets started_at, only when its stored fencing token is smaller than fence (or
 	// unset). apperr.ErrConflict otherwise (terminal, or a newer owner holds it).
 	ExecutionClaim(ctx context.Context, id string, fence int64, now time.Time) (*Execution, error)
 	// ExecutionFinish writes a terminal status, output and error, only while the row is RUNNING
