@@ -62,12 +62,13 @@
 //     outcome).
 //   - An execution that kills every process running it (out of memory): each takeover's claim
 //     finds the row still RUNNING, so the run before it never recorded what happened next,
-//     and adds one to the row's deaths (executions.deaths; a hand-back or an outcome is no
-//     death). The claim that finds WorkerConfig.MaxProcessDeaths (WFR_MAX_PROCESS_DEATHS, 3)
-//     ends it FAILED "quarantined: the process running it died N times" under its fence
-//     instead of running it again, so it cannot crash-loop the workers. A run whose lease was
-//     lost (a frozen worker, Redis restarted empty) counts as a death as well: it too ended
-//     without an outcome.
+//     and adds one to the row's deaths (executions.deaths); the embedded process's start-up
+//     recovery (Sweeper.Recover) counts one for each row it finds RUNNING. A hand-back or an
+//     outcome is no death. The claim that finds MaxProcessDeaths of them (WFR_MAX_PROCESS_DEATHS,
+//     3) ends the execution FAILED "quarantined: the process running it died N times" under its
+//     fence instead of running it again, so it cannot crash-loop the workers. A run whose lease
+//     was lost (a frozen worker, Redis restarted empty) counts as well: it too ended without
+//     recording an outcome.
 //   - Worker paused past its lease: as above, plus: when it resumes, its renewal fails (the run
 //     is cancelled) and its conditional writes affect no row.
 //   - Message delivered while its execution runs elsewhere: the row says RUNNING and the lock is

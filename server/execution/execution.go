@@ -119,6 +119,11 @@ type Store interface {
 	// ExecutionRetry returns a RUNNING execution under fence to PENDING until availableAt,
 	// recording the attempt's error. apperr.ErrConflict otherwise.
 	ExecutionRetry(ctx context.Context, id string, fence int64, availableAt time.Time, errMsg string) error
+	// ExecutionRecover returns a RUNNING execution under fence whose process died (found at
+	// start-up of the only worker) to PENDING, available at now, recording reason as the error
+	// and counting the death (deaths + 1; the attempt stays counted). apperr.ErrConflict when
+	// the row is not RUNNING under fence.
+	ExecutionRecover(ctx context.Context, id string, fence int64, now time.Time, reason string) error
 	// ExecutionHandBack returns a RUNNING execution under fence to PENDING, available at once,
 	// without counting the attempt it was in (attempt goes back by one): the run was stopped by
 	// its worker (shutdown, engine unreachable), not failed by the workflow. reason is recorded

@@ -418,6 +418,20 @@ func (db *DB) ExecutionRetry(ctx context.Context, id string, fence int64, availa
 	return db.conditional(ctx, q, "return execution %s for retry", id)
 }
 
+// ExecutionRecover implements execution.Store.
+func (db *DB) ExecutionRecover(ctx context.Context, id string, fence int64, now time.Time, reason string) error {
+	q := db.bun.NewUpdate().Model((*executionRow)(nil)).
+		Set("status = ?", execution.StatusPending).
+		Set("deaths = deaths + 1").
+		Set("available_at = ?", now.UTC()).
+		Set("error = ?", nilIfEmpty(reason)).
+		Set("updated_at = ?", now.UTC()).
+		Where("id = ?", id).
+		Where("fencing_token = ?", fence).
+		Where("status = ?", execution.StatusRunning)
+	return db.conditional(ctx, q, "recover execution %s", id)
+}
+
 // ExecutionHandBack implements execution.Store.
 func (db *DB) ExecutionHandBack(ctx context.Context, id string, fence int64, now time.Time, reason string) error {
 	q := db.bun.NewUpdate().Model((*executionRow)(nil)).
