@@ -228,9 +228,11 @@ func (a *App) Start(ctx context.Context) error {
 		a.workers = append(a.workers,
 			a.backends.queue,
 			execution.NewWorker(db, a.backends.queue, a.backends.locker, eng, a.backends.waitlist, a.backends.notifier, execution.WorkerConfig{
-				Concurrency: a.cfg.WorkerConcurrency,
-				LockTTL:     a.cfg.LockTTL,
-				Logger:      a.logger,
+				Concurrency:      a.cfg.WorkerConcurrency,
+				MaxShare:         a.cfg.WorkerMaxShare,
+				MaxProcessDeaths: int32(a.cfg.MaxProcessDeaths), //nolint:gosec // at most 1000 (config.Validate)
+				LockTTL:          a.cfg.LockTTL,
+				Logger:           a.logger,
 
 				TracerProvider: a.tracerProvider(),
 				Metrics:        a.obs.provider.Metrics(),

@@ -104,6 +104,16 @@ type Config struct {
 	// executions are grouped into shared statements, so more slots cost little and let a
 	// worker keep up with short executions. Default 128.
 	WorkerConcurrency int `env:"WFR_WORKER_CONCURRENCY" default:"128" help:"Executions one worker process runs at once. Default ${default}."`
+	// WorkerMaxShare is the fraction of one worker process's slots that one deployment's
+	// executions may hold at once; a message of a deployment at its share goes back to the
+	// queue for a second, so other deployments' executions get the remaining slots. Per
+	// process: across N workers a deployment may hold this share on each. 1 turns it off.
+	// Default 0.5.
+	WorkerMaxShare float64 `env:"WFR_WORKER_MAX_SHARE" default:"0.5" help:"Fraction of a worker process's slots one deployment may hold at once (1: no limit). Default ${default}."`
+	// MaxProcessDeaths is how many runs of one execution may end with the death of their
+	// process (claimed, never recorded an outcome) before the execution ends FAILED as
+	// quarantined instead of running again. Default 3.
+	MaxProcessDeaths int `env:"WFR_MAX_PROCESS_DEATHS" default:"3" help:"Runs of one execution that may die with their process before it is quarantined (FAILED). Default ${default}."`
 	// LockTTL is the lease time of workflow and execution locks; leases are renewed every
 	// LockTTL/3 while an execution runs, and a dead worker's execution is taken over after
 	// 2 x LockTTL. Default 30s.
@@ -251,6 +261,8 @@ func Default() Config {
 		MaxRequestBytes:      4 << 20,
 		CompressMinBytes:     1024,
 		WorkerConcurrency:    128,
+		WorkerMaxShare:       0.5,
+		MaxProcessDeaths:     3,
 		LockTTL:              30 * time.Second,
 		Auth:                 "auto",
 		TriggerRate:          1000,
@@ -355,6 +367,12 @@ func (c Config) Validate() error {
 	}
 	if c.WorkerConcurrency < 1 {
 		bad("WFR_WORKER_CONCURRENCY", "%d must be at least 1", c.WorkerConcurrency)
+	}
+	if !(c.WorkerMaxShare > 0 && c.WorkerMaxShare <= 1) {
+		bad("WFR_WORKER_MAX_SHARE", "%v must be above 0 and at most 1", c.WorkerMaxShare)
+	}
+	if c.MaxProcessDeaths < 1 || c.MaxProcessDeaths > 1000 {
+		bad("WFR_MAX_PROCESS_DEATHS", "%d must be between 1 and 1000", c.MaxProcessDeaths)
 	}
 	if c.LockTTL < 100*time.Millisecond {
 		bad("WFR_LOCK_TTL", "%s must be at least 100ms", c.LockTTL)

@@ -43,12 +43,32 @@
 // changes no guarantee above; a lone execution makes the single call. Nothing waits to fill a
 // batch: a step's batch holds the executions that arrived while its previous batch ran.
 //
+// # Fair shares between deployments
+//
+// One deployment's executions may hold at most WorkerConfig.MaxShare (WFR_WORKER_MAX_SHARE,
+// 0.5) of a worker's Concurrency slots at once (at least one). A message whose deployment
+// holds its share when it is handled goes back to the queue as a new message, available after
+// ShareRequeueDelay (1s): no lease taken, no attempt spent, no delivery counted against
+// MaxDeliveries, nothing SKIPPED; messages of other deployments queued meanwhile come first.
+// So a deployment with many long runs (a thousand day-long delays) leaves the other slots to
+// the others. The share is counted per process, not across the fleet: with N workers a
+// deployment may hold MaxShare × Concurrency on each.
+//
 // # Failure cases and why they are safe
 //
 //   - Worker dies mid-run: its message stays unacknowledged; after ClaimIdle another worker
 //     claims it (XAUTOCLAIM), finds the row RUNNING and the lease expired, takes the lock with a
 //     larger token and runs it again (the engine sees the execution twice; the row records one
 //     outcome).
+//   - An execution that kills every process running it (out of memory): each takeover's claim
+//     finds the row still RUNNING, so the run before it never recorded what happened next,
+//     and adds one to the row's deaths (executions.deaths); the embedded process's start-up
+//     recovery (Sweeper.Recover) counts one for each row it finds RUNNING. A hand-back or an
+//     outcome is no death. The claim that finds MaxProcessDeaths of them (WFR_MAX_PROCESS_DEATHS,
+//     3) ends the execution FAILED "quarantined: the process running it died N times" under its
+//     fence instead of running it again, so it cannot crash-loop the workers. A run whose lease
+//     was lost (a frozen worker, Redis restarted empty) counts as well: it too ended without
+//     recording an outcome.
 //   - Worker paused past its lease: as above, plus: when it resumes, its renewal fails (the run
 //     is cancelled) and its conditional writes affect no row.
 //   - Message delivered while its execution runs elsewhere: the row says RUNNING and the lock is

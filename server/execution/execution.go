@@ -61,6 +61,9 @@ type Execution struct {
 	Error  string
 	// Attempt counts the runs started, from 1.
 	Attempt int32
+	// Deaths counts the runs that were claimed and never recorded what happened next because
+	// their process died (or lost its lease): the next claim found the row still RUNNING.
+	Deaths int32
 	// FencingToken is the token of the lease under which the current attempt runs; every status
 	// write after the claim is conditional on it.
 	FencingToken int64
@@ -94,7 +97,8 @@ type Store interface {
 	// ExecutionGet returns one execution; apperr.ErrNotFound when there is none.
 	ExecutionGet(ctx context.Context, id string) (*Execution, error)
 	// ExecutionClaim moves a PENDING or RUNNING execution to RUNNING under fence, adds one to
-	// attempt and sets started_at, only when its stored fencing token is smaller than fence (or
+	// attempt (and to deaths when it was RUNNING: the run before never recorded an outcome)
+	// and sets started_at, only when its stored fencing token is smaller than fence (or
 	// unset). apperr.ErrConflict otherwise (terminal, or a newer owner holds it).
 	ExecutionClaim(ctx context.Context, id string, fence int64, now time.Time) (*Execution, error)
 	// ExecutionFinish writes a terminal status, output and error, only while the row is RUNNING
@@ -115,6 +119,11 @@ type Store interface {
 	// ExecutionRetry returns a RUNNING execution under fence to PENDING until availableAt,
 	// recording the attempt's error. apperr.ErrConflict otherwise.
 	ExecutionRetry(ctx context.Context, id string, fence int64, availableAt time.Time, errMsg string) error
+	// ExecutionRecover returns a RUNNING execution under fence whose process died (found at
+	// start-up of the only worker) to PENDING, available at now, recording reason as the error
+	// and counting the death (deaths + 1; the attempt stays counted). apperr.ErrConflict when
+	// the row is not RUNNING under fence.
+	ExecutionRecover(ctx context.Context, id string, fence int64, now time.Time, reason string) error
 	// ExecutionHandBack returns a RUNNING execution under fence to PENDING, available at once,
 	// without counting the attempt it was in (attempt goes back by one): the run was stopped by
 	// its worker (shutdown, engine unreachable), not failed by the workflow. reason is recorded

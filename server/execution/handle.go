@@ -50,6 +50,15 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 		w.requeue(ctx, log, e.ID, d, e.AvailableAt)
 		return
 	}
+	// Fair shares: a deployment holding its share of this worker's slots leaves the others to
+	// other deployments. Its message goes back at once as a new message (so it counts neither
+	// as an attempt nor as a delivery) and is offered again after ShareRequeueDelay, behind
+	// what is queued meanwhile.
+	if !w.takeShare(e.DeploymentID) {
+		w.requeue(ctx, log, e.ID, d, w.cfg.Now().Add(w.cfg.ShareRequeueDelay))
+		return
+	}
+	defer w.giveShare(e.DeploymentID)
 	// Two leases: the workflow lock is the overlap gate (not taken under ALLOW_ALL); the
 	// execution's own lease carries the fencing token stored on the row, so tokens of one row
 	// always come from one counter, whatever the policy was when an earlier attempt ran.

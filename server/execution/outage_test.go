@@ -172,6 +172,7 @@ func TestSweepAll(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(back.Status, execution.StatusPending) // handed back, to be admitted again
 	is.Equal(back.Attempt, int32(1))               // the interrupted attempt; the next claim counts the next
+	is.Equal(back.Deaths, int32(1))                // its run died with the process
 	wake <- time.Now()
 	is.Equal(receiveIDs(ctx, t, b.queue, 2), want) // on a wake
 }

@@ -75,6 +75,12 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, d queu
 	// record's context: the lease's, with the span of this delivery.
 	rec := trace.ContextWithSpan(held, trace.SpanFromContext(ctx))
 
+	if e.Deaths >= w.cfg.MaxProcessDeaths {
+		// Each of its last runs ended with its process: running it again would likely end the
+		// same way, so it is quarantined instead.
+		log.Warn("execution quarantined after repeated process deaths", slog.Int("deaths", int(e.Deaths)))
+		return w.finish(rec, log, e, lease.Fence, StatusFailed, nil, fmt.Sprintf("quarantined: the process running it died %d times", e.Deaths))
+	}
 	if cfg.OverlapPolicy == deployments.OverlapCancelOther {
 		if ids, err := w.waitlist.List(ctx, e.WorkflowID); err == nil && slices.ContainsFunc(ids, func(id string) bool { return newer(id, e.ID) }) {
 			// A newer execution arrived before this one was RUNNING (see cancelOther).

@@ -209,8 +209,9 @@ const interruptedReason = "the process running it stopped; run again after its r
 
 // Recover hands back every due execution that is not terminal, for when none of them can have
 // a message or a live run (start-up of the embedded mode, the only worker): a RUNNING one goes
-// back to PENDING under its fence (ExecutionRetry, the interrupted attempt's error recorded;
-// the next claim counts a new attempt), and all are enqueued. Handed back rather than taken
+// back to PENDING under its fence (ExecutionRecover, the interrupted attempt's error recorded
+// and its death counted towards MaxProcessDeaths; the next claim counts a new attempt), and
+// all are enqueued. Handed back rather than taken
 // over while RUNNING, each goes through admission like any PENDING execution, so a workflow's
 // interrupted run and the executions buffered behind it are ordered by its overlap policy.
 // It returns how many it enqueued.
@@ -233,7 +234,7 @@ func (s *Sweeper) Recover(ctx context.Context) (int, error) {
 		msgs := make([]queue.Message, 0, len(ids))
 		for _, id := range ids {
 			if e := es[id]; e != nil && e.Status == StatusRunning {
-				if err := s.store.ExecutionRetry(ctx, id, e.FencingToken, now, interruptedReason); err != nil && !errors.Is(err, apperr.ErrConflict) {
+				if err := s.store.ExecutionRecover(ctx, id, e.FencingToken, now, interruptedReason); err != nil && !errors.Is(err, apperr.ErrConflict) {
 					return total, err
 				}
 			}

@@ -30,6 +30,21 @@ type WorkerConfig struct {
 	// MaxDeliveries is how often a message may be delivered before it goes to the dead-letter
 	// stream and its execution ends FAILED. Default 10.
 	MaxDeliveries int64
+	// MaxShare is the fraction of Concurrency one deployment may hold at once in this process,
+	// so that a deployment with many long runs cannot take every slot while another's wait.
+	// A message whose deployment holds its share goes back to the queue at once, available
+	// after ShareRequeueDelay (not an attempt, not a delivery counted against MaxDeliveries).
+	// The share is per process: across N workers a deployment may hold MaxShare × Concurrency
+	// on each. At least one slot is always allowed. Default 0.5; 1 turns it off.
+	MaxShare float64
+	// ShareRequeueDelay is how long a message refused by MaxShare waits before it is delivered
+	// again. Default 1s.
+	ShareRequeueDelay time.Duration
+	// MaxProcessDeaths is how many runs of one execution may end with their process (claimed,
+	// and never recorded what happened next: the next claim found the row still RUNNING)
+	// before the execution ends FAILED as quarantined instead of running again: an execution
+	// that kills every process running it (out of memory) must not crash-loop them. Default 3.
+	MaxProcessDeaths int32
 	// ReceiveBlock is how long one Receive waits for messages. Default 1s.
 	ReceiveBlock time.Duration
 	// Consumer names this worker in the queue's consumer group. Default host-pid-random.
@@ -82,6 +97,11 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	c.ClaimIdle = cmp.Or(c.ClaimIdle, 2*c.LockTTL)
 	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, 10)
 	c.ReceiveBlock = cmp.Or(c.ReceiveBlock, time.Second)
+	if c.MaxShare <= 0 || c.MaxShare > 1 {
+		c.MaxShare = 0.5
+	}
+	c.ShareRequeueDelay = cmp.Or(c.ShareRequeueDelay, time.Second)
+	c.MaxProcessDeaths = cmp.Or(c.MaxProcessDeaths, 3)
 	if c.Consumer == "" {
 		host, _ := os.Hostname()
 		c.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
@@ -121,6 +141,8 @@ type Worker struct {
 
 	mu       sync.Mutex
 	running  map[string]context.CancelCauseFunc // execution id -> cancel of its engine call
+	held     map[string]int                     // deployment id -> slots its executions hold
+	maxHeld  int                                // most slots one deployment may hold (MaxShare)
 	stopping bool                               // set when the grace ends; runs that start later are cancelled
 	paused   chan struct{}                      // non-nil while the engine is unreachable; closed on resume
 
@@ -144,6 +166,8 @@ func NewWorker(store Store, q Queue, locker Locker, eng Engine, waitlist Waitlis
 		configs:   newConfigCache(time.Second, cfg.Now),
 		steps:     newSteps(store, locker, q, cfg.LockTTL, cfg.Logger),
 		running:   map[string]context.CancelCauseFunc{},
+		held:      map[string]int{},
+		maxHeld:   max(1, int(cfg.MaxShare*float64(cfg.Concurrency))),
 		quit:      make(chan struct{}),
 		slots:     make(chan struct{}, cfg.Concurrency),
 	}
@@ -215,6 +239,26 @@ func (w *Worker) Stop() {
 		}
 		w.unsubscribe()
 	})
+}
+
+// takeShare counts one more slot held by deployment, unless it holds its share (MaxShare)
+// already; it reports whether it did. giveShare undoes it.
+func (w *Worker) takeShare(deployment string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.held[deployment] >= w.maxHeld {
+		return false
+	}
+	w.held[deployment]++
+	return true
+}
+
+func (w *Worker) giveShare(deployment string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.held[deployment]--; w.held[deployment] <= 0 {
+		delete(w.held, deployment)
+	}
 }
 
 // quitting reports whether Stop was called.

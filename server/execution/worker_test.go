@@ -453,6 +453,7 @@ func TestStopHandsRunningExecutionsBack(t *testing.T) {
 	b.startWorker(t, setupOpts{})
 	done := b.waitStatus(t, e.ID, execution.StatusSucceeded)
 	is.Equal(done.Attempt, int32(1)) // the handed-back attempt is not counted
+	is.Equal(done.Deaths, int32(0))  // nor is it a death: its process recorded the hand-back
 }
 
 func TestIdempotentTriggers(t *testing.T) {

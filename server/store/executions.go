@@ -38,6 +38,7 @@ type executionRow struct {
 	Output          *string   `bun:"output"`
 	Error           *string   `bun:"error"`
 	Attempt         int32     `bun:"attempt"`
+	Deaths          int32     `bun:"deaths"`
 	FencingToken    *int64    `bun:"fencing_token"`
 	CancelRequested bool      `bun:"cancel_requested"`
 	AvailableAt     time.Time `bun:"available_at,nullzero"`
@@ -84,6 +85,7 @@ func (r *executionRow) toExecution() *execution.Execution {
 		FinishedAt:      utc(r.FinishedAt),
 		Error:           deref(r.Error),
 		Attempt:         r.Attempt,
+		Deaths:          r.Deaths,
 		CancelRequested: r.CancelRequested,
 		AvailableAt:     utc(r.AvailableAt),
 		CreatedAt:       utc(r.CreatedAt),
@@ -369,6 +371,9 @@ func (db *DB) ExecutionClaim(ctx context.Context, id string, fence int64, now ti
 	err := db.bun.NewUpdate().Model(&row).
 		Set("status = ?", execution.StatusRunning).
 		Set("attempt = attempt + 1").
+		// Still RUNNING: the run before this one never recorded what happened next (its
+		// process died or lost its lease). SET reads the row as it was.
+		Set("deaths = deaths + CASE WHEN status = ? THEN 1 ELSE 0 END", execution.StatusRunning).
 		Set("fencing_token = ?", fence).
 		Set("started_at = ?", now.UTC()).
 		Set("updated_at = ?", now.UTC()).
@@ -411,6 +416,20 @@ func (db *DB) ExecutionRetry(ctx context.Context, id string, fence int64, availa
 		Where("fencing_token = ?", fence).
 		Where("status = ?", execution.StatusRunning)
 	return db.conditional(ctx, q, "return execution %s for retry", id)
+}
+
+// ExecutionRecover implements execution.Store.
+func (db *DB) ExecutionRecover(ctx context.Context, id string, fence int64, now time.Time, reason string) error {
+	q := db.bun.NewUpdate().Model((*executionRow)(nil)).
+		Set("status = ?", execution.StatusPending).
+		Set("deaths = deaths + 1").
+		Set("available_at = ?", now.UTC()).
+		Set("error = ?", nilIfEmpty(reason)).
+		Set("updated_at = ?", now.UTC()).
+		Where("id = ?", id).
+		Where("fencing_token = ?", fence).
+		Where("status = ?", execution.StatusRunning)
+	return db.conditional(ctx, q, "recover execution %s", id)
 }
 
 // ExecutionHandBack implements execution.Store.

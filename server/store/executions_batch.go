@@ -94,8 +94,9 @@ func (db *DB) ExecutionGetMany(ctx context.Context, ids []string) (map[string]*e
 // ExecutionClaimMany implements execution.Store:
 //
 //	WITH v (id, fence, ts) AS (VALUES (…), …)
-//	UPDATE executions SET status = 'RUNNING', attempt = attempt + 1, fencing_token = v.fence,
-//	    started_at = v.ts, updated_at = v.ts
+//	UPDATE executions SET status = 'RUNNING', attempt = attempt + 1,
+//	    deaths = deaths + CASE WHEN status = 'RUNNING' THEN 1 ELSE 0 END,
+//	    fencing_token = v.fence, started_at = v.ts, updated_at = v.ts
 //	FROM v WHERE executions.id = v.id AND executions.status IN ('PENDING', 'RUNNING')
 //	    AND (executions.fencing_token IS NULL OR executions.fencing_token < v.fence)
 //	RETURNING executions.* (* on SQLite)
@@ -133,7 +134,7 @@ func (db *DB) ExecutionClaimMany(ctx context.Context, ps []execution.ClaimParams
 		p := ps[winner[a]]
 		args = append(args, a, p.Fence, p.Now.UTC())
 	}
-	args = append(args, execution.StatusRunning,
+	args = append(args, execution.StatusRunning, execution.StatusRunning,
 		bun.List([]execution.Status{execution.StatusPending, execution.StatusRunning}))
 	// PostgreSQL's * would add v's columns; SQLite's names the target table's only, and it
 	// refuses executions.* in RETURNING.
@@ -142,7 +143,9 @@ func (db *DB) ExecutionClaimMany(ctx context.Context, ps []execution.ClaimParams
 		returning = "*"
 	}
 	query := `WITH v (id, fence, ts) AS (VALUES ` + values + `)
-		UPDATE executions SET status = ?, attempt = executions.attempt + 1, fencing_token = v.fence,
+		UPDATE executions SET status = ?, attempt = executions.attempt + 1,
+			deaths = executions.deaths + CASE WHEN executions.status = ? THEN 1 ELSE 0 END,
+			fencing_token = v.fence,
 			started_at = v.ts, updated_at = v.ts
 		FROM v
 		WHERE executions.id = v.id

@@ -82,7 +82,7 @@ func equalExecutions(a, b *execution.Execution) bool {
 		a.IdempotencyKey == b.IdempotencyKey && a.ScheduledAt.Equal(b.ScheduledAt) &&
 		a.StartedAt.Equal(b.StartedAt) && a.FinishedAt.Equal(b.FinishedAt) &&
 		string(a.Output) == string(b.Output) && a.Error == b.Error && a.Attempt == b.Attempt &&
-		a.FencingToken == b.FencingToken && a.CancelRequested == b.CancelRequested &&
+		a.Deaths == b.Deaths && a.FencingToken == b.FencingToken && a.CancelRequested == b.CancelRequested &&
 		a.AvailableAt.Equal(b.AvailableAt) && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt)
 }
 
@@ -238,6 +238,11 @@ func TestExecutionClaimMany(t *testing.T) {
 			is.Equal(out[i].FencingToken, p.Fence)
 			is.True(out[i].StartedAt.Equal(p.Now)) // this param's time
 			is.True(out[i].UpdatedAt.Equal(p.Now))
+			if cases[c].name == "takeover" {
+				is.Equal(out[i].Deaths, int32(1)) // found RUNNING: the run before died
+			} else {
+				is.Equal(out[i].Deaths, int32(0)) // found PENDING: no death
+			}
 			is.True(equalExecutions(out[i], after[p.ID])) // what was returned is what is stored
 
 			// The single-row method on the twin, from the same state, does the same.
