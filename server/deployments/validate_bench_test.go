@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/server/api/sizerules"
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 )
 
@@ -64,15 +65,21 @@ func worstDefinitions() map[string]*v1.DeployWorkflowRequest {
 	return defs
 }
 
-// validateRequest is what a DeployWorkflow request goes through before anything is stored:
-// decoding, protovalidate (the API's interceptor), then, only when that passed, the Go rules
-// across nodes. It returns the number of violations.
+// validateRequest is what a DeployWorkflow request goes through before anything is stored, in
+// the server's order (httpserver.NewHandler's interceptors, then the service): decoding, the size
+// caps (sizerules), protovalidate, then, only when those passed, the Go rules across nodes. It
+// returns the number of violations. TestHandlerRefusesOversizedDefinitionAtOnce in
+// server/httpserver sends the oversized definition through the real handler stack.
 func validateRequest(b []byte) (int, error) {
 	var req v1.DeployWorkflowRequest
 	if err := proto.Unmarshal(b, &req); err != nil {
 		return 0, err
 	}
-	if err := protovalidate.Validate(&req); err != nil {
+	err := sizerules.Check(&req)
+	if err == nil {
+		err = protovalidate.Validate(&req)
+	}
+	if err != nil {
 		var ve *protovalidate.ValidationError
 		if !errors.As(err, &ve) {
 			return 0, err
