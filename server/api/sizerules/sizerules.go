@@ -17,6 +17,7 @@ package sizerules
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -51,7 +52,8 @@ func NewInterceptor() connect.UnaryInterceptorFunc {
 			if msg, ok := req.Any().(proto.Message); ok {
 				if err := Check(msg); err != nil {
 					cerr := connect.NewError(connect.CodeInvalidArgument, err)
-					if ve, ok := err.(*protovalidate.ValidationError); ok {
+					var ve *protovalidate.ValidationError
+					if errors.As(err, &ve) {
 						if detail, derr := connect.NewErrorDetail(ve.ToProto()); derr == nil {
 							cerr.AddDetail(detail)
 						}
