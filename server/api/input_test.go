@@ -160,9 +160,20 @@ func TestMalformedInputIsInvalidArgument(t *testing.T) {
 	cron := func(expr string) string {
 		return fmt.Sprintf(`{"id":"c","cron":{"expression":%s}}`, js(expr))
 	}
+	// Five transform nodes of 16 KiB each: the fifth passes the definition's budget of 64 KiB.
+	var transforms, many []string
+	for i := range 5 {
+		expr := fmt.Sprintf("input.a + %d", i)
+		transforms = append(transforms, fmt.Sprintf(`{"id":"t%d","type":"transform","params":{"expression":%s}}`, i, js(expr+strings.Repeat(" ", 16<<10-len(expr)))))
+	}
+	for i := range 257 {
+		many = append(many, fmt.Sprintf(`{"id":"n%d","type":"noop"}`, i))
+	}
 	cases := []struct {
 		name, rpc, body, field string
 	}{
+		{"expressions over the definition's budget", "DeployWorkflow", `{"definition":{"id":"wf-1","nodes":[` + strings.Join(transforms, ",") + `]}}`, "definition.nodes[4].params.expression"},
+		{"nodes over max_items", "DeployWorkflow", `{"definition":{"id":"wf-1","nodes":[` + strings.Join(many, ",") + `]}}`, "definition.nodes"},
 		{"NUL in name", "DeployWorkflow", deployBody("wf-1", "a\u0000b", "", "noop", "{}", ""), "definition.name"},
 		{"NUL in description", "DeployWorkflow", deployBody("wf-1", "", "x\u0000", "noop", "{}", ""), "definition.description"},
 		{"NUL in a params value", "DeployWorkflow", deployBody("wf-1", "", "", "noop", `{"k":"a\u0000"}`, ""), "definition.nodes[0].params"},

@@ -49,7 +49,11 @@
 //
 // Before any node runs, every node is prepared: the type must be known, the params valid (an
 // expression compiles), depends_on must name nodes of the definition. A bad definition fails
-// without side effects; ValidateParams runs the same checks for deploy time. Then a node starts
+// without side effects; ValidateParams runs the same checks for deploy time, and bounds what
+// compiling costs there: a definition's transform expressions together may have at most
+// MaxDefinitionExpressionBytes (64 KiB; one expression at most 16 KiB), the nodes past that are
+// refused uncompiled (compiling is roughly linear in the text, up to about 0.3 s for 16 KiB of
+// the costliest kind on the shared 2-vCPU machine). Then a node starts
 // as soon as all its dependencies have succeeded, each in its own goroutine, at most
 // Config.MaxParallelNodes (default 16) at once per execution. The first node failure cancels the
 // running nodes, starts no more, and is the Result's Failure. A cycle (the deploy rejects them)

@@ -3,7 +3,9 @@
 // the gRPC health protocol, /health, /livez and /readyz, and CORS for browsers when configured.
 //
 // Every Connect handler is built with the same options, in one place (handlerOptions):
-// interceptors outermost first — telemetry (WithTelemetry), access log, recover, validation —
+// interceptors outermost first — telemetry (WithTelemetry), access log, recover, size caps
+// (sizerules: a request over a repeated, map, string or bytes cap is refused before the full
+// rule pass), validation —
 // plus the compression threshold and the read limit from config. WithTelemetry also serves
 // GET /metrics.
 //
@@ -32,6 +34,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1/workflowruntimev1connect"
 	"github.com/workflow-runtime/workflow-runtime/server/api"
+	"github.com/workflow-runtime/workflow-runtime/server/api/sizerules"
 	"github.com/workflow-runtime/workflow-runtime/server/auth"
 	"github.com/workflow-runtime/workflow-runtime/server/config"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
@@ -192,13 +195,14 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 		mux.Handle(workflowruntimev1connect.NewWorkflowRuntimeServiceHandler(svc,
 			connect.WithHandlerOptions(opts...),
 			api.WithJSONCodec(), // unknown enum names reach protovalidate instead of vanishing
-			connect.WithInterceptors(validate.NewInterceptor(), api.NewInputInterceptor()), // innermost
+			// innermost: size caps first, so an oversized request skips the full rule pass
+			connect.WithInterceptors(sizerules.NewInterceptor(), validate.NewInterceptor(), api.NewInputInterceptor()),
 		))
 		services = append(services, workflowruntimev1connect.WorkflowRuntimeServiceName)
 	}
 	for _, e := range extra {
 		checker.RegisterService(e.Name)
-		mux.Handle(e.Handler(connect.WithHandlerOptions(opts...), connect.WithInterceptors(validate.NewInterceptor())))
+		mux.Handle(e.Handler(connect.WithHandlerOptions(opts...), connect.WithInterceptors(sizerules.NewInterceptor(), validate.NewInterceptor())))
 		services = append(services, e.Name)
 	}
 	reflector := grpcreflect.NewStaticReflector(services...)
@@ -245,7 +249,7 @@ func allowedHosts(cfg config.Config) []string {
 
 // handlerOptions are the options of every Connect handler, interceptors outermost first:
 // (telemetry, with WithTelemetry,) access log, then recover (so the access line shows the internal error a panic became). The
-// WorkflowRuntimeService adds validation inside these; auth (WithAuth) goes between recover
+// WorkflowRuntimeService adds the size caps and validation inside these; auth (WithAuth) goes between recover
 // and validation.
 func handlerOptions(cfg config.Config, logger *slog.Logger) []connect.HandlerOption {
 	return []connect.HandlerOption{
