@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/server/auth"
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 )
 
@@ -126,19 +128,33 @@ func configToProto(c *deployments.Config) *v1.DeploymentConfig {
 	}
 }
 
-func deploymentToProto(d *deployments.Deployment) *v1.Deployment {
+// deploymentToProto converts d. Unless secrets, each header value of its http nodes is
+// deployments.RedactedHeader (mayReadSecrets says who reads them).
+func deploymentToProto(d *deployments.Deployment, secrets bool) *v1.Deployment {
+	def := d.Definition
+	if !secrets {
+		def = deployments.RedactHeaders(def)
+	}
 	return &v1.Deployment{
 		Id:         d.ID,
 		WorkflowId: d.WorkflowID,
 		Revision:   d.Revision,
 		Status:     deploymentStatusToProto(d.Status),
 		DeployedAt: timestampOrNil(d.DeployedAt),
-		Definition: definitionToProto(&d.Definition),
+		Definition: definitionToProto(&def),
 		Triggers:   triggersToProto(d.Triggers),
 		Config:     configToProto(&d.Config),
 		CreateTime: timestampOrNil(d.CreatedAt),
 		UpdateTime: timestampOrNil(d.UpdatedAt),
 	}
+}
+
+// mayReadSecrets reports whether the caller may read the header values of http nodes, which
+// carry credentials: with authentication on, only a token with the admin scope; with it off
+// (no identity: a development server on loopback, or WFR_AUTH=none said explicitly), anyone.
+func mayReadSecrets(ctx context.Context) bool {
+	id := auth.IdentityFrom(ctx)
+	return id == nil || id.Has(auth.ScopeAdmin)
 }
 
 func deploymentStatusToProto(s deployments.Status) v1.DeploymentStatus {

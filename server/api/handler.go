@@ -91,7 +91,7 @@ func (h *Handler) DeployWorkflow(ctx context.Context, req *v1.DeployWorkflowRequ
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}
-	return &v1.DeployWorkflowResponse{Deployment: deploymentToProto(d), Created: created}, nil
+	return &v1.DeployWorkflowResponse{Deployment: deploymentToProto(d, mayReadSecrets(ctx)), Created: created}, nil
 }
 
 // UpdateDeployment implements WorkflowRuntimeService.
@@ -114,7 +114,7 @@ func (h *Handler) UpdateDeployment(ctx context.Context, req *v1.UpdateDeployment
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}
-	return &v1.UpdateDeploymentResponse{Deployment: deploymentToProto(d)}, nil
+	return &v1.UpdateDeploymentResponse{Deployment: deploymentToProto(d, mayReadSecrets(ctx))}, nil
 }
 
 // DeleteDeployment implements WorkflowRuntimeService.
@@ -123,7 +123,7 @@ func (h *Handler) DeleteDeployment(ctx context.Context, req *v1.DeleteDeployment
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}
-	return &v1.DeleteDeploymentResponse{Deployment: deploymentToProto(d)}, nil
+	return &v1.DeleteDeploymentResponse{Deployment: deploymentToProto(d, mayReadSecrets(ctx))}, nil
 }
 
 // GetDeploymentStatus implements WorkflowRuntimeService.
@@ -158,8 +158,9 @@ func (h *Handler) ListDeployments(ctx context.Context, req *v1.ListDeploymentsRe
 		return nil, h.toConnect(ctx, err)
 	}
 	resp := &v1.ListDeploymentsResponse{Deployments: make([]*v1.Deployment, len(list)), NextPageToken: next}
+	secrets := mayReadSecrets(ctx)
 	for i, d := range list {
-		resp.Deployments[i] = deploymentToProto(d)
+		resp.Deployments[i] = deploymentToProto(d, secrets)
 	}
 	return resp, nil
 }

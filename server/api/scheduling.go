@@ -86,7 +86,7 @@ func fireToProto(f *scheduler.Fire) *v1.Fire {
 // deploymentStatusResponse is GetDeploymentStatus's answer: the deployment and, when the
 // scheduling service is wired, the previews of its cron triggers.
 func (h *Handler) deploymentStatusResponse(ctx context.Context, d *deployments.Deployment) (*v1.GetDeploymentStatusResponse, error) {
-	resp := &v1.GetDeploymentStatusResponse{Deployment: deploymentToProto(d)}
+	resp := &v1.GetDeploymentStatusResponse{Deployment: deploymentToProto(d, mayReadSecrets(ctx))}
 	if h.scheduling == nil {
 		return resp, nil
 	}

@@ -219,7 +219,10 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	executions := execution.NewService(db, a.backends.queue, a.backends.notifier, execution.ServiceConfig{Logger: a.logger})
+	executions := execution.NewService(db, a.backends.queue, a.backends.notifier, execution.ServiceConfig{
+		Logger:              a.logger,
+		MaxTriggerDataBytes: a.cfg.MaxTriggerDataBytes,
+	})
 	a.executions = executions
 	mon := newMonitoring(db, string(role), Version, a.logger, a.janitorMetrics, a.pageTokens())
 

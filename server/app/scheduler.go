@@ -14,7 +14,12 @@ import (
 // schedulingService returns the scheduling service (fires, catch-up, backfill, previews, the
 // fire ledger) over db and the execution service.
 func (a *App) schedulingService(db *store.DB, executions *execution.Service) *scheduler.Service {
-	return scheduler.NewService(db, executions, scheduler.ServiceConfig{Logger: a.logger, PageTokens: a.pageTokens()})
+	return scheduler.NewService(db, executions, scheduler.ServiceConfig{
+		Logger:           a.logger,
+		PageTokens:       a.pageTokens(),
+		MaxBackfill:      a.cfg.MaxBackfill,
+		MaxBackfillRange: a.cfg.MaxBackfillRange,
+	})
 }
 
 // startScheduler starts the scheduler role's part in roles all and scheduler, and adds it to

@@ -202,6 +202,16 @@ type Config struct {
 	// MaxRetentionKeepLast is the most executions a deployment may keep whatever their age.
 	// Default 10000.
 	MaxRetentionKeepLast int `env:"WFR_MAX_RETENTION_KEEP_LAST" default:"10000" help:"Most executions a deployment may keep whatever their age. Default ${default}."`
+	// MaxTriggerDataBytes is the largest trigger data one execution may be given, by
+	// TriggerWorkflow or a webhook delivery (invalid_argument, or 413 at /hooks, beyond). At most
+	// 1048576, the largest trigger_data the API accepts. Default 262144 (256 KiB).
+	MaxTriggerDataBytes int `env:"WFR_MAX_TRIGGER_DATA_BYTES" default:"262144" help:"Largest trigger data of one execution in bytes. Default ${default} (256 KiB)."`
+	// MaxBackfill is the most executions one BackfillDeployment call may create. At most 10000,
+	// the largest limit the API accepts. Default 10000.
+	MaxBackfill int `env:"WFR_MAX_BACKFILL" default:"10000" help:"Most executions one backfill may create. Default ${default}."`
+	// MaxBackfillRange is the longest range one BackfillDeployment call may span. At most 744h
+	// (31 days), the longest the API accepts. Default 744h.
+	MaxBackfillRange time.Duration `env:"WFR_MAX_BACKFILL_RANGE" default:"744h" help:"Longest range one backfill may span. Default ${default} (31 days)."`
 	// TLSCertFile and TLSKeyFile, both set, serve the port over TLS (HTTP/1.1 and HTTP/2 by
 	// ALPN, so gRPC needs no cleartext HTTP/2); the files are read again when they change, so
 	// a renewed certificate needs no restart. Default empty: cleartext (HTTP/1.1 and h2c).
@@ -272,6 +282,9 @@ func Default() Config {
 		MaxExecutionTimeout:  24 * time.Hour,
 		MaxRetentionAge:      365 * 24 * time.Hour,
 		MaxRetentionKeepLast: 10000,
+		MaxTriggerDataBytes:  256 << 10,
+		MaxBackfill:          10000,
+		MaxBackfillRange:     31 * 24 * time.Hour,
 		AuthOpenHealth:       true,
 		AuthOpenMetrics:      true,
 		HTTPMaxResponseBytes: 10 << 20,
@@ -475,6 +488,16 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRetentionKeepLast < 1 {
 		bad("WFR_MAX_RETENTION_KEEP_LAST", "%d must be at least 1", c.MaxRetentionKeepLast)
+	}
+	// The upper bounds are the API's own (proto rules): a larger setting could never be reached.
+	if c.MaxTriggerDataBytes < 1 || c.MaxTriggerDataBytes > 1<<20 {
+		bad("WFR_MAX_TRIGGER_DATA_BYTES", "%d must be between 1 and 1048576", c.MaxTriggerDataBytes)
+	}
+	if c.MaxBackfill < 1 || c.MaxBackfill > 10000 {
+		bad("WFR_MAX_BACKFILL", "%d must be between 1 and 10000", c.MaxBackfill)
+	}
+	if c.MaxBackfillRange <= 0 || c.MaxBackfillRange > 31*24*time.Hour {
+		bad("WFR_MAX_BACKFILL_RANGE", "%s must be positive and at most 744h (31 days)", c.MaxBackfillRange)
 	}
 	if c.TriggerRate < 0 {
 		bad("WFR_TRIGGER_RATE", "%g is negative", c.TriggerRate)

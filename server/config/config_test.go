@@ -81,6 +81,9 @@ func TestParseEnv(t *testing.T) {
 		"WFR_CORS_ALLOWED_ORIGINS":    "https://dash.example.com,http://localhost:5173",
 		"WFR_HTTP_ALLOW":              "10.1.0.0/16,billing.internal,*.svc.cluster.local",
 		"WFR_HTTP_MAX_RESPONSE_BYTES": "1024",
+		"WFR_MAX_TRIGGER_DATA_BYTES":  "65536",
+		"WFR_MAX_BACKFILL":            "500",
+		"WFR_MAX_BACKFILL_RANGE":      "48h",
 	}.lookup)
 	is.NoErr(err)
 	is.Equal(cfg.Role, config.RoleWorker)
@@ -106,6 +109,9 @@ func TestParseEnv(t *testing.T) {
 	is.Equal(cfg.CORSAllowedOrigins, []string{"https://dash.example.com", "http://localhost:5173"})
 	is.Equal(cfg.HTTPAllow, []string{"10.1.0.0/16", "billing.internal", "*.svc.cluster.local"})
 	is.Equal(cfg.HTTPMaxResponseBytes, int64(1024))
+	is.Equal(cfg.MaxTriggerDataBytes, 65536)
+	is.Equal(cfg.MaxBackfill, 500)
+	is.Equal(cfg.MaxBackfillRange, 48*time.Hour)
 }
 
 func TestFlagsOverrideEnv(t *testing.T) {
@@ -221,6 +227,14 @@ func TestValidate(t *testing.T) {
 		{"http allow bad host", func(c *config.Config) { c.HTTPAllow = []string{"http://x"} }, "WFR_HTTP_ALLOW"},
 		{"http allow ok", func(c *config.Config) { c.HTTPAllow = []string{"127.0.0.0/8", "::1", "localhost", "*.internal"} }, ""},
 		{"http max response bytes", func(c *config.Config) { c.HTTPMaxResponseBytes = 0 }, "WFR_HTTP_MAX_RESPONSE_BYTES"},
+		{"max trigger data zero", func(c *config.Config) { c.MaxTriggerDataBytes = 0 }, "WFR_MAX_TRIGGER_DATA_BYTES"},
+		{"max trigger data over the API's", func(c *config.Config) { c.MaxTriggerDataBytes = 1<<20 + 1 }, "WFR_MAX_TRIGGER_DATA_BYTES"},
+		{"max trigger data at the API's", func(c *config.Config) { c.MaxTriggerDataBytes = 1 << 20 }, ""},
+		{"max backfill zero", func(c *config.Config) { c.MaxBackfill = 0 }, "WFR_MAX_BACKFILL"},
+		{"max backfill over the API's", func(c *config.Config) { c.MaxBackfill = 10001 }, "WFR_MAX_BACKFILL"},
+		{"max backfill range zero", func(c *config.Config) { c.MaxBackfillRange = 0 }, "WFR_MAX_BACKFILL_RANGE"},
+		{"max backfill range over the API's", func(c *config.Config) { c.MaxBackfillRange = 745 * time.Hour }, "WFR_MAX_BACKFILL_RANGE"},
+		{"max backfill range a day", func(c *config.Config) { c.MaxBackfillRange = 24 * time.Hour }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,6 +41,11 @@
 // apperr.ErrFailedPrecondition. A webhook given without a secret keeps the sealed secret its
 // path has among the deployment's stored triggers, so re-sending a deployment need not repeat
 // its secrets; after Delete (archive) the triggers are gone and so are their secrets.
+// The header values of http nodes are stored as given but read only by admin tokens: server/api
+// answers everyone else with RedactHeaders (each value RedactedHeader). Sent back, the marker
+// keeps the stored value of that header of the node with that id (redact.go), inside the write
+// transaction; it is refused when nothing is stored, and when the node's url moved to another
+// scheme or host, so the round trip cannot carry a credential to a server of the caller's choice.
 // It also checks http headers (no CR, LF or other control characters) and builds cron triggers
 // with the scheduler's own parser (CronSchedule.Trigger), refusing one whose next fire after now
 // does not exist: February 30th or a year past 2262 is refused at deploy, not found out by the

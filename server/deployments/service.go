@@ -102,7 +102,9 @@ func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, c
 	for attempt := 0; ; attempt++ {
 		err = s.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
 			now := s.cfg.Now().UTC()
+			def := p.Definition
 			cur, err := tx.DeploymentGetForUpdate(ctx, p.Definition.ID)
+			var stored *Definition // the current definition, whose header values a marker keeps
 			switch {
 			case errors.Is(err, apperr.ErrNotFound):
 				created = true
@@ -119,8 +121,12 @@ func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, c
 				created = false
 				d = cur
 				d.Revision++
+				stored = &cur.Definition
 			}
-			d.Definition = p.Definition
+			if err := keepRedactedHeaders(&def, stored); err != nil {
+				return err
+			}
+			d.Definition = def
 			sealed, err := s.sealSecrets(triggers, d.Triggers)
 			if err != nil {
 				return err
@@ -235,10 +241,14 @@ func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, err
 					return apperr.Invalid("definition.id", "definition.id_matches",
 						"must be the deployment's workflow id %q, got %q", d.WorkflowID, p.Definition.ID)
 				}
+				def := *p.Definition
+				if err := keepRedactedHeaders(&def, &d.Definition); err != nil {
+					return err
+				}
 				if !newRevision {
 					d.Revision++
 				}
-				d.Definition = *p.Definition
+				d.Definition = def
 				newRevision = true
 			case PathTriggers:
 				sealed, err := s.sealSecrets(normalizeTriggers(p.Triggers), d.Triggers)

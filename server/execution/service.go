@@ -41,7 +41,19 @@ type ServiceConfig struct {
 	// (doc.go). Default 2s: longer than an enqueue takes, so a repeat right after the first
 	// call adds no message.
 	RequeueAfter time.Duration
+	// MaxTriggerDataBytes is the largest trigger data Trigger records (WFR_MAX_TRIGGER_DATA_BYTES):
+	// a larger one is refused with invalid_argument on trigger_data, rule
+	// limits.max_trigger_data_bytes, whether it came from TriggerWorkflow or a webhook. Default
+	// DefaultMaxTriggerDataBytes.
+	MaxTriggerDataBytes int
 }
+
+// DefaultMaxTriggerDataBytes is the default of ServiceConfig.MaxTriggerDataBytes (256 KiB).
+const DefaultMaxTriggerDataBytes = 256 << 10
+
+// RuleMaxTriggerDataBytes names the violation of ServiceConfig.MaxTriggerDataBytes; the webhook
+// endpoint answers it with 413.
+const RuleMaxTriggerDataBytes = "limits.max_trigger_data_bytes"
 
 // Service records executions and hands them to the queue (the api role's half of the path of
 // one execution), reads them, and cancels them.
@@ -53,6 +65,7 @@ type Service struct {
 	triggers *triggerBatcher
 	outbox   *outbox
 	requeue  time.Duration // ServiceConfig.RequeueAfter
+	maxData  int           // ServiceConfig.MaxTriggerDataBytes
 }
 
 // NewService returns a Service.
@@ -67,6 +80,7 @@ func NewService(store Store, q Queue, notifier Notifier, cfg ServiceConfig) *Ser
 	s.outbox = newOutbox(q, s.logger, cmp.Or(cfg.EnqueueTimeout, time.Second), cmp.Or(cfg.EnqueueRetry, 100*time.Millisecond),
 		cmp.Or(cfg.EnqueueKeep, 100_000))
 	s.requeue = cmp.Or(cfg.RequeueAfter, 2*time.Second)
+	s.maxData = cmp.Or(max(cfg.MaxTriggerDataBytes, 0), DefaultMaxTriggerDataBytes)
 	s.triggers = newTriggerBatcher(store, s.outbox, s.logger, cmp.Or(max(cfg.TriggerBatch, 0), 128))
 	return s
 }
@@ -94,7 +108,7 @@ func (s *Service) requeueIfLost(e *Execution, traceparent string) {
 type TriggerParams struct {
 	WorkflowID  string
 	WebhookPath string
-	// TriggerData is a JSON document (may be empty).
+	// TriggerData is a JSON document (may be empty) of at most ServiceConfig.MaxTriggerDataBytes.
 	TriggerData []byte
 	// IdempotencyKey makes one execution per (workflow, key).
 	IdempotencyKey string
@@ -111,6 +125,10 @@ type TriggerParams struct {
 // (triggerBatcher); when ctx ends first, Trigger returns ctx.Err() and the execution may still
 // be recorded.
 func (s *Service) Trigger(ctx context.Context, p *TriggerParams) (e *Execution, deduplicated bool, err error) {
+	if len(p.TriggerData) > s.maxData {
+		return nil, false, apperr.Invalid("trigger_data", RuleMaxTriggerDataBytes,
+			"%d bytes; this server accepts at most %d (WFR_MAX_TRIGGER_DATA_BYTES)", len(p.TriggerData), s.maxData)
+	}
 	if len(p.TriggerData) > 0 && !json.Valid(p.TriggerData) {
 		return nil, false, apperr.Invalid("trigger_data", "string.json", "must be a JSON document")
 	}

@@ -127,5 +127,7 @@
 // fire_ledger holds one row per (workflow, trigger, scheduled time, outcome): retries are
 // idempotent, and one time can hold FIRED (the winner) and DEDUPLICATED (a standby). SKIPPED is
 // written by the execution side when the overlap policy skips a cron execution. Backfill
-// records FIRED or DEDUPLICATED with reason "backfill".
+// records FIRED or DEDUPLICATED with reason "backfill"; one call creates at most
+// ServiceConfig.MaxBackfill executions over at most ServiceConfig.MaxBackfillRange
+// (WFR_MAX_BACKFILL, WFR_MAX_BACKFILL_RANGE; by default the API's own maxima).
 package scheduler

@@ -32,6 +32,12 @@ type ServiceConfig struct {
 	// PageTokens signs ListFires' page tokens. Default pagetoken.New(nil), the development key:
 	// the app passes the one built from WFR_PAGE_TOKEN_KEY.
 	PageTokens *pagetoken.Codec
+	// MaxBackfill is the most executions one Backfill may create (WFR_MAX_BACKFILL): a larger
+	// limit is refused, and the default limit is cut to it. Default and at most MaxBackfillLimit.
+	MaxBackfill int
+	// MaxBackfillRange is the longest [start, end) one Backfill may span (WFR_MAX_BACKFILL_RANGE).
+	// Default and at most MaxBackfillRange.
+	MaxBackfillRange time.Duration
 }
 
 // Service is the scheduling work shared by the scheduler role and the API: make one fire (the
@@ -43,6 +49,8 @@ type Service struct {
 	now        func() time.Time
 	logger     *slog.Logger
 	tokens     *pagetoken.Codec
+	maxFill    int           // ServiceConfig.MaxBackfill
+	maxRange   time.Duration // ServiceConfig.MaxBackfillRange
 }
 
 // NewService returns a Service.
@@ -56,6 +64,14 @@ func NewService(store Store, executions Executions, cfg ServiceConfig) *Service 
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
+	}
+	s.maxFill = MaxBackfillLimit
+	if cfg.MaxBackfill > 0 {
+		s.maxFill = min(cfg.MaxBackfill, MaxBackfillLimit)
+	}
+	s.maxRange = MaxBackfillRange
+	if cfg.MaxBackfillRange > 0 {
+		s.maxRange = min(cfg.MaxBackfillRange, MaxBackfillRange)
 	}
 	return s
 }
@@ -257,7 +273,8 @@ func (s *Service) Preview(d *deployments.Deployment) ([]TriggerPreview, error) {
 	return out, nil
 }
 
-// Backfill limits.
+// Backfill limits. MaxBackfillLimit and MaxBackfillRange are the hard maxima, the API's own
+// (BackfillDeploymentRequest's rules); a server may set lower ceilings (ServiceConfig).
 const (
 	DefaultBackfillLimit = 1000
 	MaxBackfillLimit     = 10000
@@ -271,8 +288,8 @@ type BackfillParams struct {
 	TriggerID string
 	// Start and End bound the scheduled times: [Start, End). End is cut at now.
 	Start, End time.Time
-	// Limit caps the fires over all triggers. Default DefaultBackfillLimit; at most
-	// MaxBackfillLimit.
+	// Limit caps the fires over all triggers. Default DefaultBackfillLimit (or
+	// ServiceConfig.MaxBackfill when lower); at most ServiceConfig.MaxBackfill.
 	Limit int
 }
 
@@ -300,16 +317,20 @@ func (s *Service) Backfill(ctx context.Context, p *BackfillParams) (*BackfillRes
 	if !p.End.After(p.Start) {
 		v.Add("end_time", "time_range.ordered", "end_time must be after start_time")
 	}
-	if p.End.Sub(p.Start) > MaxBackfillRange {
-		v.Add("end_time", "time_range.max_31_days", "the range may span at most 31 days")
+	if span := p.End.Sub(p.Start); span > s.maxRange {
+		v.Add("end_time", "limits.max_backfill_range",
+			"the range spans %s; this server allows at most %s (WFR_MAX_BACKFILL_RANGE)", span, s.maxRange)
 	}
-	if p.Limit < 0 || p.Limit > MaxBackfillLimit {
-		v.Add("limit", "limit.range", "limit must be between 0 and %d", MaxBackfillLimit)
+	if p.Limit < 0 {
+		v.Add("limit", "limit.range", "limit must not be negative")
+	} else if p.Limit > s.maxFill {
+		v.Add("limit", "limits.max_backfill",
+			"%d is more than this server allows (%d, WFR_MAX_BACKFILL)", p.Limit, s.maxFill)
 	}
 	if err := v.OrNil(); err != nil {
 		return nil, err
 	}
-	limit := cmp.Or(p.Limit, DefaultBackfillLimit)
+	limit := cmp.Or(p.Limit, min(DefaultBackfillLimit, s.maxFill))
 	d, err := s.store.DeploymentGet(ctx, p.DeploymentID)
 	if err != nil {
 		return nil, fmt.Errorf("backfill deployment %s: %w", p.DeploymentID, err)

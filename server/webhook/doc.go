@@ -13,7 +13,8 @@
 //     compared in constant time. Any failure answers 401 with one message; the log says which.
 //  4. The body must be JSON (400); it becomes the execution's trigger_data.
 //  5. execution.Service.Trigger, the call TriggerWorkflow makes, with the webhook path and
-//     Webhook-Id as the idempotency key: 202 {"executionId"} when recorded; 409 with the first
+//     Webhook-Id as the idempotency key: 413 when the body is over WFR_MAX_TRIGGER_DATA_BYTES
+//     (the rule Trigger applies to every caller); 202 {"executionId"} when recorded; 409 with the first
 //     execution's id when that id was already received for the workflow (nothing new runs);
 //     409 too when the deployment is not DEPLOYED; 503 (Retry-After) when the store or queue is
 //     unavailable.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
@@ -39,8 +40,9 @@ type Config struct {
 	// Tolerance is how far Webhook-Timestamp may be from now, either way. Default
 	// signature.DefaultTolerance (5 minutes).
 	Tolerance time.Duration
-	// MaxBodyBytes is the largest body accepted; larger answers 413. Default 1 MiB, the limit
-	// of TriggerWorkflow's trigger_data.
+	// MaxBodyBytes is the largest body read; larger answers 413. Default 1 MiB, the limit
+	// of TriggerWorkflow's trigger_data. A body over the execution service's
+	// WFR_MAX_TRIGGER_DATA_BYTES (execution.ServiceConfig.MaxTriggerDataBytes) answers 413 too.
 	MaxBodyBytes int64
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -159,6 +161,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 	var invalid *apperr.ValidationError
 	status, msg := http.StatusInternalServerError, "internal error"
 	switch {
+	case errors.As(err, &invalid) && slices.ContainsFunc(invalid.Violations, func(v apperr.Violation) bool {
+		return v.Rule == execution.RuleMaxTriggerDataBytes
+	}):
+		status, msg = http.StatusRequestEntityTooLarge, invalid.Error()
 	case errors.As(err, &invalid):
 		status, msg = http.StatusBadRequest, invalid.Error()
 	case errors.Is(err, apperr.ErrNotFound):

@@ -56,13 +56,19 @@ var backends = []struct {
 
 func setup(t *testing.T, open func(testing.TB) *store.DB) *testBundle {
 	t.Helper()
+	return setupLimited(t, open, 0)
+}
+
+// setupLimited is setup with the execution service's MaxTriggerDataBytes (0: its default).
+func setupLimited(t *testing.T, open func(testing.TB) *store.DB, maxTriggerData int) *testBundle {
+	t.Helper()
 	is := is.New(t)
 	db := open(t)
 	logger := slog.New(slog.DiscardHandler)
 	box, err := webhook.NewBox(bytes.Repeat([]byte{7}, webhook.KeySize))
 	is.NoErr(err)
 	q := queue.NewLocalQueue(queue.LocalConfig{})
-	executions := execution.NewService(db, q, notify.NewLocal(), execution.ServiceConfig{Logger: logger})
+	executions := execution.NewService(db, q, notify.NewLocal(), execution.ServiceConfig{Logger: logger, MaxTriggerDataBytes: maxTriggerData})
 	h := api.NewHandler(api.Deps{
 		Deployments: deployments.NewService(db, deployments.ServiceConfig{SealSecret: box.Seal}),
 		Executions:  executions,
@@ -199,6 +205,33 @@ func TestDeliveries(t *testing.T) {
 }
 
 // TestNoSecret: a webhook trigger without a secret cannot be called at /hooks.
+// TestTriggerDataLimit: a signed body over WFR_MAX_TRIGGER_DATA_BYTES (but under the handler's
+// read limit) is refused with 413 and triggers nothing; one of exactly the limit is accepted.
+func TestTriggerDataLimit(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			is := is.New(t)
+			const limit = 100
+			b := setupLimited(t, be.open, limit)
+			is.NoErr(b.deploy(t, "orders", path, secret))
+			ts := b.now.Unix()
+			sized := func(n int) string { return `{"x":"` + strings.Repeat("a", n-len(`{"x":""}`)) + `"}` }
+
+			status, out := b.deliver(t, path, "evt_1", ts, sized(limit+1), "")
+			is.Equal(status, http.StatusRequestEntityTooLarge)                       // one byte over
+			is.True(strings.Contains(out["error"], "limits.max_trigger_data_bytes")) // the rule is named
+			is.Equal(b.executions(t, "orders"), 0)                                   // nothing stored
+
+			status, _ = b.deliver(t, path, "evt_2", ts, sized(limit), "")
+			is.Equal(status, http.StatusAccepted) // exactly the limit
+			is.Equal(b.executions(t, "orders"), 1)
+			t.Logf("limit %d: %d bytes -> 413, %d bytes -> 202", limit, limit+1, limit)
+		})
+	}
+}
+
 func TestNoSecret(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
