@@ -407,43 +407,35 @@ func (db *DB) ExecutionFinish(ctx context.Context, p *execution.FinishParams) er
 
 // ExecutionRetry implements execution.Store.
 func (db *DB) ExecutionRetry(ctx context.Context, id string, fence int64, availableAt time.Time, errMsg string) error {
-	q := db.bun.NewUpdate().Model((*executionRow)(nil)).
-		Set("status = ?", execution.StatusPending).
-		Set("available_at = ?", availableAt.UTC()).
-		Set("error = ?", nilIfEmpty(errMsg)).
-		Set("updated_at = ?", time.Now().UTC()).
-		Where("id = ?", id).
-		Where("fencing_token = ?", fence).
-		Where("status = ?", execution.StatusRunning)
-	return db.conditional(ctx, q, "return execution %s for retry", id)
+	return db.toPending(ctx, id, fence, availableAt, time.Now(), errMsg, "", "return execution %s for retry")
 }
 
 // ExecutionRecover implements execution.Store.
 func (db *DB) ExecutionRecover(ctx context.Context, id string, fence int64, now time.Time, reason string) error {
-	q := db.bun.NewUpdate().Model((*executionRow)(nil)).
-		Set("status = ?", execution.StatusPending).
-		Set("deaths = deaths + 1").
-		Set("available_at = ?", now.UTC()).
-		Set("error = ?", nilIfEmpty(reason)).
-		Set("updated_at = ?", now.UTC()).
-		Where("id = ?", id).
-		Where("fencing_token = ?", fence).
-		Where("status = ?", execution.StatusRunning)
-	return db.conditional(ctx, q, "recover execution %s", id)
+	return db.toPending(ctx, id, fence, now, now, reason, "deaths = deaths + 1", "recover execution %s")
 }
 
 // ExecutionHandBack implements execution.Store.
 func (db *DB) ExecutionHandBack(ctx context.Context, id string, fence int64, now time.Time, reason string) error {
+	return db.toPending(ctx, id, fence, now, now, reason, "attempt = CASE WHEN attempt > 0 THEN attempt - 1 ELSE 0 END", "hand back execution %s")
+}
+
+// toPending returns a RUNNING execution held under fence to PENDING, available at availableAt,
+// with errMsg as its error; set is one more SET expression (an attempt or death count), "" for
+// none. what names the operation in the error, with %s for the id.
+func (db *DB) toPending(ctx context.Context, id string, fence int64, availableAt, now time.Time, errMsg, set, what string) error {
 	q := db.bun.NewUpdate().Model((*executionRow)(nil)).
 		Set("status = ?", execution.StatusPending).
-		Set("attempt = CASE WHEN attempt > 0 THEN attempt - 1 ELSE 0 END").
-		Set("available_at = ?", now.UTC()).
-		Set("error = ?", nilIfEmpty(reason)).
+		Set("available_at = ?", availableAt.UTC()).
+		Set("error = ?", nilIfEmpty(errMsg)).
 		Set("updated_at = ?", now.UTC()).
 		Where("id = ?", id).
 		Where("fencing_token = ?", fence).
 		Where("status = ?", execution.StatusRunning)
-	return db.conditional(ctx, q, "hand back execution %s", id)
+	if set != "" {
+		q = q.Set(set)
+	}
+	return db.conditional(ctx, q, what, id)
 }
 
 // ExecutionSkip implements execution.Store.
@@ -545,6 +537,12 @@ func (db *DB) ExecutionTouchDue(ctx context.Context, due, staleBefore, now time.
 		Where("(status = ? OR available_at <= ?)", execution.StatusRunning, due.UTC()).
 		OrderExpr("updated_at ASC").
 		Limit(int64(limit))
+	return db.touch(ctx, sub, now, "touch due executions")
+}
+
+// touch sets updated_at to now on the rows sub selects (their ids), locking them on PostgreSQL
+// with SKIP LOCKED so that concurrent sweepers take disjoint rows, and returns their ids.
+func (db *DB) touch(ctx context.Context, sub *bun.SelectQuery, now time.Time, what string) ([]string, error) {
 	if db.dialect == DialectPostgres {
 		sub = sub.For("UPDATE SKIP LOCKED")
 	}
@@ -555,7 +553,7 @@ func (db *DB) ExecutionTouchDue(ctx context.Context, due, staleBefore, now time.
 		Returning("id").
 		Scan(ctx, &ids)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("touch due executions: %w", interpretError(err))
+		return nil, fmt.Errorf("%s: %w", what, interpretError(err))
 	}
 	return ids, nil
 }

@@ -2,9 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
@@ -19,17 +16,5 @@ func (db *DB) ExecutionTouchRunning(ctx context.Context, staleBefore, now time.T
 		Where("updated_at < ?", staleBefore.UTC()).
 		OrderExpr("updated_at ASC").
 		Limit(int64(limit))
-	if db.dialect == DialectPostgres {
-		sub = sub.For("UPDATE SKIP LOCKED")
-	}
-	var ids []string
-	err := db.bun.NewUpdate().Model((*executionRow)(nil)).
-		Set("updated_at = ?", now.UTC()).
-		Where("id IN (?)", sub).
-		Returning("id").
-		Scan(ctx, &ids)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("touch running executions: %w", interpretError(err))
-	}
-	return ids, nil
+	return db.touch(ctx, sub, now, "touch running executions")
 }
