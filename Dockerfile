@@ -35,6 +35,7 @@ ENV WFR_ADDR=:8080 \
     WFR_DATABASE_URL=sqlite:///data/workflow-runtime.db
 VOLUME /data
 EXPOSE 8080
-USER nonroot:nonroot
+# Numeric, so that the kubelet can check runAsNonRoot against it (a name it cannot).
+USER 65532:65532
 ENTRYPOINT ["/workflow-runtime"]
 CMD ["serve"]

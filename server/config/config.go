@@ -70,7 +70,7 @@ type Config struct {
 	// LogMaxAgeDays is how many days rotated log files are kept. Default 28.
 	LogMaxAgeDays int `env:"WFR_LOG_MAX_AGE_DAYS" default:"28" help:"Days rotated log files are kept. Default ${default}."`
 	// LogCompress gzips rotated log files. Default false.
-	LogCompress bool `env:"WFR_LOG_COMPRESS" default:"false" help:"Gzip rotated log files. Default ${default}."`
+	LogCompress bool `env:"WFR_LOG_COMPRESS" default:"false" negatable:"" help:"Gzip rotated log files. Default ${default}."`
 	// MigrateOnStart applies pending migrations before serving. Default true.
 	MigrateOnStart bool `env:"WFR_MIGRATE_ON_START" default:"true" negatable:"" help:"Apply database migrations at start-up. Default ${default}."`
 	// ShutdownGrace is how long in-flight requests and running executions get to finish after

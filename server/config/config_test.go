@@ -127,6 +127,17 @@ func TestFlagsOverrideEnv(t *testing.T) {
 	is.Equal(cfg.Role, config.RoleAPI)   // flag wins over env
 	is.Equal(cfg.MigrateOnStart, false)
 	is.Equal(cfg.CORSAllowedOrigins, []string{"*"})
+
+	// Every boolean the README writes as --[no-]name takes both forms (--no-log-compress was
+	// refused once).
+	cfg, err = config.Parse([]string{"--no-log-compress", "--no-auth-open-health", "--no-auth-open-metrics"},
+		env{"WFR_LOG_COMPRESS": "true"}.lookup)
+	is.NoErr(err)
+	is.Equal(cfg.LogCompress, false) // the flag wins over the variable
+	is.True(!cfg.AuthOpenHealth && !cfg.AuthOpenMetrics)
+	cfg, err = config.Parse([]string{"--log-compress"}, env{}.lookup)
+	is.NoErr(err)
+	is.Equal(cfg.LogCompress, true)
 }
 
 func TestParseErrorsNameTheVariable(t *testing.T) {
