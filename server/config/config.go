@@ -107,9 +107,11 @@ type Config struct {
 	// WorkerMaxShare is the fraction of one worker process's slots that one deployment's
 	// executions may hold at once; a message of a deployment at its share goes back to the
 	// queue for a second, so other deployments' executions get the remaining slots. Per
-	// process: across N workers a deployment may hold this share on each. 1 turns it off.
-	// Default 0.5.
-	WorkerMaxShare float64 `env:"WFR_WORKER_MAX_SHARE" default:"0.5" help:"Fraction of a worker process's slots one deployment may hold at once (1: no limit). Default ${default}."`
+	// process: across N workers a deployment may hold this share on each. 1 turns it off: a
+	// refused message waits a second, which a burst of one deployment larger than the share
+	// would pay for nothing on a single-tenant installation. Default 1 (off); 0.5 on a shared
+	// one.
+	WorkerMaxShare float64 `env:"WFR_WORKER_MAX_SHARE" default:"1" help:"Fraction of a worker process's slots one deployment may hold at once (1: no limit; 0.5 on a shared installation). Default ${default}."`
 	// MaxProcessDeaths is how many runs of one execution may end with the death of their
 	// process (claimed, never recorded an outcome) before the execution ends FAILED as
 	// quarantined instead of running again. Default 3.
@@ -271,7 +273,7 @@ func Default() Config {
 		MaxRequestBytes:      4 << 20,
 		CompressMinBytes:     1024,
 		WorkerConcurrency:    128,
-		WorkerMaxShare:       0.5,
+		WorkerMaxShare:       1,
 		MaxProcessDeaths:     3,
 		LockTTL:              30 * time.Second,
 		Auth:                 "auto",

@@ -45,8 +45,11 @@
 //
 // # Fair shares between deployments
 //
-// One deployment's executions may hold at most WorkerConfig.MaxShare (WFR_WORKER_MAX_SHARE,
-// 0.5) of a worker's Concurrency slots at once (at least one). A message whose deployment
+// One deployment's executions may hold at most WorkerConfig.MaxShare (WFR_WORKER_MAX_SHARE; off
+// by default, 0.5 on a shared installation) of a worker's Concurrency slots at once (at least
+// one). Off by default because a refused message waits ShareRequeueDelay even when no other
+// deployment wants the slot: a single tenant's burst larger than the share would start a second
+// late. A message whose deployment
 // holds its share when it is handled goes back to the queue as a new message, available after
 // ShareRequeueDelay (1s): no lease taken, no attempt spent, no delivery counted against
 // MaxDeliveries, nothing SKIPPED; messages of other deployments queued meanwhile come first.

@@ -35,7 +35,7 @@ type WorkerConfig struct {
 	// A message whose deployment holds its share goes back to the queue at once, available
 	// after ShareRequeueDelay (not an attempt, not a delivery counted against MaxDeliveries).
 	// The share is per process: across N workers a deployment may hold MaxShare × Concurrency
-	// on each. At least one slot is always allowed. Default 0.5; 1 turns it off.
+	// on each. At least one slot is always allowed. Default 1: off.
 	MaxShare float64
 	// ShareRequeueDelay is how long a message refused by MaxShare waits before it is delivered
 	// again. Default 1s.
@@ -98,7 +98,7 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, 10)
 	c.ReceiveBlock = cmp.Or(c.ReceiveBlock, time.Second)
 	if c.MaxShare <= 0 || c.MaxShare > 1 {
-		c.MaxShare = 0.5
+		c.MaxShare = 1
 	}
 	c.ShareRequeueDelay = cmp.Or(c.ShareRequeueDelay, time.Second)
 	c.MaxProcessDeaths = cmp.Or(c.MaxProcessDeaths, 3)
