@@ -96,7 +96,7 @@ func TestSigtermDrainsWorkers(t *testing.T) {
 		is.True(!w.logHas("shutdown grace over", "")) // nothing was still running when the grace ended
 		c.start("worker-"+string(rune('4'+i)), "worker", drainEnv)
 	}
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // the load goes on a second after the last restart: the test's input, not a wait
 	ids := stopLoad()
 
 	es := waitAllTerminal(t, api, ids)

@@ -236,17 +236,20 @@ func TestStopReturnsUnstartedMessagesAtOnce(t *testing.T) {
 	is.Equal(b.engine.calls.Load(), int64(1))
 }
 
-// countingFinishStore counts the outcome writes and their failures.
+// countingFinishStore counts the outcome writes and their failures, and closes failedEnough
+// at the enoughth failure.
 type countingFinishStore struct {
 	*store.DB
 	calls, failures atomic.Int64
+	enough          int64
+	failedEnough    chan struct{}
 }
 
 func (s *countingFinishStore) ExecutionFinish(ctx context.Context, p *execution.FinishParams) error {
 	s.calls.Add(1)
 	err := s.DB.ExecutionFinish(ctx, p)
-	if err != nil {
-		s.failures.Add(1)
+	if err != nil && s.failures.Add(1) == s.enough {
+		close(s.failedEnough)
 	}
 	return err
 }
@@ -279,7 +282,7 @@ func TestOutcomeWrittenAfterDatabaseOutage(t *testing.T) {
 	t.Cleanup(func() { _ = db.Close() })
 	is.NoErr(db.Migrate(context.Background()))
 	b := setup(t, setupOpts{redis: true, noWorker: true, db: db})
-	cs := &countingFinishStore{DB: db}
+	cs := &countingFinishStore{DB: db, enough: 5, failedEnough: make(chan struct{})}
 	eng := &gateEngine{inner: b.engine, started: make(chan struct{}), release: make(chan struct{})}
 	// Few deliveries allowed: while the write waits, the message is taken over again and again
 	// (ClaimIdle 200ms), far more often than that; it must not be dead-lettered meanwhile.
@@ -290,12 +293,10 @@ func TestOutcomeWrittenAfterDatabaseOutage(t *testing.T) {
 	<-eng.started
 	pg.Stop()
 	close(eng.release) // the engine succeeds while the database is away
-	deadline := time.Now().Add(30 * time.Second)
-	for cs.failures.Load() < 5 { // bounded polling: the worker's failed writes (about 3 s)
-		if time.Now().After(deadline) {
-			t.Fatal("no failed outcome write within 30s")
-		}
-		time.Sleep(20 * time.Millisecond)
+	select {           // the worker's fifth failed write (about 3 s)
+	case <-cs.failedEnough:
+	case <-time.After(30 * time.Second):
+		t.Fatal("fewer than 5 failed outcome writes within 30s")
 	}
 	pg.Start()
 	done := b.waitStatus(t, e.ID, execution.StatusSucceeded)
