@@ -10,6 +10,12 @@
 # The container listens on :8080 (every interface), so the process refuses to start without a
 # tokens file (NAME SCOPES TOKEN per line, see server/auth) unless WFR_AUTH=none is said.
 #   docker run ... workflow-runtime migrate
+#
+# compose.yaml builds the same image on RUNTIME_BASE=gcr.io/distroless/static-debian12:debug-nonroot,
+# whose busybox (/busybox/wget) runs its healthchecks; the default base has no shell and no tools.
+
+# The runtime image's base: distroless static, nonroot (uid and gid 65532).
+ARG RUNTIME_BASE=gcr.io/distroless/static-debian12:nonroot
 
 FROM golang:1.26 AS build
 WORKDIR /src
@@ -25,7 +31,7 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
       -o /out/workflow-runtime ./server/cmd/workflow-runtime \
  && mkdir -p /out/data
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM ${RUNTIME_BASE}
 COPY --from=build /out/workflow-runtime /workflow-runtime
 # An empty /data owned by nonroot (65532), so that a fresh named volume is writable.
 COPY --from=build --chown=65532:65532 /out/data /data
