@@ -70,7 +70,8 @@ type group struct {
 	envs  []string
 }
 
-// groups lays the reference out. Every setting of Config belongs to exactly one (tested).
+// groups lays the reference out. Every setting of Config belongs to exactly one (tested); a
+// group none of whose settings exist is left out.
 var groups = []group{
 	{
 		title: "Server",
@@ -90,6 +91,12 @@ var groups = []group{
 			"they are in process, which only the `all` role allows. " +
 			"See [deployment](deployment.md) for what each role needs.",
 		envs: []string{"WFR_DATABASE_URL", "WFR_MIGRATE_ON_START", "WFR_REDIS_URL"},
+	},
+	{
+		title: "Instance registry",
+		intro: "Every process registers itself with a heartbeat (in Redis; without it, in " +
+			"process), and GetSystemHealth and `/health` list the live instances by role.",
+		envs: []string{"WFR_ADVERTISE_ADDR", "WFR_REGISTRY_HEARTBEAT", "WFR_REGISTRY_TTL"},
 	},
 	{
 		title: "Logging and telemetry",
@@ -154,8 +161,8 @@ var groups = []group{
 	},
 	{
 		title: "Webhooks",
-		intro: "Signed webhook deliveries at `POST /hooks/{path}` " +
-			"([the API reference](api.md) describes the signature).",
+		intro: "Signed webhook deliveries at `POST /hooks/{path}`, outside token authentication " +
+			"([the API reference](api.md#signed-webhooks-post-hookspath) describes the signature).",
 		envs: []string{"WFR_WEBHOOKS", "WFR_WEBHOOK_SECRET_KEY", "WFR_WEBHOOK_TOLERANCE"},
 	},
 }
