@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fails when the committed generated code is stale: runs scripts/generate.sh (buf format -w proto,
-# buf generate) and checks that gen/, sdk/ts/src/gen and proto/ came out exactly as they went in,
-# with no changed, deleted or new files.
+# buf generate, scripts/config-docs.sh) and checks that gen/, sdk/ts/src/gen, proto/ and the
+# configuration reference (docs/configuration.md, README.md's settings) came out exactly as they
+# went in, with no changed, deleted or new files.
 #
 # "As they went in" is a snapshot of the work tree taken just before generating, so the check is
 # also meaningful locally with uncommitted proto edits; on a clean clone (CI) it is the same as
@@ -9,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-paths=(gen sdk/ts/src/gen proto)
+paths=(gen sdk/ts/src/gen proto docs/configuration.md README.md)
 
 # snapshot writes the current content of $paths (tracked and untracked, minus .gitignore'd files)
 # as a git tree object through a private index, leaving the real index alone; prints its id.
@@ -27,10 +28,10 @@ scripts/generate.sh
 after=$(snapshot)
 
 if [ "$before" != "$after" ]; then
-  echo "check-generated: generated code or proto formatting is out of date." >&2
+  echo "check-generated: generated code, proto formatting or the configuration reference is out of date." >&2
   echo "Run scripts/generate.sh (or: task generate) and commit the result. Changes:" >&2
   git diff --stat "$before" "$after" >&2
   git status --porcelain --untracked-files=all -- "${paths[@]}" >&2
   exit 1
 fi
-echo "check-generated: gen/, sdk/ts/src/gen and proto/ are up to date."
+echo "check-generated: gen/, sdk/ts/src/gen, proto/ and the configuration reference are up to date."

@@ -128,7 +128,7 @@ func TestFlagsOverrideEnv(t *testing.T) {
 	is.Equal(cfg.MigrateOnStart, false)
 	is.Equal(cfg.CORSAllowedOrigins, []string{"*"})
 
-	// Every boolean the README writes as --[no-]name takes both forms (--no-log-compress was
+	// Every boolean docs/configuration.md writes as --[no-]name takes both forms (--no-log-compress was
 	// refused once).
 	cfg, err = config.Parse([]string{"--no-log-compress", "--no-auth-open-health", "--no-auth-open-metrics"},
 		env{"WFR_LOG_COMPRESS": "true"}.lookup)

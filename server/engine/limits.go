@@ -9,8 +9,8 @@ import (
 // Defaults of the bounds in Config. Together they bound the memory of one execution: at most
 // DefaultMaxOutputBytes of retained node outputs (as JSON; the decoded Go values take a small
 // multiple of that), plus, per running transform node, what its evaluation builds within the cost
-// limit and the string and list limits, for at most DefaultCELTimeout. README.md, "Configuration",
-// has the figures.
+// limit and the string and list limits, for at most DefaultCELTimeout. docs/configuration.md,
+// "Engine", has the figures.
 const (
 	DefaultMaxNodeOutputBytes = 1 << 20
 	DefaultMaxOutputBytes     = 4 << 20

@@ -124,7 +124,7 @@ func TestOutputLimits(t *testing.T) {
 
 // TestCrashExpressionBounded: the expressions that made a 100 MB output and, scaled up, ended
 // the process in json.Marshal, fail at the defaults with a size reason, and what each run
-// allocates in all stays under the documented bound (README.md, "Configuration": 64 MiB per
+// allocates in all stays under the documented bound (docs/configuration.md, "Engine": 64 MiB per
 // running transform at the defaults).
 func TestCrashExpressionBounded(t *testing.T) { // not parallel: it measures the allocations of each run
 	for _, tt := range []struct{ name, expr, want string }{

@@ -2,7 +2,7 @@
 // worker, engine), `migrate` applies the database migrations, `bench` measures a running
 // service, `version` prints the version.
 // Every setting is a WFR_* environment variable or the matching flag; `serve --help` lists them
-// with their defaults.
+// with their defaults, and `config docs` writes the reference (docs/configuration.md).
 package main
 
 import (
@@ -28,6 +28,7 @@ type cli struct {
 	Migrate migrateCmd       `cmd:"" help:"Apply the database migrations to WFR_DATABASE_URL and exit."`
 	Version versionCmd       `cmd:"" help:"Print the version and exit."`
 	Bench   benchCmd         `cmd:"" help:"Measure a running service (trigger, e2e, pickup) or the Redis lock, against baselines measured in the same run."`
+	Config  configCmd        `cmd:"" help:"Describe the settings (config docs)."`
 	V       kong.VersionFlag `name:"version" help:"Print the version and exit."`
 }
 

@@ -45,6 +45,7 @@ func TestBinary(t *testing.T) {
 		"ServeHelpListsSettingsWithDefaults":  testServeHelpListsSettingsWithDefaults,
 		"Version":                             testVersionCommand,
 		"ServeRejectsBadConfig":               testServeRejectsBadConfig,
+		"ConfigDocs":                          testConfigDocs,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
