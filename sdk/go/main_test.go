@@ -131,6 +131,7 @@ func startService(dir, name string, env ...string) (*service, error) {
 		"WFR_LOG_FORMAT=json",
 	)
 	cmd.Env = append(cmd.Env, env...)
+	stopWithParent(cmd)
 	s := &service{cmd: cmd, done: make(chan struct{}), ready: make(chan string, 1)}
 	cmd.Stdout, cmd.Stderr = s.writer(), s.writer()
 	if err := cmd.Start(); err != nil {

@@ -72,6 +72,9 @@ async function startService() {
   let log = "";
   proc.stderr.on("data", (b) => (log += b));
   const exited = new Promise((resolve) => proc.on("exit", resolve));
+  // Should this process end without the after hook (a crash, process.exit), the service goes too.
+  const killOnExit = () => proc.kill("SIGKILL");
+  process.on("exit", killOnExit);
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`workflow-runtime not ready after ${readyTimeoutMs} ms\n${log}`)), readyTimeoutMs);
     let buffered = "";
@@ -101,6 +104,7 @@ async function startService() {
   return {
     url,
     async stop() {
+      process.off("exit", killOnExit);
       proc.kill("SIGTERM");
       await exited;
     },
