@@ -6,5 +6,10 @@ cd "$(dirname "$0")/.."
 scripts/protodeps.sh
 [ -x sdk/ts/node_modules/.bin/protoc-gen-es ] || (cd sdk/ts && npm ci --no-audit --no-fund --loglevel=error)
 go tool -modfile=tools/go.mod buf format -w proto
+# What buf's clean option would do, without deleting gen/go.mod and gen/go.sum: gen/ is the Go
+# module github.com/workflow-runtime/workflow-runtime/gen (buf.gen.yaml has clean: false).
+find gen -type f \( -name '*.pb.go' -o -name '*.connect.go' \) -delete
+find gen -mindepth 1 -type d -empty -delete
+rm -rf sdk/ts/src/gen
 go tool -modfile=tools/go.mod buf generate
 scripts/config-docs.sh
