@@ -4,6 +4,10 @@ go 1.26.8
 
 replace github.com/workflow-runtime/workflow-runtime => ../..
 
+// The service module replaces its generated code with ./gen; a replace holds only in its own
+// module, so this one repeats it for when a package checked here imports gen.
+replace github.com/workflow-runtime/workflow-runtime/gen => ../../gen
+
 require (
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	github.com/matryer/is v1.4.1
