@@ -224,8 +224,8 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 		h = cors.New(cors.Options{
 			AllowedOrigins: cfg.CORSAllowedOrigins,
 			AllowedMethods: connectcors.AllowedMethods(),
-			AllowedHeaders: connectcors.AllowedHeaders(),
-			ExposedHeaders: connectcors.ExposedHeaders(),
+			AllowedHeaders: corsAllowedHeaders(),
+			ExposedHeaders: corsExposedHeaders(),
 			MaxAge:         corsMaxAge,
 		}).Handler(h)
 	}
@@ -233,6 +233,20 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 		h = auth.CheckHost(hosts, h) // outermost: a rebound name gets nothing, not even CORS
 	}
 	return h
+}
+
+// corsAllowedHeaders are the request headers a browser on an allowed origin may send: Connect's
+// and gRPC-Web's (connectcors), the bearer token, and the W3C trace context that a dashboard's
+// tracing sends to continue its trace here.
+func corsAllowedHeaders() []string {
+	return append(connectcors.AllowedHeaders(), "Authorization", "Traceparent", "Tracestate")
+}
+
+// corsExposedHeaders are the response headers a browser on an allowed origin may read: gRPC-Web's
+// status, message and error details (connectcors), which carry the error of a trailers-only
+// answer, the WWW-Authenticate of an unauthenticated call, and Retry-After.
+func corsExposedHeaders() []string {
+	return append(connectcors.ExposedHeaders(), "Www-Authenticate", "Retry-After")
 }
 
 // allowedHosts are the Host names the server answers: on a loopback address loopback's names

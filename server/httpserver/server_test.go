@@ -266,7 +266,7 @@ func TestCORS(t *testing.T) {
 	t.Parallel()
 
 	// preflight returns the headers of the answer to a CORS preflight from origin.
-	preflight := func(t *testing.T, b *testBundle, origin string) http.Header {
+	preflight := func(t *testing.T, b *testBundle, origin, requestHeaders string) http.Header {
 		t.Helper()
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodOptions,
 			b.url+workflowruntimev1connect.WorkflowRuntimeServiceGetSystemHealthProcedure, nil)
@@ -276,7 +276,7 @@ func TestCORS(t *testing.T) {
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Access-Control-Request-Method", http.MethodPost)
 		// Browsers send the list lower-case and sorted; rs/cors insists on that form.
-		req.Header.Set("Access-Control-Request-Headers", "connect-protocol-version,content-type")
+		req.Header.Set("Access-Control-Request-Headers", requestHeaders)
 		res, err := b.http1.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -291,19 +291,66 @@ func TestCORS(t *testing.T) {
 		b := setup(t, setupOpts{modify: func(c *config.Config) {
 			c.CORSAllowedOrigins = []string{"https://dash.example.com"}
 		}})
-		header := preflight(t, b, "https://dash.example.com")
+		header := preflight(t, b, "https://dash.example.com", "connect-protocol-version,content-type")
 		is.Equal(header.Get("Access-Control-Allow-Origin"), "https://dash.example.com")
 		is.True(strings.Contains(strings.ToLower(header.Get("Access-Control-Allow-Headers")), "connect-protocol-version"))
 
-		header = preflight(t, b, "https://evil.example.com")
+		header = preflight(t, b, "https://evil.example.com", "connect-protocol-version,content-type")
 		is.Equal(header.Get("Access-Control-Allow-Origin"), "") // origin not allowed
+	})
+
+	// What the dashboard sends from another origin: a bearer token and trace context, over
+	// Connect and over gRPC-Web.
+	t.Run("dashboard request headers", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, setupOpts{modify: func(c *config.Config) {
+			c.CORSAllowedOrigins = []string{"https://dash.example.com"}
+		}})
+		for _, requested := range []string{
+			"authorization,connect-protocol-version,content-type,traceparent,tracestate",
+			"authorization,content-type,traceparent,x-grpc-web,x-user-agent",
+		} {
+			is := is.New(t)
+			header := preflight(t, b, "https://dash.example.com", requested)
+			is.Equal(header.Get("Access-Control-Allow-Origin"), "https://dash.example.com") // preflight passed
+			allowed := strings.ToLower(header.Get("Access-Control-Allow-Headers"))
+			for _, h := range strings.Split(requested, ",") {
+				is.True(strings.Contains(allowed, h)) // every requested header allowed
+			}
+		}
+	})
+
+	// What the dashboard reads: a gRPC-Web error travels in the Grpc-* headers of a trailers-only
+	// answer, which a browser hides from a script on another origin unless they are exposed.
+	t.Run("dashboard response headers", func(t *testing.T) {
+		t.Parallel()
+		is := is.New(t)
+		b := setup(t, setupOpts{modify: func(c *config.Config) {
+			c.CORSAllowedOrigins = []string{"https://dash.example.com"}
+		}})
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost,
+			b.url+workflowruntimev1connect.WorkflowRuntimeServiceGetExecutionProcedure, strings.NewReader("\x00\x00\x00\x00\x00"))
+		is.NoErr(err)
+		req.Header.Set("Origin", "https://dash.example.com")
+		req.Header.Set("Content-Type", "application/grpc-web+proto")
+		req.Header.Set("X-Grpc-Web", "1")
+		res, err := b.http1.Do(req)
+		is.NoErr(err)
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+		is.Equal(res.Header.Get("Access-Control-Allow-Origin"), "https://dash.example.com")
+		is.True(res.Header.Get("Grpc-Status") != "") // the error is in the headers (unimplemented here)
+		exposed := strings.ToLower(res.Header.Get("Access-Control-Expose-Headers"))
+		for _, h := range []string{"grpc-status", "grpc-message", "grpc-status-details-bin", "www-authenticate", "retry-after"} {
+			is.True(strings.Contains(exposed, h)) // exposed to the page's script
+		}
 	})
 
 	t.Run("default off", func(t *testing.T) {
 		t.Parallel()
 		is := is.New(t)
 		b := setup(t, setupOpts{})
-		header := preflight(t, b, "https://dash.example.com")
+		header := preflight(t, b, "https://dash.example.com", "connect-protocol-version,content-type")
 		is.Equal(header.Get("Access-Control-Allow-Origin"), "") // no CORS
 	})
 }
