@@ -42,6 +42,8 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
+require github.com/klauspost/compress v1.20.1
+
 require (
 	cel.dev/expr v0.25.3 // indirect
 	connectrpc.com/connect/v2 v2.0.0 // indirect

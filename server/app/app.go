@@ -290,6 +290,13 @@ func (a *App) Start(ctx context.Context) error {
 				})))
 			}
 		}
+		if a.cfg.UI == "on" {
+			dashboard, err := a.dashboard()
+			if err != nil {
+				return err
+			}
+			routes = append(routes, dashboard...)
+		}
 		svc = api.NewHandler(api.Deps{
 			Deployments: deployments.NewService(db, deploymentsCfg),
 			Executions:  executions,

@@ -142,6 +142,13 @@ type Config struct {
 	// comma-separated, e.g. https://dash.example.com; "*" allows any. Default empty: no CORS
 	// headers, browsers on other origins are refused.
 	CORSAllowedOrigins []string `name:"cors-allowed-origins" env:"WFR_CORS_ALLOWED_ORIGINS" sep:"," placeholder:"ORIGIN" help:"Comma-separated browser origins allowed by CORS (* for any). Default empty: no CORS."`
+	// UI serves the browser dashboard (web-examples/dashboard) at /ui/ on roles that serve the
+	// API (all, api): the build embedded in the binary, or UIDir's. Its files need no token;
+	// its calls do, when authentication is on. on|off. Default off.
+	UI string `name:"ui" env:"WFR_UI" default:"off" enum:"on,off" help:"Serve the browser dashboard at /ui/ (roles all and api): ${enum}. Default ${default}."`
+	// UIDir serves the dashboard from this directory (it must hold index.html) instead of the
+	// build embedded in the binary. Needs UI on. Default empty: the embedded build.
+	UIDir string `name:"ui-dir" env:"WFR_UI_DIR" placeholder:"PATH" help:"Serve the dashboard from this directory instead of the embedded build; needs WFR_UI=on. Default empty: the embedded build."`
 	// HTTPAllow widens the egress policy of http nodes, which by default reach public
 	// addresses only (no loopback, link-local, private, multicast or unspecified address, so a
 	// workflow cannot call this service, its metrics, its profiler or the cloud's metadata):
@@ -297,6 +304,7 @@ func Default() Config {
 		CELMaxStringBytes:    1 << 20,
 		CELMaxListItems:      100_000,
 		WebhookTolerance:     5 * time.Minute,
+		UI:                   "off",
 	}
 }
 
@@ -526,6 +534,18 @@ func (c Config) Validate() error {
 	}
 	if c.WebhookTolerance <= 0 {
 		bad("WFR_WEBHOOK_TOLERANCE", "%s must be positive", c.WebhookTolerance)
+	}
+	switch c.UI {
+	case "on":
+		if !c.Role.ServesAPI() {
+			bad("WFR_UI", "role %s serves no API for the dashboard to call: use role all or api", c.Role)
+		}
+	case "off":
+		if c.UIDir != "" {
+			bad("WFR_UI_DIR", "set, but WFR_UI is off: set WFR_UI=on to serve the dashboard")
+		}
+	default:
+		bad("WFR_UI", "%q is not one of on, off", c.UI)
 	}
 	for _, origin := range c.CORSAllowedOrigins {
 		if err := checkOrigin(origin); err != nil {

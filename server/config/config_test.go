@@ -114,6 +114,24 @@ func TestParseEnv(t *testing.T) {
 	is.Equal(cfg.MaxBackfillRange, 48*time.Hour)
 }
 
+func TestParseUI(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+
+	cfg, err := config.Parse(nil, env{"WFR_UI": "on", "WFR_UI_DIR": "/srv/dashboard"}.lookup)
+	is.NoErr(err)
+	is.Equal(cfg.UI, "on")
+	is.Equal(cfg.UIDir, "/srv/dashboard")
+
+	cfg, err = config.Parse([]string{"--ui=off"}, env{"WFR_UI": "on"}.lookup)
+	is.NoErr(err)
+	is.Equal(cfg.UI, "off") // the flag wins
+
+	_, err = config.Parse(nil, env{"WFR_UI": "true"}.lookup)
+	is.True(err != nil)                              // on or off, nothing else
+	is.True(strings.Contains(err.Error(), "WFR_UI")) // names the variable
+}
+
 func TestFlagsOverrideEnv(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
@@ -234,6 +252,12 @@ func TestValidate(t *testing.T) {
 		{"cors path", func(c *config.Config) { c.CORSAllowedOrigins = []string{"https://dash.example.com/app"} }, "WFR_CORS_ALLOWED_ORIGINS"},
 		{"cors no scheme", func(c *config.Config) { c.CORSAllowedOrigins = []string{"dash.example.com"} }, "WFR_CORS_ALLOWED_ORIGINS"},
 		{"cors ok", func(c *config.Config) { c.CORSAllowedOrigins = []string{"*", "https://*.example.com"} }, ""},
+		{"ui unknown", func(c *config.Config) { c.UI = "yes" }, "WFR_UI"},
+		{"ui on", func(c *config.Config) { c.UI = "on" }, ""},
+		{"ui on api role", func(c *config.Config) { c.UI = "on"; c.Role = config.RoleAPI; c.RedisURL = "redis://r" }, ""},
+		{"ui on a role without api", func(c *config.Config) { c.UI = "on"; c.Role = config.RoleEngine }, "WFR_UI"},
+		{"ui dir with ui on", func(c *config.Config) { c.UI = "on"; c.UIDir = "/srv/dashboard" }, ""},
+		{"ui dir with ui off", func(c *config.Config) { c.UIDir = "/srv/dashboard" }, "WFR_UI_DIR"},
 		{"http allow bad cidr", func(c *config.Config) { c.HTTPAllow = []string{"10.0.0.0/40"} }, "WFR_HTTP_ALLOW"},
 		{"http allow bad host", func(c *config.Config) { c.HTTPAllow = []string{"http://x"} }, "WFR_HTTP_ALLOW"},
 		{"http allow ok", func(c *config.Config) { c.HTTPAllow = []string{"127.0.0.0/8", "::1", "localhost", "*.internal"} }, ""},

@@ -76,12 +76,13 @@ var groups = []group{
 	{
 		title: "Server",
 		intro: "The process and its one HTTP server, which serves Connect, gRPC and gRPC-Web " +
-			"(HTTP/1.1 and HTTP/2), `/health`, `/livez`, `/readyz` and `/metrics` on one port.",
+			"(HTTP/1.1 and HTTP/2), `/health`, `/livez`, `/readyz` and `/metrics` on one port, " +
+			"and with `WFR_UI=on` the browser dashboard at `/ui/`.",
 		envs: []string{
 			"WFR_ROLE", "WFR_ADDR", "WFR_SHUTDOWN_GRACE", "WFR_READ_HEADER_TIMEOUT",
 			"WFR_READ_TIMEOUT", "WFR_WRITE_TIMEOUT", "WFR_IDLE_TIMEOUT", "WFR_MAX_REQUEST_BYTES",
-			"WFR_COMPRESS_MIN_BYTES", "WFR_CORS_ALLOWED_ORIGINS", "WFR_PAGE_TOKEN_KEY",
-			"WFR_PPROF_ADDR",
+			"WFR_COMPRESS_MIN_BYTES", "WFR_CORS_ALLOWED_ORIGINS", "WFR_UI", "WFR_UI_DIR",
+			"WFR_PAGE_TOKEN_KEY", "WFR_PPROF_ADDR",
 		},
 	},
 	{
