@@ -526,7 +526,7 @@ func (a *App) sweeperConfig() execution.SweeperConfig {
 }
 
 // Readiness says whether this process can do its role's job (see registerCheck): nil when it
-// can. A worker can ask it before it takes work.
+// can; what /readyz answers.
 func (a *App) Readiness(ctx context.Context) error { return a.checker.Readiness(ctx) }
 
 // Addr is the HTTP server's bound address once started ("" before).

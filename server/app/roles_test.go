@@ -266,6 +266,7 @@ func TestEmbeddedListsItself(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
 	a := start(t, config.RoleAll)
+	is.NoErr(a.Readiness(t.Context()))
 	report := getHealth(t, "http://"+a.Addr())
 	is.Equal(report.InstancesError, "")
 	is.Equal(len(report.Instances), 1)
