@@ -53,14 +53,15 @@ func TestInstanceRegistry(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
 	c := newCluster(t)
-	// A short TTL for the worker that is killed; a long one for the worker that is stopped, so
-	// that only its deregistration can explain its absence.
-	const shortTTL, longTTL = "WFR_REGISTRY_TTL=1s", "WFR_REGISTRY_TTL=10m"
+	// A short TTL for the worker that is killed (ten heartbeats, so a loaded machine does not
+	// drop it early); a long one for the worker that is stopped, so that only its
+	// deregistration can explain its absence.
+	const shortTTL, longTTL = "WFR_REGISTRY_TTL=3s", "WFR_REGISTRY_TTL=10m"
 	procs := map[string]*proc{
 		"api":       c.start("api", "api"),
 		"scheduler": c.start("scheduler", "scheduler"),
 		"engine":    c.start("engine", "engine"),
-		"worker-a":  c.start("worker-a", "worker", "WFR_REGISTRY_HEARTBEAT=200ms", shortTTL, "WFR_WORKER_CONCURRENCY=7"),
+		"worker-a":  c.start("worker-a", "worker", "WFR_REGISTRY_HEARTBEAT=300ms", shortTTL, "WFR_WORKER_CONCURRENCY=7"),
 		"worker-b":  c.start("worker-b", "worker", "WFR_REGISTRY_HEARTBEAT=1s", longTTL),
 	}
 	api := procs["api"].client()
@@ -125,7 +126,7 @@ func TestInstanceRegistry(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for listed = instances(t, api); listed[ids["worker-a"]] != nil; listed = instances(t, api) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the killed worker is still listed 30s after its death (TTL 1s)")
+			t.Fatalf("the killed worker is still listed 30s after its death (TTL 3s)")
 		}
 		time.Sleep(pollInterval)
 	}
