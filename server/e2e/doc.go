@@ -4,7 +4,8 @@
 // worker is finished by another and reaches exactly one terminal state; concurrent triggers
 // with one idempotency key make one execution; overlap policies hold as counted on the engine's
 // side; cancellation and timeouts reach a remote engine over the network; the sweeper runs an
-// execution whose message was lost.
+// execution whose message was lost; the instance registry lists every live process by role, a
+// killed one until its TTL, a stopped one not at all.
 //
 // The package has no code of its own outside its tests; this file only documents it.
 //
