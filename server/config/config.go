@@ -47,6 +47,18 @@ type Config struct {
 	// Addr is the host:port the HTTP server listens on (Connect, gRPC, gRPC-Web, health).
 	// Default 127.0.0.1:8080; use :8080 to listen on every interface.
 	Addr string `env:"WFR_ADDR" default:"127.0.0.1:8080" placeholder:"HOST:PORT" help:"Listen address for Connect, gRPC, gRPC-Web and health (:8080 for every interface). Default ${default}."`
+	// AdvertiseAddr is the host:port other processes reach this one at, published in the
+	// instance registry (GetSystemHealth, /health). Default empty: the listen address, with an
+	// unspecified host (":8080", "0.0.0.0:8080") replaced by the host name; in Kubernetes set it
+	// from the pod IP ($(POD_IP):8080).
+	AdvertiseAddr string `name:"advertise-addr" env:"WFR_ADVERTISE_ADDR" placeholder:"HOST:PORT" help:"Address other processes reach this one at, published in the instance registry. Default empty: the listen address (an unspecified host replaced by the host name)."`
+	// RegistryHeartbeat is how often this process renews its entry in the instance registry
+	// (Redis). Default 5s.
+	RegistryHeartbeat time.Duration `env:"WFR_REGISTRY_HEARTBEAT" default:"5s" help:"How often this process heartbeats in the instance registry. Default ${default}."`
+	// RegistryTTL is how long an instance stays listed after its last heartbeat: a killed
+	// process drops out of the registry within it (one that stops gracefully at once). Default 0:
+	// three heartbeats; when set, it must be longer than RegistryHeartbeat.
+	RegistryTTL time.Duration `name:"registry-ttl" env:"WFR_REGISTRY_TTL" default:"0" help:"How long an instance stays listed after its last heartbeat (0: three heartbeats). Default ${default}."`
 	// DatabaseURL is postgres://… (or postgresql://…) or sqlite://path.
 	// Default sqlite://data/workflow-runtime.db.
 	DatabaseURL string `name:"database-url" env:"WFR_DATABASE_URL" default:"sqlite://data/workflow-runtime.db" placeholder:"URL" help:"postgres://user:pass@host/db or sqlite://path. Default ${default}."`
@@ -266,6 +278,7 @@ func Default() Config {
 		LogMaxAgeDays:        28,
 		MigrateOnStart:       true,
 		ShutdownGrace:        30 * time.Second,
+		RegistryHeartbeat:    5 * time.Second,
 		ReadHeaderTimeout:    5 * time.Second,
 		ReadTimeout:          30 * time.Second,
 		WriteTimeout:         60 * time.Second,
@@ -374,6 +387,19 @@ func (c Config) Validate() error {
 	}
 	if c.RedisURL == "" && (c.Role == RoleAPI || c.Role == RoleScheduler || c.Role == RoleWorker) {
 		bad("WFR_REDIS_URL", "role %s needs Redis: the in-process lock and queue reach no other process (use role all for one process)", c.Role)
+	}
+	if c.AdvertiseAddr != "" {
+		if host, port, err := net.SplitHostPort(c.AdvertiseAddr); err != nil || host == "" || port == "" {
+			bad("WFR_ADVERTISE_ADDR", "%q is not host:port with a host", c.AdvertiseAddr)
+		}
+	}
+	if c.RegistryHeartbeat < 10*time.Millisecond {
+		bad("WFR_REGISTRY_HEARTBEAT", "%s must be at least 10ms", c.RegistryHeartbeat)
+	}
+	if c.RegistryTTL < 0 {
+		bad("WFR_REGISTRY_TTL", "%s is negative", c.RegistryTTL)
+	} else if c.RegistryTTL > 0 && c.RegistryTTL <= c.RegistryHeartbeat {
+		bad("WFR_REGISTRY_TTL", "%s must be longer than WFR_REGISTRY_HEARTBEAT (%s), or 0 for three heartbeats", c.RegistryTTL, c.RegistryHeartbeat)
 	}
 	if c.PprofAddr != "" {
 		if _, port, err := net.SplitHostPort(c.PprofAddr); err != nil || port == "" {

@@ -44,6 +44,9 @@ func TestDefaults(t *testing.T) {
 	is.Equal(def.LogCompress, false)
 	is.True(def.MigrateOnStart)
 	is.Equal(def.ShutdownGrace, 30*time.Second)
+	is.Equal(def.AdvertiseAddr, "")
+	is.Equal(def.RegistryHeartbeat, 5*time.Second)
+	is.Equal(def.RegistryTTL, time.Duration(0))
 	is.Equal(def.ReadHeaderTimeout, 5*time.Second)
 	is.Equal(def.ReadTimeout, 30*time.Second)
 	is.Equal(def.WriteTimeout, 60*time.Second)
@@ -193,6 +196,15 @@ func TestValidate(t *testing.T) {
 		{"pprof public with tokens", func(c *config.Config) { c.PprofAddr = "0.0.0.0:6060"; c.AuthTokensFile = "/etc/wfr/tokens" }, ""},
 		{"pprof loopback without auth", func(c *config.Config) { c.PprofAddr = "127.0.0.1:6060" }, ""},
 		{"addr ephemeral", func(c *config.Config) { c.Addr = "127.0.0.1:0" }, ""},
+		{"advertise addr", func(c *config.Config) { c.AdvertiseAddr = "10.0.3.7:8080" }, ""},
+		{"advertise addr name", func(c *config.Config) { c.AdvertiseAddr = "worker-0.wfr:8080" }, ""},
+		{"advertise addr without port", func(c *config.Config) { c.AdvertiseAddr = "10.0.3.7" }, "WFR_ADVERTISE_ADDR"},
+		{"advertise addr without host", func(c *config.Config) { c.AdvertiseAddr = ":8080" }, "WFR_ADVERTISE_ADDR"},
+		{"registry heartbeat too short", func(c *config.Config) { c.RegistryHeartbeat = time.Millisecond }, "WFR_REGISTRY_HEARTBEAT"},
+		{"registry ttl derived", func(c *config.Config) { c.RegistryTTL = 0 }, ""},
+		{"registry ttl", func(c *config.Config) { c.RegistryTTL = 20 * time.Second }, ""},
+		{"registry ttl not above heartbeat", func(c *config.Config) { c.RegistryTTL = 5 * time.Second }, "WFR_REGISTRY_TTL"},
+		{"registry ttl negative", func(c *config.Config) { c.RegistryTTL = -time.Second }, "WFR_REGISTRY_TTL"},
 		{"database mysql", func(c *config.Config) { c.DatabaseURL = "mysql://db/wfr" }, "WFR_DATABASE_URL"},
 		{"database no scheme", func(c *config.Config) { c.DatabaseURL = "data/wfr.db" }, "WFR_DATABASE_URL"},
 		{"database empty", func(c *config.Config) { c.DatabaseURL = "" }, "WFR_DATABASE_URL"},

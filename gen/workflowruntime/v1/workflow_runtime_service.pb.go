@@ -2285,7 +2285,7 @@ func (x *DependencyHealth) GetError() string {
 	return ""
 }
 
-// A running instance of the service.
+// A live instance of the service, as the instance registry lists it.
 type RoleInstance struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The instance's id.
@@ -2295,7 +2295,18 @@ type RoleInstance struct {
 	// Its version.
 	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	// When it started.
-	StartTime     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// The host:port it serves on, as other processes reach it (WFR_ADVERTISE_ADDR; by default its
+	// listen address, with an unspecified host replaced by the host name).
+	Address string `protobuf:"bytes,5,opt,name=address,proto3" json:"address,omitempty"`
+	// Its last heartbeat in the instance registry, by its own clock. An instance that stops
+	// heartbeating drops out of the list after the registry's TTL (WFR_REGISTRY_TTL).
+	LastHeartbeat *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_heartbeat,json=lastHeartbeat,proto3" json:"last_heartbeat,omitempty"`
+	// Executions its worker runs now, as of its last heartbeat. 0 for roles without a worker
+	// (api, scheduler, engine).
+	SlotsInUse int32 `protobuf:"varint,7,opt,name=slots_in_use,json=slotsInUse,proto3" json:"slots_in_use,omitempty"`
+	// Executions its worker runs at most (WFR_WORKER_CONCURRENCY). 0 for roles without a worker.
+	SlotCapacity  int32 `protobuf:"varint,8,opt,name=slot_capacity,json=slotCapacity,proto3" json:"slot_capacity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2358,6 +2369,34 @@ func (x *RoleInstance) GetStartTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *RoleInstance) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *RoleInstance) GetLastHeartbeat() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastHeartbeat
+	}
+	return nil
+}
+
+func (x *RoleInstance) GetSlotsInUse() int32 {
+	if x != nil {
+		return x.SlotsInUse
+	}
+	return 0
+}
+
+func (x *RoleInstance) GetSlotCapacity() int32 {
+	if x != nil {
+		return x.SlotCapacity
+	}
+	return 0
+}
+
 // Response of GetSystemHealth.
 type GetSystemHealthResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2369,7 +2408,8 @@ type GetSystemHealthResponse struct {
 	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	// One entry per dependency.
 	Dependencies []*DependencyHealth `protobuf:"bytes,4,rep,name=dependencies,proto3" json:"dependencies,omitempty"`
-	// The instances known to this one.
+	// The live instances of the installation, by role then id: every process that heartbeats in
+	// the instance registry (Redis). Without Redis, this process alone.
 	Instances     []*RoleInstance `protobuf:"bytes,5,rep,name=instances,proto3" json:"instances,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3283,13 +3323,18 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x123\n" +
 	"\alatency\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\x87\x01\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xab\x02\n" +
 	"\fRoleInstance\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x129\n" +
 	"\n" +
-	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"\x8f\x02\n" +
+	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x18\n" +
+	"\aaddress\x18\x05 \x01(\tR\aaddress\x12A\n" +
+	"\x0elast_heartbeat\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rlastHeartbeat\x12 \n" +
+	"\fslots_in_use\x18\a \x01(\x05R\n" +
+	"slotsInUse\x12#\n" +
+	"\rslot_capacity\x18\b \x01(\x05R\fslotCapacity\"\x8f\x02\n" +
 	"\x17GetSystemHealthResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x128\n" +
 	"\ttimestamp\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12\x18\n" +
@@ -3504,58 +3549,59 @@ var file_workflowruntime_v1_workflow_runtime_service_proto_depIdxs = []int32{
 	30, // 49: workflowruntime.v1.GetDeploymentStatsResponse.deployments:type_name -> workflowruntime.v1.DeploymentExecutionStats
 	51, // 50: workflowruntime.v1.DependencyHealth.latency:type_name -> google.protobuf.Duration
 	52, // 51: workflowruntime.v1.RoleInstance.start_time:type_name -> google.protobuf.Timestamp
-	52, // 52: workflowruntime.v1.GetSystemHealthResponse.timestamp:type_name -> google.protobuf.Timestamp
-	33, // 53: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.DependencyHealth
-	34, // 54: workflowruntime.v1.GetSystemHealthResponse.instances:type_name -> workflowruntime.v1.RoleInstance
-	52, // 55: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
-	52, // 56: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
-	51, // 57: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p50:type_name -> google.protobuf.Duration
-	51, // 58: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p95:type_name -> google.protobuf.Duration
-	51, // 59: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p99:type_name -> google.protobuf.Duration
-	39, // 60: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
-	40, // 61: workflowruntime.v1.GetJitterDistributionResponse.offsets:type_name -> workflowruntime.v1.WorkflowJitter
-	52, // 62: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
-	51, // 63: workflowruntime.v1.GetLoadDistributionRequest.window:type_name -> google.protobuf.Duration
-	51, // 64: workflowruntime.v1.GetLoadDistributionRequest.resolution:type_name -> google.protobuf.Duration
-	52, // 65: workflowruntime.v1.LoadBucket.start_time:type_name -> google.protobuf.Timestamp
-	43, // 66: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
-	1,  // 67: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
-	3,  // 68: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
-	5,  // 69: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
-	7,  // 70: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
-	16, // 71: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
-	18, // 72: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
-	20, // 73: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
-	22, // 74: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
-	24, // 75: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
-	26, // 76: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
-	32, // 77: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
-	36, // 78: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
-	38, // 79: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
-	42, // 80: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
-	11, // 81: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
-	13, // 82: workflowruntime.v1.WorkflowRuntimeService.ListFires:input_type -> workflowruntime.v1.ListFiresRequest
-	2,  // 83: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
-	4,  // 84: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
-	6,  // 85: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
-	8,  // 86: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
-	17, // 87: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
-	19, // 88: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
-	21, // 89: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
-	23, // 90: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
-	25, // 91: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
-	31, // 92: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
-	35, // 93: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
-	37, // 94: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
-	41, // 95: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
-	44, // 96: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
-	12, // 97: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
-	14, // 98: workflowruntime.v1.WorkflowRuntimeService.ListFires:output_type -> workflowruntime.v1.ListFiresResponse
-	83, // [83:99] is the sub-list for method output_type
-	67, // [67:83] is the sub-list for method input_type
-	67, // [67:67] is the sub-list for extension type_name
-	67, // [67:67] is the sub-list for extension extendee
-	0,  // [0:67] is the sub-list for field type_name
+	52, // 52: workflowruntime.v1.RoleInstance.last_heartbeat:type_name -> google.protobuf.Timestamp
+	52, // 53: workflowruntime.v1.GetSystemHealthResponse.timestamp:type_name -> google.protobuf.Timestamp
+	33, // 54: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.DependencyHealth
+	34, // 55: workflowruntime.v1.GetSystemHealthResponse.instances:type_name -> workflowruntime.v1.RoleInstance
+	52, // 56: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
+	52, // 57: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
+	51, // 58: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p50:type_name -> google.protobuf.Duration
+	51, // 59: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p95:type_name -> google.protobuf.Duration
+	51, // 60: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p99:type_name -> google.protobuf.Duration
+	39, // 61: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
+	40, // 62: workflowruntime.v1.GetJitterDistributionResponse.offsets:type_name -> workflowruntime.v1.WorkflowJitter
+	52, // 63: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
+	51, // 64: workflowruntime.v1.GetLoadDistributionRequest.window:type_name -> google.protobuf.Duration
+	51, // 65: workflowruntime.v1.GetLoadDistributionRequest.resolution:type_name -> google.protobuf.Duration
+	52, // 66: workflowruntime.v1.LoadBucket.start_time:type_name -> google.protobuf.Timestamp
+	43, // 67: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
+	1,  // 68: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
+	3,  // 69: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
+	5,  // 70: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
+	7,  // 71: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
+	16, // 72: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
+	18, // 73: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
+	20, // 74: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
+	22, // 75: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
+	24, // 76: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
+	26, // 77: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
+	32, // 78: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
+	36, // 79: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
+	38, // 80: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
+	42, // 81: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
+	11, // 82: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
+	13, // 83: workflowruntime.v1.WorkflowRuntimeService.ListFires:input_type -> workflowruntime.v1.ListFiresRequest
+	2,  // 84: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
+	4,  // 85: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
+	6,  // 86: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
+	8,  // 87: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
+	17, // 88: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
+	19, // 89: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
+	21, // 90: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
+	23, // 91: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
+	25, // 92: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
+	31, // 93: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
+	35, // 94: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
+	37, // 95: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
+	41, // 96: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
+	44, // 97: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
+	12, // 98: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
+	14, // 99: workflowruntime.v1.WorkflowRuntimeService.ListFires:output_type -> workflowruntime.v1.ListFiresResponse
+	84, // [84:100] is the sub-list for method output_type
+	68, // [68:84] is the sub-list for method input_type
+	68, // [68:68] is the sub-list for extension type_name
+	68, // [68:68] is the sub-list for extension extendee
+	0,  // [0:68] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_workflow_runtime_service_proto_init() }
