@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,14 @@ import (
 // the real runtime (main_test.go), and look at what the runtime recorded through the SDK.
 
 const secret = "whsec-gateway-test-0123456789"
+
+// unique makes workflow ids and webhook paths unique in the runtime the tests share, whatever
+// -count says.
+func unique(base string) string {
+	return base + "-" + strconv.FormatInt(seq.Add(1), 10)
+}
+
+var seq atomic.Int64
 
 // testBundle is a gateway in front of a runtime, and an admin client of that runtime.
 type testBundle struct {
@@ -140,15 +149,16 @@ func (b *testBundle) send(t *testing.T, d delivery) reply {
 func TestDelivery(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	b := setup(t, runtimeURL, triggerToken, Route{Path: "shop/orders", WorkflowID: "gw-delivery", Secret: []byte(secret)})
-	b.deploy(t, "gw-delivery")
+	wf := unique("gw-delivery")
+	b := setup(t, runtimeURL, triggerToken, Route{Path: "shop/orders", WorkflowID: wf, Secret: []byte(secret)})
+	b.deploy(t, wf)
 
 	body := `{"name": "ada", "order": 42}`
 	r := b.send(t, delivery{path: "shop/orders", id: "evt_1", body: body})
 	is.Equal(r.status, http.StatusAccepted) // recorded
 	is.True(!r.Duplicate)
 
-	all := b.executions(t, "gw-delivery")
+	all := b.executions(t, wf)
 	is.Equal(len(all), 1) // one execution
 	e := all[0]
 	is.Equal(e.GetId(), r.ExecutionID)
@@ -166,12 +176,13 @@ func TestDelivery(t *testing.T) {
 func TestDeliveryToWebhookTrigger(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	b := setup(t, runtimeURL, triggerToken, Route{Path: "shop/hook", WebhookPath: "gw/hook", Secret: []byte(secret)})
-	b.deploy(t, "gw-webhook-path", &v1.Trigger{Id: "hook", Kind: &v1.Trigger_Webhook{Webhook: &v1.WebhookTrigger{Path: "gw/hook"}}})
+	wf, hook := unique("gw-webhook-path"), unique("gw/hook")
+	b := setup(t, runtimeURL, triggerToken, Route{Path: "shop/hook", WebhookPath: hook, Secret: []byte(secret)})
+	b.deploy(t, wf, &v1.Trigger{Id: "hook", Kind: &v1.Trigger_Webhook{Webhook: &v1.WebhookTrigger{Path: hook}}})
 
 	r := b.send(t, delivery{path: "shop/hook", id: "evt_hook", body: `{"name": "ada"}`})
 	is.Equal(r.status, http.StatusAccepted)
-	all := b.executions(t, "gw-webhook-path")
+	all := b.executions(t, wf)
 	is.Equal(len(all), 1)
 	is.Equal(all[0].GetTriggerType(), v1.TriggerType_TRIGGER_TYPE_WEBHOOK)
 	is.Equal(all[0].GetTriggerId(), "hook")
@@ -183,24 +194,26 @@ func TestDeliveryToWebhookTrigger(t *testing.T) {
 func TestDuplicateDelivery(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
-	b := setup(t, runtimeURL, triggerToken, Route{Path: "dup", WorkflowID: "gw-duplicate", Secret: []byte(secret)})
-	b.deploy(t, "gw-duplicate")
+	wf := unique("gw-duplicate")
+	b := setup(t, runtimeURL, triggerToken, Route{Path: "dup", WorkflowID: wf, Secret: []byte(secret)})
+	b.deploy(t, wf)
 
 	first := b.send(t, delivery{path: "dup", id: "evt_dup", body: `{"name": "ada"}`})
 	is.Equal(first.status, http.StatusAccepted)
 	again := b.send(t, delivery{path: "dup", id: "evt_dup", body: `{"name": "ada"}`,
 		signature: sign([]byte(secret), []byte(`{"name": "ada"}`), time.Now().Add(time.Second))})
-	is.Equal(again.status, http.StatusOK)             // a duplicate is a success for the provider
-	is.True(again.Duplicate)                          // and says so
-	is.Equal(again.ExecutionID, first.ExecutionID)    // the first execution
-	is.Equal(len(b.executions(t, "gw-duplicate")), 1) // one execution
+	is.Equal(again.status, http.StatusOK)          // a duplicate is a success for the provider
+	is.True(again.Duplicate)                       // and says so
+	is.Equal(again.ExecutionID, first.ExecutionID) // the first execution
+	is.Equal(len(b.executions(t, wf)), 1)          // one execution
 }
 
 // TestRefusedDeliveries: deliveries the gateway refuses itself trigger nothing.
 func TestRefusedDeliveries(t *testing.T) {
 	t.Parallel()
-	b := setup(t, runtimeURL, triggerToken, Route{Path: "refused", WorkflowID: "gw-refused", Secret: []byte(secret)})
-	b.deploy(t, "gw-refused")
+	wf := unique("gw-refused")
+	b := setup(t, runtimeURL, triggerToken, Route{Path: "refused", WorkflowID: wf, Secret: []byte(secret)})
+	b.deploy(t, wf)
 	body := `{"name": "mallory"}`
 	now := time.Now()
 	for _, tc := range []struct {
@@ -233,21 +246,22 @@ func TestRefusedDeliveries(t *testing.T) {
 			is.Equal(r.ExecutionID, "") // and nothing else
 		})
 	}
-	is.New(t).Equal(len(b.executions(t, "gw-refused")), 0) // nothing triggered
+	is.New(t).Equal(len(b.executions(t, wf)), 0) // nothing triggered
 }
 
 // TestRuntimeRefusals: the runtime's refusals reach the provider as the HTTP answers
 // httpAnswer documents.
 func TestRuntimeRefusals(t *testing.T) {
 	t.Parallel()
+	live, pausedWF := unique("gw-refusals"), unique("gw-refusals-paused")
 	routes := []Route{
-		{Path: "live", WorkflowID: "gw-refusals", Secret: []byte(secret)},
-		{Path: "paused", WorkflowID: "gw-refusals-paused", Secret: []byte(secret)},
+		{Path: "live", WorkflowID: live, Secret: []byte(secret)},
+		{Path: "paused", WorkflowID: pausedWF, Secret: []byte(secret)},
 		{Path: "missing", WorkflowID: "gw-not-deployed", Secret: []byte(secret)},
 	}
 	b := setup(t, runtimeURL, triggerToken, routes...)
-	b.deploy(t, "gw-refusals")
-	paused := b.deploy(t, "gw-refusals-paused")
+	b.deploy(t, live)
+	paused := b.deploy(t, pausedWF)
 	_, err := b.admin.UpdateDeployment(t.Context(), &v1.UpdateDeploymentRequest{
 		DeploymentId: paused.GetId(),
 		Status:       v1.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED,
@@ -279,7 +293,7 @@ func TestRuntimeRefusals(t *testing.T) {
 			is.True(r.Error != "")
 		})
 	}
-	is.New(t).Equal(len(b.executions(t, "gw-refusals")), 0) // nothing triggered
+	is.New(t).Equal(len(b.executions(t, live)), 0) // nothing triggered
 }
 
 // TestRuntimeDown: with the runtime unreachable the gateway answers 503, which providers
