@@ -173,6 +173,7 @@ func httpAnswer(err error) (status int, retryAfter time.Duration, msg string) {
 	return http.StatusBadGateway, 0, "the runtime failed" // internal, unknown, ...
 }
 
+// writeJSON answers status with v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
