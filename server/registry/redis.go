@@ -10,6 +10,10 @@ import (
 
 // heartbeatScript writes an instance's record with its TTL and scores it in the live ZSET by
 // its expiry, both by Redis's clock, in one step: a listing never sees one without the other.
+// The record expires at that same instant (PXAT, not PX: a relative TTL would count from the
+// command's own clock reading, a little after TIME's), so the record exists exactly while the
+// listing keeps the id: Redis drops a key once now > its expiry, the listing an id once its
+// score < now.
 //
 // KEYS[1] -> the live ZSET
 // KEYS[2] -> the instance's record
@@ -21,13 +25,13 @@ import (
 var heartbeatScript = redis.NewScript(`
 local t = redis.call("TIME")
 local expiry = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[3])
-redis.call("SET", KEYS[2], ARGV[2], "PX", ARGV[3])
+redis.call("SET", KEYS[2], ARGV[2], "PXAT", expiry)
 redis.call("ZADD", KEYS[1], expiry, ARGV[1])
 return expiry
 `)
 
-// listScript drops the instances whose expiry has passed by Redis's clock from the live ZSET
-// and returns the ids left.
+// listScript drops the instances whose expiry has passed by Redis's clock (score < now, as a key
+// expires once now > its expiry) from the live ZSET and returns the ids left.
 //
 // KEYS[1] -> the live ZSET
 //
@@ -35,7 +39,7 @@ return expiry
 var listScript = redis.NewScript(`
 local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", now)
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", "(" .. now)
 return redis.call("ZRANGE", KEYS[1], 0, -1)
 `)
 
