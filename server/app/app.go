@@ -492,7 +492,7 @@ func (a *App) registerCheck(name string, fn health.CheckFunc) {
 // messages may be lost), and at start-up in the embedded mode, where this process is the only
 // worker, so every execution left PENDING or RUNNING is orphaned.
 func (a *App) sweeperConfig() execution.SweeperConfig {
-	cfg := execution.SweeperConfig{Logger: a.logger, RecoverAtStart: a.redis == nil}
+	cfg := execution.SweeperConfig{Logger: a.logger, RecoverAtStart: a.redis == nil, Notifier: a.backends.notifier}
 	if r, ok := a.backends.queue.(interface{ Recovered() <-chan time.Time }); ok {
 		cfg.Wake = r.Recovered()
 	}

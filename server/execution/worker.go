@@ -131,6 +131,7 @@ type Worker struct {
 	engine   Engine
 	waitlist Waitlist
 	notifier Notifier
+	changes  *changeFeed
 	cfg      WorkerConfig
 	log      *slog.Logger
 	tracer   trace.Tracer
@@ -160,7 +161,8 @@ func NewWorker(store Store, q Queue, locker Locker, eng Engine, waitlist Waitlis
 	cfg = cfg.withDefaults()
 	return &Worker{
 		store: store, queue: q, locker: locker, engine: eng, waitlist: waitlist, notifier: notifier,
-		cfg: cfg, log: cfg.Logger,
+		changes: newChangeFeed(notifier, cfg.Logger),
+		cfg:     cfg, log: cfg.Logger,
 		tracer:    cfg.TracerProvider.Tracer("github.com/workflow-runtime/workflow-runtime/server/execution"),
 		revisions: newRevisionCache(4096),
 		configs:   newConfigCache(time.Second, cfg.Now),
