@@ -22,6 +22,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/health"
 	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
+	"github.com/workflow-runtime/workflow-runtime/server/watch"
 )
 
 // HealthChecker reports the service's dependencies (server/health.Checker).
@@ -44,6 +45,9 @@ type Deps struct {
 	Monitoring *monitoring.Service
 	// Instance is this process, listed by GetSystemHealth. Optional.
 	Instance *Instance
+	// Watches streams execution changes (WatchExecutions). Optional: without it
+	// WatchExecutions answers unimplemented.
+	Watches *watch.Hub
 	// Logger receives internal errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -58,6 +62,7 @@ type Handler struct {
 	health      HealthChecker
 	scheduling  *scheduler.Service
 	monitoring  *monitoring.Service
+	watches     *watch.Hub
 	self        *v1.RoleInstance
 	logger      *slog.Logger
 }
@@ -72,7 +77,7 @@ func NewHandler(deps Deps) *Handler {
 	}
 	h := &Handler{
 		deployments: deps.Deployments, executions: deps.Executions, health: deps.Health,
-		scheduling: deps.Scheduling, monitoring: deps.Monitoring, logger: logger,
+		scheduling: deps.Scheduling, monitoring: deps.Monitoring, watches: deps.Watches, logger: logger,
 	}
 	if i := deps.Instance; i != nil {
 		h.self = &v1.RoleInstance{Id: i.ID, Role: i.Role, Version: i.Version, StartTime: timestamppb.New(i.Started)}

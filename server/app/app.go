@@ -38,6 +38,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/pagetoken"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
+	"github.com/workflow-runtime/workflow-runtime/server/watch"
 	"github.com/workflow-runtime/workflow-runtime/server/webhook"
 )
 
@@ -102,6 +103,7 @@ type App struct {
 	redis      *redis.Client
 	backends   *backends
 	executions *execution.Service
+	watches    *watch.Hub // api roles: the WatchExecutions streams
 	workers    []lifecycle
 	server     *httpserver.Server
 	profiler   *profiler     // WFR_PPROF_ADDR
@@ -290,12 +292,14 @@ func (a *App) Start(ctx context.Context) error {
 				})))
 			}
 		}
+		a.watches = watch.New(db, a.backends.notifier, watch.Config{Logger: a.logger})
 		svc = api.NewHandler(api.Deps{
 			Deployments: deployments.NewService(db, deploymentsCfg),
 			Executions:  executions,
 			Scheduling:  scheduling,
 			Monitoring:  mon.service,
 			Instance:    &mon.instance,
+			Watches:     a.watches,
 			Health:      a.checker,
 			Logger:      a.logger,
 		})
@@ -406,6 +410,11 @@ func (a *App) Stop(ctx context.Context) error {
 		// side, each within cfg.ShutdownGrace: the worker takes no more work, lets running
 		// executions finish and hands back only those still running when the grace ends.
 		a.checker.SetReady(false)
+		if a.watches != nil {
+			// Streams would hold the server's shutdown for its whole grace: they end now, and
+			// their callers watch again on another replica.
+			a.watches.Stop()
+		}
 		var draining sync.WaitGroup
 		for _, w := range a.workers {
 			if ew, ok := w.(*execution.Worker); ok {
