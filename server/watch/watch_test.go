@@ -184,7 +184,7 @@ func (b *testBundle) watch(t *testing.T, q watch.Query) *stream {
 	}()
 	t.Cleanup(func() {
 		cancel()
-		s.result(t)
+		_ = s.result(t)
 	})
 	return s
 }
@@ -450,8 +450,8 @@ func TestOneSubscription(t *testing.T) {
 	is.Equal(b.hub.Watches(), 2)
 	first.cancel()
 	second.cancel()
-	first.result(t)
-	second.result(t)
+	_ = first.result(t)
+	_ = second.result(t)
 	select {
 	case <-b.sub.unsubscribed:
 	case <-time.After(15 * time.Second):
