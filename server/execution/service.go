@@ -87,10 +87,13 @@ func NewService(store Store, q Queue, notifier Notifier, cfg ServiceConfig) *Ser
 	return s
 }
 
-// Flush waits until every recorded execution has been handed to the queue, or ctx ends: at
-// shutdown, before the queue's connection closes.
+// Flush waits until every recorded execution has been handed to the queue, and its change
+// published, or ctx ends: at shutdown, before the queue's connection closes.
 func (s *Service) Flush(ctx context.Context) error {
-	return s.outbox.flush(ctx)
+	if err := s.outbox.flush(ctx); err != nil {
+		return err
+	}
+	return s.changes.flush(ctx)
 }
 
 // requeueIfLost enqueues e again when it is a PENDING execution, due, unchanged for

@@ -240,6 +240,11 @@ func (w *Worker) Stop() {
 			<-drained
 		}
 		w.unsubscribe()
+		// The last outcomes' changes go out before the notifier's connection closes; what does
+		// not within the bound is found by the watchers' resync.
+		ctx, cancel := context.WithTimeout(context.Background(), changePublishTimeout)
+		defer cancel()
+		_ = w.changes.flush(ctx)
 	})
 }
 
