@@ -57,17 +57,17 @@ func subscribeChanges(t *testing.T, b *testBundle) *changeLog {
 	return l
 }
 
-// wait returns the statuses published for id once one of them is want (bounded: 15 s).
+// wait returns the statuses published for id once one of them is want (bounded: 60 s).
 func (l *changeLog) wait(t *testing.T, id string, want execution.Status) []execution.Status {
 	t.Helper()
 	return l.waitFor(t, id, fmt.Sprintf("a %s", want), func(got []execution.Status) bool { return slices.Contains(got, want) })
 }
 
-// waitFor returns the statuses published for id once ok says so (bounded: 15 s). The service's
+// waitFor returns the statuses published for id once ok says so (bounded: 60 s). The service's
 // and the worker's lines come from two feeds, so one may pass the other.
 func (l *changeLog) waitFor(t *testing.T, id, what string, ok func([]execution.Status) bool) []execution.Status {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
+	deadline := time.After(60 * time.Second)
 	for {
 		l.mu.Lock()
 		var got []execution.Status
@@ -81,7 +81,7 @@ func (l *changeLog) waitFor(t *testing.T, id, what string, ok func([]execution.S
 		select {
 		case <-l.poke:
 		case <-deadline:
-			t.Fatalf("not %s published for %s within 15s; published: %v", what, id, got)
+			t.Fatalf("not %s published for %s within 60s; published: %v", what, id, got)
 		}
 	}
 }

@@ -189,7 +189,7 @@ func (b *testBundle) watch(t *testing.T, q watch.Query) *stream {
 	return s
 }
 
-// next returns the next event (bounded: 15 s).
+// next returns the next event (bounded: 60 s).
 func (s *stream) next(t *testing.T) watch.Event {
 	t.Helper()
 	select {
@@ -198,8 +198,8 @@ func (s *stream) next(t *testing.T) watch.Event {
 	case err := <-s.done:
 		s.once.Do(func() { s.err = err })
 		t.Fatalf("the watch ended before its next event: %v", err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("no event within 15s")
+	case <-time.After(60 * time.Second):
+		t.Fatal("no event within 60s")
 	}
 	return watch.Event{}
 }
@@ -214,14 +214,14 @@ func (s *stream) nextExecution(t *testing.T) *execution.Execution {
 	}
 }
 
-// result waits for the watch to end and returns its error (bounded: 15 s).
+// result waits for the watch to end and returns its error (bounded: 60 s).
 func (s *stream) result(t *testing.T) error {
 	t.Helper()
 	s.once.Do(func() {
 		select {
 		case s.err = <-s.done:
-		case <-time.After(15 * time.Second):
-			t.Error("the watch did not end within 15s")
+		case <-time.After(60 * time.Second):
+			t.Error("the watch did not end within 60s")
 		}
 	})
 	return s.err
@@ -454,8 +454,8 @@ func TestOneSubscription(t *testing.T) {
 	_ = second.result(t)
 	select {
 	case <-b.sub.unsubscribed:
-	case <-time.After(15 * time.Second):
-		t.Fatal("still subscribed 15s after the last watch ended")
+	case <-time.After(60 * time.Second):
+		t.Fatal("still subscribed 60s after the last watch ended")
 	}
 	is.Equal(b.hub.Watches(), 0)
 
@@ -466,7 +466,7 @@ func TestOneSubscription(t *testing.T) {
 	is.Equal(third.result(t), watch.ErrStopped)
 	select {
 	case <-b.sub.unsubscribed:
-	case <-time.After(15 * time.Second):
-		t.Fatal("still subscribed 15s after the hub stopped")
+	case <-time.After(60 * time.Second):
+		t.Fatal("still subscribed 60s after the hub stopped")
 	}
 }
