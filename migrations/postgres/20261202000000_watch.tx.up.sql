@@ -8,4 +8,8 @@
 -- updated_at was indexed already (idx_executions_unfinished_updated), so no update that could
 -- be a heap-only (HOT) update loses that by this index; each write of a row's updated_at adds
 -- one entry to it.
+--
+-- Note for large installations: this migration runs in one transaction, so CREATE INDEX blocks
+-- writes to executions while it builds (seconds per million rows). On a big table, create it
+-- beforehand with CREATE INDEX CONCURRENTLY IF NOT EXISTS under the same name and columns.
 CREATE INDEX IF NOT EXISTS idx_executions_deployment_updated ON executions(deployment_id, updated_at, id);
