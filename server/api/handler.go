@@ -22,6 +22,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/health"
 	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
+	"github.com/workflow-runtime/workflow-runtime/server/watch"
 )
 
 // HealthChecker reports the service's dependencies and live instances (server/health.Checker).
@@ -42,6 +43,9 @@ type Deps struct {
 	// GetJitterDistribution and GetLoadDistribution. Optional: without it they answer
 	// unimplemented.
 	Monitoring *monitoring.Service
+	// Watches streams execution changes (WatchExecutions). Optional: without it
+	// WatchExecutions answers unimplemented.
+	Watches *watch.Hub
 	// Logger receives internal errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -56,6 +60,7 @@ type Handler struct {
 	health      HealthChecker
 	scheduling  *scheduler.Service
 	monitoring  *monitoring.Service
+	watches     *watch.Hub
 	logger      *slog.Logger
 }
 
@@ -69,7 +74,7 @@ func NewHandler(deps Deps) *Handler {
 	}
 	return &Handler{
 		deployments: deps.Deployments, executions: deps.Executions, health: deps.Health,
-		scheduling: deps.Scheduling, monitoring: deps.Monitoring, logger: logger,
+		scheduling: deps.Scheduling, monitoring: deps.Monitoring, watches: deps.Watches, logger: logger,
 	}
 }
 

@@ -41,6 +41,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/registry"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
+	"github.com/workflow-runtime/workflow-runtime/server/watch"
 	"github.com/workflow-runtime/workflow-runtime/server/webhook"
 )
 
@@ -105,6 +106,7 @@ type App struct {
 	redis      *redis.Client
 	backends   *backends
 	executions *execution.Service
+	watches    *watch.Hub // api roles: the WatchExecutions streams
 	workers    []lifecycle
 	registry   *registry.Registry // this process in the instance registry
 	server     *httpserver.Server
@@ -302,11 +304,13 @@ func (a *App) Start(ctx context.Context) error {
 				})))
 			}
 		}
+		a.watches = watch.New(db, a.backends.notifier, watch.Config{Logger: a.logger})
 		svc = api.NewHandler(api.Deps{
 			Deployments: deployments.NewService(db, deploymentsCfg),
 			Executions:  executions,
 			Scheduling:  scheduling,
 			Monitoring:  mon.service,
+			Watches:     a.watches,
 			Health:      a.checker,
 			Logger:      a.logger,
 		})
@@ -419,6 +423,11 @@ func (a *App) Stop(ctx context.Context) error {
 		// side, each within cfg.ShutdownGrace: the worker takes no more work, lets running
 		// executions finish and hands back only those still running when the grace ends.
 		a.checker.SetReady(false)
+		if a.watches != nil {
+			// Streams would hold the server's shutdown for its whole grace: they end now, and
+			// their callers watch again on another replica.
+			a.watches.Stop()
+		}
 		var draining sync.WaitGroup
 		for _, w := range a.workers {
 			if ew, ok := w.(*execution.Worker); ok {
@@ -515,7 +524,7 @@ func (a *App) registerCheck(name string, fn health.CheckFunc) {
 // worker, so every execution left PENDING or RUNNING is orphaned. With Redis, prune the queue
 // consumers of workers the instance registry no longer lists.
 func (a *App) sweeperConfig() execution.SweeperConfig {
-	cfg := execution.SweeperConfig{Logger: a.logger, RecoverAtStart: a.redis == nil}
+	cfg := execution.SweeperConfig{Logger: a.logger, RecoverAtStart: a.redis == nil, Notifier: a.backends.notifier}
 	if a.redis != nil {
 		cfg.LiveConsumers = a.registry.LiveIDs
 	}

@@ -202,6 +202,15 @@ type Config struct {
 	// TriggerBurst is how many TriggerWorkflow calls a caller may make at once after being
 	// idle. Default 0: twice TriggerRate.
 	TriggerBurst int `env:"WFR_TRIGGER_BURST" default:"0" help:"TriggerWorkflow calls a caller may make at once (0: twice the rate). Default ${default}."`
+	// MaxWatches is the most WatchExecutions streams one api process serves at once; beyond it
+	// a new one answers resource_exhausted. A watch is a goroutine, a read when something it
+	// follows changes and one every 5s (its resync), no connection while it waits. 0 turns the
+	// limit off. Default 1000.
+	MaxWatches int `env:"WFR_MAX_WATCHES" default:"1000" help:"WatchExecutions streams served at once by this process (0: no limit). Default ${default}."`
+	// MaxWatchesPerCaller is the most WatchExecutions streams one caller (a token's name, or a
+	// client IP without authentication) may have open on one process, so that no caller takes
+	// every slot of MaxWatches. 0 turns the limit off. Default 100.
+	MaxWatchesPerCaller int `env:"WFR_MAX_WATCHES_PER_CALLER" default:"100" help:"WatchExecutions streams one caller may have open on this process (0: no limit). Default ${default}."`
 	// MaxTriggers is the most triggers one deployment may have. Default 20.
 	MaxTriggers int `env:"WFR_MAX_TRIGGERS" default:"20" help:"Most triggers per deployment. Default ${default}."`
 	// MinCronInterval is the shortest interval a cron trigger may fire at. Default 1s (any
@@ -291,6 +300,8 @@ func Default() Config {
 		LockTTL:              30 * time.Second,
 		Auth:                 "auto",
 		TriggerRate:          1000,
+		MaxWatches:           1000,
+		MaxWatchesPerCaller:  100,
 		MaxTriggers:          20,
 		MinCronInterval:      time.Second,
 		MaxNodeDelay:         time.Hour,
@@ -532,6 +543,12 @@ func (c Config) Validate() error {
 	}
 	if c.TriggerBurst < 0 {
 		bad("WFR_TRIGGER_BURST", "%d is negative", c.TriggerBurst)
+	}
+	if c.MaxWatches < 0 {
+		bad("WFR_MAX_WATCHES", "%d is negative", c.MaxWatches)
+	}
+	if c.MaxWatchesPerCaller < 0 {
+		bad("WFR_MAX_WATCHES_PER_CALLER", "%d is negative", c.MaxWatchesPerCaller)
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("WFR_TLS_CERT_FILE", "WFR_TLS_CERT_FILE and WFR_TLS_KEY_FILE go together")

@@ -87,6 +87,8 @@ func TestParseEnv(t *testing.T) {
 		"WFR_MAX_TRIGGER_DATA_BYTES":  "65536",
 		"WFR_MAX_BACKFILL":            "500",
 		"WFR_MAX_BACKFILL_RANGE":      "48h",
+		"WFR_MAX_WATCHES":             "50",
+		"WFR_MAX_WATCHES_PER_CALLER":  "5",
 	}.lookup)
 	is.NoErr(err)
 	is.Equal(cfg.Role, config.RoleWorker)
@@ -115,6 +117,8 @@ func TestParseEnv(t *testing.T) {
 	is.Equal(cfg.MaxTriggerDataBytes, 65536)
 	is.Equal(cfg.MaxBackfill, 500)
 	is.Equal(cfg.MaxBackfillRange, 48*time.Hour)
+	is.Equal(cfg.MaxWatches, 50)
+	is.Equal(cfg.MaxWatchesPerCaller, 5)
 }
 
 func TestFlagsOverrideEnv(t *testing.T) {
@@ -254,6 +258,9 @@ func TestValidate(t *testing.T) {
 		{"max trigger data over the API's", func(c *config.Config) { c.MaxTriggerDataBytes = 1<<20 + 1 }, "WFR_MAX_TRIGGER_DATA_BYTES"},
 		{"max trigger data at the API's", func(c *config.Config) { c.MaxTriggerDataBytes = 1 << 20 }, ""},
 		{"max backfill zero", func(c *config.Config) { c.MaxBackfill = 0 }, "WFR_MAX_BACKFILL"},
+		{"max watches negative", func(c *config.Config) { c.MaxWatches = -1 }, "WFR_MAX_WATCHES"},
+		{"max watches per caller negative", func(c *config.Config) { c.MaxWatchesPerCaller = -1 }, "WFR_MAX_WATCHES_PER_CALLER"},
+		{"watches unlimited", func(c *config.Config) { c.MaxWatches, c.MaxWatchesPerCaller = 0, 0 }, ""},
 		{"max backfill over the API's", func(c *config.Config) { c.MaxBackfill = 10001 }, "WFR_MAX_BACKFILL"},
 		{"max backfill range zero", func(c *config.Config) { c.MaxBackfillRange = 0 }, "WFR_MAX_BACKFILL_RANGE"},
 		{"max backfill range over the API's", func(c *config.Config) { c.MaxBackfillRange = 745 * time.Hour }, "WFR_MAX_BACKFILL_RANGE"},

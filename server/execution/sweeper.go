@@ -40,6 +40,9 @@ type SweeperConfig struct {
 	// embedded mode, where this process is the only worker and nothing that was PENDING or
 	// RUNNING before it started has a message or a live run. Default false.
 	RecoverAtStart bool
+	// Notifier publishes the executions Recover returns to PENDING on ChangedChannel, for the
+	// watchers. Default nil: not published (the watchers' resync finds them).
+	Notifier Notifier
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger. Default slog.Default().
@@ -52,9 +55,10 @@ type SweeperConfig struct {
 // worker checks the row before it runs anything. Every PruneEvery it also removes the queue's
 // consumers whose workers are gone (Queue.PruneConsumers).
 type Sweeper struct {
-	store Store
-	queue Queue
-	cfg   SweeperConfig
+	store   Store
+	queue   Queue
+	cfg     SweeperConfig
+	changes *changeFeed
 
 	stopOnce sync.Once
 	cancel   context.CancelFunc
@@ -73,7 +77,7 @@ func NewSweeper(store Store, q Queue, cfg SweeperConfig) *Sweeper {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Sweeper{store: store, queue: q, cfg: cfg}
+	return &Sweeper{store: store, queue: q, cfg: cfg, changes: newChangeFeed(cfg.Notifier, cfg.Logger)}
 }
 
 // Start runs sweeps in the background until Stop.
@@ -230,8 +234,12 @@ func (s *Sweeper) Recover(ctx context.Context) (int, error) {
 		msgs := make([]queue.Message, 0, len(ids))
 		for _, id := range ids {
 			if e := es[id]; e != nil && e.Status == StatusRunning {
-				if err := s.store.ExecutionRecover(ctx, id, e.FencingToken, now, interruptedReason); err != nil && !errors.Is(err, apperr.ErrConflict) {
+				err := s.store.ExecutionRecover(ctx, id, e.FencingToken, now, interruptedReason)
+				if err != nil && !errors.Is(err, apperr.ErrConflict) {
 					return total, err
+				}
+				if err == nil {
+					s.changes.add(e.DeploymentID, id, StatusPending)
 				}
 			}
 			msgs = append(msgs, queue.Message{ExecutionID: id})

@@ -148,6 +148,7 @@ type Worker struct {
 	engine   Engine
 	waitlist Waitlist
 	notifier Notifier
+	changes  *changeFeed
 	cfg      WorkerConfig
 	log      *slog.Logger
 	tracer   trace.Tracer
@@ -186,7 +187,8 @@ func NewWorker(store Store, q Queue, locker Locker, eng Engine, waitlist Waitlis
 	cfg = cfg.withDefaults()
 	return &Worker{
 		store: store, queue: q, locker: locker, engine: eng, waitlist: waitlist, notifier: notifier,
-		cfg: cfg, log: cfg.Logger,
+		changes: newChangeFeed(notifier, cfg.Logger),
+		cfg:     cfg, log: cfg.Logger,
 		tracer:    cfg.TracerProvider.Tracer("github.com/workflow-runtime/workflow-runtime/server/execution"),
 		revisions: newRevisionCache(4096),
 		configs:   newConfigCache(time.Second, cfg.Now),
@@ -269,6 +271,11 @@ func (w *Worker) Stop() {
 			<-drained
 		}
 		w.unsubscribe()
+		// The last outcomes' changes go out before the notifier's connection closes; what does
+		// not within the bound is found by the watchers' resync.
+		ctx, cancel := context.WithTimeout(context.Background(), changePublishTimeout)
+		defer cancel()
+		_ = w.changes.flush(ctx)
 	})
 }
 
