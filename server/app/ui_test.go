@@ -45,9 +45,9 @@ func TestDashboard(t *testing.T) {
 		is.Equal(res.StatusCode, http.StatusFound)
 		is.Equal(res.Header.Get("Location"), "/ui/") // the root leads to the dashboard
 
-		is.Equal(status(t, base+"/ui/", "evil.example.com", ""), http.StatusMisdirectedRequest) // the Host check still holds
-		is.Equal(callAs(t, base, health, "", false), connect.CodeUnauthenticated)               // the API still needs a token
-		is.Equal(callAs(t, base, health, scopeTokens[auth.ScopeRead], false), connect.Code(0))  // and takes it
+		is.Equal(status(t, base+"/ui/", "evil.example.com", ""), http.StatusMisdirectedRequest)       // the Host check still holds
+		is.Equal(callAs(t, base, health, "", false, false), connect.CodeUnauthenticated)              // the API still needs a token
+		is.Equal(callAs(t, base, health, scopeTokens[auth.ScopeRead], false, false), connect.Code(0)) // and takes it
 	})
 
 	t.Run("off", func(t *testing.T) {
