@@ -144,19 +144,25 @@ export function LiveToggle({
   updatedAt,
   now,
   mode,
+  problem,
 }: {
   live: boolean;
   onToggle: () => void;
   updatedAt?: number;
   now: number;
   mode?: string;
+  /** Why live updates are interrupted, shown on hover. */
+  problem?: unknown;
 }) {
+  const p = problem === undefined ? undefined : describeError(problem);
   return (
-    <span class="live">
+    <span class="live" data-testid="live">
       {live ? (
-        <Badge tone="ok" live>
-          Live{mode ? ` · ${mode}` : ""}
-        </Badge>
+        <span title={p ? `${p.title}: ${p.message}` : undefined}>
+          <Badge tone={p ? "warn" : "ok"} live>
+            Live{mode ? ` · ${mode}` : ""}
+          </Badge>
+        </span>
       ) : (
         <Badge tone="">Paused</Badge>
       )}

@@ -1,7 +1,7 @@
 // One execution: status, input, output, error, attempts, timings and a timeline; followed live
 // until it finishes.
 import { useState } from "preact/hooks";
-import { ExecutionStatus } from "@workflow-runtime/sdk";
+import { ExecutionStatus, type Execution } from "@workflow-runtime/sdk";
 import { ConfirmDialog } from "../components/Dialog";
 import { Timeline } from "../components/Timeline";
 import { Badge, ErrorBox, Loading, RelTime, Stat } from "../components/ui";
@@ -10,17 +10,27 @@ import { dateTime, duration, ms, prettyJson, shortId } from "../lib/format";
 import { useNow, useQuery } from "../lib/hooks";
 import { executionStatusLabel, executionStatusName, executionTone, isTerminal, triggerTypeLabel } from "../lib/labels";
 import { href } from "../lib/router";
+import { useExecutionWatch } from "../lib/watch";
 
 export function ExecutionDetailPage({ id }: { id: string }) {
   const { client, toast } = useApp();
   const now = useNow(1000);
   const [cancelling, setCancelling] = useState(false);
   const [finished, setFinished] = useState(false);
+  // Followed by WatchExecutions until it finishes; fetched every second instead when the service
+  // lacks the stream or while the stream reconnects.
+  const [streamed, setStreamed] = useState<Execution>();
+  const watch = useExecutionWatch({ case: "executionId", value: id }, !finished, setStreamed);
+  const polling = watch.mode === "unsupported" || watch.mode === "retrying";
   const q = useQuery((signal) => client.getExecution({ executionId: id }, { signal }), ["execution", id], {
-    refreshMs: 1000,
+    refreshMs: polling ? 1000 : undefined,
     paused: finished,
   });
-  const e = q.data?.execution;
+  const fetched = q.data?.execution;
+  const e =
+    streamed && streamed.id === id && (!fetched || (ms(streamed.updateTime) ?? 0) >= (ms(fetched.updateTime) ?? 0))
+      ? streamed
+      : fetched;
   if (e && isTerminal(e.status) && !finished) setFinished(true);
 
   if (q.error !== undefined && !e) {
@@ -62,7 +72,8 @@ export function ExecutionDetailPage({ id }: { id: string }) {
           <div class="sub">
             <a href={href(`/deployments/${e.deploymentId}`)}>{e.workflowId}</a> revision {e.revision} ·{" "}
             {triggerTypeLabel(e.triggerType)}
-            {e.triggerId ? ` (${e.triggerId})` : ""} · {running ? "following live" : "finished"}
+            {e.triggerId ? ` (${e.triggerId})` : ""} ·{" "}
+            {!running ? "finished" : watch.mode === "streaming" ? "following live (stream)" : "following live"}
           </div>
         </div>
         <div class="actions">
@@ -175,7 +186,6 @@ export function ExecutionDetailPage({ id }: { id: string }) {
           action={async () => {
             await client.cancelExecution({ executionId: e.id, reason: "cancelled from the dashboard" });
             toast({ kind: "ok", text: `Execution ${shortId(e.id)} cancelled.` });
-            setFinished(false);
             q.reload();
           }}
           onClose={() => setCancelling(false)}

@@ -1,6 +1,6 @@
 // Execution history with the API's filters (workflow, status, trigger type, time range), paged
 // by page tokens, and kept live while the first page is shown.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { ExecutionStatus, TriggerType, type Execution } from "@workflow-runtime/sdk";
 import { Badge, Empty, ErrorBox, LiveToggle, Loading, Pager, RelTime, Segmented } from "../components/ui";
 import { useApp } from "../lib/app";
@@ -17,6 +17,7 @@ import {
   triggerTypes,
 } from "../lib/labels";
 import { href, navigate, type Location, type QueryInit } from "../lib/router";
+import { useExecutionWatch, type WatchMode } from "../lib/watch";
 
 const pageSize = 50;
 const presets = [
@@ -60,6 +61,17 @@ export function ExecutionsPage({ loc }: { loc: Location }) {
   const token = tokens[tokens.length - 1];
   const onFirstPage = tokens.length === 1;
 
+  // Live: a deployment's executions stream (WatchExecutions); without a deployment, or from a
+  // server without the stream, the first page is fetched again every 2 s.
+  const [changes, setChanges] = useState<Map<string, Execution>>(() => new Map());
+  useEffect(() => setChanges(new Map()), [filterKey, token]);
+  const watch = useExecutionWatch(
+    deployment ? { case: "deploymentId", value: deployment } : undefined,
+    live && onFirstPage,
+    (e) => setChanges((m) => new Map(m).set(e.id, e)),
+  );
+  const streaming = watch.mode === "streaming" || watch.mode === "connecting" || watch.mode === "retrying";
+
   const q = useQuery(
     (signal) => {
       const preset = presets.find((p) => p.value === range);
@@ -79,12 +91,39 @@ export function ExecutionsPage({ loc }: { loc: Location }) {
       );
     },
     ["executions", filterKey, token],
-    { refreshMs: 2000, paused: !live || !onFirstPage },
+    // While streaming, a slow refresh only as a safety net.
+    { refreshMs: streaming ? 30_000 : 2000, paused: !live || !onFirstPage },
   );
   useEffect(() => {
     if (q.data) performance.mark("wfr:first-data:executions");
   }, [q.data]);
-  const execs = q.data?.executions;
+  const execs = useMemo(() => {
+    const page = q.data?.executions;
+    if (!page || changes.size === 0) return page;
+    const preset = presets.find((p) => p.value === range);
+    const start = preset ? Date.now() - preset.ms : from;
+    const matches = (e: Execution) => {
+      const created = ms(e.createTime) ?? 0;
+      return (
+        (!workflow || e.workflowId === workflow) &&
+        (!deployment || e.deploymentId === deployment) &&
+        (statuses.length === 0 || statuses.includes(e.status)) &&
+        (triggers.length === 0 || triggers.includes(e.triggerType)) &&
+        (start === undefined || created >= start) &&
+        (preset || to === undefined || created < to)
+      );
+    };
+    const byId = new Map(page.map((e) => [e.id, e]));
+    const added: Execution[] = [];
+    for (const e of changes.values()) {
+      const shown = byId.get(e.id);
+      if (!shown) added.push(e);
+      else if ((ms(e.updateTime) ?? 0) >= (ms(shown.updateTime) ?? 0)) byId.set(e.id, e);
+    }
+    const newest = (a: Execution, b: Execution) => (ms(b.createTime) ?? 0) - (ms(a.createTime) ?? 0) || (a.id < b.id ? 1 : -1);
+    return [...added.sort(newest), ...page.map((e) => byId.get(e.id)!)].filter(matches);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [q.data, changes]);
   const filtered = workflow || deployment || statuses.length || triggers.length || range || from || to;
 
   return (
@@ -106,9 +145,10 @@ export function ExecutionsPage({ loc }: { loc: Location }) {
         <LiveToggle
           live={live && onFirstPage}
           onToggle={() => setLive(!live)}
-          updatedAt={q.updatedAt}
+          updatedAt={streaming ? undefined : q.updatedAt}
           now={now}
-          mode={live && onFirstPage ? "refresh 2s" : undefined}
+          mode={live && onFirstPage ? liveMode(watch.mode) : undefined}
+          problem={watch.mode === "retrying" ? watch.error : undefined}
         />
       </div>
       <div class="card">
@@ -208,6 +248,19 @@ export function ExecutionsPage({ loc }: { loc: Location }) {
       </div>
     </>
   );
+}
+
+function liveMode(m: WatchMode): string {
+  switch (m) {
+    case "streaming":
+      return "streaming";
+    case "connecting":
+      return "connecting…";
+    case "retrying":
+      return "reconnecting…";
+    default:
+      return "refresh 2s";
+  }
 }
 
 export function ExecutionTable({ executions, now, showWorkflow }: { executions: Execution[]; now: number; showWorkflow: boolean }) {
