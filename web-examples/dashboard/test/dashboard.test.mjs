@@ -232,6 +232,17 @@ for (const transport of ["connect", "grpc-web"]) {
       if (!prefix) await shot(page, "01-deployments");
       checkConsole("the deployments list");
 
+      // The keyboard: ? lists the shortcuts, Escape closes, / focuses the filter.
+      await page.keyboard.press("?");
+      await page.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor();
+      if (!prefix) await shot(page, "01-shortcuts");
+      await page.keyboard.press("Escape");
+      await page.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor({ state: "hidden" });
+      await page.keyboard.press("/");
+      assert.equal(await page.evaluate(() => document.activeElement?.hasAttribute("data-search")), true);
+      await page.keyboard.press("Escape");
+      await page.locator("main").click({ position: { x: 5, y: 5 } }); // leave the filter
+
       // The detail page: graph, previews, fire ledger.
       await row.getByRole("link", { name: workflowId }).click();
       await page.getByRole("heading", { level: 1, name: workflowId }).waitFor();
@@ -294,6 +305,13 @@ for (const transport of ["connect", "grpc-web"]) {
       await page.locator(`tr[data-execution="${executionId}"][data-status="SUCCEEDED"]`).waitFor();
       assert.equal(await page.evaluate(() => window.__sameDocument), true, "the page was reloaded");
       console.log(`# ${transport}: execution first listed as ${firstSeen}, then SUCCEEDED without a reload`);
+
+      // The list follows the deployment's WatchExecutions stream: one triggered elsewhere appears
+      // and finishes on it.
+      await page.getByTestId("live").filter({ hasText: "streaming" }).waitFor();
+      const other = await rpc(svc, "TriggerWorkflow", { workflowId, triggerData: '{"name": "grace"}' });
+      await page.locator(`tr[data-execution="${other.execution.id}"][data-status="SUCCEEDED"]`).waitFor();
+      assert.equal(await page.evaluate(() => window.__sameDocument), true, "the page was reloaded");
       if (!prefix) await shot(page, "05-executions");
       checkConsole("the executions list");
 
@@ -313,7 +331,7 @@ for (const transport of ["connect", "grpc-web"]) {
       await jitter.locator("canvas").waitFor();
       const want = await rpc(svc, "GetJitterDistribution", {});
       assert.equal(Number(await jitter.getAttribute("data-total")), Number(want.triggerCount));
-      assert.match(await page.getByTestId("jitter-figures").innerText(), new RegExp(`^${want.triggerCount} cron triggers,`));
+      assert.match(await page.getByTestId("jitter-figures").innerText(), new RegExp(`^${want.triggerCount} cron triggers?,`));
       await page.locator('[data-testid="load-chart"][data-drawn="true"]').waitFor();
       if (!prefix) await shot(page, "07-scheduling");
 
@@ -333,7 +351,7 @@ for (const transport of ["connect", "grpc-web"]) {
   });
 }
 
-test("every page in the dark theme and at 390x844", async () => {
+test("every page in light and dark, and at 390x844", async () => {
   const svc = await mainService();
   const deployments = (await rpc(svc, "ListDeployments", {})).deployments ?? [];
   assert.ok(deployments.length > 0, "runs after the transport tests");
@@ -348,6 +366,7 @@ test("every page in the dark theme and at 390x844", async () => {
     ["system", "#/system", '[data-testid="dependencies"]'],
   ];
   for (const [label, viewport, scheme] of [
+    ["light", { width: 1280, height: 800 }, "light"],
     ["dark", { width: 1280, height: 800 }, "dark"],
     ["mobile", { width: 390, height: 844 }, "light"],
   ]) {
@@ -361,6 +380,9 @@ test("every page in the dark theme and at 390x844", async () => {
         await page.locator(ready).first().waitFor();
         // Nothing wider than the screen but what scrolls inside its own box (tables, graphs).
         await shot(page, `${label}-${name}`);
+        if (label === "light" && name === "deployment") {
+          await page.screenshot({ path: join(resultsDir, "readme.png") }); // the README's, one screen
+        }
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         assert.ok(overflow <= 1, `${label} ${name}: the page is ${overflow}px wider than the screen`);
       }
@@ -426,6 +448,12 @@ test("time to first data with 1,000 deployments and 100,000 executions (measured
         const rows = await page.locator(ready).count();
         results[`${label} ${name}`] = { firstDataMs: fromNavigation && Math.round(fromNavigation), wallMs: wall, rows };
         await shot(page, `seeded-${label}-${name}`);
+      }
+      if (label === "1280x800") {
+        await page.goto(`${svc.url}/ui/#/scheduling`);
+        await page.locator('[data-testid="jitter-chart"][data-drawn="true"]').waitFor();
+        await page.locator('[data-testid="load-chart"][data-drawn="true"]').waitFor();
+        await shot(page, "seeded-scheduling");
       }
       checkConsole(`the seeded pages at ${label}`);
     } finally {

@@ -27,7 +27,7 @@ export function DeploymentActions({
   return (
     <span class="actions" style={small ? { justifyContent: "flex-end" } : undefined}>
       {d.status === DeploymentStatus.DEPLOYED && (
-        <button class={`${cls} primary`} onClick={() => setOpen("trigger")} aria-label={`Trigger ${d.workflowId}`}>
+        <button class={small ? cls : "primary"} onClick={() => setOpen("trigger")} aria-label={`Trigger ${d.workflowId}`}>
           ▶ Trigger
         </button>
       )}

@@ -1,4 +1,5 @@
 // An execution's life on one axis: scheduled and created, waiting in the queue, running, finished.
+import { useEffect, useRef, useState } from "preact/hooks";
 import { duration, shortTime } from "../lib/format";
 
 export interface TimelineProps {
@@ -12,12 +13,27 @@ export interface TimelineProps {
 }
 
 export function Timeline({ scheduled, created, started, finished, now, tone }: TimelineProps) {
+  // Drawn at the width it is shown at, so its text keeps its size on a phone.
+  const box = useRef<HTMLDivElement>(null);
+  const [W, setW] = useState(800);
+  const none = [scheduled, created, started, finished].every((v) => v === undefined);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => setW(Math.max(280, Math.round(el.clientWidth))));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [none]);
   const points = [scheduled, created, started, finished].filter((v): v is number => v !== undefined);
-  if (points.length === 0) return <p class="muted">No times recorded yet.</p>;
+  if (points.length === 0)
+    return (
+      <div ref={box}>
+        <p class="muted">No times recorded yet.</p>
+      </div>
+    );
   const t0 = Math.min(...points);
   const end = finished ?? (started !== undefined ? now : Math.max(...points, now));
   const span = Math.max(end - t0, 1);
-  const W = 800;
   const left = 10;
   const right = W - 10;
   const X = (t: number) => left + ((t - t0) / span) * (right - left);
@@ -45,7 +61,7 @@ export function Timeline({ scheduled, created, started, finished, now, tone }: T
     .filter(Boolean)
     .join(", ");
   return (
-    <div class="timeline">
+    <div class="timeline" ref={box}>
       <svg viewBox={`0 0 ${W} 92`} role="img" aria-label={`Timeline: ${summary || "not started"}`} data-testid="timeline">
         <line class="axis" x1={left} x2={right} y1="30" y2="30" />
         {waitFrom !== undefined && (

@@ -139,7 +139,7 @@ function JitterSection() {
             />
           </div>
           <div class="card-note" data-testid="jitter-figures">
-            <strong>{count(d.triggerCount)}</strong> cron triggers, each offset taken as a share of its own window · χ² = <strong>{d.chiSquare.toFixed(1)}</strong> on {df}{" "}
+            <strong>{count(d.triggerCount)}</strong> cron trigger{d.triggerCount === 1n ? "" : "s"}, each offset taken as a share of its own window · χ² = <strong>{d.chiSquare.toFixed(1)}</strong> on {df}{" "}
             degrees of freedom (
             {Number(d.triggerCount) < 5 * d.buckets.length
               ? "too few triggers to judge the spread"

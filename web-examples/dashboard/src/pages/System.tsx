@@ -60,7 +60,7 @@ export function SystemPage() {
         <LiveToggle live={live} onToggle={() => setLive(!live)} updatedAt={health.updatedAt} now={now} mode="5s" />
       </div>
       {health.error !== undefined && <ErrorBox error={health.error} onRetry={health.reload} />}
-      <div class="grid grid-2">
+      <div class="grid">
         <section class="card" aria-labelledby="deps-h">
           <h2 id="deps-h">Dependencies</h2>
           {!h ? (
@@ -99,13 +99,13 @@ export function SystemPage() {
         <section class="card" aria-labelledby="inst-h">
           <div class="card-head">
             <h2 id="inst-h">Instances</h2>
-            <span class="small muted">{h ? `${h.instances.length} known to this one` : ""}</span>
+            <span class="small muted">{h ? `${h.instances.length} live, by role` : ""}</span>
           </div>
           {!h ? (
             <Loading what="instances" />
           ) : h.instances.length === 0 ? (
             <Empty title="No instances listed">
-              <p>This server lists none; instances appear as they register.</p>
+              <p>Instances appear here as they register in the instance registry (every process heartbeats in it).</p>
             </Empty>
           ) : (
             <div class="table-wrap">
@@ -114,22 +114,44 @@ export function SystemPage() {
                   <tr>
                     <th>Instance</th>
                     <th>Role</th>
-                    <th>Version</th>
-                    <th>Started</th>
+                    <th class="hide-narrow">Version</th>
+                    <th>Worker slots</th>
+                    <th class="hide-narrow">Started</th>
+                    <th>Heartbeat</th>
                   </tr>
                 </thead>
                 <tbody>
                   {h.instances.map((i) => (
                     <tr key={i.id}>
-                      <td class="mono small">{i.id}</td>
+                      <td>
+                        <div class="mono small">{i.id}</div>
+                        {i.address && <div class="small muted">{i.address}</div>}
+                      </td>
                       <td>
                         <Badge tone="info">{i.role}</Badge>
                       </td>
-                      <td>
+                      <td class="hide-narrow">
                         <code>{i.version}</code>
                       </td>
-                      <td class="nowrap" title={dateTime(ms(i.startTime))}>
+                      <td>
+                        {i.slotCapacity > 0 ? (
+                          <div title={`${i.slotsInUse} of ${i.slotCapacity} executions running`}>
+                            <div class="small">
+                              {i.slotsInUse} / {i.slotCapacity}
+                            </div>
+                            <div class="bar">
+                              <span style={{ width: `${Math.min(100, (100 * i.slotsInUse) / i.slotCapacity)}%` }} />
+                            </div>
+                          </div>
+                        ) : (
+                          <span class="faint">no worker</span>
+                        )}
+                      </td>
+                      <td class="nowrap hide-narrow" title={dateTime(ms(i.startTime))}>
                         <RelTime at={ms(i.startTime)} now={now} />
+                      </td>
+                      <td class="nowrap" title={dateTime(ms(i.lastHeartbeat))}>
+                        <RelTime at={ms(i.lastHeartbeat)} now={now} />
                       </td>
                     </tr>
                   ))}
