@@ -196,30 +196,44 @@ function definitionFor(workflowId, transport) {
 }
 
 let service; // the service of the two transport runs
+let otherOrigin; // a second service whose /ui/ is the dashboard on another origin than service's
 async function mainService() {
-  service ??= await startService("main", { WFR_AUTH_TOKENS_FILE: "tokens" });
+  if (!service) {
+    otherOrigin = await startService("origin");
+    service = await startService("main", { WFR_AUTH_TOKENS_FILE: "tokens", WFR_CORS_ALLOWED_ORIGINS: otherOrigin.url });
+  }
   return service;
 }
 
+// Over Connect the dashboard is the one the service serves (same origin); over gRPC-Web it is
+// served by another service, so every call crosses origins (CORS: the preflight with the token,
+// and the exposed Grpc-* headers).
 for (const transport of ["connect", "grpc-web"]) {
   test(`the dashboard over ${transport}`, async () => {
     const svc = await mainService();
     const { page, context, checkConsole } = await openPage();
     const prefix = transport === "connect" ? "" : "grpcweb-";
     const workflowId = `greeter-${transport}`;
+    const pageOrigin = transport === "connect" ? svc.url : otherOrigin.url;
     try {
-      // Signed out: the page says so in words, and where to sign in.
-      await page.goto(`${svc.url}/ui/`);
-      await page.getByRole("alert").filter({ hasText: "Not signed in" }).waitFor();
-      checkConsole("the signed-out load", [failedResource(401)]);
-
-      // Settings: token and transport, kept in localStorage.
-      await page.keyboard.press(",");
-      const settings = page.getByRole("dialog", { name: "Settings" });
-      await settings.locator('input[name="token"]').fill(token);
+      // Settings: the service's URL and the transport, kept in localStorage. Without a token the
+      // page says in words that it is signed out, and where to sign in.
+      await page.goto(`${pageOrigin}/ui/`);
+      await page.getByRole("button", { name: "Settings" }).click();
+      let settings = page.getByRole("dialog", { name: "Settings" });
+      await settings.locator('input[name="baseUrl"]').fill(svc.url);
       await settings.locator(`[data-transport="${transport}"]`).click();
       await settings.getByRole("button", { name: "Save" }).click();
       await page.getByTestId("connection").filter({ hasText: transport === "connect" ? "Connect" : "gRPC-Web" }).waitFor();
+      await page.getByRole("alert").filter({ hasText: "Not signed in" }).waitFor();
+      checkConsole("the signed-out load", [failedResource(401)]);
+
+      // Then the token.
+      await page.keyboard.press(",");
+      settings = page.getByRole("dialog", { name: "Settings" });
+      await settings.locator('input[name="token"]').fill(token);
+      await settings.getByRole("button", { name: "Save" }).click();
+      await page.getByRole("alert").filter({ hasText: "Not signed in" }).waitFor({ state: "hidden" });
 
       // Deploy through the API; the list shows it (r refreshes at once).
       await rpc(svc, "DeployWorkflow", definitionFor(workflowId, transport));
@@ -239,7 +253,12 @@ for (const transport of ["connect", "grpc-web"]) {
       await page.keyboard.press("Escape");
       await page.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor({ state: "hidden" });
       await page.keyboard.press("/");
-      assert.equal(await page.evaluate(() => document.activeElement?.hasAttribute("data-search")), true);
+      await page
+        .waitForFunction(() => document.activeElement?.hasAttribute("data-search"), null, { timeout: 10_000 })
+        .catch(async (err) => {
+          const focused = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120));
+          throw new Error(`/ did not focus the filter; focus is on ${focused}: ${err.message}`);
+        });
       await page.keyboard.press("Escape");
       await page.locator("main").click({ position: { x: 5, y: 5 } }); // leave the filter
 
@@ -342,6 +361,18 @@ for (const transport of ["connect", "grpc-web"]) {
       await page.getByTestId("dependencies").locator("tbody tr").first().waitFor();
       if (!prefix) await shot(page, "08-system");
       checkConsole("the detail, scheduling and system pages");
+
+      // Delete, asked first: the deployment is archived, its history kept.
+      if (transport === "grpc-web") {
+        await page.keyboard.press("g");
+        await page.keyboard.press("d");
+        const listed = page.locator(`tr[data-workflow="${workflowId}"]`);
+        await listed.getByRole("button", { name: `Delete ${workflowId}` }).click();
+        await page.getByRole("dialog", { name: `Delete ${workflowId}?` }).getByRole("button", { name: "Delete deployment" }).click();
+        await listed.getByText("Archived").waitFor();
+        assert.equal((await rpc(svc, "GetDeploymentStatus", { workflowId })).deployment.status, "DEPLOYMENT_STATUS_ARCHIVED");
+        checkConsole("the delete");
+      }
     } catch (err) {
       await shot(page, `failure-${transport}`).catch(() => {});
       throw err;
@@ -448,6 +479,14 @@ test("time to first data with 1,000 deployments and 100,000 executions (measured
         const rows = await page.locator(ready).count();
         results[`${label} ${name}`] = { firstDataMs: fromNavigation && Math.round(fromNavigation), wallMs: wall, rows };
         await shot(page, `seeded-${label}-${name}`);
+        // The next page, by its page token (] is the shortcut).
+        const first = await page.locator(ready).first().getAttribute(name === "executions" ? "data-execution" : "data-workflow");
+        await page.keyboard.press("]");
+        await page.getByText("Page 2").waitFor();
+        await page.waitForFunction(
+          ([sel, attr, was]) => document.querySelector(sel)?.getAttribute(attr) !== was,
+          [ready, name === "executions" ? "data-execution" : "data-workflow", first],
+        );
       }
       if (label === "1280x800") {
         await page.goto(`${svc.url}/ui/#/scheduling`);

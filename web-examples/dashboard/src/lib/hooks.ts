@@ -36,7 +36,7 @@ export function useQuery<T>(
   deps: unknown[],
   opts: QueryOptions = {},
 ): Query<T> {
-  const { reportConnection } = useApp();
+  const { client, reportConnection } = useApp();
   const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean; updatedAt?: number; key: string }>({
     loading: !opts.skip,
     key: "",
@@ -69,7 +69,7 @@ export function useQuery<T>(
     );
     return () => ctrl.abort();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key, tick, opts.skip]);
+  }, [key, tick, opts.skip, client]); // a new client (settings saved) loads again
 
   // Refresh after each answer, while visible and not paused.
   useEffect(() => {
