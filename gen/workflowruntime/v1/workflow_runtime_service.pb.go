@@ -102,7 +102,13 @@ type DeployWorkflowRequest struct {
 	Config *DeploymentConfig `protobuf:"bytes,3,opt,name=config,proto3" json:"config,omitempty"`
 	// Store the revision without deploying: a new deployment stays DRAFT, an existing one keeps its
 	// status. Default false.
-	Draft         bool `protobuf:"varint,4,opt,name=draft,proto3" json:"draft,omitempty"`
+	Draft bool `protobuf:"varint,4,opt,name=draft,proto3" json:"draft,omitempty"`
+	// Check the request as a deploy would (every rule, the definition, cron expressions and time
+	// zones, the server's limits, webhook paths taken by other deployments) and answer what the
+	// deployment would become, with the previews of its cron triggers, without storing anything:
+	// the deploy runs in a transaction that is rolled back, and no scheduler hears of it. The
+	// answer's deployment has no id when the call would have created it. Default false.
+	ValidateOnly  bool `protobuf:"varint,5,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -165,15 +171,26 @@ func (x *DeployWorkflowRequest) GetDraft() bool {
 	return false
 }
 
+func (x *DeployWorkflowRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
 // Response of DeployWorkflow.
 type DeployWorkflowResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The deployment with its new revision.
 	Deployment *Deployment `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
-	// True when this call created the deployment, false when it added a revision.
-	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// True when this call created the deployment, false when it added a revision (with
+	// validate_only: would have).
+	Created bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	// The next fires of each cron trigger, in the order of deployment.triggers, as
+	// GetDeploymentStatus gives them; empty when the deployment has no cron trigger.
+	TriggerPreviews []*TriggerPreview `protobuf:"bytes,3,rep,name=trigger_previews,json=triggerPreviews,proto3" json:"trigger_previews,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *DeployWorkflowResponse) Reset() {
@@ -218,6 +235,13 @@ func (x *DeployWorkflowResponse) GetCreated() bool {
 		return x.Created
 	}
 	return false
+}
+
+func (x *DeployWorkflowResponse) GetTriggerPreviews() []*TriggerPreview {
+	if x != nil {
+		return x.TriggerPreviews
+	}
+	return nil
 }
 
 // Request of UpdateDeployment.
@@ -3101,7 +3125,7 @@ var File_workflowruntime_v1_workflow_runtime_service_proto protoreflect.FileDesc
 
 const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\n" +
-	"1workflowruntime/v1/workflow_runtime_service.proto\x12\x12workflowruntime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!workflowruntime/v1/workflow.proto\"\xd1\x03\n" +
+	"1workflowruntime/v1/workflow_runtime_service.proto\x12\x12workflowruntime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!workflowruntime/v1/workflow.proto\"\xf6\x03\n" +
 	"\x15DeployWorkflowRequest\x12N\n" +
 	"\n" +
 	"definition\x18\x01 \x01(\v2&.workflowruntime.v1.WorkflowDefinitionB\x06\xbaH\x03\xc8\x01\x01R\n" +
@@ -3110,12 +3134,14 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\x13triggers.unique_ids\x12\x1atrigger ids must be unique\x1a\x1athis.map(t, t.id).unique()\xba\x01}\n" +
 	"\x1dtriggers.unique_webhook_paths\x12\x1cwebhook paths must be unique\x1a>this.filter(t, has(t.webhook)).map(t, t.webhook.path).unique()\x92\x01\x02\x10 R\btriggers\x12<\n" +
 	"\x06config\x18\x03 \x01(\v2$.workflowruntime.v1.DeploymentConfigR\x06config\x12\x14\n" +
-	"\x05draft\x18\x04 \x01(\bR\x05draft\"r\n" +
+	"\x05draft\x18\x04 \x01(\bR\x05draft\x12#\n" +
+	"\rvalidate_only\x18\x05 \x01(\bR\fvalidateOnly\"\xc1\x01\n" +
 	"\x16DeployWorkflowResponse\x12>\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x1e.workflowruntime.v1.DeploymentR\n" +
 	"deployment\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"\xd7\b\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\x12M\n" +
+	"\x10trigger_previews\x18\x03 \x03(\v2\".workflowruntime.v1.TriggerPreviewR\x0ftriggerPreviews\"\xd7\b\n" +
 	"\x17UpdateDeploymentRequest\x12-\n" +
 	"\rdeployment_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\fdeploymentId\x12F\n" +
 	"\x06status\x18\x02 \x01(\x0e2$.workflowruntime.v1.DeploymentStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12F\n" +
@@ -3456,106 +3482,107 @@ var file_workflowruntime_v1_workflow_runtime_service_proto_depIdxs = []int32{
 	46, // 1: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
 	47, // 2: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
 	48, // 3: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	49, // 4: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
-	45, // 5: workflowruntime.v1.UpdateDeploymentRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
-	46, // 6: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	47, // 7: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	50, // 8: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	48, // 9: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	48, // 10: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	48, // 11: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	9,  // 12: workflowruntime.v1.GetDeploymentStatusResponse.trigger_previews:type_name -> workflowruntime.v1.TriggerPreview
-	51, // 13: workflowruntime.v1.TriggerPreview.offset:type_name -> google.protobuf.Duration
-	10, // 14: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.ScheduledFire
-	52, // 15: workflowruntime.v1.ScheduledFire.nominal_time:type_name -> google.protobuf.Timestamp
-	52, // 16: workflowruntime.v1.ScheduledFire.scheduled_time:type_name -> google.protobuf.Timestamp
-	52, // 17: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
-	52, // 18: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
-	53, // 19: workflowruntime.v1.BackfillDeploymentResponse.executions:type_name -> workflowruntime.v1.Execution
-	52, // 20: workflowruntime.v1.ListFiresRequest.start_time:type_name -> google.protobuf.Timestamp
-	52, // 21: workflowruntime.v1.ListFiresRequest.end_time:type_name -> google.protobuf.Timestamp
-	0,  // 22: workflowruntime.v1.ListFiresRequest.outcomes:type_name -> workflowruntime.v1.FireOutcome
-	15, // 23: workflowruntime.v1.ListFiresResponse.fires:type_name -> workflowruntime.v1.Fire
-	52, // 24: workflowruntime.v1.Fire.nominal_time:type_name -> google.protobuf.Timestamp
-	52, // 25: workflowruntime.v1.Fire.scheduled_time:type_name -> google.protobuf.Timestamp
-	52, // 26: workflowruntime.v1.Fire.fire_time:type_name -> google.protobuf.Timestamp
-	0,  // 27: workflowruntime.v1.Fire.outcome:type_name -> workflowruntime.v1.FireOutcome
-	49, // 28: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
-	48, // 29: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
-	54, // 30: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
-	55, // 31: workflowruntime.v1.GetExecutionHistoryRequest.trigger_types:type_name -> workflowruntime.v1.TriggerType
-	52, // 32: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
-	52, // 33: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
-	53, // 34: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
-	53, // 35: workflowruntime.v1.TriggerWorkflowResponse.execution:type_name -> workflowruntime.v1.Execution
-	53, // 36: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	53, // 37: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	52, // 38: workflowruntime.v1.GetDeploymentStatsRequest.start_time:type_name -> google.protobuf.Timestamp
-	52, // 39: workflowruntime.v1.GetDeploymentStatsRequest.end_time:type_name -> google.protobuf.Timestamp
-	49, // 40: workflowruntime.v1.DeploymentStatusCount.status:type_name -> workflowruntime.v1.DeploymentStatus
-	54, // 41: workflowruntime.v1.ExecutionStatusCount.status:type_name -> workflowruntime.v1.ExecutionStatus
-	55, // 42: workflowruntime.v1.TriggerTypeCount.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	51, // 43: workflowruntime.v1.DeploymentExecutionStats.duration_p50:type_name -> google.protobuf.Duration
-	51, // 44: workflowruntime.v1.DeploymentExecutionStats.duration_p95:type_name -> google.protobuf.Duration
-	51, // 45: workflowruntime.v1.DeploymentExecutionStats.duration_p99:type_name -> google.protobuf.Duration
-	27, // 46: workflowruntime.v1.GetDeploymentStatsResponse.deployments_by_status:type_name -> workflowruntime.v1.DeploymentStatusCount
-	28, // 47: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.ExecutionStatusCount
-	29, // 48: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_trigger_type:type_name -> workflowruntime.v1.TriggerTypeCount
-	30, // 49: workflowruntime.v1.GetDeploymentStatsResponse.deployments:type_name -> workflowruntime.v1.DeploymentExecutionStats
-	51, // 50: workflowruntime.v1.DependencyHealth.latency:type_name -> google.protobuf.Duration
-	52, // 51: workflowruntime.v1.RoleInstance.start_time:type_name -> google.protobuf.Timestamp
-	52, // 52: workflowruntime.v1.GetSystemHealthResponse.timestamp:type_name -> google.protobuf.Timestamp
-	33, // 53: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.DependencyHealth
-	34, // 54: workflowruntime.v1.GetSystemHealthResponse.instances:type_name -> workflowruntime.v1.RoleInstance
-	52, // 55: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
-	52, // 56: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
-	51, // 57: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p50:type_name -> google.protobuf.Duration
-	51, // 58: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p95:type_name -> google.protobuf.Duration
-	51, // 59: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p99:type_name -> google.protobuf.Duration
-	39, // 60: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
-	40, // 61: workflowruntime.v1.GetJitterDistributionResponse.offsets:type_name -> workflowruntime.v1.WorkflowJitter
-	52, // 62: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
-	51, // 63: workflowruntime.v1.GetLoadDistributionRequest.window:type_name -> google.protobuf.Duration
-	51, // 64: workflowruntime.v1.GetLoadDistributionRequest.resolution:type_name -> google.protobuf.Duration
-	52, // 65: workflowruntime.v1.LoadBucket.start_time:type_name -> google.protobuf.Timestamp
-	43, // 66: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
-	1,  // 67: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
-	3,  // 68: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
-	5,  // 69: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
-	7,  // 70: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
-	16, // 71: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
-	18, // 72: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
-	20, // 73: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
-	22, // 74: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
-	24, // 75: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
-	26, // 76: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
-	32, // 77: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
-	36, // 78: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
-	38, // 79: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
-	42, // 80: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
-	11, // 81: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
-	13, // 82: workflowruntime.v1.WorkflowRuntimeService.ListFires:input_type -> workflowruntime.v1.ListFiresRequest
-	2,  // 83: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
-	4,  // 84: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
-	6,  // 85: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
-	8,  // 86: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
-	17, // 87: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
-	19, // 88: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
-	21, // 89: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
-	23, // 90: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
-	25, // 91: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
-	31, // 92: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
-	35, // 93: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
-	37, // 94: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
-	41, // 95: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
-	44, // 96: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
-	12, // 97: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
-	14, // 98: workflowruntime.v1.WorkflowRuntimeService.ListFires:output_type -> workflowruntime.v1.ListFiresResponse
-	83, // [83:99] is the sub-list for method output_type
-	67, // [67:83] is the sub-list for method input_type
-	67, // [67:67] is the sub-list for extension type_name
-	67, // [67:67] is the sub-list for extension extendee
-	0,  // [0:67] is the sub-list for field type_name
+	9,  // 4: workflowruntime.v1.DeployWorkflowResponse.trigger_previews:type_name -> workflowruntime.v1.TriggerPreview
+	49, // 5: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
+	45, // 6: workflowruntime.v1.UpdateDeploymentRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
+	46, // 7: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	47, // 8: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	50, // 9: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	48, // 10: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	48, // 11: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	48, // 12: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	9,  // 13: workflowruntime.v1.GetDeploymentStatusResponse.trigger_previews:type_name -> workflowruntime.v1.TriggerPreview
+	51, // 14: workflowruntime.v1.TriggerPreview.offset:type_name -> google.protobuf.Duration
+	10, // 15: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.ScheduledFire
+	52, // 16: workflowruntime.v1.ScheduledFire.nominal_time:type_name -> google.protobuf.Timestamp
+	52, // 17: workflowruntime.v1.ScheduledFire.scheduled_time:type_name -> google.protobuf.Timestamp
+	52, // 18: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
+	52, // 19: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
+	53, // 20: workflowruntime.v1.BackfillDeploymentResponse.executions:type_name -> workflowruntime.v1.Execution
+	52, // 21: workflowruntime.v1.ListFiresRequest.start_time:type_name -> google.protobuf.Timestamp
+	52, // 22: workflowruntime.v1.ListFiresRequest.end_time:type_name -> google.protobuf.Timestamp
+	0,  // 23: workflowruntime.v1.ListFiresRequest.outcomes:type_name -> workflowruntime.v1.FireOutcome
+	15, // 24: workflowruntime.v1.ListFiresResponse.fires:type_name -> workflowruntime.v1.Fire
+	52, // 25: workflowruntime.v1.Fire.nominal_time:type_name -> google.protobuf.Timestamp
+	52, // 26: workflowruntime.v1.Fire.scheduled_time:type_name -> google.protobuf.Timestamp
+	52, // 27: workflowruntime.v1.Fire.fire_time:type_name -> google.protobuf.Timestamp
+	0,  // 28: workflowruntime.v1.Fire.outcome:type_name -> workflowruntime.v1.FireOutcome
+	49, // 29: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
+	48, // 30: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
+	54, // 31: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
+	55, // 32: workflowruntime.v1.GetExecutionHistoryRequest.trigger_types:type_name -> workflowruntime.v1.TriggerType
+	52, // 33: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	52, // 34: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
+	53, // 35: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
+	53, // 36: workflowruntime.v1.TriggerWorkflowResponse.execution:type_name -> workflowruntime.v1.Execution
+	53, // 37: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	53, // 38: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	52, // 39: workflowruntime.v1.GetDeploymentStatsRequest.start_time:type_name -> google.protobuf.Timestamp
+	52, // 40: workflowruntime.v1.GetDeploymentStatsRequest.end_time:type_name -> google.protobuf.Timestamp
+	49, // 41: workflowruntime.v1.DeploymentStatusCount.status:type_name -> workflowruntime.v1.DeploymentStatus
+	54, // 42: workflowruntime.v1.ExecutionStatusCount.status:type_name -> workflowruntime.v1.ExecutionStatus
+	55, // 43: workflowruntime.v1.TriggerTypeCount.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	51, // 44: workflowruntime.v1.DeploymentExecutionStats.duration_p50:type_name -> google.protobuf.Duration
+	51, // 45: workflowruntime.v1.DeploymentExecutionStats.duration_p95:type_name -> google.protobuf.Duration
+	51, // 46: workflowruntime.v1.DeploymentExecutionStats.duration_p99:type_name -> google.protobuf.Duration
+	27, // 47: workflowruntime.v1.GetDeploymentStatsResponse.deployments_by_status:type_name -> workflowruntime.v1.DeploymentStatusCount
+	28, // 48: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.ExecutionStatusCount
+	29, // 49: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_trigger_type:type_name -> workflowruntime.v1.TriggerTypeCount
+	30, // 50: workflowruntime.v1.GetDeploymentStatsResponse.deployments:type_name -> workflowruntime.v1.DeploymentExecutionStats
+	51, // 51: workflowruntime.v1.DependencyHealth.latency:type_name -> google.protobuf.Duration
+	52, // 52: workflowruntime.v1.RoleInstance.start_time:type_name -> google.protobuf.Timestamp
+	52, // 53: workflowruntime.v1.GetSystemHealthResponse.timestamp:type_name -> google.protobuf.Timestamp
+	33, // 54: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.DependencyHealth
+	34, // 55: workflowruntime.v1.GetSystemHealthResponse.instances:type_name -> workflowruntime.v1.RoleInstance
+	52, // 56: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
+	52, // 57: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
+	51, // 58: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p50:type_name -> google.protobuf.Duration
+	51, // 59: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p95:type_name -> google.protobuf.Duration
+	51, // 60: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p99:type_name -> google.protobuf.Duration
+	39, // 61: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
+	40, // 62: workflowruntime.v1.GetJitterDistributionResponse.offsets:type_name -> workflowruntime.v1.WorkflowJitter
+	52, // 63: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
+	51, // 64: workflowruntime.v1.GetLoadDistributionRequest.window:type_name -> google.protobuf.Duration
+	51, // 65: workflowruntime.v1.GetLoadDistributionRequest.resolution:type_name -> google.protobuf.Duration
+	52, // 66: workflowruntime.v1.LoadBucket.start_time:type_name -> google.protobuf.Timestamp
+	43, // 67: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
+	1,  // 68: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
+	3,  // 69: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
+	5,  // 70: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
+	7,  // 71: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
+	16, // 72: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
+	18, // 73: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
+	20, // 74: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
+	22, // 75: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
+	24, // 76: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
+	26, // 77: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
+	32, // 78: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
+	36, // 79: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
+	38, // 80: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
+	42, // 81: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
+	11, // 82: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
+	13, // 83: workflowruntime.v1.WorkflowRuntimeService.ListFires:input_type -> workflowruntime.v1.ListFiresRequest
+	2,  // 84: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
+	4,  // 85: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
+	6,  // 86: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
+	8,  // 87: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
+	17, // 88: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
+	19, // 89: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
+	21, // 90: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
+	23, // 91: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
+	25, // 92: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
+	31, // 93: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
+	35, // 94: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
+	37, // 95: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
+	41, // 96: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
+	44, // 97: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
+	12, // 98: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
+	14, // 99: workflowruntime.v1.WorkflowRuntimeService.ListFires:output_type -> workflowruntime.v1.ListFiresResponse
+	84, // [84:100] is the sub-list for method output_type
+	68, // [68:84] is the sub-list for method input_type
+	68, // [68:68] is the sub-list for extension type_name
+	68, // [68:68] is the sub-list for extension extendee
+	0,  // [0:68] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_workflow_runtime_service_proto_init() }
