@@ -55,7 +55,8 @@
 //
 // # Waiting and listing
 //
-// WaitExecution returns an execution once it has ended; today it polls GetExecution with a
-// growing interval. Deployments, Executions and Fires iterate over every page of the list
-// RPCs (iter.Seq2, for range loops).
+// WaitExecution returns an execution once it has ended; WatchExecution yields each state of
+// one execution until it ends, WatchDeployment each change of a deployment's executions
+// (today they poll GetExecution and GetExecutionHistory). Deployments, Executions and Fires
+// iterate over every page of the list RPCs (iter.Seq2, for range loops).
 package runtime
