@@ -46,6 +46,8 @@ func TestBinary(t *testing.T) {
 		"Version":                             testVersionCommand,
 		"ServeRejectsBadConfig":               testServeRejectsBadConfig,
 		"ConfigDocs":                          testConfigDocs,
+		"OperatorCommands":                    testOperatorCommands,
+		"ShellCompletion":                     testShellCompletion,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
