@@ -104,12 +104,19 @@ func report(ctx context.Context, env *Env, name string, err error) int {
 // errorText is err for people: the service's code and message, then its field violations,
 // one per line, each with its field path and rule.
 func errorText(err error) string {
+	rerr, ok := runtime.AsError(err)
+	if !ok || len(rerr.FieldViolations) == 0 {
+		return err.Error()
+	}
+	// The message lists the violations too; they are printed once, from the detail.
 	var b strings.Builder
-	b.WriteString(err.Error())
-	if rerr, ok := runtime.AsError(err); ok {
-		for _, v := range rerr.FieldViolations {
-			fmt.Fprintf(&b, "\n  %s: %s [%s]", v.Field, v.Message, v.Rule)
-		}
+	headline, _, _ := strings.Cut(rerr.Message, "\n")
+	if i := strings.Index(headline, rerr.FieldViolations[0].Field+":"); i >= 0 {
+		headline = headline[:i] // "validation error: execution_id: must be ..."
+	}
+	b.WriteString(strings.TrimRight(rerr.Code.String()+": "+headline, ": "))
+	for _, v := range rerr.FieldViolations {
+		fmt.Fprintf(&b, "\n  %s: %s [%s]", v.Field, v.Message, v.Rule)
 	}
 	return b.String()
 }
