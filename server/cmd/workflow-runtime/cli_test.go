@@ -138,3 +138,40 @@ func testShellCompletion(t *testing.T, b *testBundle) {
 	is.NoErr(err)
 	is.True(strings.HasPrefix(string(out), `complete -C "`)) // the binary answers its own completions
 }
+
+// testHelpHasExamples: every command's --help shows an example, the service's commands and
+// the operator commands alike. The measurements under bench are left out: server/loadtest
+// describes them (bench itself has an example).
+func testHelpHasExamples(t *testing.T, b *testBundle) {
+	is := is.New(t)
+	out, err := b.command(t.Context(), nil, "--help").Output()
+	is.NoErr(err)
+	var commands [][]string
+	for line := range strings.Lines(string(out)) {
+		// Command lines of the root help: "  deploy --filename=... [flags]", "  executions (execution,exec) list (ls) ...".
+		if !strings.HasPrefix(line, "  ") || strings.HasPrefix(line, "   ") || strings.HasPrefix(line, "  -") {
+			continue
+		}
+		var path []string
+		for _, word := range strings.Fields(line) {
+			if strings.HasPrefix(word, "(") || strings.HasPrefix(word, "-") || strings.HasPrefix(word, "<") || strings.HasPrefix(word, "[") {
+				continue
+			}
+			path = append(path, word)
+		}
+		if len(path) > 0 && path[0] != "bench" {
+			commands = append(commands, path)
+		}
+		if len(path) > 1 { // a group: its own help too ("executions", "config")
+			commands = append(commands, path[:1])
+		}
+	}
+	is.True(len(commands) > 20) // every command was found
+	for _, path := range commands {
+		out, err := b.command(t.Context(), nil, append(path, "--help")...).Output()
+		is.NoErr(err)
+		if !strings.Contains(string(out), "Examples:") {
+			t.Errorf("workflow-runtime %s --help shows no example", strings.Join(path, " "))
+		}
+	}
+}

@@ -41,6 +41,14 @@ type serveCmd struct {
 	config.Config `embed:""`
 }
 
+// Help implements kong.HelpProvider.
+func (*serveCmd) Help() string {
+	return `Examples:
+
+    workflow-runtime serve
+    WFR_DATABASE_URL=postgres://wfr@db/wfr WFR_REDIS_URL=redis://cache:6379/0 workflow-runtime serve --role=api --addr=:8080`
+}
+
 func (c *serveCmd) Run(ctx context.Context) error {
 	logger, logFile, err := telemetry.OpenLogger(os.Stdout, telemetry.LogOptions{
 		Level: c.LogLevel, Format: c.LogFormat,
@@ -65,6 +73,13 @@ type migrateCmd struct {
 	LogFormat   string `env:"WFR_LOG_FORMAT" default:"json" enum:"json,text" help:"Log format on stdout: ${enum}. Default ${default}."`
 }
 
+// Help implements kong.HelpProvider.
+func (*migrateCmd) Help() string {
+	return `Examples:
+
+    WFR_DATABASE_URL=postgres://wfr@db/wfr workflow-runtime migrate`
+}
+
 func (c *migrateCmd) Run(ctx context.Context) error {
 	cfg := config.Default()
 	cfg.DatabaseURL, cfg.LogLevel, cfg.LogFormat = c.DatabaseURL, c.LogLevel, c.LogFormat
@@ -83,7 +98,21 @@ type benchCmd struct {
 	loadtest.Command `embed:""`
 }
 
+// Help implements kong.HelpProvider.
+func (*benchCmd) Help() string {
+	return `Examples:
+
+    workflow-runtime bench trigger --help`
+}
+
 type versionCmd struct{}
+
+// Help implements kong.HelpProvider.
+func (versionCmd) Help() string {
+	return `Examples:
+
+    workflow-runtime version`
+}
 
 func (versionCmd) Run() error {
 	_, err := fmt.Println(app.Version)

@@ -48,6 +48,7 @@ func TestBinary(t *testing.T) {
 		"ConfigDocs":                          testConfigDocs,
 		"OperatorCommands":                    testOperatorCommands,
 		"ShellCompletion":                     testShellCompletion,
+		"HelpHasExamples":                     testHelpHasExamples,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
