@@ -67,6 +67,11 @@ func (c *DeployCmd) Run(ctx context.Context, env *Env) error {
 		req := proto.CloneOf(d.request)
 		req.ValidateOnly = true
 		res, err := client.DeployWorkflow(ctx, req)
+		if err == nil && res.GetCreated() && res.GetDeployment().GetId() != "" {
+			// A service older than validate_only ignores it (an unknown field) and deploys.
+			err = fmt.Errorf("the service does not know validate_only (it is older than this command line) and deployed %s as %s", d.request.GetDefinition().GetId(), res.GetDeployment().GetId())
+			res = nil
+		}
 		results[i] = deployResult{doc: d, res: res, err: err}
 		failed = failed || err != nil
 		if ctx.Err() != nil {

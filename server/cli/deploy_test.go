@@ -1,7 +1,10 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -11,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1/workflowruntimev1connect"
 	"github.com/workflow-runtime/workflow-runtime/server/cli"
 )
 
@@ -218,4 +222,29 @@ func TestDeployRefusals(t *testing.T) {
 		is.Equal(r.code, cli.ExitConflict) // already_exists, found by the dry run
 		is.True(strings.Contains(r.stderr, "path-thief"))
 	})
+}
+
+// oldService answers DeployWorkflow as a service older than validate_only does: it does not
+// know the field and deploys.
+type oldService struct {
+	workflowruntimev1connect.UnimplementedWorkflowRuntimeServiceHandler
+}
+
+func (oldService) DeployWorkflow(_ context.Context, req *v1.DeployWorkflowRequest) (*v1.DeployWorkflowResponse, error) {
+	return &v1.DeployWorkflowResponse{Created: true, Deployment: &v1.Deployment{Id: "0190b6a3-7c2e-7d4f-9a1b-2c3d4e5f6a7b", WorkflowId: req.GetDefinition().GetId()}}, nil
+}
+
+// TestDeployRefusesAServiceThatIgnoresValidateOnly: the check finds out that the service
+// deployed instead of checking, says so, and deploys nothing more.
+func TestDeployRefusesAServiceThatIgnoresValidateOnly(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	mux := http.NewServeMux()
+	mux.Handle(workflowruntimev1connect.NewWorkflowRuntimeServiceHandler(oldService{}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	file := writeFile(t, t.TempDir(), "a.yaml", "definition: {id: old-service, nodes: [{id: a, type: noop}]}\n")
+	r := cmd(t, "deploy", "-f", file, "--dry-run", "--addr", srv.URL, "--protocol", "connect")
+	is.Equal(r.code, cli.ExitError)
+	is.True(strings.Contains(r.stderr, "does not know validate_only"))
 }
