@@ -36,14 +36,16 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/store"
 	"github.com/workflow-runtime/workflow-runtime/server/store/storetest"
 	"github.com/workflow-runtime/workflow-runtime/server/waitlist"
+	"github.com/workflow-runtime/workflow-runtime/server/watch"
 )
 
 // testBundle is the whole API stack on a real listener: store, domain services, the worker with
 // the embedded engine and in-process backends, the handler and the HTTP server.
 type testBundle struct {
-	url   string
-	http1 *http.Client // HTTP/1.1: Connect and gRPC-Web
-	h2c   *http.Client // cleartext HTTP/2 with prior knowledge: gRPC
+	url     string
+	http1   *http.Client // HTTP/1.1: Connect and gRPC-Web
+	h2c     *http.Client // cleartext HTTP/2 with prior knowledge: gRPC
+	watches *watch.Hub
 }
 
 // backend opens a fresh, migrated store for one test.
@@ -58,6 +60,12 @@ var (
 )
 
 func setup(t *testing.T, be backend) *testBundle {
+	t.Helper()
+	return setupWith(t, be, nil)
+}
+
+// setupWith is setup with the server's configuration changed by edit (nil: none).
+func setupWith(t *testing.T, be backend, edit func(*config.Config)) *testBundle {
 	t.Helper()
 	db := be.open(t) // closed last: its cleanup was registered first
 	logger := slog.New(slog.DiscardHandler)
@@ -78,17 +86,22 @@ func setup(t *testing.T, be backend) *testBundle {
 
 	checker := health.NewChecker(health.Options{Version: "test"})
 	checker.Register("database", db.Ping)
+	watches := watch.New(db, notifier, watch.Config{Logger: logger})
 	handler := api.NewHandler(api.Deps{
 		Deployments: deployments.NewService(db, deployments.ServiceConfig{KnownNodeTypes: engine.NodeTypes()}),
 		Executions:  execution.NewService(db, q, notifier, execution.ServiceConfig{Logger: logger}),
 		Health:      checker,
 		Monitoring:  monitoring.NewService(db, monitoring.ServiceConfig{Logger: logger}),
+		Watches:     watches,
 		Logger:      logger,
 	})
 
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.ShutdownGrace = 5 * time.Second
+	if edit != nil {
+		edit(&cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -96,14 +109,15 @@ func setup(t *testing.T, be backend) *testBundle {
 	if err := srv.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = srv.Stop(context.Background()) }) // first to run: no request outlives the store
+	t.Cleanup(func() { _ = srv.Stop(context.Background()) }) // no request outlives the store
+	t.Cleanup(watches.Stop)                                  // first to run: streams end, so Stop need not wait
 
 	h1 := &http.Transport{}
 	h2 := &http.Transport{Protocols: new(http.Protocols)}
 	h2.Protocols.SetUnencryptedHTTP2(true)
 	t.Cleanup(h1.CloseIdleConnections)
 	t.Cleanup(h2.CloseIdleConnections)
-	return &testBundle{url: srv.URL(), http1: &http.Client{Transport: h1}, h2c: &http.Client{Transport: h2}}
+	return &testBundle{url: srv.URL(), http1: &http.Client{Transport: h1}, h2c: &http.Client{Transport: h2}, watches: watches}
 }
 
 type client = workflowruntimev1connect.WorkflowRuntimeServiceClient

@@ -22,9 +22,10 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/health"
 	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
+	"github.com/workflow-runtime/workflow-runtime/server/watch"
 )
 
-// HealthChecker reports the service's dependencies (server/health.Checker).
+// HealthChecker reports the service's dependencies and live instances (server/health.Checker).
 type HealthChecker interface {
 	Check(ctx context.Context) health.Report
 }
@@ -42,8 +43,9 @@ type Deps struct {
 	// GetJitterDistribution and GetLoadDistribution. Optional: without it they answer
 	// unimplemented.
 	Monitoring *monitoring.Service
-	// Instance is this process, listed by GetSystemHealth. Optional.
-	Instance *Instance
+	// Watches streams execution changes (WatchExecutions). Optional: without it
+	// WatchExecutions answers unimplemented.
+	Watches *watch.Hub
 	// Logger receives internal errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -58,7 +60,7 @@ type Handler struct {
 	health      HealthChecker
 	scheduling  *scheduler.Service
 	monitoring  *monitoring.Service
-	self        *v1.RoleInstance
+	watches     *watch.Hub
 	logger      *slog.Logger
 }
 
@@ -70,14 +72,10 @@ func NewHandler(deps Deps) *Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	h := &Handler{
+	return &Handler{
 		deployments: deps.Deployments, executions: deps.Executions, health: deps.Health,
-		scheduling: deps.Scheduling, monitoring: deps.Monitoring, logger: logger,
+		scheduling: deps.Scheduling, monitoring: deps.Monitoring, watches: deps.Watches, logger: logger,
 	}
-	if i := deps.Instance; i != nil {
-		h.self = &v1.RoleInstance{Id: i.ID, Role: i.Role, Version: i.Version, StartTime: timestamppb.New(i.Started)}
-	}
-	return h
 }
 
 // DeployWorkflow implements WorkflowRuntimeService.
@@ -170,7 +168,8 @@ func (h *Handler) ListDeployments(ctx context.Context, req *v1.ListDeploymentsRe
 	return resp, nil
 }
 
-// GetSystemHealth implements WorkflowRuntimeService with the same checks as /health.
+// GetSystemHealth implements WorkflowRuntimeService with the same checks as /health, and the
+// same live instances (the instance registry), by role then id.
 func (h *Handler) GetSystemHealth(ctx context.Context, _ *v1.GetSystemHealthRequest) (*v1.GetSystemHealthResponse, error) {
 	r := h.health.Check(ctx)
 	resp := &v1.GetSystemHealthResponse{
@@ -187,8 +186,10 @@ func (h *Handler) GetSystemHealth(ctx context.Context, _ *v1.GetSystemHealthRequ
 			Error:   dep.Error,
 		})
 	}
-	if h.self != nil {
-		resp.Instances = []*v1.RoleInstance{h.self}
+	for _, role := range slices.Sorted(maps.Keys(r.Instances)) {
+		for _, in := range r.Instances[role] {
+			resp.Instances = append(resp.Instances, roleInstanceToProto(in))
+		}
 	}
 	return resp, nil
 }

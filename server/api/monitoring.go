@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -15,14 +16,21 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
+	"github.com/workflow-runtime/workflow-runtime/server/registry"
 )
 
-// Instance describes this process for GetSystemHealth's instances.
-type Instance struct {
-	ID      string
-	Role    string
-	Version string
-	Started time.Time
+// roleInstanceToProto is a live instance of the registry in GetSystemHealth's terms.
+func roleInstanceToProto(in registry.Instance) *v1.RoleInstance {
+	return &v1.RoleInstance{
+		Id:            in.ID,
+		Role:          in.Role,
+		Version:       in.Version,
+		StartTime:     timestamppb.New(in.Started),
+		Address:       in.Address,
+		LastHeartbeat: timestamppb.New(in.Heartbeat),
+		SlotsInUse:    int32(min(in.SlotsInUse, math.MaxInt32)),   //nolint:gosec // bounded above
+		SlotCapacity:  int32(min(in.SlotCapacity, math.MaxInt32)), //nolint:gosec // bounded above
+	}
 }
 
 // errNoMonitoring answers the monitoring RPCs of a Handler built without Deps.Monitoring.

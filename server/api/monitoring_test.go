@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"github.com/matryer/is"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/health"
 	"github.com/workflow-runtime/workflow-runtime/server/httpserver"
 	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
+	"github.com/workflow-runtime/workflow-runtime/server/registry"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
@@ -60,11 +62,15 @@ func monitoringSetup(t *testing.T, open func(testing.TB) *store.DB) *monitoringB
 	logger := slog.New(slog.DiscardHandler)
 	checker := health.NewChecker(health.Options{Version: "test"})
 	checker.Register("database", db.Ping)
+	checker.SetRegistry(registry.New(nil, registry.Config{
+		Self:  registry.Instance{ID: "test-1", Role: "all", Version: "test", Address: "127.0.0.1:8080", Started: monitoringNow},
+		Slots: func() (int, int) { return 3, 128 },
+		Now:   func() time.Time { return monitoringNow.Add(time.Minute) },
+	}))
 	handler := api.NewHandler(api.Deps{
 		Deployments: deployments.NewService(db, deployments.ServiceConfig{}),
 		Health:      checker,
 		Monitoring:  monitoring.NewService(db, monitoring.ServiceConfig{Now: func() time.Time { return monitoringNow }, Logger: logger}),
-		Instance:    &api.Instance{ID: "test-1", Role: "all", Version: "test", Started: monitoringNow},
 		Logger:      logger,
 	})
 	cfg := config.Default()
@@ -283,7 +289,15 @@ func TestGetSystemHealthListsThisInstance(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(resp.GetStatus(), "healthy")
 		is.Equal(len(resp.GetInstances()), 1)
-		is.Equal(resp.GetInstances()[0].GetId(), "test-1")
-		is.Equal(resp.GetInstances()[0].GetRole(), "all")
+		is.True(proto.Equal(resp.GetInstances()[0], &v1.RoleInstance{
+			Id:            "test-1",
+			Role:          "all",
+			Version:       "test",
+			StartTime:     timestamppb.New(monitoringNow),
+			Address:       "127.0.0.1:8080",
+			LastHeartbeat: timestamppb.New(monitoringNow.Add(time.Minute)),
+			SlotsInUse:    3,
+			SlotCapacity:  128,
+		})) // the embedded registry: this process alone
 	})
 }

@@ -5,9 +5,11 @@
 //
 // Roles (DESIGN.md, "One binary, four roles"): all and api serve WorkflowRuntimeService; all
 // and worker run the execution worker and the sweeper; engine serves WorkflowEngineService. With
-// WFR_REDIS_URL the lock, queue, waitlist and notifications are Redis; without it they are in
-// process (role all only). All and scheduler run the scheduler (server/scheduler), after the
-// workers and before the HTTP server.
+// WFR_REDIS_URL the lock, queue, waitlist, notifications and the instance registry are Redis;
+// without it they are in process (role all only; the registry then lists this process alone).
+// All and scheduler run the scheduler (server/scheduler), after the workers and before the HTTP
+// server. Every role registers in the instance registry before its workers start and
+// deregisters after they stopped (registry.go).
 package app
 
 import (
@@ -36,8 +38,10 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/health"
 	"github.com/workflow-runtime/workflow-runtime/server/httpserver"
 	"github.com/workflow-runtime/workflow-runtime/server/pagetoken"
+	"github.com/workflow-runtime/workflow-runtime/server/registry"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
+	"github.com/workflow-runtime/workflow-runtime/server/watch"
 	"github.com/workflow-runtime/workflow-runtime/server/webhook"
 )
 
@@ -102,7 +106,9 @@ type App struct {
 	redis      *redis.Client
 	backends   *backends
 	executions *execution.Service
+	watches    *watch.Hub // api roles: the WatchExecutions streams
 	workers    []lifecycle
+	registry   *registry.Registry // this process in the instance registry
 	server     *httpserver.Server
 	profiler   *profiler     // WFR_PPROF_ADDR
 	tokens     *auth.Tokens  // WFR_AUTH_TOKENS_FILE; nil when authentication is off
@@ -169,6 +175,15 @@ func (a *App) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if a.cfg.RedisURL != "" {
+			if err := a.openRedis(ctx, false); err != nil {
+				return err
+			}
+		}
+		a.newRegistry(registry.NewID(), nil)
+		if err := a.startRegistry(ctx); err != nil {
+			return err
+		}
 		return a.startServer(ctx, nil, httpserver.Service{
 			Name: workflowenginev1connect.WorkflowEngineServiceName,
 			Handler: func(opts ...connect.HandlerOption) (string, http.Handler) {
@@ -192,23 +207,9 @@ func (a *App) Start(ctx context.Context) error {
 	a.checker.Register("database", db.Ping)
 
 	if a.cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(a.cfg.RedisURL)
-		if err != nil {
-			return fmt.Errorf("WFR_REDIS_URL: %w", err)
-		}
-		if opts.TLSConfig != nil { // rediss://
-			if opts.TLSConfig.RootCAs, err = a.rootCAs(); err != nil {
-				return err
-			}
-		}
-		a.redis = redis.NewClient(opts)
-		if err := a.instrumentRedis(); err != nil {
+		if err := a.openRedis(ctx, true); err != nil {
 			return err
 		}
-		if err := a.redis.Ping(ctx).Err(); err != nil {
-			return fmt.Errorf("connect to redis: %w", err)
-		}
-		a.registerCheck("redis", func(ctx context.Context) error { return a.redis.Ping(ctx).Err() })
 	}
 	a.backends = newBackends(a.redis, a.logger)
 	if err := a.observeQueue(); err != nil {
@@ -224,28 +225,41 @@ func (a *App) Start(ctx context.Context) error {
 		MaxTriggerDataBytes: a.cfg.MaxTriggerDataBytes,
 	})
 	a.executions = executions
-	mon := newMonitoring(db, string(role), Version, a.logger, a.janitorMetrics, a.pageTokens())
+	mon := newMonitoring(db, a.logger, a.janitorMetrics, a.pageTokens())
 
-	if role == config.RoleAll || role == config.RoleWorker {
+	// The instance id is the worker's queue consumer, so the registry says which consumers
+	// belong to live workers.
+	instanceID := registry.NewID()
+	if roleRunsWorker(role) {
+		worker := execution.NewWorker(db, a.backends.queue, a.backends.locker, eng, a.backends.waitlist, a.backends.notifier, execution.WorkerConfig{
+			Concurrency:      a.cfg.WorkerConcurrency,
+			MaxShare:         a.cfg.WorkerMaxShare,
+			MaxProcessDeaths: int32(a.cfg.MaxProcessDeaths), //nolint:gosec // at most 1000 (config.Validate)
+			LockTTL:          a.cfg.LockTTL,
+			Consumer:         instanceID,
+			Logger:           a.logger,
+
+			TracerProvider: a.tracerProvider(),
+			Metrics:        a.obs.provider.Metrics(),
+			Ledger:         scheduler.NewSkipLedger(db),
+			ShutdownGrace:  a.cfg.ShutdownGrace,
+			EngineProbe:    a.engineProbe,
+			// Take work only while storage, the queue and the engine answer.
+			Readiness: a.checker.DependenciesReady,
+		})
+		a.newRegistry(instanceID, worker.Slots)
 		// The queue's mover delivers delayed messages (retries, requeues); workers run it.
 		a.workers = append(a.workers,
 			a.backends.queue,
-			execution.NewWorker(db, a.backends.queue, a.backends.locker, eng, a.backends.waitlist, a.backends.notifier, execution.WorkerConfig{
-				Concurrency:      a.cfg.WorkerConcurrency,
-				MaxShare:         a.cfg.WorkerMaxShare,
-				MaxProcessDeaths: int32(a.cfg.MaxProcessDeaths), //nolint:gosec // at most 1000 (config.Validate)
-				LockTTL:          a.cfg.LockTTL,
-				Logger:           a.logger,
-
-				TracerProvider: a.tracerProvider(),
-				Metrics:        a.obs.provider.Metrics(),
-				Ledger:         scheduler.NewSkipLedger(db),
-				ShutdownGrace:  a.cfg.ShutdownGrace,
-				EngineProbe:    a.engineProbe,
-			}),
+			worker,
 			execution.NewSweeper(db, a.backends.queue, a.sweeperConfig()),
 			mon.janitor,
 		)
+	} else {
+		a.newRegistry(instanceID, nil)
+	}
+	if err := a.startRegistry(ctx); err != nil {
+		return err
 	}
 	for i, w := range a.workers {
 		if err := w.Start(ctx); err != nil {
@@ -290,12 +304,13 @@ func (a *App) Start(ctx context.Context) error {
 				})))
 			}
 		}
+		a.watches = watch.New(db, a.backends.notifier, watch.Config{Logger: a.logger})
 		svc = api.NewHandler(api.Deps{
 			Deployments: deployments.NewService(db, deploymentsCfg),
 			Executions:  executions,
 			Scheduling:  scheduling,
 			Monitoring:  mon.service,
-			Instance:    &mon.instance,
+			Watches:     a.watches,
 			Health:      a.checker,
 			Logger:      a.logger,
 		})
@@ -363,7 +378,9 @@ func (a *App) startServer(ctx context.Context, svc workflowruntimev1connect.Work
 		a.server = nil
 		return fmt.Errorf("start http server: %w", err)
 	}
-	a.logger.Info("workflow-runtime ready", "role", string(a.cfg.Role), "addr", a.server.Addr())
+	a.publishAddress(ctx)
+	a.logger.Info("workflow-runtime ready", "role", string(a.cfg.Role), "addr", a.server.Addr(),
+		"instance_id", a.registry.Self().ID, "advertise_addr", a.registry.Self().Address)
 	return nil
 }
 
@@ -406,6 +423,11 @@ func (a *App) Stop(ctx context.Context) error {
 		// side, each within cfg.ShutdownGrace: the worker takes no more work, lets running
 		// executions finish and hands back only those still running when the grace ends.
 		a.checker.SetReady(false)
+		if a.watches != nil {
+			// Streams would hold the server's shutdown for its whole grace: they end now, and
+			// their callers watch again on another replica.
+			a.watches.Stop()
+		}
 		var draining sync.WaitGroup
 		for _, w := range a.workers {
 			if ew, ok := w.(*execution.Worker); ok {
@@ -432,6 +454,9 @@ func (a *App) Stop(ctx context.Context) error {
 			}
 			cancel()
 		}
+		// Deregistered once its work is settled and before Redis closes: a draining instance
+		// is still at work.
+		a.stopRegistry()
 		if a.profiler != nil {
 			a.profiler.Stop()
 		}
@@ -467,9 +492,13 @@ const flushTimeout = 2 * time.Second
 //	scheduler  database, redis (fire locks)           workflow_engine
 //	worker     database, redis (queue), engine        -
 //	all        database, redis, engine                -
+//	engine     -                                      redis (instance registry)
 //
 // The api role records triggers with Redis down (the row is the truth; the executions go on
-// the queue when it answers), so it stays ready and keeps taking them.
+// the queue when it answers), so it stays ready and keeps taking them. A worker (roles worker
+// and all) asks the same required checks before it takes work (execution.WorkerConfig
+// Readiness): while one does not answer, it takes nothing from the queue, and it resumes by
+// itself when they answer again.
 
 // registerCheck registers a dependency check, required for readiness when the role needs the
 // dependency to do its job.
@@ -480,6 +509,8 @@ func (a *App) registerCheck(name string, fn health.CheckFunc) {
 		required = name == "database"
 	case config.RoleScheduler:
 		required = name != "workflow_engine"
+	case config.RoleEngine:
+		required = false
 	}
 	if required {
 		a.checker.Register(name, fn)
@@ -490,9 +521,13 @@ func (a *App) registerCheck(name string, fn health.CheckFunc) {
 
 // sweeperConfig: sweep every due execution at once when the queue says Redis is back (its
 // messages may be lost), and at start-up in the embedded mode, where this process is the only
-// worker, so every execution left PENDING or RUNNING is orphaned.
+// worker, so every execution left PENDING or RUNNING is orphaned. With Redis, prune the queue
+// consumers of workers the instance registry no longer lists.
 func (a *App) sweeperConfig() execution.SweeperConfig {
-	cfg := execution.SweeperConfig{Logger: a.logger, RecoverAtStart: a.redis == nil}
+	cfg := execution.SweeperConfig{Logger: a.logger, RecoverAtStart: a.redis == nil, Notifier: a.backends.notifier}
+	if a.redis != nil {
+		cfg.LiveConsumers = a.registry.LiveIDs
+	}
 	if r, ok := a.backends.queue.(interface{ Recovered() <-chan time.Time }); ok {
 		cfg.Wake = r.Recovered()
 	}
@@ -500,7 +535,7 @@ func (a *App) sweeperConfig() execution.SweeperConfig {
 }
 
 // Readiness says whether this process can do its role's job (see registerCheck): nil when it
-// can. A worker can ask it before it takes work.
+// can; what /readyz answers.
 func (a *App) Readiness(ctx context.Context) error { return a.checker.Readiness(ctx) }
 
 // Addr is the HTTP server's bound address once started ("" before).

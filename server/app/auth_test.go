@@ -108,9 +108,9 @@ func (m messages) next(t *testing.T, want string) {
 	}
 }
 
-// callAs calls procedure with an empty request message and token ("" for none) and returns the
-// call's code (0 for OK).
-func callAs(t *testing.T, baseURL, procedure, token string, grpc bool) connect.Code {
+// callAs calls procedure (a server stream when streaming) with an empty request message and
+// token ("" for none) and returns the call's code (0 for OK).
+func callAs(t *testing.T, baseURL, procedure, token string, grpc, streaming bool) connect.Code {
 	t.Helper()
 	var opts []connect.ClientOption
 	if grpc {
@@ -123,7 +123,18 @@ func callAs(t *testing.T, baseURL, procedure, token string, grpc bool) connect.C
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	_, err := client.CallUnary(ctx, req)
+	var err error
+	if streaming {
+		var stream *connect.ServerStreamForClient[emptypb.Empty]
+		if stream, err = client.CallServerStream(ctx, req); err == nil {
+			for stream.Receive() {
+			}
+			err = stream.Err()
+			_ = stream.Close()
+		}
+	} else {
+		_, err = client.CallUnary(ctx, req)
+	}
 	if err == nil {
 		return 0
 	}
@@ -134,10 +145,17 @@ func callAs(t *testing.T, baseURL, procedure, token string, grpc bool) connect.C
 	return cerr.Code()
 }
 
-func procedures(sd protoreflect.ServiceDescriptor) []string {
-	var out []string
+// procedure is one method of a service: its path and whether the server streams its answer.
+type procedure struct {
+	path      string
+	streaming bool
+}
+
+func procedures(sd protoreflect.ServiceDescriptor) []procedure {
+	var out []procedure
 	for i := range sd.Methods().Len() {
-		out = append(out, fmt.Sprintf("/%s/%s", sd.FullName(), sd.Methods().Get(i).Name()))
+		m := sd.Methods().Get(i)
+		out = append(out, procedure{fmt.Sprintf("/%s/%s", sd.FullName(), m.Name()), m.IsStreamingServer()})
 	}
 	return out
 }
@@ -159,7 +177,8 @@ func TestEveryRPCNeedsItsScope(t *testing.T) {
 	}
 	checked := 0
 	for _, svc := range services {
-		for _, proc := range procedures(svc.sd) {
+		for _, p := range procedures(svc.sd) {
+			proc := p.path
 			need := auth.ScopeOf(proc)
 			if need == auth.ScopeAdmin {
 				t.Errorf("%s has no entry in the scope table (it would need admin)", proc)
@@ -172,11 +191,11 @@ func TestEveryRPCNeedsItsScope(t *testing.T) {
 				name := fmt.Sprintf("%s grpc=%v", proc, grpc)
 				t.Run(name, func(t *testing.T) {
 					is := is.New(t)
-					is.Equal(callAs(t, svc.url, proc, "", grpc), connect.CodeUnauthenticated)                      // no token
-					is.Equal(callAs(t, svc.url, proc, "none-of-it-0123456789", grpc), connect.CodeUnauthenticated) // unknown token
-					is.Equal(callAs(t, svc.url, proc, scopeTokens[other], grpc), connect.CodePermissionDenied)     // another scope
+					is.Equal(callAs(t, svc.url, proc, "", grpc, p.streaming), connect.CodeUnauthenticated)                      // no token
+					is.Equal(callAs(t, svc.url, proc, "none-of-it-0123456789", grpc, p.streaming), connect.CodeUnauthenticated) // unknown token
+					is.Equal(callAs(t, svc.url, proc, scopeTokens[other], grpc, p.streaming), connect.CodePermissionDenied)     // another scope
 					for _, tok := range []string{scopeTokens[need], scopeTokens[auth.ScopeAdmin]} {
-						code := callAs(t, svc.url, proc, tok, grpc)
+						code := callAs(t, svc.url, proc, tok, grpc, p.streaming)
 						is.True(code != connect.CodeUnauthenticated && code != connect.CodePermissionDenied) // let through
 					}
 				})
@@ -280,18 +299,18 @@ func TestTokensReloadOnSIGHUP(t *testing.T) {
 	base := "http://" + a.Addr()
 	const list = "/workflowruntime.v1.WorkflowRuntimeService/ListDeployments"
 	const fresh = "fresh-reader-0123456789"
-	is.Equal(callAs(t, base, list, fresh, false), connect.CodeUnauthenticated) // not issued yet
+	is.Equal(callAs(t, base, list, fresh, false, false), connect.CodeUnauthenticated) // not issued yet
 
 	is.NoErr(os.WriteFile(path, []byte("fresh read "+fresh+"\n"), 0o600))
 	is.NoErr(syscall.Kill(os.Getpid(), syscall.SIGHUP))
 	log.next(t, "bearer tokens reloaded")
-	is.Equal(callAs(t, base, list, fresh, false), connect.Code(0))                                   // the new token works
-	is.Equal(callAs(t, base, list, scopeTokens[auth.ScopeRead], false), connect.CodeUnauthenticated) // the old one is gone
+	is.Equal(callAs(t, base, list, fresh, false, false), connect.Code(0))                                   // the new token works
+	is.Equal(callAs(t, base, list, scopeTokens[auth.ScopeRead], false, false), connect.CodeUnauthenticated) // the old one is gone
 
 	is.NoErr(os.WriteFile(path, []byte("broken line\n"), 0o600))
 	is.NoErr(syscall.Kill(os.Getpid(), syscall.SIGHUP))
 	log.next(t, "tokens not reloaded; the previous ones stay in force")
-	is.Equal(callAs(t, base, list, fresh, false), connect.Code(0)) // still in force
+	is.Equal(callAs(t, base, list, fresh, false, false), connect.Code(0)) // still in force
 }
 
 // TestTriggerRateLimitPerToken: each token has its own bucket; past it TriggerWorkflow answers

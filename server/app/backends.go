@@ -12,6 +12,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/notify"
 	"github.com/workflow-runtime/workflow-runtime/server/queue"
 	"github.com/workflow-runtime/workflow-runtime/server/waitlist"
+	"github.com/workflow-runtime/workflow-runtime/server/watch"
 )
 
 // backends are the coordination parts: Redis when a client is given, in process otherwise.
@@ -19,7 +20,13 @@ type backends struct {
 	locker   execution.Locker
 	queue    queueService
 	waitlist execution.Waitlist
-	notifier execution.Notifier
+	notifier notifier
+}
+
+// notifier carries cancellations and changes to the workers and to the watches.
+type notifier interface {
+	execution.Notifier
+	watch.Subscriber
 }
 
 // queueService is the queue with its lifecycle (the mover of delayed messages).

@@ -3,12 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
-	"os"
-	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/workflow-runtime/workflow-runtime/server/api"
 	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
 	"github.com/workflow-runtime/workflow-runtime/server/pagetoken"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
@@ -21,8 +16,6 @@ type monitoringParts struct {
 	service *monitoring.Service
 	// janitor deletes expired executions and fire ledger rows; a lifecycle (Start/Stop).
 	janitor *monitoring.Janitor
-	// instance is this process, listed by GetSystemHealth.
-	instance api.Instance
 }
 
 // newMonitoring builds the monitoring parts over db with their defaults: history pages of 50
@@ -30,17 +23,10 @@ type monitoringParts struct {
 // executions per deployment (per-deployment overrides: deployment_config retention_age and
 // retention_keep_last), 500 rows per DELETE. onPass, when not nil, receives each janitor pass's
 // counts (metrics).
-func newMonitoring(db *store.DB, role, version string, logger *slog.Logger, onPass func(monitoring.JanitorResult), tokens *pagetoken.Codec) *monitoringParts {
-	host, _ := os.Hostname()
+func newMonitoring(db *store.DB, logger *slog.Logger, onPass func(monitoring.JanitorResult), tokens *pagetoken.Codec) *monitoringParts {
 	return &monitoringParts{
 		service: monitoring.NewService(db, monitoring.ServiceConfig{Logger: logger, PageTokens: tokens}),
 		janitor: monitoring.NewJanitor(db, monitoring.JanitorConfig{Logger: logger, OnPass: onPass}),
-		instance: api.Instance{
-			ID:      host + "/" + uuid.NewString()[:8],
-			Role:    role,
-			Version: version,
-			Started: time.Now(),
-		},
 	}
 }
 

@@ -164,6 +164,7 @@ func TestRolesAPIWorkerEngine(t *testing.T) {
 
 	engineCfg := config.Default()
 	engineCfg.Role = config.RoleEngine
+	engineCfg.RedisURL = redisURL // to register
 	eng := startConfig(t, engineCfg)
 
 	workerCfg := cfg
@@ -190,6 +191,23 @@ func TestRolesAPIWorkerEngine(t *testing.T) {
 	is.Equal(connect.CodeOf(err), connect.CodeUnimplemented)
 
 	client := workflowruntimev1connect.NewWorkflowRuntimeServiceClient(h2cClient(), "http://"+api.Addr())
+	// Every role is listed, where it serves, the worker with its slots.
+	sys, err := client.GetSystemHealth(t.Context(), &workflowruntimev1.GetSystemHealthRequest{})
+	is.NoErr(err)
+	listed := map[string]*workflowruntimev1.RoleInstance{}
+	for _, in := range sys.GetInstances() {
+		listed[in.GetRole()] = in
+	}
+	is.Equal(len(sys.GetInstances()), 3) // api, engine, worker
+	is.Equal(listed["api"].GetAddress(), api.Addr())
+	is.Equal(listed["engine"].GetAddress(), eng.Addr())
+	is.Equal(listed["worker"].GetAddress(), worker.Addr())
+	is.Equal(listed["worker"].GetSlotCapacity(), int32(128))
+	is.Equal(listed["api"].GetSlotCapacity(), int32(0))
+	is.True(listed["worker"].GetLastHeartbeat().IsValid())
+	is.Equal(report.Instances["worker"][0].ID, listed["worker"].GetId()) // /health lists the same
+	is.Equal(len(report.Instances["engine"]), 1)
+
 	_, err = client.DeployWorkflow(t.Context(), &workflowruntimev1.DeployWorkflowRequest{
 		Definition: &workflowruntimev1.WorkflowDefinition{
 			Id: "roles", Name: "roles", Nodes: []*workflowruntimev1.Node{{Id: "a", Type: "noop"}},
@@ -216,8 +234,45 @@ func TestRolesAPIWorkerEngine(t *testing.T) {
 	}
 	is.Equal(status, workflowruntimev1.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED) // run by the worker on the remote engine
 
-	// The engine going away is seen by the worker's health.
+	// The engine going away is seen by the worker's health, and it leaves the registry at once.
 	is.NoErr(eng.Stop(context.Background()))
 	report = getHealth(t, "http://"+worker.Addr())
 	is.True(report.Dependencies["workflow_engine"].Status != health.StatusHealthy)
+	is.Equal(len(report.Instances["engine"]), 0)
+	is.Equal(len(report.Instances["worker"]), 1)
+}
+
+// TestEngineRegistersWithoutRedisAnswering: the engine role needs Redis only to register, so it
+// starts and stays ready without it; /health then lists it alone and says why.
+func TestEngineRegistersWithoutRedisAnswering(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	cfg := config.Default()
+	cfg.Role = config.RoleEngine
+	cfg.RedisURL = "redis://127.0.0.1:1/0" // nothing listens on port 1
+	cfg.AdvertiseAddr = "engine-0.wfr.svc:9000"
+	eng := startConfig(t, cfg)
+	is.Equal(statusOf(t, "http://"+eng.Addr()+"/readyz"), http.StatusOK) // Redis is not required
+	report := getHealth(t, "http://"+eng.Addr())
+	is.True(report.Dependencies["redis"].Optional)
+	is.True(report.InstancesError != "")
+	is.Equal(len(report.Instances["engine"]), 1)
+	is.Equal(report.Instances["engine"][0].Address, "engine-0.wfr.svc:9000") // WFR_ADVERTISE_ADDR
+}
+
+// TestEmbeddedListsItself: without Redis the registry is this process alone, at the address it
+// listens on, with its worker's slots.
+func TestEmbeddedListsItself(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	a := start(t, config.RoleAll)
+	is.NoErr(a.Readiness(t.Context()))
+	report := getHealth(t, "http://"+a.Addr())
+	is.Equal(report.InstancesError, "")
+	is.Equal(len(report.Instances), 1)
+	self := report.Instances["all"]
+	is.Equal(len(self), 1)
+	is.Equal(self[0].Address, a.Addr()) // the bound port, not :0
+	is.Equal(self[0].SlotCapacity, 128)
+	is.Equal(self[0].Version, app.Version)
 }

@@ -19,8 +19,8 @@
 //
 // # Scopes
 //
-// read (dashboards: every Get and List), trigger (gateways: TriggerWorkflow), deploy (Deploy,
-// Update, Delete, Backfill, Cancel), engine (a worker calling a remote engine), admin (all of
+// read (dashboards: every Get, List and Watch), trigger (gateways: TriggerWorkflow), deploy
+// (Deploy, Update, Delete, Backfill, Cancel), engine (a worker calling a remote engine), admin (all of
 // them, and the profiler). A token has the scopes it lists, and admin has every scope; a
 // deploy token that should also read says `deploy,read`. The scope of every procedure is
 // declared in one table (procedureScopes); a procedure missing from it needs admin.

@@ -29,6 +29,7 @@ var procedureScopes = map[string]Scope{
 	rt.WorkflowRuntimeServiceGetJitterDistributionProcedure: ScopeRead,
 	rt.WorkflowRuntimeServiceGetLoadDistributionProcedure:   ScopeRead,
 	rt.WorkflowRuntimeServiceListFiresProcedure:             ScopeRead,
+	rt.WorkflowRuntimeServiceWatchExecutionsProcedure:       ScopeRead,
 
 	rt.WorkflowRuntimeServiceTriggerWorkflowProcedure: ScopeTrigger,
 

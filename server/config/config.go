@@ -47,6 +47,18 @@ type Config struct {
 	// Addr is the host:port the HTTP server listens on (Connect, gRPC, gRPC-Web, health).
 	// Default 127.0.0.1:8080; use :8080 to listen on every interface.
 	Addr string `env:"WFR_ADDR" default:"127.0.0.1:8080" placeholder:"HOST:PORT" help:"Listen address for Connect, gRPC, gRPC-Web and health (:8080 for every interface). Default ${default}."`
+	// AdvertiseAddr is the host:port other processes reach this one at, published in the
+	// instance registry (GetSystemHealth, /health). Default empty: the listen address, with an
+	// unspecified host (":8080", "0.0.0.0:8080") replaced by the host name; in Kubernetes set it
+	// from the pod IP ($(POD_IP):8080).
+	AdvertiseAddr string `name:"advertise-addr" env:"WFR_ADVERTISE_ADDR" placeholder:"HOST:PORT" help:"Address other processes reach this one at, published in the instance registry. Default empty: the listen address (an unspecified host replaced by the host name)."`
+	// RegistryHeartbeat is how often this process renews its entry in the instance registry
+	// (Redis). Default 5s.
+	RegistryHeartbeat time.Duration `env:"WFR_REGISTRY_HEARTBEAT" default:"5s" help:"How often this process heartbeats in the instance registry. Default ${default}."`
+	// RegistryTTL is how long an instance stays listed after its last heartbeat: a killed
+	// process drops out of the registry within it (one that stops gracefully at once). Default 0:
+	// three heartbeats; when set, it must be longer than RegistryHeartbeat.
+	RegistryTTL time.Duration `name:"registry-ttl" env:"WFR_REGISTRY_TTL" default:"0" help:"How long an instance stays listed after its last heartbeat (0: three heartbeats). Default ${default}."`
 	// DatabaseURL is postgres://… (or postgresql://…) or sqlite://path.
 	// Default sqlite://data/workflow-runtime.db.
 	DatabaseURL string `name:"database-url" env:"WFR_DATABASE_URL" default:"sqlite://data/workflow-runtime.db" placeholder:"URL" help:"postgres://user:pass@host/db or sqlite://path. Default ${default}."`
@@ -190,6 +202,15 @@ type Config struct {
 	// TriggerBurst is how many TriggerWorkflow calls a caller may make at once after being
 	// idle. Default 0: twice TriggerRate.
 	TriggerBurst int `env:"WFR_TRIGGER_BURST" default:"0" help:"TriggerWorkflow calls a caller may make at once (0: twice the rate). Default ${default}."`
+	// MaxWatches is the most WatchExecutions streams one api process serves at once; beyond it
+	// a new one answers resource_exhausted. A watch is a goroutine, a read when something it
+	// follows changes and one every 5s (its resync), no connection while it waits. 0 turns the
+	// limit off. Default 1000.
+	MaxWatches int `env:"WFR_MAX_WATCHES" default:"1000" help:"WatchExecutions streams served at once by this process (0: no limit). Default ${default}."`
+	// MaxWatchesPerCaller is the most WatchExecutions streams one caller (a token's name, or a
+	// client IP without authentication) may have open on one process, so that no caller takes
+	// every slot of MaxWatches. 0 turns the limit off. Default 100.
+	MaxWatchesPerCaller int `env:"WFR_MAX_WATCHES_PER_CALLER" default:"100" help:"WatchExecutions streams one caller may have open on this process (0: no limit). Default ${default}."`
 	// MaxTriggers is the most triggers one deployment may have. Default 20.
 	MaxTriggers int `env:"WFR_MAX_TRIGGERS" default:"20" help:"Most triggers per deployment. Default ${default}."`
 	// MinCronInterval is the shortest interval a cron trigger may fire at. Default 1s (any
@@ -266,6 +287,7 @@ func Default() Config {
 		LogMaxAgeDays:        28,
 		MigrateOnStart:       true,
 		ShutdownGrace:        30 * time.Second,
+		RegistryHeartbeat:    5 * time.Second,
 		ReadHeaderTimeout:    5 * time.Second,
 		ReadTimeout:          30 * time.Second,
 		WriteTimeout:         60 * time.Second,
@@ -278,6 +300,8 @@ func Default() Config {
 		LockTTL:              30 * time.Second,
 		Auth:                 "auto",
 		TriggerRate:          1000,
+		MaxWatches:           1000,
+		MaxWatchesPerCaller:  100,
 		MaxTriggers:          20,
 		MinCronInterval:      time.Second,
 		MaxNodeDelay:         time.Hour,
@@ -374,6 +398,19 @@ func (c Config) Validate() error {
 	}
 	if c.RedisURL == "" && (c.Role == RoleAPI || c.Role == RoleScheduler || c.Role == RoleWorker) {
 		bad("WFR_REDIS_URL", "role %s needs Redis: the in-process lock and queue reach no other process (use role all for one process)", c.Role)
+	}
+	if c.AdvertiseAddr != "" {
+		if host, port, err := net.SplitHostPort(c.AdvertiseAddr); err != nil || host == "" || port == "" {
+			bad("WFR_ADVERTISE_ADDR", "%q is not host:port with a host", c.AdvertiseAddr)
+		}
+	}
+	if c.RegistryHeartbeat < 10*time.Millisecond {
+		bad("WFR_REGISTRY_HEARTBEAT", "%s must be at least 10ms", c.RegistryHeartbeat)
+	}
+	if c.RegistryTTL < 0 {
+		bad("WFR_REGISTRY_TTL", "%s is negative", c.RegistryTTL)
+	} else if c.RegistryTTL > 0 && c.RegistryTTL <= c.RegistryHeartbeat {
+		bad("WFR_REGISTRY_TTL", "%s must be longer than WFR_REGISTRY_HEARTBEAT (%s), or 0 for three heartbeats", c.RegistryTTL, c.RegistryHeartbeat)
 	}
 	if c.PprofAddr != "" {
 		if _, port, err := net.SplitHostPort(c.PprofAddr); err != nil || port == "" {
@@ -506,6 +543,12 @@ func (c Config) Validate() error {
 	}
 	if c.TriggerBurst < 0 {
 		bad("WFR_TRIGGER_BURST", "%d is negative", c.TriggerBurst)
+	}
+	if c.MaxWatches < 0 {
+		bad("WFR_MAX_WATCHES", "%d is negative", c.MaxWatches)
+	}
+	if c.MaxWatchesPerCaller < 0 {
+		bad("WFR_MAX_WATCHES_PER_CALLER", "%d is negative", c.MaxWatchesPerCaller)
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("WFR_TLS_CERT_FILE", "WFR_TLS_CERT_FILE and WFR_TLS_KEY_FILE go together")

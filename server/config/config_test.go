@@ -44,6 +44,9 @@ func TestDefaults(t *testing.T) {
 	is.Equal(def.LogCompress, false)
 	is.True(def.MigrateOnStart)
 	is.Equal(def.ShutdownGrace, 30*time.Second)
+	is.Equal(def.AdvertiseAddr, "")
+	is.Equal(def.RegistryHeartbeat, 5*time.Second)
+	is.Equal(def.RegistryTTL, time.Duration(0))
 	is.Equal(def.ReadHeaderTimeout, 5*time.Second)
 	is.Equal(def.ReadTimeout, 30*time.Second)
 	is.Equal(def.WriteTimeout, 60*time.Second)
@@ -84,6 +87,8 @@ func TestParseEnv(t *testing.T) {
 		"WFR_MAX_TRIGGER_DATA_BYTES":  "65536",
 		"WFR_MAX_BACKFILL":            "500",
 		"WFR_MAX_BACKFILL_RANGE":      "48h",
+		"WFR_MAX_WATCHES":             "50",
+		"WFR_MAX_WATCHES_PER_CALLER":  "5",
 	}.lookup)
 	is.NoErr(err)
 	is.Equal(cfg.Role, config.RoleWorker)
@@ -112,6 +117,8 @@ func TestParseEnv(t *testing.T) {
 	is.Equal(cfg.MaxTriggerDataBytes, 65536)
 	is.Equal(cfg.MaxBackfill, 500)
 	is.Equal(cfg.MaxBackfillRange, 48*time.Hour)
+	is.Equal(cfg.MaxWatches, 50)
+	is.Equal(cfg.MaxWatchesPerCaller, 5)
 }
 
 func TestFlagsOverrideEnv(t *testing.T) {
@@ -193,6 +200,15 @@ func TestValidate(t *testing.T) {
 		{"pprof public with tokens", func(c *config.Config) { c.PprofAddr = "0.0.0.0:6060"; c.AuthTokensFile = "/etc/wfr/tokens" }, ""},
 		{"pprof loopback without auth", func(c *config.Config) { c.PprofAddr = "127.0.0.1:6060" }, ""},
 		{"addr ephemeral", func(c *config.Config) { c.Addr = "127.0.0.1:0" }, ""},
+		{"advertise addr", func(c *config.Config) { c.AdvertiseAddr = "10.0.3.7:8080" }, ""},
+		{"advertise addr name", func(c *config.Config) { c.AdvertiseAddr = "worker-0.wfr:8080" }, ""},
+		{"advertise addr without port", func(c *config.Config) { c.AdvertiseAddr = "10.0.3.7" }, "WFR_ADVERTISE_ADDR"},
+		{"advertise addr without host", func(c *config.Config) { c.AdvertiseAddr = ":8080" }, "WFR_ADVERTISE_ADDR"},
+		{"registry heartbeat too short", func(c *config.Config) { c.RegistryHeartbeat = time.Millisecond }, "WFR_REGISTRY_HEARTBEAT"},
+		{"registry ttl derived", func(c *config.Config) { c.RegistryTTL = 0 }, ""},
+		{"registry ttl", func(c *config.Config) { c.RegistryTTL = 20 * time.Second }, ""},
+		{"registry ttl not above heartbeat", func(c *config.Config) { c.RegistryTTL = 5 * time.Second }, "WFR_REGISTRY_TTL"},
+		{"registry ttl negative", func(c *config.Config) { c.RegistryTTL = -time.Second }, "WFR_REGISTRY_TTL"},
 		{"database mysql", func(c *config.Config) { c.DatabaseURL = "mysql://db/wfr" }, "WFR_DATABASE_URL"},
 		{"database no scheme", func(c *config.Config) { c.DatabaseURL = "data/wfr.db" }, "WFR_DATABASE_URL"},
 		{"database empty", func(c *config.Config) { c.DatabaseURL = "" }, "WFR_DATABASE_URL"},
@@ -242,6 +258,9 @@ func TestValidate(t *testing.T) {
 		{"max trigger data over the API's", func(c *config.Config) { c.MaxTriggerDataBytes = 1<<20 + 1 }, "WFR_MAX_TRIGGER_DATA_BYTES"},
 		{"max trigger data at the API's", func(c *config.Config) { c.MaxTriggerDataBytes = 1 << 20 }, ""},
 		{"max backfill zero", func(c *config.Config) { c.MaxBackfill = 0 }, "WFR_MAX_BACKFILL"},
+		{"max watches negative", func(c *config.Config) { c.MaxWatches = -1 }, "WFR_MAX_WATCHES"},
+		{"max watches per caller negative", func(c *config.Config) { c.MaxWatchesPerCaller = -1 }, "WFR_MAX_WATCHES_PER_CALLER"},
+		{"watches unlimited", func(c *config.Config) { c.MaxWatches, c.MaxWatchesPerCaller = 0, 0 }, ""},
 		{"max backfill over the API's", func(c *config.Config) { c.MaxBackfill = 10001 }, "WFR_MAX_BACKFILL"},
 		{"max backfill range zero", func(c *config.Config) { c.MaxBackfillRange = 0 }, "WFR_MAX_BACKFILL_RANGE"},
 		{"max backfill range over the API's", func(c *config.Config) { c.MaxBackfillRange = 745 * time.Hour }, "WFR_MAX_BACKFILL_RANGE"},

@@ -4,7 +4,9 @@
 // worker is finished by another and reaches exactly one terminal state; concurrent triggers
 // with one idempotency key make one execution; overlap policies hold as counted on the engine's
 // side; cancellation and timeouts reach a remote engine over the network; the sweeper runs an
-// execution whose message was lost.
+// execution whose message was lost; every process of a fleet restarted in turn, with SIGTERM
+// and then SIGKILL, loses and duplicates no trigger, no cron second and no run; the instance
+// registry lists every live process by role, a killed one until its TTL, a stopped one not at all.
 //
 // The package has no code of its own outside its tests; this file only documents it.
 //

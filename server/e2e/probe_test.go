@@ -13,7 +13,8 @@ import (
 // from outside the engine process.
 //
 //	/run/<key>    counts the requests in flight for key (and the most at once), holds each for
-//	              hold, answers 200 {}
+//	              hold, answers 200 {}; remembers when each Idempotency-Key header value
+//	              ("<execution id>:<attempt>", sent by every http node) arrived
 //	/block/<key>  holds the request until its context ends (the caller went away) and counts
 //	              the requests that started and those whose context ended
 type probe struct {
@@ -26,6 +27,7 @@ type probe struct {
 	total    map[string]int
 	started  map[string]int
 	ended    map[string]int
+	calls    map[string][]time.Time // by Idempotency-Key
 }
 
 func newProbe(t *testing.T, hold time.Duration) *probe {
@@ -33,7 +35,7 @@ func newProbe(t *testing.T, hold time.Duration) *probe {
 	p := &probe{
 		hold:     hold,
 		inflight: map[string]int{}, maxAtOnc: map[string]int{}, total: map[string]int{},
-		started: map[string]int{}, ended: map[string]int{},
+		started: map[string]int{}, ended: map[string]int{}, calls: map[string][]time.Time{},
 	}
 	quit := make(chan struct{})
 	mux := http.NewServeMux()
@@ -43,6 +45,9 @@ func newProbe(t *testing.T, hold time.Duration) *probe {
 		p.inflight[key]++
 		p.total[key]++
 		p.maxAtOnc[key] = max(p.maxAtOnc[key], p.inflight[key])
+		if idem := r.Header.Get("Idempotency-Key"); idem != "" {
+			p.calls[idem] = append(p.calls[idem], time.Now())
+		}
 		p.mu.Unlock()
 		select {
 		case <-time.After(p.hold):
@@ -80,6 +85,28 @@ func (p *probe) stats(key string) (maxAtOnce, total int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.maxAtOnc[key], p.total[key]
+}
+
+// engineCalls returns when each Idempotency-Key ("<execution id>:<attempt>") reached /run.
+func (p *probe) engineCalls() map[string][]time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string][]time.Time, len(p.calls))
+	for k, v := range p.calls {
+		out[k] = append([]time.Time(nil), v...)
+	}
+	return out
+}
+
+// inflightTotal is the number of /run requests in flight, all keys together.
+func (p *probe) inflightTotal() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, v := range p.inflight {
+		n += v
+	}
+	return n
 }
 
 // blocked returns, for key, the /block requests that started and those whose context ended.

@@ -42,6 +42,7 @@ func (w *Worker) admitWhileHeld(ctx context.Context, log *slog.Logger, e *Execut
 			return
 		}
 		if err == nil {
+			w.changes.add(e.DeploymentID, e.ID, StatusSkipped)
 			w.outcome(ctx, StatusSkipped, reason)
 			if w.cfg.Ledger != nil && e.TriggerType == TriggerCron {
 				if err := w.cfg.Ledger.RecordSkipped(ctx, e, reason); err != nil {
@@ -184,17 +185,13 @@ func (w *Worker) cancelOther(ctx context.Context, log *slog.Logger, e *Execution
 			keep = append(keep, id)
 			continue
 		}
-		if _, err := w.store.ExecutionCancel(ctx, id, superseded, w.cfg.Now().UTC()); err != nil {
-			log.Warn("cancel waiting execution failed", slog.String("other", id), slog.Any("error", err))
-		}
+		w.cancelWaiting(ctx, log, id, superseded)
 	}
 	front := e.ID
 	if len(keep) > 0 {
 		front = keep[0]
 		for _, id := range keep[1:] {
-			if _, err := w.store.ExecutionCancel(ctx, id, fmt.Sprintf("cancelled by execution %s (overlap policy CANCEL_OTHER)", front), w.cfg.Now().UTC()); err != nil {
-				log.Warn("cancel waiting execution failed", slog.String("other", id), slog.Any("error", err))
-			}
+			w.cancelWaiting(ctx, log, id, fmt.Sprintf("cancelled by execution %s (overlap policy CANCEL_OTHER)", front))
 		}
 	}
 	if _, err := w.waitlist.Push(ctx, e.WorkflowID, front, 0, true); err != nil {
@@ -218,10 +215,12 @@ func (w *Worker) cancelOther(ctx context.Context, log *slog.Logger, e *Execution
 		}
 	}
 	for _, id := range ids {
-		if _, err := w.store.ExecutionCancel(ctx, id, superseded, w.cfg.Now().UTC()); err != nil {
+		other, err := w.store.ExecutionCancel(ctx, id, superseded, w.cfg.Now().UTC())
+		if err != nil {
 			log.Warn("cancel other failed", slog.String("other", id), slog.Any("error", err))
 			continue
 		}
+		w.changes.add(other.DeploymentID, other.ID, other.Status)
 		if err := w.notifier.Publish(ctx, CancelChannel, id); err != nil {
 			log.Warn("publish cancel failed", slog.Any("error", err))
 		}
@@ -230,12 +229,26 @@ func (w *Worker) cancelOther(ctx context.Context, log *slog.Logger, e *Execution
 	w.wakeNext(ctx, log, e.WorkflowID)
 }
 
+// cancelWaiting cancels id, an execution waiting behind the workflow lock (PENDING), for reason.
+func (w *Worker) cancelWaiting(ctx context.Context, log *slog.Logger, id, reason string) {
+	e, err := w.store.ExecutionCancel(ctx, id, reason, w.cfg.Now().UTC())
+	if err != nil {
+		log.Warn("cancel waiting execution failed", slog.String("other", id), slog.Any("error", err))
+		return
+	}
+	w.changes.add(e.DeploymentID, e.ID, e.Status)
+}
+
 // supersede ends e CANCELLED because by, a newer execution of its workflow, wins.
 func (w *Worker) supersede(ctx context.Context, log *slog.Logger, e *Execution, d queue.Delivery, by string) {
 	reason := fmt.Sprintf("cancelled by execution %s (overlap policy CANCEL_OTHER)", by)
-	if _, err := w.store.ExecutionCancel(ctx, e.ID, reason, w.cfg.Now().UTC()); err != nil && !errors.Is(err, apperr.ErrFailedPrecondition) {
+	got, err := w.store.ExecutionCancel(ctx, e.ID, reason, w.cfg.Now().UTC())
+	if err != nil && !errors.Is(err, apperr.ErrFailedPrecondition) {
 		log.Warn("cancel superseded execution failed", slog.Any("error", err))
 		return
+	}
+	if got != nil {
+		w.changes.add(got.DeploymentID, got.ID, got.Status)
 	}
 	w.outcome(ctx, StatusCancelled, reason)
 	w.ack(ctx, log, d)

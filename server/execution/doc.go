@@ -43,6 +43,18 @@
 // changes no guarantee above; a lone execution makes the single call. Nothing waits to fill a
 // batch: a step's batch holds the executions that arrived while its previous batch ran.
 //
+// # Changes published for watchers
+//
+// Every write that changes an execution's status, or asks a running one to cancel, is followed
+// by a line "<deployment id> <execution id> <status>" on the notifier's ChangedChannel
+// (changes.go): the record (PENDING), the claim (RUNNING), an outcome, a retry or a hand-back
+// (PENDING), a skip, a cancellation, an abandon, a start-up recovery. The api processes read the
+// row again when they see it and stream it to WatchExecutions (server/watch). Publishing is
+// best effort and stays off the write's path: the lines gather in memory and go out as one
+// PUBLISH per batch; nothing is retried, since a watcher's periodic resync from the database
+// finds whatever a lost line would have told it. A heartbeat or a sweeper's touch changes
+// updated_at only and publishes nothing.
+//
 // # Fair shares between deployments
 //
 // One deployment's executions may hold at most WorkerConfig.MaxShare (WFR_WORKER_MAX_SHARE; off

@@ -84,9 +84,13 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 	if d.Deliveries > w.cfg.MaxDeliveries {
 		defer w.release(ctx, log, lease)
 		reason := fmt.Sprintf("delivered %d times without finishing; moved to the dead-letter queue", d.Deliveries)
-		if err := w.store.ExecutionAbandon(ctx, e.ID, reason, w.cfg.Now().UTC()); err != nil && !errors.Is(err, apperr.ErrConflict) {
+		err := w.store.ExecutionAbandon(ctx, e.ID, reason, w.cfg.Now().UTC())
+		if err != nil && !errors.Is(err, apperr.ErrConflict) {
 			log.Warn("abandon failed", slog.Any("error", err))
 			return
+		}
+		if err == nil {
+			w.changes.add(e.DeploymentID, e.ID, StatusFailed)
 		}
 		w.outcome(ctx, StatusFailed, reason)
 		if err := w.queue.DeadLetter(ctx, d, reason); err != nil {

@@ -32,7 +32,7 @@ type Queue interface {
 	Ack(ctx context.Context, ids ...string) error
 	ClaimStale(ctx context.Context, consumer string, minIdle time.Duration, max int) ([]queue.Delivery, error)
 	DeadLetter(ctx context.Context, d queue.Delivery, reason string) error
-	PruneConsumers(ctx context.Context, idleAfter time.Duration) (removed []string, err error)
+	PruneConsumers(ctx context.Context, live queue.LiveConsumers) (removed []string, err error)
 }
 
 // Engine runs a definition. engine.Engine (embedded) and the remote client implement it.

@@ -61,6 +61,7 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, d queu
 		}
 		return true // terminal, or a newer owner holds it
 	}
+	w.changes.add(e.DeploymentID, e.ID, StatusRunning)
 	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("wfr.execution.attempt", int(e.Attempt)), attribute.Int("wfr.revision", int(e.Revision)))
 
 	// From the claim on, the leases are renewed until the row records what happens next,
@@ -207,6 +208,7 @@ func (w *Worker) handBack(ctx context.Context, log *slog.Logger, e *Execution, f
 		log.Warn("hand back not recorded", slog.Any("error", err))
 		return false
 	}
+	w.changes.add(e.DeploymentID, e.ID, StatusPending)
 	releaseLeases()
 	if err := w.queue.Enqueue(context.WithoutCancel(ctx), queue.Message{ExecutionID: e.ID, Traceparent: telemetry.Traceparent(ctx)}); err != nil {
 		log.Warn("enqueue handed-back execution failed; the sweeper will enqueue it", slog.Any("error", err))
@@ -256,6 +258,7 @@ func (w *Worker) failOrRetry(ctx context.Context, log *slog.Logger, e *Execution
 			log.Warn("retry not recorded", slog.Any("error", err))
 			return false
 		}
+		w.changes.add(e.DeploymentID, e.ID, StatusPending)
 		trace.SpanFromContext(ctx).SetAttributes(attribute.String("wfr.execution.status", "RETRY_SCHEDULED"))
 		trace.SpanFromContext(ctx).SetStatus(codes.Error, msg)
 		// The retry's span joins this trace.
@@ -281,6 +284,7 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, e *Execution, fen
 		log.Warn("outcome not recorded", slog.String("status", string(status)), slog.Any("error", err))
 		return false
 	default:
+		w.changes.add(e.DeploymentID, e.ID, status)
 		w.outcome(ctx, status, msg)
 		return true
 	}

@@ -60,6 +60,7 @@ const RuleMaxTriggerDataBytes = "limits.max_trigger_data_bytes"
 type Service struct {
 	store    Store
 	notifier Notifier
+	changes  *changeFeed
 	now      func() time.Time
 	logger   *slog.Logger
 	triggers *triggerBatcher
@@ -77,6 +78,7 @@ func NewService(store Store, q Queue, notifier Notifier, cfg ServiceConfig) *Ser
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
+	s.changes = newChangeFeed(notifier, s.logger)
 	s.outbox = newOutbox(q, s.logger, cmp.Or(cfg.EnqueueTimeout, time.Second), cmp.Or(cfg.EnqueueRetry, 100*time.Millisecond),
 		cmp.Or(cfg.EnqueueKeep, 100_000))
 	s.requeue = cmp.Or(cfg.RequeueAfter, 2*time.Second)
@@ -85,10 +87,13 @@ func NewService(store Store, q Queue, notifier Notifier, cfg ServiceConfig) *Ser
 	return s
 }
 
-// Flush waits until every recorded execution has been handed to the queue, or ctx ends: at
-// shutdown, before the queue's connection closes.
+// Flush waits until every recorded execution has been handed to the queue, and its change
+// published, or ctx ends: at shutdown, before the queue's connection closes.
 func (s *Service) Flush(ctx context.Context) error {
-	return s.outbox.flush(ctx)
+	if err := s.outbox.flush(ctx); err != nil {
+		return err
+	}
+	return s.changes.flush(ctx)
 }
 
 // requeueIfLost enqueues e again when it is a PENDING execution, due, unchanged for
@@ -161,6 +166,8 @@ func (s *Service) Trigger(ctx context.Context, p *TriggerParams) (e *Execution, 
 	}
 	if !res.Inserted {
 		s.requeueIfLost(res.Execution, traceparent)
+	} else {
+		s.changes.add(res.Execution.DeploymentID, res.Execution.ID, StatusPending)
 	}
 	return res.Execution, !res.Inserted, nil
 }
@@ -210,6 +217,7 @@ func (s *Service) record(ctx context.Context, e *Execution, traceparent string) 
 		return got, true, nil
 	}
 	s.outbox.add(queue.Message{ExecutionID: got.ID, Traceparent: traceparent})
+	s.changes.add(got.DeploymentID, got.ID, StatusPending)
 	return got, false, nil
 }
 
@@ -232,6 +240,9 @@ func (s *Service) Cancel(ctx context.Context, id, reason string) (*Execution, er
 	e, err := s.store.ExecutionCancel(ctx, id, reason, s.now().UTC())
 	if err != nil {
 		return nil, fmt.Errorf("cancel execution %s: %w", id, err)
+	}
+	if e.Status == StatusCancelled || e.CancelRequested {
+		s.changes.add(e.DeploymentID, e.ID, e.Status)
 	}
 	switch {
 	case e.Status == StatusRunning && e.CancelRequested:

@@ -25,14 +25,11 @@ type SweeperConfig struct {
 	// (Queue.PruneConsumers). Default 10m: they only cost memory and XINFO output, and every
 	// worker process prunes, so the group is cleaned far more often than this in a fleet.
 	PruneEvery time.Duration
-	// ConsumerIdle is how long a consumer must have been idle (no read, no claim) before it is
-	// removed; one with a pending message is kept however idle. Default 1h. A live worker reads
-	// at least every second while it has a free slot (WorkerConfig.ReceiveBlock), and while it
-	// has none its running executions' messages are pending, so only a consumer whose worker is
-	// gone gets this idle. (Redis before 7.2 counts only reads and claims that delivered a
-	// message, so there a live worker on a queue quiet for this long is removed too.) Removing a
-	// live consumer is harmless: its next read creates it again.
-	ConsumerIdle time.Duration
+	// LiveConsumers names the consumers of live workers: the instance registry's live
+	// instances (a worker's consumer is its instance id). The consumers it does not name and
+	// that have no pending message are removed; a live worker's consumer never is. Default
+	// nil: no consumer is removed.
+	LiveConsumers queue.LiveConsumers
 	// Wake makes the sweeper sweep at once every due execution that is not terminal and has
 	// not changed since the time received (SweepAll): the queue says through it that Redis
 	// answers again after an outage or lost its stream, and since when messages may be lost
@@ -43,6 +40,9 @@ type SweeperConfig struct {
 	// embedded mode, where this process is the only worker and nothing that was PENDING or
 	// RUNNING before it started has a message or a live run. Default false.
 	RecoverAtStart bool
+	// Notifier publishes the executions Recover returns to PENDING on ChangedChannel, for the
+	// watchers. Default nil: not published (the watchers' resync finds them).
+	Notifier Notifier
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Logger. Default slog.Default().
@@ -55,9 +55,10 @@ type SweeperConfig struct {
 // worker checks the row before it runs anything. Every PruneEvery it also removes the queue's
 // consumers whose workers are gone (Queue.PruneConsumers).
 type Sweeper struct {
-	store Store
-	queue Queue
-	cfg   SweeperConfig
+	store   Store
+	queue   Queue
+	cfg     SweeperConfig
+	changes *changeFeed
 
 	stopOnce sync.Once
 	cancel   context.CancelFunc
@@ -70,14 +71,13 @@ func NewSweeper(store Store, q Queue, cfg SweeperConfig) *Sweeper {
 	cfg.StaleAfter = cmp.Or(cfg.StaleAfter, 30*time.Second)
 	cfg.Batch = cmp.Or(cfg.Batch, 500)
 	cfg.PruneEvery = cmp.Or(cfg.PruneEvery, 10*time.Minute)
-	cfg.ConsumerIdle = cmp.Or(cfg.ConsumerIdle, time.Hour)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Sweeper{store: store, queue: q, cfg: cfg}
+	return &Sweeper{store: store, queue: q, cfg: cfg, changes: newChangeFeed(cfg.Notifier, cfg.Logger)}
 }
 
 // Start runs sweeps in the background until Stop.
@@ -234,8 +234,12 @@ func (s *Sweeper) Recover(ctx context.Context) (int, error) {
 		msgs := make([]queue.Message, 0, len(ids))
 		for _, id := range ids {
 			if e := es[id]; e != nil && e.Status == StatusRunning {
-				if err := s.store.ExecutionRecover(ctx, id, e.FencingToken, now, interruptedReason); err != nil && !errors.Is(err, apperr.ErrConflict) {
+				err := s.store.ExecutionRecover(ctx, id, e.FencingToken, now, interruptedReason)
+				if err != nil && !errors.Is(err, apperr.ErrConflict) {
 					return total, err
+				}
+				if err == nil {
+					s.changes.add(e.DeploymentID, id, StatusPending)
 				}
 			}
 			msgs = append(msgs, queue.Message{ExecutionID: id})
@@ -253,10 +257,13 @@ func (s *Sweeper) Recover(ctx context.Context) (int, error) {
 // maxLoggedConsumers is the most consumer names one log line lists.
 const maxLoggedConsumers = 100
 
-// PruneConsumers removes the queue's consumers idle for longer than ConsumerIdle that have no
-// pending message, logs their names and returns them.
+// PruneConsumers removes the queue's consumers that LiveConsumers does not name and that have
+// no pending message, logs their names and returns them. Without LiveConsumers it removes none.
 func (s *Sweeper) PruneConsumers(ctx context.Context) ([]string, error) {
-	removed, err := s.queue.PruneConsumers(ctx, s.cfg.ConsumerIdle)
+	if s.cfg.LiveConsumers == nil {
+		return nil, nil
+	}
+	removed, err := s.queue.PruneConsumers(ctx, s.cfg.LiveConsumers)
 	if len(removed) > 0 {
 		names := removed[:min(len(removed), maxLoggedConsumers)]
 		s.cfg.Logger.Info("removed queue consumers of workers that are gone",

@@ -2,6 +2,7 @@ package execution_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/queue"
+	"github.com/workflow-runtime/workflow-runtime/server/registry"
 	"github.com/workflow-runtime/workflow-runtime/server/store/storetest"
 	"github.com/workflow-runtime/workflow-runtime/server/testenv"
 )
@@ -36,8 +38,9 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// TestSweeperPrunesConsumers: a running Sweeper removes the consumer of a worker that is gone
-// every PruneEvery, keeps the one whose message is still pending, and says which it removed.
+// TestSweeperPrunesConsumers: a running Sweeper removes, every PruneEvery, the consumer of a
+// worker that is no longer live in the instance registry, keeps the one whose message is still
+// pending and the one of a live worker however idle, and says which it removed.
 func TestSweeperPrunesConsumers(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
@@ -56,25 +59,36 @@ func TestSweeperPrunesConsumers(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
+	// The registry of the live worker; "gone" and "holder" stopped (deregistered) or were
+	// killed and their records expired.
+	live := registry.New(client, registry.Config{
+		Self:     registry.Instance{ID: "live", Role: "worker"},
+		Interval: time.Hour,
+		Prefix:   prefix,
+		Logger:   slog.New(slog.DiscardHandler),
+	})
+	startStop(t, live)
 
-	// "gone" ran a message and died; "holder" died holding one.
-	is.NoErr(q.Enqueue(ctx, queue.Message{ExecutionID: "e1"}))
-	ds, err := q.Receive(ctx, "gone", 1, time.Second)
-	is.NoErr(err)
-	is.Equal(len(ds), 1)
-	is.NoErr(q.Ack(ctx, ds[0].ID))
+	// "gone" ran a message and died; "holder" died holding one; "live" ran one and waits.
+	for _, consumer := range []string{"gone", "live"} {
+		is.NoErr(q.Enqueue(ctx, queue.Message{ExecutionID: "e-" + consumer}))
+		ds, err := q.Receive(ctx, consumer, 1, time.Second)
+		is.NoErr(err)
+		is.Equal(len(ds), 1)
+		is.NoErr(q.Ack(ctx, ds[0].ID))
+	}
 	is.NoErr(q.Enqueue(ctx, queue.Message{ExecutionID: "e2"}))
-	ds, err = q.Receive(ctx, "holder", 1, time.Second)
+	ds, err := q.Receive(ctx, "holder", 1, time.Second)
 	is.NoErr(err)
 	is.Equal(len(ds), 1)
-	is.Equal(names(), []string{"gone", "holder"})
+	is.Equal(names(), []string{"gone", "holder", "live"})
 
 	logs := &syncBuffer{}
 	sweeper := execution.NewSweeper(storetest.OpenSQLite(t), q, execution.SweeperConfig{
-		Interval:     time.Hour, // no sweeps of executions here
-		PruneEvery:   20 * time.Millisecond,
-		ConsumerIdle: 100 * time.Millisecond,
-		Logger:       slog.New(slog.NewTextHandler(logs, nil)),
+		Interval:      time.Hour, // no sweeps of executions here
+		PruneEvery:    20 * time.Millisecond,
+		LiveConsumers: live.LiveIDs,
+		Logger:        slog.New(slog.NewTextHandler(logs, nil)),
 	})
 	startStop(t, sweeper)
 	deadline := time.Now().Add(5 * time.Second)
@@ -85,7 +99,7 @@ func TestSweeperPrunesConsumers(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	is.Equal(names(), []string{"holder"}) // its message is pending: kept
+	is.Equal(names(), []string{"holder", "live"}) // pending message; live worker: kept
 	log := logs.String()
 	is.True(strings.Contains(log, "level=INFO"))
 	is.True(strings.Contains(log, "consumers=[gone]")) // says which
@@ -95,6 +109,12 @@ func TestSweeperPrunesConsumers(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(len(pending), 1)
 	is.Equal(pending[0].Consumer, "holder")
+
+	// Once the live worker stops, its consumer goes too.
+	live.Stop()
+	removed, err := sweeper.PruneConsumers(ctx)
+	is.NoErr(err)
+	is.Equal(removed, []string{"live"})
 }
 
 // TestSweeperPruneLocal: with the in-process queue there is nothing to prune.
@@ -105,8 +125,31 @@ func TestSweeperPruneLocal(t *testing.T) {
 	is.NoErr(q.Enqueue(t.Context(), queue.Message{ExecutionID: "e1"}))
 	_, err := q.Receive(t.Context(), "gone", 1, -1)
 	is.NoErr(err)
+	sweeper := execution.NewSweeper(storetest.OpenSQLite(t), q, execution.SweeperConfig{
+		Logger:        slog.New(slog.DiscardHandler),
+		LiveConsumers: func(context.Context) (map[string]bool, error) { return nil, nil },
+	})
+	removed, err := sweeper.PruneConsumers(t.Context())
+	is.NoErr(err)
+	is.Equal(len(removed), 0)
+}
+
+// TestSweeperPruneWithoutRegistry: without a registry to say which workers are alive, no
+// consumer is removed.
+func TestSweeperPruneWithoutRegistry(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	client, prefix := testenv.RedisPrefixed(t)
+	q := queue.NewRedisQueue(client, queue.RedisConfig{Prefix: prefix})
+	is.NoErr(q.Enqueue(t.Context(), queue.Message{ExecutionID: "e1"}))
+	ds, err := q.Receive(t.Context(), "w", 1, time.Second)
+	is.NoErr(err)
+	is.NoErr(q.Ack(t.Context(), ds[0].ID))
 	sweeper := execution.NewSweeper(storetest.OpenSQLite(t), q, execution.SweeperConfig{Logger: slog.New(slog.DiscardHandler)})
 	removed, err := sweeper.PruneConsumers(t.Context())
 	is.NoErr(err)
 	is.Equal(len(removed), 0)
+	cs, err := client.XInfoConsumers(t.Context(), prefix+"queue:{executions}:stream", "workers").Result()
+	is.NoErr(err)
+	is.Equal(len(cs), 1) // kept
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,7 +48,9 @@ type WorkerConfig struct {
 	MaxProcessDeaths int32
 	// ReceiveBlock is how long one Receive waits for messages. Default 1s.
 	ReceiveBlock time.Duration
-	// Consumer names this worker in the queue's consumer group. Default host-pid-random.
+	// Consumer names this worker in the queue's consumer group: its instance id in the
+	// instance registry (registry.NewID), so that the sweeper knows a live worker's consumer.
+	// Default host-pid-random.
 	Consumer string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -68,6 +71,14 @@ type WorkerConfig struct {
 	// it (engine.ErrUnavailable); until it does, the worker takes no work. Default nil: the
 	// worker waits one backoff step (from 100ms, doubling, at most 5s) and tries again.
 	EngineProbe func(ctx context.Context) error
+	// Readiness says whether what the worker needs to do its job answers (storage, queue,
+	// engine): nil when it does (health.Checker.DependenciesReady). While it says no, the
+	// worker takes no work, neither Receive nor ClaimStale, and running executions go on; it
+	// takes work again by itself once Readiness says yes. Asked at Start and every
+	// ReadinessInterval. Default nil: always ready. See gate.go.
+	Readiness func(ctx context.Context) error
+	// ReadinessInterval is how often Readiness is asked. Default 1s.
+	ReadinessInterval time.Duration
 }
 
 // Ledger records what became of cron fires on the execution side.
@@ -83,6 +94,10 @@ type WorkerMetrics interface {
 	ExecutionFinished(ctx context.Context, status string)
 	// LockWait counts an admission that found the workflow lock held.
 	LockWait(ctx context.Context, policy string)
+	// TakingWork reports whether the worker takes work from the queue: false while it is not
+	// ready (Readiness) or the engine is unreachable, true again when it resumes; also once at
+	// Start.
+	TakingWork(ctx context.Context, taking bool)
 }
 
 // noMetrics is the default WorkerMetrics.
@@ -90,6 +105,7 @@ type noMetrics struct{}
 
 func (noMetrics) ExecutionFinished(context.Context, string) {}
 func (noMetrics) LockWait(context.Context, string)          {}
+func (noMetrics) TakingWork(context.Context, bool)          {}
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
 	c.Concurrency = cmp.Or(c.Concurrency, 128)
@@ -97,6 +113,7 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	c.ClaimIdle = cmp.Or(c.ClaimIdle, 2*c.LockTTL)
 	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, 10)
 	c.ReceiveBlock = cmp.Or(c.ReceiveBlock, time.Second)
+	c.ReadinessInterval = cmp.Or(c.ReadinessInterval, time.Second)
 	if c.MaxShare <= 0 || c.MaxShare > 1 {
 		c.MaxShare = 1
 	}
@@ -131,6 +148,7 @@ type Worker struct {
 	engine   Engine
 	waitlist Waitlist
 	notifier Notifier
+	changes  *changeFeed
 	cfg      WorkerConfig
 	log      *slog.Logger
 	tracer   trace.Tracer
@@ -145,6 +163,15 @@ type Worker struct {
 	maxHeld  int                                // most slots one deployment may hold (MaxShare)
 	stopping bool                               // set when the grace ends; runs that start later are cancelled
 	paused   chan struct{}                      // non-nil while the engine is unreachable; closed on resume
+	unready  chan struct{}                      // non-nil while Readiness says no; closed on resume
+	since    time.Time                          // when unready was made
+	taking   bool                               // what TakingWork last reported
+	reported bool                               // whether TakingWork was reported yet
+
+	// gate is held for reading across each Receive and ClaimStale, and for writing to pause:
+	// once paused, no queue call that takes work is in flight. See gate.go.
+	gate sync.RWMutex
+	busy atomic.Int64 // slots in use: deliveries being handled
 
 	stopOnce    sync.Once
 	quit        chan struct{} // closed by Stop: take no more work
@@ -160,7 +187,8 @@ func NewWorker(store Store, q Queue, locker Locker, eng Engine, waitlist Waitlis
 	cfg = cfg.withDefaults()
 	return &Worker{
 		store: store, queue: q, locker: locker, engine: eng, waitlist: waitlist, notifier: notifier,
-		cfg: cfg, log: cfg.Logger,
+		changes: newChangeFeed(notifier, cfg.Logger),
+		cfg:     cfg, log: cfg.Logger,
 		tracer:    cfg.TracerProvider.Tracer("github.com/workflow-runtime/workflow-runtime/server/execution"),
 		revisions: newRevisionCache(4096),
 		configs:   newConfigCache(time.Second, cfg.Now),
@@ -193,6 +221,11 @@ func (w *Worker) Start(ctx context.Context) error {
 	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	w.done = make(chan struct{})
 	var loops sync.WaitGroup
+	if w.cfg.Readiness != nil {
+		w.checkReadiness() // a worker that is not ready starts paused
+		loops.Go(w.readinessLoop)
+	}
+	w.reportTaking()
 	loops.Go(func() { w.receiveLoop(ctx) })
 	loops.Go(func() { w.takeoverLoop(ctx) })
 	go func() {
@@ -238,6 +271,11 @@ func (w *Worker) Stop() {
 			<-drained
 		}
 		w.unsubscribe()
+		// The last outcomes' changes go out before the notifier's connection closes; what does
+		// not within the bound is found by the watchers' resync.
+		ctx, cancel := context.WithTimeout(context.Background(), changePublishTimeout)
+		defer cancel()
+		_ = w.changes.flush(ctx)
 	})
 }
 
@@ -273,13 +311,9 @@ func (w *Worker) quitting() bool {
 
 func (w *Worker) receiveLoop(ctx context.Context) {
 	for !w.quitting() {
-		// While the engine is unreachable, take no work: it would only go back.
-		if p := w.enginePaused(); p != nil {
-			select {
-			case <-p:
-			case <-w.quit:
-				return
-			}
+		// While paused (not ready, engine unreachable), take no work: it would only go back.
+		if !w.waitTaking() {
+			return
 		}
 		// Wait for a free slot before asking for work, so a message is never held unrun.
 		select {
@@ -289,9 +323,17 @@ func (w *Worker) receiveLoop(ctx context.Context) {
 		}
 		free := 1 + cap(w.slots) - len(w.slots)
 		<-w.slots
+		w.gate.RLock()
+		if w.pausedBy() != nil { // paused while waiting for the slot
+			w.gate.RUnlock()
+			continue
+		}
 		ds, err := w.queue.Receive(ctx, w.cfg.Consumer, free, w.cfg.ReceiveBlock)
-		if err != nil {
+		if err != nil { // logged under the gate: a pause reported after it follows it in the log
 			w.log.Warn("receive failed", slog.Any("error", err))
+		}
+		w.gate.RUnlock()
+		if err != nil {
 			select {
 			case <-time.After(200 * time.Millisecond):
 			case <-w.quit:
@@ -314,12 +356,20 @@ func (w *Worker) takeoverLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		free := cap(w.slots) - len(w.slots)
-		if free == 0 || w.enginePaused() != nil {
+		if free == 0 {
+			continue
+		}
+		w.gate.RLock()
+		if w.pausedBy() != nil {
+			w.gate.RUnlock()
 			continue
 		}
 		ds, err := w.queue.ClaimStale(ctx, w.cfg.Consumer, w.cfg.ClaimIdle, free)
 		if err != nil {
 			w.log.Warn("claim stale messages failed", slog.Any("error", err))
+		}
+		w.gate.RUnlock()
+		if err != nil {
 			continue
 		}
 		w.dispatch(ctx, ds)
@@ -342,8 +392,9 @@ func (w *Worker) dispatch(ctx context.Context, ds []queue.Delivery) {
 			return
 		}
 		w.inflight.Add(1)
+		w.busy.Add(1)
 		go func() {
-			defer func() { <-w.slots; w.inflight.Done() }()
+			defer func() { w.busy.Add(-1); <-w.slots; w.inflight.Done() }()
 			w.handle(ctx, d)
 		}()
 	}
@@ -360,60 +411,6 @@ func (w *Worker) giveBack(ctx context.Context, ds []queue.Delivery) {
 	if len(ds) > 0 {
 		w.log.Info("worker stopping; messages returned to the queue", slog.Int("messages", len(ds)))
 	}
-}
-
-// enginePaused returns a channel that closes when the engine answers again, or nil when the
-// worker takes work.
-func (w *Worker) enginePaused() <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.paused == nil {
-		return nil
-	}
-	return w.paused
-}
-
-// pauseForEngine stops the taking of work until the engine answers (EngineProbe) again; it
-// probes with backoff (100ms doubling to 5s) and resumes by itself. Calls while paused do
-// nothing.
-func (w *Worker) pauseForEngine() {
-	w.mu.Lock()
-	if w.paused != nil {
-		w.mu.Unlock()
-		return
-	}
-	resumed := make(chan struct{})
-	w.paused = resumed
-	w.mu.Unlock()
-	w.log.Warn("engine unreachable; taking no work until it answers")
-	go func() {
-		started := time.Now()
-		delay := 100 * time.Millisecond
-		for {
-			select {
-			case <-time.After(delay):
-			case <-w.quit:
-			}
-			if w.quitting() {
-				break
-			}
-			if w.cfg.EngineProbe == nil {
-				break
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			err := w.cfg.EngineProbe(ctx)
-			cancel()
-			if err == nil {
-				break
-			}
-			delay = min(2*delay, 5*time.Second)
-		}
-		w.mu.Lock()
-		w.paused = nil
-		w.mu.Unlock()
-		close(resumed)
-		w.log.Info("engine answers again; taking work", slog.Duration("paused", time.Since(started)))
-	}()
 }
 
 func (w *Worker) cancelRunning(id string, cause error) {

@@ -24,7 +24,7 @@ func (g grpcChecker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*
 	if err := g.c.knownService(req.Service); err != nil {
 		return nil, err
 	}
-	if !g.c.Ready() || !g.c.Check(ctx).Healthy() {
+	if !g.c.Ready() || !g.c.check(ctx, false).Healthy() {
 		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
 	}
 	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil

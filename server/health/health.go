@@ -7,7 +7,11 @@
 // owner sets (true once start-up has finished, false again as soon as shutdown begins, so load
 // balancers stop sending work before connections close) and the checks the process's role
 // needs to do its job (Register); a dependency it can work without is registered with
-// RegisterOptional: /health reports it, /readyz does not wait for it.
+// RegisterOptional: /health reports it, /readyz does not wait for it. DependenciesReady is the
+// dependency half alone, which a worker asks before it takes work.
+//
+// With an instance registry (SetRegistry, server/registry) the report also lists the live
+// instances of the installation by role, as GetSystemHealth does.
 package health
 
 import (
@@ -23,6 +27,8 @@ import (
 	"time"
 
 	"connectrpc.com/grpchealth"
+
+	"github.com/workflow-runtime/workflow-runtime/server/registry"
 )
 
 // The statuses of a Report and of each Dependency.
@@ -52,7 +58,10 @@ type Dependency struct {
 // Report is the outcome of Check, marshalled as the /health body:
 //
 //	{"status":"healthy","timestamp":"2025-01-02T03:04:05Z","version":"v1.2.3",
-//	 "dependencies":{"database":{"status":"healthy","latency_ms":0.4}}}
+//	 "dependencies":{"database":{"status":"healthy","latency_ms":0.4}},
+//	 "instances":{"worker":[{"id":"w1-7-1a2b3c4d","role":"worker","version":"v1.2.3",
+//	   "address":"10.0.3.7:8080","start_time":"…","last_heartbeat":"…",
+//	   "slots_in_use":3,"slot_capacity":128}]}}
 type Report struct {
 	// Status is StatusHealthy when every dependency is, otherwise StatusUnhealthy.
 	Status string `json:"status"`
@@ -62,6 +71,12 @@ type Report struct {
 	Version string `json:"version"`
 	// Dependencies has one entry per registered check; never nil.
 	Dependencies map[string]Dependency `json:"dependencies"`
+	// Instances are the live instances of the installation by role, each role's by id (the
+	// instance registry); absent without a registry (SetRegistry). When the registry cannot be
+	// listed, this process alone, and InstancesError says why.
+	Instances map[string][]registry.Instance `json:"instances,omitempty"`
+	// InstancesError says why the registry could not be listed; empty when it was.
+	InstancesError string `json:"instances_error,omitempty"`
 }
 
 // Healthy reports whether every dependency is healthy.
@@ -87,6 +102,7 @@ type Checker struct {
 	mu       sync.RWMutex
 	checks   map[string]check
 	services []string // gRPC service names answered besides ""
+	registry Registry // nil: no instances reported
 
 	ready atomic.Bool
 	// grpcStatus follows ready for the gRPC health protocol's Watch; see grpc.go.
@@ -107,6 +123,21 @@ func NewChecker(opts Options) *Checker {
 	}
 	c.SetReady(false)
 	return c
+}
+
+// Registry lists the live instances of the installation (registry.Registry implements it).
+type Registry interface {
+	// List returns the live instances, sorted by role then id.
+	List(ctx context.Context) ([]registry.Instance, error)
+	// Self is this process's record.
+	Self() registry.Instance
+}
+
+// SetRegistry makes Check report the live instances r lists.
+func (c *Checker) SetRegistry(r Registry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.registry = r
 }
 
 // check is one registered check.
@@ -133,12 +164,18 @@ func (c *Checker) RegisterOptional(name string, fn CheckFunc) {
 }
 
 // Readiness says whether the process can do its job: nil once start-up has finished and while
-// every required dependency answers, otherwise an error that says why. /readyz answers by it;
-// a worker can ask it before it takes work.
+// every required dependency answers, otherwise an error that says why. /readyz answers by it.
 func (c *Checker) Readiness(ctx context.Context) error {
 	if !c.Ready() {
 		return errors.New("starting or shutting down")
 	}
+	return c.DependenciesReady(ctx)
+}
+
+// DependenciesReady says whether every required dependency answers (Register), whatever the
+// readiness flag: nil when they do, otherwise an error naming each that does not and why. A
+// worker asks it before it takes work, also while the process is still starting.
+func (c *Checker) DependenciesReady(ctx context.Context) error {
 	report := c.check(ctx, true)
 	if report.Healthy() {
 		return nil
@@ -183,9 +220,34 @@ func (c *Checker) Ready() bool { return c.ready.Load() }
 func (c *Checker) Version() string { return c.version }
 
 // Check runs every registered check concurrently, each bounded by the checker's timeout (and by
-// ctx), and reports them all. A check that panics or overruns its timeout is unhealthy.
+// ctx), and reports them all. A check that panics or overruns its timeout is unhealthy. With a
+// registry, it lists the live instances at the same time, under the same timeout.
 func (c *Checker) Check(ctx context.Context) Report {
-	return c.check(ctx, false)
+	c.mu.RLock()
+	reg := c.registry
+	c.mu.RUnlock()
+	if reg == nil {
+		return c.check(ctx, false)
+	}
+	type listing struct {
+		instances []registry.Instance
+		err       error
+	}
+	listed := make(chan listing, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+		list, err := reg.List(ctx)
+		listed <- listing{list, err}
+	}()
+	report := c.check(ctx, false)
+	l := <-listed
+	if l.err != nil {
+		report.InstancesError = l.err.Error()
+		l.instances = []registry.Instance{reg.Self()}
+	}
+	report.Instances = registry.ByRole(l.instances)
+	return report
 }
 
 // check is Check, of the required checks only when requiredOnly.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/workflow-runtime/workflow-runtime/server/health"
+	"github.com/workflow-runtime/workflow-runtime/server/registry"
 )
 
 var fixedNow = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -265,4 +267,80 @@ func TestGRPCChecker(t *testing.T) {
 	<-changed                 // the watcher hears of it
 	is.Equal(status(service), grpchealth.StatusNotServing)
 	is.Equal(status(""), grpchealth.StatusNotServing)
+}
+
+// fakeRegistry lists fixed instances, or fails.
+type fakeRegistry struct {
+	list []registry.Instance
+	err  error
+	self registry.Instance
+}
+
+func (f fakeRegistry) List(context.Context) ([]registry.Instance, error) { return f.list, f.err }
+func (f fakeRegistry) Self() registry.Instance                           { return f.self }
+
+func TestReportInstancesByRole(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	b := setup(t, health.Options{})
+	b.checker.Register("database", ok)
+	is.Equal(b.checker.Check(t.Context()).Instances, map[string][]registry.Instance(nil)) // no registry: none
+	w1 := registry.Instance{ID: "w1", Role: "worker", Address: "10.0.0.1:8080", SlotsInUse: 2, SlotCapacity: 8, Heartbeat: fixedNow}
+	w2 := registry.Instance{ID: "w2", Role: "worker", Address: "10.0.0.2:8080"}
+	a1 := registry.Instance{ID: "a1", Role: "api", Address: "10.0.0.3:8080"}
+	b.checker.SetRegistry(fakeRegistry{list: []registry.Instance{a1, w1, w2}, self: a1})
+
+	report := b.checker.Check(t.Context())
+	is.Equal(report.Instances, map[string][]registry.Instance{"api": {a1}, "worker": {w1, w2}})
+	is.Equal(report.InstancesError, "")
+
+	rec := b.get(t, "/health")
+	is.Equal(rec.Code, http.StatusOK)
+	var body struct {
+		Instances map[string][]map[string]any `json:"instances"`
+	}
+	is.NoErr(json.Unmarshal(rec.Body.Bytes(), &body))
+	is.Equal(len(body.Instances["worker"]), 2)
+	first := body.Instances["worker"][0]
+	is.Equal(first["id"], "w1")
+	is.Equal(first["address"], "10.0.0.1:8080")
+	is.Equal(first["slots_in_use"], 2.0)
+	is.Equal(first["slot_capacity"], 8.0)
+	is.Equal(first["last_heartbeat"], "2025-01-02T03:04:05Z")
+}
+
+// TestReportInstancesError: a registry that cannot be listed leaves this process alone in the
+// report, and says why; the dependencies say what is down.
+func TestReportInstancesError(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	b := setup(t, health.Options{})
+	self := registry.Instance{ID: "me", Role: "api"}
+	b.checker.SetRegistry(fakeRegistry{err: errors.New("redis: connection refused"), self: self})
+	report := b.checker.Check(t.Context())
+	is.Equal(report.Instances, map[string][]registry.Instance{"api": {self}})
+	is.Equal(report.InstancesError, "redis: connection refused")
+	is.True(report.Healthy()) // the listing is not a dependency
+}
+
+// TestDependenciesReady: the required dependencies alone, whatever the readiness flag, so a
+// worker can ask before start-up has finished.
+func TestDependenciesReady(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	b := setup(t, health.Options{})
+	var down atomic.Bool
+	b.checker.Register("database", func(context.Context) error {
+		if down.Load() {
+			return errors.New("connection refused")
+		}
+		return nil
+	})
+	b.checker.RegisterOptional("workflow_engine", func(context.Context) error { return errors.New("down") })
+	is.True(b.checker.Readiness(t.Context()) != nil) // not started
+	is.NoErr(b.checker.DependenciesReady(t.Context()))
+	down.Store(true)
+	err := b.checker.DependenciesReady(t.Context())
+	is.True(err != nil)
+	is.Equal(err.Error(), "database: connection refused") // the optional one is not named
 }

@@ -7,7 +7,9 @@
 // (sizerules: a request over a repeated, map, string or bytes cap is refused before the full
 // rule pass), validation —
 // plus the compression threshold and the read limit from config. WithTelemetry also serves
-// GET /metrics.
+// GET /metrics. Long-lived streams (WatchExecutions) are bounded in number, in all and per caller
+// (quota.StreamLimiter), and manage their own read and write deadlines (streams.go), so that the
+// server's timeouts stay in place for every unary RPC.
 //
 // Lifecycle: New builds everything without side effects; Start listens (so Addr is known at
 // once), serves in the background and marks the health.Checker ready; Stop marks it not ready
@@ -179,6 +181,13 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 	}); l != nil {
 		opts = append(opts, connect.WithInterceptors(l)) // after auth: the caller is the token
 	}
+	if l := quota.NewStreamLimiter(quota.StreamConfig{
+		Max: cfg.MaxWatches, PerCaller: cfg.MaxWatchesPerCaller,
+		Procedures: []string{workflowruntimev1connect.WorkflowRuntimeServiceWatchExecutionsProcedure},
+	}); l != nil {
+		opts = append(opts, connect.WithInterceptors(l)) // after auth: the caller is the token
+	}
+	opts = append(opts, connect.WithInterceptors(streamDeadlineInterceptor{})) // streams.go
 	if o.telemetry != nil {
 		otel, err := o.telemetry.ConnectInterceptor()
 		if err != nil {
@@ -219,6 +228,7 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 	}
 
 	var h http.Handler = mux
+	h = withStreamDeadlines(h, cfg.WriteTimeout)
 	h = limitBody(h, cfg.MaxRequestBytes+envelopeBytes)
 	if len(cfg.CORSAllowedOrigins) > 0 {
 		h = cors.New(cors.Options{

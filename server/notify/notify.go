@@ -1,7 +1,9 @@
 // Package notify carries small, best-effort signals between processes: cancellation requests to
-// the worker that runs an execution, deployment changes to every scheduler. A lost signal must
-// never lose work: each consumer also has a slower way to learn the same fact (a worker polls its
-// execution's cancel_requested; schedulers resync from the database).
+// the worker that runs an execution, deployment changes to every scheduler, execution changes
+// to the api processes that stream them (WatchExecutions). A lost signal must never lose work:
+// each consumer also has a slower way to learn the same fact (a worker polls its execution's
+// cancel_requested; schedulers and watches resync from the database, watches at once when a
+// subscription says it had a gap).
 package notify
 
 import (
@@ -37,6 +39,14 @@ func (r *Redis) Publish(ctx context.Context, channel, payload string) error {
 // Subscribe calls fn for every payload published on channel until unsubscribe is called. It
 // returns once the subscription is active, so a Publish after it is seen.
 func (r *Redis) Subscribe(ctx context.Context, channel string, fn func(payload string)) (func(), error) {
+	return r.SubscribeWithGaps(ctx, channel, fn, nil)
+}
+
+// SubscribeWithGaps is Subscribe that also says when payloads may have been missed: the
+// subscription's connection was lost, and go-redis has connected and subscribed again by
+// itself; whatever was published in between is gone. gap (may be nil) is called then, after
+// the new subscription is active, from the goroutine that calls fn.
+func (r *Redis) SubscribeWithGaps(ctx context.Context, channel string, fn func(payload string), gap func()) (func(), error) {
 	sub := r.client.Subscribe(context.WithoutCancel(ctx), r.prefix+channel)
 	if _, err := sub.Receive(ctx); err != nil { // the subscription confirmation
 		_ = sub.Close()
@@ -45,8 +55,16 @@ func (r *Redis) Subscribe(ctx context.Context, channel string, fn func(payload s
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for m := range sub.Channel() {
-			fn(m.Payload)
+		// The first confirmation was read above; a *redis.Subscription here is a resubscription.
+		for m := range sub.ChannelWithSubscriptions() {
+			switch m := m.(type) {
+			case *redis.Message:
+				fn(m.Payload)
+			case *redis.Subscription:
+				if gap != nil && m.Kind == "subscribe" {
+					gap()
+				}
+			}
 		}
 	}()
 	var once sync.Once
@@ -80,6 +98,11 @@ func (l *Local) Publish(_ context.Context, channel, payload string) error {
 		fn(payload)
 	}
 	return nil
+}
+
+// SubscribeWithGaps is Subscribe: nothing is lost in process, so gap is never called.
+func (l *Local) SubscribeWithGaps(ctx context.Context, channel string, fn func(payload string), _ func()) (func(), error) {
+	return l.Subscribe(ctx, channel, fn)
 }
 
 // Subscribe registers fn for channel.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/matryer/is"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/workflow-runtime/workflow-runtime/server/notify"
 	"github.com/workflow-runtime/workflow-runtime/server/testenv"
@@ -59,5 +60,65 @@ func TestContract(t *testing.T) {
 			default:
 			}
 		})
+	}
+}
+
+// TestRedisGap: when the subscription's connection is lost (the server restarts), go-redis
+// subscribes again by itself; the gap callback says so, and payloads flow again after it.
+func TestRedisGap(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	srv := testenv.StartRedis(t)
+	opts, err := redis.ParseURL(srv.URL())
+	is.NoErr(err)
+	client := redis.NewClient(opts)
+	t.Cleanup(func() { _ = client.Close() })
+	n := notify.NewRedis(client, "")
+
+	got := make(chan string, 10)
+	gaps := make(chan struct{}, 10)
+	unsubscribe, err := n.SubscribeWithGaps(t.Context(), "c", func(p string) { got <- p }, func() { gaps <- struct{}{} })
+	is.NoErr(err)
+	defer unsubscribe()
+	is.NoErr(n.Publish(t.Context(), "c", "before"))
+	is.Equal(receive(t, got), "before")
+	select {
+	case <-gaps:
+		t.Fatal("gap reported without a lost connection")
+	default:
+	}
+
+	srv.Stop()
+	srv.Start()
+	select {
+	case <-gaps:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no gap reported within 30s of the restart")
+	}
+	is.NoErr(n.Publish(t.Context(), "c", "after"))
+	is.Equal(receive(t, got), "after") // subscribed again
+}
+
+// TestLocalSubscribeWithGaps: in process nothing is lost; SubscribeWithGaps is Subscribe.
+func TestLocalSubscribeWithGaps(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	n := notify.NewLocal()
+	got := make(chan string, 1)
+	unsubscribe, err := n.SubscribeWithGaps(t.Context(), "c", func(p string) { got <- p }, func() { t.Error("gap in process") })
+	is.NoErr(err)
+	defer unsubscribe()
+	is.NoErr(n.Publish(t.Context(), "c", "x"))
+	is.Equal(receive(t, got), "x")
+}
+
+func receive(t *testing.T, c <-chan string) string {
+	t.Helper()
+	select {
+	case p := <-c:
+		return p
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message within 10s")
+		return ""
 	}
 }

@@ -32,16 +32,19 @@
 //
 // # Consumers that are gone
 //
-// Each worker reads under a consumer name of its own (host-pid-random), and Redis keeps a
-// consumer in the group until it is deleted, so with workers coming and going XINFO CONSUMERS
-// would grow without bound. Once ClaimStale has taken over a dead worker's messages, its
-// consumer is an empty entry. PruneConsumers, which the sweeper of every worker process calls
-// now and then, deletes the consumers idle (no read, no claim) for longer than a bound far above
-// a live worker's gap between reads, and only those with no pending message: a Lua script checks
-// XPENDING for the consumer and runs XGROUP DELCONSUMER in one step, since DELCONSUMER drops
-// the consumer's pending entries and a message read between a separate check and the delete
-// would lose its own. Deleting a consumer that is alive after all is harmless: its next
-// XREADGROUP creates it again.
+// Each worker reads under a consumer name of its own, its instance id in the instance registry
+// (server/registry: host-pid-random), and Redis keeps a consumer in the group until it is
+// deleted, so with workers coming and going XINFO CONSUMERS would grow without bound. Once
+// ClaimStale has taken over a dead worker's messages, its consumer is an empty entry.
+// PruneConsumers, which the sweeper of every worker process calls now and then, deletes the
+// consumers whose instance is not live in the registry (it stopped, or stopped heartbeating for
+// its TTL), and only those with no pending message: a Lua script checks XPENDING for the
+// consumer and runs XGROUP DELCONSUMER in one step, since DELCONSUMER drops the consumer's
+// pending entries and a message read between a separate check and the delete would lose its
+// own. A live instance's consumer is never deleted: the registry is read after the consumers
+// are listed, and a worker registers before its first read. Deleting a consumer whose worker is
+// alive after all (frozen past its TTL, then back) is harmless: its next XREADGROUP creates it
+// again.
 //
 // # Nothing undelivered is dropped
 //

@@ -358,7 +358,7 @@ func (q *LocalQueue) Stats(ctx context.Context) (Stats, error) {
 
 // PruneConsumers implements Queue. A LocalQueue keeps no consumer entries (a consumer is only a
 // name on its pending messages), so there is nothing to prune.
-func (q *LocalQueue) PruneConsumers(context.Context, time.Duration) ([]string, error) {
+func (q *LocalQueue) PruneConsumers(context.Context, LiveConsumers) ([]string, error) {
 	return nil, nil
 }
 

@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,9 +17,16 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/testenv"
 )
 
-// pruneIdle is the idle time after which the tests prune a consumer: short for a real clock,
-// long against the few milliseconds between two commands of a test.
-const pruneIdle = 100 * time.Millisecond
+// liveSet is a LiveConsumers that names the given consumers.
+func liveSet(names ...string) queue.LiveConsumers {
+	return func(context.Context) (map[string]bool, error) {
+		m := map[string]bool{}
+		for _, n := range names {
+			m[n] = true
+		}
+		return m, nil
+	}
+}
 
 // consumers returns the group's consumers by name.
 func consumers(t *testing.T, client redis.UniversalClient, stream, group string) map[string]redis.XInfoConsumer {
@@ -63,42 +71,52 @@ func TestRedisPruneConsumers(t *testing.T) {
 	held, err := q.Receive(ctx, "holder", 1, -1) // takes e1 and dies without acking
 	is.NoErr(err)
 	is.Equal(len(held), 1)
-	time.Sleep(pruneIdle + 50*time.Millisecond)
-	work(t, q, "live", "e2") // active just now
-	is.Equal(len(consumers(t, client, stream, "g")), 3)
+	work(t, q, "live", "e2")  // a live worker
+	work(t, q, "quiet", "e3") // a live worker with nothing to do since
+	is.Equal(len(consumers(t, client, stream, "g")), 4)
 
-	removed, err := q.PruneConsumers(ctx, pruneIdle)
+	live := liveSet("live", "quiet")
+	removed, err := q.PruneConsumers(ctx, live)
 	is.NoErr(err)
-	is.Equal(removed, []string{"gone"}) // idle and nothing pending
+	is.Equal(removed, []string{"gone"}) // not live and nothing pending
 	cs := consumers(t, client, stream, "g")
-	is.Equal(len(cs), 2)
-	is.Equal(cs["holder"].Pending, int64(1)) // idle, but its message is pending: kept, with it
+	is.Equal(len(cs), 3)
+	is.Equal(cs["holder"].Pending, int64(1)) // not live, but its message is pending: kept, with it
 	_, ok := cs["live"]
-	is.True(ok) // recently active: kept
+	is.True(ok) // live: kept
+	_, ok = cs["quiet"]
+	is.True(ok) // live, however idle: kept
 
 	// The holder's message is still there to be claimed; once it is, the holder is an empty
 	// entry and goes too.
-	claimed, err := q.ClaimStale(ctx, "live", pruneIdle, 10)
+	claimed, err := q.ClaimStale(ctx, "live", 0, 10)
 	is.NoErr(err)
 	is.Equal(len(claimed), 1)
 	is.Equal(claimed[0].ID, held[0].ID)
 	is.Equal(claimed[0].Deliveries, int64(2))
-	removed, err = q.PruneConsumers(ctx, pruneIdle)
+	removed, err = q.PruneConsumers(ctx, live)
 	is.NoErr(err)
 	is.Equal(removed, []string{"holder"})
 	cs = consumers(t, client, stream, "g")
-	is.Equal(len(cs), 1)
+	is.Equal(len(cs), 2)
 	is.Equal(cs["live"].Pending, int64(1)) // the claimer, with the message
 
 	// A pruned consumer that is alive after all comes back with its next read.
-	is.NoErr(q.Enqueue(ctx, queue.Message{ExecutionID: "e3"}))
+	is.NoErr(q.Enqueue(ctx, queue.Message{ExecutionID: "e4"}))
 	ds, err := q.Receive(ctx, "gone", 1, time.Second)
 	is.NoErr(err)
 	is.Equal(len(ds), 1)
 	is.Equal(consumers(t, client, stream, "g")["gone"].Pending, int64(1))
+
+	// A failed listing of the live workers prunes nothing.
+	work(t, q, "another", "e5")
+	_, err = q.PruneConsumers(ctx, func(context.Context) (map[string]bool, error) { return nil, errors.New("registry down") })
+	is.True(err != nil)
+	_, ok = consumers(t, client, stream, "g")["another"]
+	is.True(ok) // kept
 }
 
-// TestRedisPruneConsumersManyBatches: more idle consumers than one script call takes are all
+// TestRedisPruneConsumersManyBatches: more dead consumers than one script call takes are all
 // removed, and the busy ones among them kept.
 func TestRedisPruneConsumersManyBatches(t *testing.T) {
 	t.Parallel()
@@ -119,8 +137,7 @@ func TestRedisPruneConsumersManyBatches(t *testing.T) {
 		is.NoErr(client.XGroupCreateConsumer(ctx, stream, "workers", name).Err())
 		want = append(want, name)
 	}
-	time.Sleep(pruneIdle + 50*time.Millisecond)
-	removed, err := q.PruneConsumers(ctx, pruneIdle)
+	removed, err := q.PruneConsumers(ctx, nil) // none live
 	is.NoErr(err)
 	slices.Sort(removed)
 	is.Equal(removed, want)
@@ -146,7 +163,7 @@ func (h *scriptHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-// TestRedisPruneConsumersReadInBetween: a consumer listed as idle and empty that reads a message
+// TestRedisPruneConsumersReadInBetween: a consumer listed as dead and empty that reads a message
 // before the delete keeps that message pending; the check and the delete are one step.
 func TestRedisPruneConsumersReadInBetween(t *testing.T) {
 	t.Parallel()
@@ -157,18 +174,17 @@ func TestRedisPruneConsumersReadInBetween(t *testing.T) {
 	reader := queue.NewRedisQueue(testenv.Redis(t), queue.RedisConfig{Prefix: prefix}) // a client without the hook
 
 	work(t, q, "slow", "e0")
-	time.Sleep(pruneIdle + 50*time.Millisecond)
 	is.NoErr(q.Enqueue(ctx, queue.Message{ExecutionID: "e1"}))
 	var (
 		read    []queue.Delivery
 		readErr error
 	)
 	client.AddHook(&scriptHook{f: func(ctx context.Context) {
-		// After XINFO CONSUMERS listed "slow" as idle with nothing pending, it reads.
+		// After XINFO CONSUMERS listed "slow" as not live with nothing pending, it reads.
 		read, readErr = reader.Receive(ctx, "slow", 1, -1)
 	}})
 
-	removed, err := q.PruneConsumers(ctx, pruneIdle)
+	removed, err := q.PruneConsumers(ctx, liveSet("other"))
 	is.NoErr(err)
 	is.NoErr(readErr)
 	is.Equal(len(read), 1) // the hook ran and "slow" took e1 in between
@@ -189,7 +205,7 @@ func TestRedisPruneConsumersNoStream(t *testing.T) {
 	ctx := t.Context()
 	q, client, prefix := newRedis(t, queue.RedisConfig{})
 	is.NoErr(client.Del(ctx, prefix+"queue:{executions}:stream").Err())
-	removed, err := q.PruneConsumers(ctx, 0)
+	removed, err := q.PruneConsumers(ctx, nil)
 	is.NoErr(err)
 	is.Equal(len(removed), 0)
 }
@@ -204,7 +220,7 @@ func TestLocalPruneConsumers(t *testing.T) {
 	is.NoErr(err)
 	_, err = q.Receive(ctx, "b", 1, -1)
 	is.NoErr(err)
-	removed, err := q.PruneConsumers(ctx, 0)
+	removed, err := q.PruneConsumers(ctx, nil)
 	is.NoErr(err)
 	is.True(removed == nil) // no consumer entries to leak
 }

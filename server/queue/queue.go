@@ -85,14 +85,21 @@ type Queue interface {
 	DeadLetter(ctx context.Context, d Delivery, reason string) error
 	// Stats returns the queue's counts.
 	Stats(ctx context.Context) (Stats, error)
-	// PruneConsumers removes the consumers that have neither read nor claimed for longer than
-	// idleAfter and have no pending message, and returns their names: the entries workers that
-	// are gone leave in the consumer group (Redis: XINFO CONSUMERS, then XGROUP DELCONSUMER).
-	// A consumer with a pending message is kept, so no message loses its pending entry. Removing
-	// a consumer that is alive after all is harmless: its next read creates it again. LocalQueue
-	// has no consumer entries and returns nil, nil.
-	PruneConsumers(ctx context.Context, idleAfter time.Duration) (removed []string, err error)
+	// PruneConsumers removes the consumers that live does not name and that have no pending
+	// message, and returns their names: the entries workers that are gone leave in the consumer
+	// group (Redis: XINFO CONSUMERS, then XGROUP DELCONSUMER). A consumer with a pending message
+	// is kept, so no message loses its pending entry. Removing a consumer that is alive after all
+	// is harmless: its next read creates it again. A nil live names none. LocalQueue has no
+	// consumer entries and returns nil, nil.
+	PruneConsumers(ctx context.Context, live LiveConsumers) (removed []string, err error)
 }
+
+// LiveConsumers returns the names of the consumers whose workers are alive: the instance ids
+// the instance registry lists (a worker's consumer is named by its instance id). PruneConsumers
+// asks it after it has listed the group's consumers, so a worker that registered before its
+// first read is among them. An error stops the pruning: a failed listing must not look like an
+// installation without workers.
+type LiveConsumers func(ctx context.Context) (map[string]bool, error)
 
 func validate(m Message) error {
 	if m.ExecutionID == "" {

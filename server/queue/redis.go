@@ -509,17 +509,14 @@ func (q *RedisQueue) Stats(ctx context.Context) (Stats, error) {
 	return s, nil
 }
 
-// PruneConsumers implements Queue. It lists the group's consumers (XINFO CONSUMERS) and hands
-// the ones idle for longer than idleAfter with no pending entry to pruneScript, which checks
-// again that each has no pending entry (XPENDING … <consumer>) and deletes it (XGROUP
-// DELCONSUMER) in the same step. Idle is XINFO CONSUMERS' idle: since Redis 7.2 the time since
-// the consumer's last read or claim, whether it delivered anything or not; before 7.2 the time
-// since the last one that delivered a message, so there the consumer of a live worker on a
-// quiet queue is removed too. That is harmless: a deleted consumer that is alive after all is
-// created again by its next XREADGROUP (or XAUTOCLAIM) that delivers something. When another
-// pruner runs at the same time, both may name the same consumer. A missing stream or group has
-// no consumers: nil, nil.
-func (q *RedisQueue) PruneConsumers(ctx context.Context, idleAfter time.Duration) ([]string, error) {
+// PruneConsumers implements Queue. It lists the group's consumers (XINFO CONSUMERS), then asks
+// live which are alive, and hands those that are not and have no pending entry to pruneScript,
+// which checks again that each has no pending entry (XPENDING … <consumer>) and deletes it
+// (XGROUP DELCONSUMER) in the same step. A worker registers before it reads, so any consumer
+// the listing shows of a live worker is among live's names. When another pruner runs at the
+// same time, both may name the same consumer. A missing stream or group has no consumers: nil,
+// nil.
+func (q *RedisQueue) PruneConsumers(ctx context.Context, live LiveConsumers) ([]string, error) {
 	consumers, err := q.client.XInfoConsumers(ctx, q.stream, q.group).Result()
 	if err != nil {
 		if msg := err.Error(); strings.HasPrefix(msg, "NOGROUP") || strings.HasPrefix(msg, "ERR no such key") {
@@ -527,9 +524,18 @@ func (q *RedisQueue) PruneConsumers(ctx context.Context, idleAfter time.Duration
 		}
 		return nil, fmt.Errorf("prune consumers: list: %w", err)
 	}
+	if len(consumers) == 0 {
+		return nil, nil
+	}
+	alive := map[string]bool{}
+	if live != nil {
+		if alive, err = live(ctx); err != nil {
+			return nil, fmt.Errorf("prune consumers: live workers: %w", err)
+		}
+	}
 	var idle []any
 	for _, c := range consumers {
-		if c.Idle > idleAfter && c.Pending == 0 {
+		if !alive[c.Name] && c.Pending == 0 {
 			idle = append(idle, c.Name)
 		}
 	}

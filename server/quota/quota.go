@@ -1,6 +1,7 @@
 // Package quota keeps one caller from starving the others: a token-bucket rate limit per caller
 // on the RPCs that create work (TriggerWorkflow), answered with resource_exhausted and a
-// google.rpc.RetryInfo detail saying when to try again.
+// google.rpc.RetryInfo detail saying when to try again; and a bound on the long-lived streams
+// (WatchExecutions) open at once, in all and per caller (StreamLimiter, streams.go).
 //
 // A caller is the bearer token's name when authentication is on (auth.IdentityFrom), and the
 // client's IP address otherwise. Buckets of callers idle for longer than it takes to refill are

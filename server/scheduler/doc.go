@@ -72,8 +72,21 @@
 // none; fires are recorded CAUGHT_UP (DEDUPLICATED when another replica made them), the rest
 // MISSED. The plan is made after the job is scheduled, so a time between the two is made by
 // both (and deduplicated) rather than by neither. A job replaced because its trigger changed is
-// not caught up. The misfire plan runs on Config.Now; the fires run on go-quartz's real clock;
-// tests call CatchUp with an explicit now.
+// not caught up.
+//
+// Other replicas may still be firing the most recent of those times: a replica restarted while
+// another keeps firing finds the ledger behind by the fires under way, and a standby fires up
+// to StandbyDelay late (FireLockTTL longer while a dead replica's fire lock lasts). So the
+// plan's MISSED times less than SettleAfter old are not recorded at once: the replica keeps
+// them (outage.go, deferMissed) and, once SettleAfter has passed since the latest of them,
+// records MISSED, under the fire lock, those that still have no execution and no ledger row
+// (Store.FireDecided). A time a live fire made keeps its execution and gets no MISSED row;
+// one nobody made gets its MISSED row at most SettleAfter late. Like the debts below, these
+// live in memory: a replica that stops first forgets them, and their times stay without rows
+// unless another replica made them.
+//
+// The misfire plan runs on Config.Now; the fires run on go-quartz's real clock; tests call
+// CatchUp with an explicit now.
 //
 // go-quartz skips a fire found more than OutdatedThreshold (5 s) late (a stalled process); the
 // other replicas make it, or the next catch-up, or the settlement of an outage around it.

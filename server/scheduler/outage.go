@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -24,6 +25,16 @@ type debt struct {
 	due          time.Time // next settlement attempt, on Config.Now
 	backoff      *backoff.ExponentialBackOff
 	attempts     int
+}
+
+// deferredMissed is what a catch-up after downtime found missed among the times a live fire of
+// another replica may still make (its scheduled times less than SettleAfter old): MISSED rows
+// recorded once SettleAfter has passed since the latest of them, for those that have no
+// execution and no ledger row by then. See doc.go, "Misfires".
+type deferredMissed struct {
+	job   *fireJob
+	fires []Fire // MISSED rows, oldest first
+	due   time.Time
 }
 
 // errSettleBusy: another replica holds the trigger's fire lock; the settlement is tried again.
@@ -54,6 +65,25 @@ func (s *Scheduler) owe(j *fireJob, scheduled time.Time) {
 	s.kickSettle()
 }
 
+// deferMissed remembers a catch-up's MISSED rows that must wait for the live fires (none: nothing
+// to do) and schedules their recording.
+func (s *Scheduler) deferMissed(j *fireJob, fires []Fire) {
+	if len(fires) == 0 {
+		return
+	}
+	name := jobName(j.workflowID, j.triggerID)
+	s.debtMu.Lock()
+	p, ok := s.deferred[name]
+	if !ok || p.job.signature != j.signature {
+		p = &deferredMissed{job: j}
+		s.deferred[name] = p
+	}
+	p.fires = append(p.fires, fires...)
+	p.due = p.fires[len(p.fires)-1].ScheduledAt.Add(s.cfg.SettleAfter)
+	s.debtMu.Unlock()
+	s.kickSettle()
+}
+
 // storeAnswered says a fire of the trigger reached the store: its debt, if any, is settled as
 // soon as Config.SettleAfter allows, without waiting for its backoff.
 func (s *Scheduler) storeAnswered(j *fireJob) {
@@ -73,6 +103,7 @@ func (s *Scheduler) storeAnswered(j *fireJob) {
 func (s *Scheduler) forgive(name string) {
 	s.debtMu.Lock()
 	delete(s.debts, name)
+	delete(s.deferred, name)
 	s.debtMu.Unlock()
 }
 
@@ -166,6 +197,8 @@ func (s *Scheduler) SettleDue(ctx context.Context) time.Time {
 		}
 	}
 
+	s.recordDeferredDue(ctx, now)
+
 	var next time.Time
 	s.debtMu.Lock()
 	defer s.debtMu.Unlock()
@@ -174,7 +207,96 @@ func (s *Scheduler) SettleDue(ctx context.Context) time.Time {
 			next = at
 		}
 	}
+	for _, p := range s.deferred {
+		if next.IsZero() || p.due.Before(next) {
+			next = p.due
+		}
+	}
 	return next
+}
+
+// recordDeferredDue records the deferred MISSED rows due as of now; those it cannot record yet
+// (the store does not answer, the fire lock is held) are tried again after SettleRetryInitial.
+func (s *Scheduler) recordDeferredDue(ctx context.Context, now time.Time) {
+	type due struct {
+		name string
+		p    *deferredMissed
+		n    int // rows taken
+	}
+	var ready []due
+	s.debtMu.Lock()
+	for name, p := range s.deferred {
+		if !now.Before(p.due) {
+			ready = append(ready, due{name, p, len(p.fires)})
+		}
+	}
+	s.debtMu.Unlock()
+	for _, r := range ready {
+		if ctx.Err() != nil {
+			return
+		}
+		s.debtMu.Lock()
+		fires := slices.Clone(r.p.fires[:r.n])
+		s.debtMu.Unlock()
+		recorded, err := s.recordDeferred(ctx, r.p.job, fires)
+		s.debtMu.Lock()
+		if cur, ok := s.deferred[r.name]; ok && cur == r.p {
+			switch {
+			case err != nil:
+				r.p.due = s.cfg.Now().Add(s.cfg.SettleRetryInitial)
+			case len(r.p.fires) > r.n:
+				r.p.fires = r.p.fires[r.n:] // deferred again meanwhile: still due when they are
+				r.p.due = r.p.fires[len(r.p.fires)-1].ScheduledAt.Add(s.cfg.SettleAfter)
+			default:
+				delete(s.deferred, r.name)
+			}
+		}
+		s.debtMu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			level := slog.LevelWarn
+			if errors.Is(err, errSettleBusy) {
+				level = slog.LevelDebug
+			}
+			s.cfg.Logger.Log(ctx, level, "recording fires missed while no scheduler ran failed; retrying",
+				slog.String("workflow_id", r.p.job.workflowID), slog.String("trigger_id", r.p.job.triggerID), slog.Any("error", err))
+			continue
+		}
+		s.cfg.Metrics.Misfire(ctx, int64(recorded))
+	}
+}
+
+// recordDeferred records MISSED those of fires (one trigger's deferred rows, oldest first) whose
+// times still have no execution and no ledger row, under the trigger's fire lock, as a
+// settlement does: a settlement of another replica deciding the same times goes before or
+// after, not in between. It returns how many it recorded.
+func (s *Scheduler) recordDeferred(ctx context.Context, j *fireJob, fires []Fire) (int, error) {
+	name := jobName(j.workflowID, j.triggerID)
+	if s.locker != nil {
+		lease, err := s.locker.Acquire(ctx, "fire:"+name, s.cfg.FireLockTTL)
+		switch {
+		case err == nil:
+			defer func() { _ = s.locker.Release(context.WithoutCancel(ctx), lease) }()
+		case errors.Is(err, lock.ErrNotAcquired):
+			return 0, errSettleBusy
+		default:
+			s.cfg.Logger.Warn("fire lock unavailable; recording missed fires without it", slog.String("workflow_id", j.workflowID),
+				slog.String("trigger_id", j.triggerID), slog.Any("error", err))
+		}
+	}
+	decided, err := s.store.FireDecided(ctx, j.workflowID, j.triggerID, fires[0].ScheduledAt.Add(-time.Nanosecond), fires[len(fires)-1].ScheduledAt)
+	if err != nil {
+		return 0, fmt.Errorf("record missed fires of %s: %w", name, err)
+	}
+	missed := slices.DeleteFunc(fires, func(f Fire) bool { return decided[f.ScheduledAt.UTC()] })
+	if len(missed) == 0 {
+		return 0, nil
+	}
+	if err := s.store.FireRecord(ctx, missed); err != nil {
+		return 0, fmt.Errorf("record missed fires of %s: %w", name, err)
+	}
+	s.cfg.Logger.Info("recorded fires missed while no scheduler ran", slog.String("workflow_id", j.workflowID),
+		slog.String("trigger_id", j.triggerID), slog.Int("missed", len(missed)), slog.Int("fired_live", len(fires)-len(missed)))
+	return len(missed), nil
 }
 
 // dueAt is when d may be settled: at its next attempt, and not before the live fires of every

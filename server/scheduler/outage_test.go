@@ -256,3 +256,73 @@ func TestOutageForgivenWhenPaused(t *testing.T) {
 	is.Equal(len(ledger(t, b.db, d.ID)[scheduler.OutcomeMissed]), 0)
 	is.Equal(len(scheduledTimes(t, b.db, d.WorkflowID)), 1)
 }
+
+// A replica that starts while another is still making recent fires (the other's fire lock
+// holder died, so it fires them StandbyDelay late) does not record MISSED the times that the
+// live replica may still make. Its catch-up fires the latest time at once (FIRE_ONCE) and
+// leaves the older ones undecided until SettleAfter has passed since them; then it records
+// MISSED only those that still have no execution and no ledger row. No time ends with both
+// an execution and a MISSED row, and none with neither.
+func TestCatchUpLeavesLiveFiresTheirTimes(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := context.Background()
+	// Four times, ten seconds apart, once a year, next year: go-quartz's real clock fires none
+	// of them while the test runs, and the fires' deadlines (scheduled time + SettleAfter) have
+	// not passed; the replicas' clocks are set by the test.
+	base := time.Date(time.Now().Year()+1, 3, 2, 12, 0, 0, 0, time.UTC)
+	b := setup(t, storetest.OpenSQLite(t), func() time.Time { return base.Add(-time.Hour) }, nil, nil)
+	d, _, err := b.deployments.Deploy(ctx, &deployments.DeployParams{
+		Definition: definition("restarted"),
+		Triggers:   []deployments.Trigger{cron("tick", "0,10,20,30 0 12 2 3 ?", 0)},
+		Config:     deployments.Config{MisfirePolicy: deployments.MisfireFireOnce, CatchUpWindow: 10 * time.Minute},
+	})
+	is.NoErr(err)
+	at := func(s int) time.Time { return base.Add(time.Duration(s) * time.Second) }
+	locks := lock.NewLocalManager(lock.LocalConfig{})
+
+	// The live replica fired 12:00:00; its fires of :10 and :20 are late (standby).
+	live := newReplica(t, b, locks)
+	live.clock.Set(at(0))
+	is.NoErr(live.s.FireForTest(ctx, d, "tick", at(0)))
+
+	// The restarted replica starts at :35: its catch-up sees :10, :20 and :30 unfired.
+	restarted := newReplica(t, b, locks)
+	restarted.clock.Set(at(35))
+	is.NoErr(restarted.s.Start(ctx))
+	t.Cleanup(restarted.s.Stop)
+	l := ledger(t, b.db, d.ID)
+	is.Equal(l[scheduler.OutcomeCaughtUp], []time.Time{at(30)}) // FIRE_ONCE: the latest, at once
+	is.Equal(len(l[scheduler.OutcomeMissed]), 0)                // :10 and :20 may still be fired live
+
+	// The live replica makes :10 after all; :20 it never makes (its fire gave up).
+	live.clock.Set(at(12))
+	is.NoErr(live.s.FireForTest(ctx, d, "tick", at(10)))
+
+	// Before the live fires' horizon (SettleAfter after :20) nothing is recorded.
+	restarted.clock.Set(at(20).Add(settleAfter - time.Second))
+	restarted.s.SettleDue(ctx)
+	is.Equal(len(ledger(t, b.db, d.ID)[scheduler.OutcomeMissed]), 0)
+	// At it, the store does not answer, then a live fire holds the fire lock: tried again
+	// after SettleRetryInitial (1 s) each time, recording nothing meanwhile.
+	restarted.storeDown.Store(true)
+	restarted.clock.Set(at(20).Add(settleAfter))
+	next := restarted.s.SettleDue(ctx)
+	is.Equal(next, at(20).Add(settleAfter+time.Second))
+	restarted.storeDown.Store(false)
+	lease, err := locks.Acquire(ctx, "fire:"+d.WorkflowID+"/tick", time.Minute)
+	is.NoErr(err)
+	restarted.clock.Set(next)
+	next = restarted.s.SettleDue(ctx)
+	is.Equal(next, at(20).Add(settleAfter+2*time.Second))
+	is.Equal(len(ledger(t, b.db, d.ID)[scheduler.OutcomeMissed]), 0)
+	is.NoErr(locks.Release(ctx, lease))
+	// Then the time nobody made is recorded MISSED, the one the live replica made is not.
+	restarted.clock.Set(next)
+	is.True(restarted.s.SettleDue(ctx).IsZero()) // nothing left to decide
+	l = ledger(t, b.db, d.ID)
+	is.Equal(l[scheduler.OutcomeFired], []time.Time{at(0), at(10)})
+	is.Equal(l[scheduler.OutcomeCaughtUp], []time.Time{at(30)})
+	is.Equal(l[scheduler.OutcomeMissed], []time.Time{at(20)})
+	is.Equal(scheduledTimes(t, b.db, d.WorkflowID), map[time.Time]int{at(0): 1, at(10): 1, at(30): 1}) // none for MISSED
+}

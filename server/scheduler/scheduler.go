@@ -93,8 +93,9 @@ type Scheduler struct {
 	mu     sync.Mutex           // guards jobs
 	jobs   map[string]*jobState // by jobKey name
 
-	debtMu     sync.Mutex       // guards debts
-	debts      map[string]*debt // by jobKey name: failed fires not settled yet (outage.go)
+	debtMu     sync.Mutex                 // guards debts
+	debts      map[string]*debt           // by jobKey name: failed fires not settled yet (outage.go)
+	deferred   map[string]*deferredMissed // by jobKey name: a catch-up's MISSED rows waiting for live fires
 	settleKick chan struct{}
 	settleDone chan struct{}
 
@@ -133,10 +134,11 @@ func New(svc *Service, store Store, locker Locker, notifier Notifier, cfg Config
 	}
 	return &Scheduler{
 		svc: svc, store: store, locker: locker, notifier: notifier, cfg: cfg,
-		tracer: cfg.TracerProvider.Tracer("github.com/workflow-runtime/workflow-runtime/server/scheduler"),
-		cache:  newDeploymentCache(),
-		jobs:   map[string]*jobState{},
-		debts:  map[string]*debt{},
+		tracer:   cfg.TracerProvider.Tracer("github.com/workflow-runtime/workflow-runtime/server/scheduler"),
+		cache:    newDeploymentCache(),
+		jobs:     map[string]*jobState{},
+		debts:    map[string]*debt{},
+		deferred: map[string]*deferredMissed{},
 		// Buffered: a kick while the loop is busy is not lost.
 		settleKick: make(chan struct{}, 1),
 	}
@@ -390,20 +392,30 @@ func (s *Scheduler) apply(ctx context.Context, dj desiredJob, last *time.Time) {
 		return          // replaced
 	}
 	// After ScheduleJob: a time between the two is fired by both, and deduplicated, rather
-	// than by neither.
-	var res CatchUpResult
-	if last != nil {
-		res, err = s.svc.catchUpFrom(ctx, dj.deployment, dj.triggerID, trig, gap{last: *last, now: s.cfg.Now(), cause: causeDowntime})
+	// than by neither. The times of the last SettleAfter may still be made by another
+	// replica's live fire (a standby's, late): the plan fires what it fires (deduplicated if
+	// that replica made it too) but records its MISSED ones among them only once those fires
+	// are done, and only those nobody made (deferMissed).
+	now := s.cfg.Now()
+	g := gap{now: now, cause: causeDowntime, liveAfter: now.Add(-s.cfg.SettleAfter)}
+	if last == nil {
+		if g.last, err = s.store.FireLastScheduled(ctx, dj.workflowID, dj.triggerID); err != nil {
+			log.Warn("catch-up failed", slog.Any("error", err))
+			return
+		}
 	} else {
-		res, err = s.svc.CatchUp(ctx, dj.deployment, dj.triggerID, s.cfg.Now())
+		g.last = *last
 	}
+	res, err := s.svc.catchUpFrom(ctx, dj.deployment, dj.triggerID, trig, g)
+	s.deferMissed(job, res.deferred)
 	s.cfg.Metrics.Misfire(ctx, int64(len(res.Missed)))
 	if err != nil {
 		log.Warn("catch-up failed", slog.Any("error", err))
 		return
 	}
-	if len(res.Fired)+len(res.Missed) > 0 {
-		log.Info("caught up missed fires", slog.Int("fired", len(res.Fired)), slog.Int("missed", len(res.Missed)))
+	if len(res.Fired)+len(res.Missed)+len(res.Deferred) > 0 {
+		log.Info("caught up missed fires", slog.Int("fired", len(res.Fired)), slog.Int("missed", len(res.Missed)),
+			slog.Int("missed_if_not_fired_live", len(res.Deferred)))
 	}
 }
 

@@ -133,6 +133,13 @@ type CatchUpResult struct {
 	Fired []time.Time
 	// Missed are the scheduled times recorded MISSED.
 	Missed []time.Time
+	// Deferred are the scheduled times the plan found missed but a live fire of another
+	// replica may still make (a catch-up after downtime, of times less than the scheduler's
+	// SettleAfter old): not recorded yet. The Scheduler records them MISSED once those fires
+	// are done, if they still have no execution and no ledger row (outage.go).
+	Deferred []time.Time
+
+	deferred []Fire // the MISSED rows of Deferred
 }
 
 // CatchUp fires what a trigger missed while no scheduler ran, as of now: the scheduled times
@@ -177,6 +184,11 @@ type gap struct {
 	// another replica, or by a live fire while the gap was open): left alone, neither fired nor
 	// recorded MISSED. Nil: none looked up.
 	decided map[time.Time]bool
+	// liveAfter: the times after it may still be made by another replica's live fire (one
+	// fires up to SettleAfter late: a standby waiting out the fire lock of a replica that died
+	// holding it). The MISSED ones among them are not recorded but returned in
+	// CatchUpResult.Deferred. Zero: every MISSED time is recorded now.
+	liveAfter time.Time
 }
 
 // catchUpFrom settles a gap of one trigger: the plan of scheduling.PlanMisfires over (g.last,
@@ -210,22 +222,28 @@ func (s *Service) catchUpFrom(ctx context.Context, d *deployments.Deployment, tr
 		return slices.DeleteFunc(fs, func(f scheduling.Fire) bool { return g.decided[f.Scheduled.UTC()] })
 	}
 	plan.Missed, plan.Fire = undecided(plan.Missed), undecided(plan.Fire)
-	if len(plan.Missed) > 0 {
-		reason := fmt.Sprintf("%s; misfire policy %s, catch-up window %s", g.cause, policy, d.Config.CatchUpWindow)
-		missed := make([]Fire, len(plan.Missed))
-		for i, f := range plan.Missed {
-			missed[i] = Fire{
-				WorkflowID: d.WorkflowID, DeploymentID: d.ID, TriggerID: triggerID,
-				NominalAt: f.Nominal, ScheduledAt: f.Scheduled, FiredAt: g.now,
-				Outcome: OutcomeMissed, Reason: reason,
-			}
-			res.Missed = append(res.Missed, f.Scheduled)
+	reason := fmt.Sprintf("%s; misfire policy %s, catch-up window %s", g.cause, policy, d.Config.CatchUpWindow)
+	var missed []Fire
+	for _, f := range plan.Missed {
+		rec := Fire{
+			WorkflowID: d.WorkflowID, DeploymentID: d.ID, TriggerID: triggerID,
+			NominalAt: f.Nominal, ScheduledAt: f.Scheduled, FiredAt: g.now,
+			Outcome: OutcomeMissed, Reason: reason,
 		}
+		if !g.liveAfter.IsZero() && f.Scheduled.After(g.liveAfter) {
+			res.deferred = append(res.deferred, rec)
+			res.Deferred = append(res.Deferred, f.Scheduled)
+			continue
+		}
+		missed = append(missed, rec)
+		res.Missed = append(res.Missed, f.Scheduled)
+	}
+	if len(missed) > 0 {
 		if err := s.store.FireRecord(ctx, missed); err != nil {
 			return res, fmt.Errorf("catch up %s/%s: %w", d.WorkflowID, triggerID, err)
 		}
 	}
-	reason := "fired late, inside the catch-up window " + d.Config.CatchUpWindow.String()
+	reason = "fired late, inside the catch-up window " + d.Config.CatchUpWindow.String()
 	if g.cause != causeDowntime {
 		reason = "fired late (" + g.cause + "), inside the catch-up window " + d.Config.CatchUpWindow.String()
 	}

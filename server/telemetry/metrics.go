@@ -24,6 +24,7 @@ type Metrics struct {
 	fireLateness  metric.Float64Histogram
 	misfires      metric.Int64Counter
 	janitorDelete metric.Int64Counter
+	takingWork    metric.Int64Gauge
 }
 
 func newMetrics(m metric.Meter) (*Metrics, error) {
@@ -47,6 +48,9 @@ func newMetrics(m metric.Meter) (*Metrics, error) {
 	err = firstErr(err, e)
 	ms.janitorDelete, e = m.Int64Counter("wfr.janitor.deleted",
 		metric.WithDescription("Rows deleted by the retention janitor, by table."), metric.WithUnit("{row}"))
+	err = firstErr(err, e)
+	ms.takingWork, e = m.Int64Gauge("wfr.worker.taking_work",
+		metric.WithDescription("1 while the worker takes work from the queue, 0 while it is paused (not ready, or the engine unreachable)."))
 	err = firstErr(err, e)
 	if err != nil {
 		return nil, fmt.Errorf("create instruments: %w", err)
@@ -105,6 +109,20 @@ func (m *Metrics) JanitorDeleted(ctx context.Context, table string, n int64) {
 		return
 	}
 	m.janitorDelete.Add(ctx, n, metric.WithAttributes(attribute.String("table", table)))
+}
+
+// TakingWork records whether the worker takes work from the queue: wfr_worker_taking_work, 1
+// while it does, 0 while it is paused because a dependency it needs does not answer (storage,
+// queue, engine). For the worker.
+func (m *Metrics) TakingWork(ctx context.Context, taking bool) {
+	if m == nil {
+		return
+	}
+	var v int64
+	if taking {
+		v = 1
+	}
+	m.takingWork.Record(ctx, v)
 }
 
 // QueueStats reads the queue's counts; queue.Queue's Stats.

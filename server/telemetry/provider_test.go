@@ -32,6 +32,8 @@ func TestMetricsNames(t *testing.T) {
 	m.FireLateness(ctx, 1500*time.Millisecond)
 	m.Misfire(ctx, 2)
 	m.JanitorDeleted(ctx, "executions", 10)
+	m.TakingWork(ctx, true)
+	m.TakingWork(ctx, false)
 	stop, err := m.ObserveQueue(func(context.Context) (queue.Stats, error) {
 		return queue.Stats{Depth: 4, Pending: 1, OldestAge: 3 * time.Second}, nil
 	})
@@ -47,6 +49,7 @@ func TestMetricsNames(t *testing.T) {
 	for _, name := range []string{
 		"wfr_executions_finished_total", "wfr_lock_waits_total", "wfr_scheduler_fire_lateness_seconds",
 		"wfr_scheduler_misfires_total", "wfr_janitor_deleted_total", "wfr_queue_messages", "wfr_queue_oldest_age_seconds",
+		"wfr_worker_taking_work",
 	} {
 		if families[name] == nil {
 			var names []string
@@ -59,9 +62,11 @@ func TestMetricsNames(t *testing.T) {
 		}
 	}
 	is.Equal(families["wfr_queue_oldest_age_seconds"].GetMetric()[0].GetGauge().GetValue(), 3.0)
+	is.Equal(families["wfr_worker_taking_work"].GetMetric()[0].GetGauge().GetValue(), 0.0) // the last value
 	is.Equal(families["wfr_scheduler_fire_lateness_seconds"].GetMetric()[0].GetHistogram().GetSampleSum(), 1.5)
 	var nilMetrics *telemetry.Metrics
 	nilMetrics.ExecutionFinished(ctx, "SUCCEEDED") // a nil *Metrics records nothing
+	nilMetrics.TakingWork(ctx, true)
 }
 
 func TestNoExporterSpansCarryIDsButDoNotRecord(t *testing.T) {

@@ -1678,6 +1678,176 @@ func (x *GetExecutionResponse) GetExecution() *Execution {
 	return nil
 }
 
+// Request of WatchExecutions.
+type WatchExecutionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to watch. Exactly one is required.
+	//
+	// Types that are valid to be assigned to Target:
+	//
+	//	*WatchExecutionsRequest_ExecutionId
+	//	*WatchExecutionsRequest_DeploymentId
+	Target isWatchExecutionsRequest_Target `protobuf_oneof:"target"`
+	// Only send executions in these statuses. Default: all. The first message of a watch by
+	// execution_id is sent whatever its status.
+	Statuses []ExecutionStatus `protobuf:"varint,3,rep,packed,name=statuses,proto3,enum=workflowruntime.v1.ExecutionStatus" json:"statuses,omitempty"`
+	// Send a message without execution after this long without any, so that a proxy does not
+	// close a quiet stream as idle. Default: no heartbeats; between 1s and 10m.
+	HeartbeatInterval *durationpb.Duration `protobuf:"bytes,4,opt,name=heartbeat_interval,json=heartbeatInterval,proto3" json:"heartbeat_interval,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *WatchExecutionsRequest) Reset() {
+	*x = WatchExecutionsRequest{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchExecutionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchExecutionsRequest) ProtoMessage() {}
+
+func (x *WatchExecutionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchExecutionsRequest.ProtoReflect.Descriptor instead.
+func (*WatchExecutionsRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *WatchExecutionsRequest) GetTarget() isWatchExecutionsRequest_Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *WatchExecutionsRequest) GetExecutionId() string {
+	if x != nil {
+		if x, ok := x.Target.(*WatchExecutionsRequest_ExecutionId); ok {
+			return x.ExecutionId
+		}
+	}
+	return ""
+}
+
+func (x *WatchExecutionsRequest) GetDeploymentId() string {
+	if x != nil {
+		if x, ok := x.Target.(*WatchExecutionsRequest_DeploymentId); ok {
+			return x.DeploymentId
+		}
+	}
+	return ""
+}
+
+func (x *WatchExecutionsRequest) GetStatuses() []ExecutionStatus {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
+func (x *WatchExecutionsRequest) GetHeartbeatInterval() *durationpb.Duration {
+	if x != nil {
+		return x.HeartbeatInterval
+	}
+	return nil
+}
+
+type isWatchExecutionsRequest_Target interface {
+	isWatchExecutionsRequest_Target()
+}
+
+type WatchExecutionsRequest_ExecutionId struct {
+	// One execution. The first message is its current state, with synced set, whatever its
+	// status; then one message per change; the stream ends after the message with a terminal
+	// status (at once when it is terminal already). not_found when no execution has this id.
+	ExecutionId string `protobuf:"bytes,1,opt,name=execution_id,json=executionId,proto3,oneof"`
+}
+
+type WatchExecutionsRequest_DeploymentId struct {
+	// Every execution of one deployment. The stream starts with the deployment's PENDING and
+	// RUNNING executions and those that changed in the last seconds, then a message without
+	// execution with synced set; then one message per change, until the caller cancels.
+	// not_found when no deployment has this id.
+	DeploymentId string `protobuf:"bytes,2,opt,name=deployment_id,json=deploymentId,proto3,oneof"`
+}
+
+func (*WatchExecutionsRequest_ExecutionId) isWatchExecutionsRequest_Target() {}
+
+func (*WatchExecutionsRequest_DeploymentId) isWatchExecutionsRequest_Target() {}
+
+// Response of WatchExecutions: one message of the stream.
+type WatchExecutionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The execution as stored after a change. Unset on a heartbeat and on the message that ends
+	// the initial state of a watch by deployment.
+	Execution *Execution `protobuf:"bytes,1,opt,name=execution,proto3" json:"execution,omitempty"`
+	// True on the message that ends the initial state: the first message of a watch by execution
+	// id; for a watch by deployment, the message without execution after its PENDING and RUNNING
+	// executions. Every change after the watch started is sent from there on.
+	Synced        bool `protobuf:"varint,2,opt,name=synced,proto3" json:"synced,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchExecutionsResponse) Reset() {
+	*x = WatchExecutionsResponse{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchExecutionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchExecutionsResponse) ProtoMessage() {}
+
+func (x *WatchExecutionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchExecutionsResponse.ProtoReflect.Descriptor instead.
+func (*WatchExecutionsResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *WatchExecutionsResponse) GetExecution() *Execution {
+	if x != nil {
+		return x.Execution
+	}
+	return nil
+}
+
+func (x *WatchExecutionsResponse) GetSynced() bool {
+	if x != nil {
+		return x.Synced
+	}
+	return false
+}
+
 // Request of CancelExecution.
 type CancelExecutionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1691,7 +1861,7 @@ type CancelExecutionRequest struct {
 
 func (x *CancelExecutionRequest) Reset() {
 	*x = CancelExecutionRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1703,7 +1873,7 @@ func (x *CancelExecutionRequest) String() string {
 func (*CancelExecutionRequest) ProtoMessage() {}
 
 func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1716,7 +1886,7 @@ func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionRequest.ProtoReflect.Descriptor instead.
 func (*CancelExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{23}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CancelExecutionRequest) GetExecutionId() string {
@@ -1744,7 +1914,7 @@ type CancelExecutionResponse struct {
 
 func (x *CancelExecutionResponse) Reset() {
 	*x = CancelExecutionResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +1926,7 @@ func (x *CancelExecutionResponse) String() string {
 func (*CancelExecutionResponse) ProtoMessage() {}
 
 func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +1939,7 @@ func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionResponse.ProtoReflect.Descriptor instead.
 func (*CancelExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{24}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CancelExecutionResponse) GetExecution() *Execution {
@@ -1794,7 +1964,7 @@ type GetDeploymentStatsRequest struct {
 
 func (x *GetDeploymentStatsRequest) Reset() {
 	*x = GetDeploymentStatsRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +1976,7 @@ func (x *GetDeploymentStatsRequest) String() string {
 func (*GetDeploymentStatsRequest) ProtoMessage() {}
 
 func (x *GetDeploymentStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +1989,7 @@ func (x *GetDeploymentStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetDeploymentStatsRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{25}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetDeploymentStatsRequest) GetDeploymentId() string {
@@ -1856,7 +2026,7 @@ type DeploymentStatusCount struct {
 
 func (x *DeploymentStatusCount) Reset() {
 	*x = DeploymentStatusCount{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +2038,7 @@ func (x *DeploymentStatusCount) String() string {
 func (*DeploymentStatusCount) ProtoMessage() {}
 
 func (x *DeploymentStatusCount) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +2051,7 @@ func (x *DeploymentStatusCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatusCount.ProtoReflect.Descriptor instead.
 func (*DeploymentStatusCount) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{26}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeploymentStatusCount) GetStatus() DeploymentStatus {
@@ -1911,7 +2081,7 @@ type ExecutionStatusCount struct {
 
 func (x *ExecutionStatusCount) Reset() {
 	*x = ExecutionStatusCount{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1923,7 +2093,7 @@ func (x *ExecutionStatusCount) String() string {
 func (*ExecutionStatusCount) ProtoMessage() {}
 
 func (x *ExecutionStatusCount) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1936,7 +2106,7 @@ func (x *ExecutionStatusCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutionStatusCount.ProtoReflect.Descriptor instead.
 func (*ExecutionStatusCount) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{27}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ExecutionStatusCount) GetStatus() ExecutionStatus {
@@ -1966,7 +2136,7 @@ type TriggerTypeCount struct {
 
 func (x *TriggerTypeCount) Reset() {
 	*x = TriggerTypeCount{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1978,7 +2148,7 @@ func (x *TriggerTypeCount) String() string {
 func (*TriggerTypeCount) ProtoMessage() {}
 
 func (x *TriggerTypeCount) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1991,7 +2161,7 @@ func (x *TriggerTypeCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerTypeCount.ProtoReflect.Descriptor instead.
 func (*TriggerTypeCount) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{28}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TriggerTypeCount) GetTriggerType() TriggerType {
@@ -2035,7 +2205,7 @@ type DeploymentExecutionStats struct {
 
 func (x *DeploymentExecutionStats) Reset() {
 	*x = DeploymentExecutionStats{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2217,7 @@ func (x *DeploymentExecutionStats) String() string {
 func (*DeploymentExecutionStats) ProtoMessage() {}
 
 func (x *DeploymentExecutionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2060,7 +2230,7 @@ func (x *DeploymentExecutionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentExecutionStats.ProtoReflect.Descriptor instead.
 func (*DeploymentExecutionStats) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{29}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeploymentExecutionStats) GetDeploymentId() string {
@@ -2143,7 +2313,7 @@ type GetDeploymentStatsResponse struct {
 
 func (x *GetDeploymentStatsResponse) Reset() {
 	*x = GetDeploymentStatsResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2325,7 @@ func (x *GetDeploymentStatsResponse) String() string {
 func (*GetDeploymentStatsResponse) ProtoMessage() {}
 
 func (x *GetDeploymentStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2338,7 @@ func (x *GetDeploymentStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetDeploymentStatsResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{30}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetDeploymentStatsResponse) GetDeploymentsByStatus() []*DeploymentStatusCount {
@@ -2208,7 +2378,7 @@ type GetSystemHealthRequest struct {
 
 func (x *GetSystemHealthRequest) Reset() {
 	*x = GetSystemHealthRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2390,7 @@ func (x *GetSystemHealthRequest) String() string {
 func (*GetSystemHealthRequest) ProtoMessage() {}
 
 func (x *GetSystemHealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2403,7 @@ func (x *GetSystemHealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSystemHealthRequest.ProtoReflect.Descriptor instead.
 func (*GetSystemHealthRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{31}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{33}
 }
 
 // The health of one dependency.
@@ -2253,7 +2423,7 @@ type DependencyHealth struct {
 
 func (x *DependencyHealth) Reset() {
 	*x = DependencyHealth{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2265,7 +2435,7 @@ func (x *DependencyHealth) String() string {
 func (*DependencyHealth) ProtoMessage() {}
 
 func (x *DependencyHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2278,7 +2448,7 @@ func (x *DependencyHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DependencyHealth.ProtoReflect.Descriptor instead.
 func (*DependencyHealth) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{32}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DependencyHealth) GetName() string {
@@ -2309,7 +2479,7 @@ func (x *DependencyHealth) GetError() string {
 	return ""
 }
 
-// A running instance of the service.
+// A live instance of the service, as the instance registry lists it.
 type RoleInstance struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The instance's id.
@@ -2319,14 +2489,25 @@ type RoleInstance struct {
 	// Its version.
 	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	// When it started.
-	StartTime     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// The host:port it serves on, as other processes reach it (WFR_ADVERTISE_ADDR; by default its
+	// listen address, with an unspecified host replaced by the host name).
+	Address string `protobuf:"bytes,5,opt,name=address,proto3" json:"address,omitempty"`
+	// Its last heartbeat in the instance registry, by its own clock. An instance that stops
+	// heartbeating drops out of the list after the registry's TTL (WFR_REGISTRY_TTL).
+	LastHeartbeat *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_heartbeat,json=lastHeartbeat,proto3" json:"last_heartbeat,omitempty"`
+	// Executions its worker runs now, as of its last heartbeat. 0 for roles without a worker
+	// (api, scheduler, engine).
+	SlotsInUse int32 `protobuf:"varint,7,opt,name=slots_in_use,json=slotsInUse,proto3" json:"slots_in_use,omitempty"`
+	// Executions its worker runs at most (WFR_WORKER_CONCURRENCY). 0 for roles without a worker.
+	SlotCapacity  int32 `protobuf:"varint,8,opt,name=slot_capacity,json=slotCapacity,proto3" json:"slot_capacity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RoleInstance) Reset() {
 	*x = RoleInstance{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2338,7 +2519,7 @@ func (x *RoleInstance) String() string {
 func (*RoleInstance) ProtoMessage() {}
 
 func (x *RoleInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2351,7 +2532,7 @@ func (x *RoleInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleInstance.ProtoReflect.Descriptor instead.
 func (*RoleInstance) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{33}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RoleInstance) GetId() string {
@@ -2382,6 +2563,34 @@ func (x *RoleInstance) GetStartTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *RoleInstance) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *RoleInstance) GetLastHeartbeat() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastHeartbeat
+	}
+	return nil
+}
+
+func (x *RoleInstance) GetSlotsInUse() int32 {
+	if x != nil {
+		return x.SlotsInUse
+	}
+	return 0
+}
+
+func (x *RoleInstance) GetSlotCapacity() int32 {
+	if x != nil {
+		return x.SlotCapacity
+	}
+	return 0
+}
+
 // Response of GetSystemHealth.
 type GetSystemHealthResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2393,7 +2602,8 @@ type GetSystemHealthResponse struct {
 	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	// One entry per dependency.
 	Dependencies []*DependencyHealth `protobuf:"bytes,4,rep,name=dependencies,proto3" json:"dependencies,omitempty"`
-	// The instances known to this one.
+	// The live instances of the installation, by role then id: every process that heartbeats in
+	// the instance registry (Redis). Without Redis, this process alone.
 	Instances     []*RoleInstance `protobuf:"bytes,5,rep,name=instances,proto3" json:"instances,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2401,7 +2611,7 @@ type GetSystemHealthResponse struct {
 
 func (x *GetSystemHealthResponse) Reset() {
 	*x = GetSystemHealthResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2413,7 +2623,7 @@ func (x *GetSystemHealthResponse) String() string {
 func (*GetSystemHealthResponse) ProtoMessage() {}
 
 func (x *GetSystemHealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2426,7 +2636,7 @@ func (x *GetSystemHealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSystemHealthResponse.ProtoReflect.Descriptor instead.
 func (*GetSystemHealthResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{34}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetSystemHealthResponse) GetStatus() string {
@@ -2477,7 +2687,7 @@ type GetSchedulingMetricsRequest struct {
 
 func (x *GetSchedulingMetricsRequest) Reset() {
 	*x = GetSchedulingMetricsRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +2699,7 @@ func (x *GetSchedulingMetricsRequest) String() string {
 func (*GetSchedulingMetricsRequest) ProtoMessage() {}
 
 func (x *GetSchedulingMetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +2712,7 @@ func (x *GetSchedulingMetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchedulingMetricsRequest.ProtoReflect.Descriptor instead.
 func (*GetSchedulingMetricsRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{35}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetSchedulingMetricsRequest) GetStartTime() *timestamppb.Timestamp {
@@ -2548,7 +2758,7 @@ type GetSchedulingMetricsResponse struct {
 
 func (x *GetSchedulingMetricsResponse) Reset() {
 	*x = GetSchedulingMetricsResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[36]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2560,7 +2770,7 @@ func (x *GetSchedulingMetricsResponse) String() string {
 func (*GetSchedulingMetricsResponse) ProtoMessage() {}
 
 func (x *GetSchedulingMetricsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[36]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2573,7 +2783,7 @@ func (x *GetSchedulingMetricsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchedulingMetricsResponse.ProtoReflect.Descriptor instead.
 func (*GetSchedulingMetricsResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{36}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetSchedulingMetricsResponse) GetScheduledTriggers() int64 {
@@ -2659,7 +2869,7 @@ type GetJitterDistributionRequest struct {
 
 func (x *GetJitterDistributionRequest) Reset() {
 	*x = GetJitterDistributionRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[37]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2671,7 +2881,7 @@ func (x *GetJitterDistributionRequest) String() string {
 func (*GetJitterDistributionRequest) ProtoMessage() {}
 
 func (x *GetJitterDistributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[37]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2684,7 +2894,7 @@ func (x *GetJitterDistributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJitterDistributionRequest.ProtoReflect.Descriptor instead.
 func (*GetJitterDistributionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{37}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetJitterDistributionRequest) GetBucketCount() uint32 {
@@ -2716,7 +2926,7 @@ type JitterBucket struct {
 
 func (x *JitterBucket) Reset() {
 	*x = JitterBucket{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[38]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2728,7 +2938,7 @@ func (x *JitterBucket) String() string {
 func (*JitterBucket) ProtoMessage() {}
 
 func (x *JitterBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[38]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2741,7 +2951,7 @@ func (x *JitterBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JitterBucket.ProtoReflect.Descriptor instead.
 func (*JitterBucket) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{38}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *JitterBucket) GetStartSeconds() float64 {
@@ -2782,7 +2992,7 @@ type WorkflowJitter struct {
 
 func (x *WorkflowJitter) Reset() {
 	*x = WorkflowJitter{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[39]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2794,7 +3004,7 @@ func (x *WorkflowJitter) String() string {
 func (*WorkflowJitter) ProtoMessage() {}
 
 func (x *WorkflowJitter) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[39]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2807,7 +3017,7 @@ func (x *WorkflowJitter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowJitter.ProtoReflect.Descriptor instead.
 func (*WorkflowJitter) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{39}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *WorkflowJitter) GetWorkflowId() string {
@@ -2857,7 +3067,7 @@ type GetJitterDistributionResponse struct {
 
 func (x *GetJitterDistributionResponse) Reset() {
 	*x = GetJitterDistributionResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[40]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2869,7 +3079,7 @@ func (x *GetJitterDistributionResponse) String() string {
 func (*GetJitterDistributionResponse) ProtoMessage() {}
 
 func (x *GetJitterDistributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[40]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2882,7 +3092,7 @@ func (x *GetJitterDistributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJitterDistributionResponse.ProtoReflect.Descriptor instead.
 func (*GetJitterDistributionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{40}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetJitterDistributionResponse) GetTriggerCount() int64 {
@@ -2935,7 +3145,7 @@ type GetLoadDistributionRequest struct {
 
 func (x *GetLoadDistributionRequest) Reset() {
 	*x = GetLoadDistributionRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[41]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2947,7 +3157,7 @@ func (x *GetLoadDistributionRequest) String() string {
 func (*GetLoadDistributionRequest) ProtoMessage() {}
 
 func (x *GetLoadDistributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[41]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2960,7 +3170,7 @@ func (x *GetLoadDistributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLoadDistributionRequest.ProtoReflect.Descriptor instead.
 func (*GetLoadDistributionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{41}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetLoadDistributionRequest) GetStartTime() *timestamppb.Timestamp {
@@ -2999,7 +3209,7 @@ type LoadBucket struct {
 
 func (x *LoadBucket) Reset() {
 	*x = LoadBucket{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[42]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3011,7 +3221,7 @@ func (x *LoadBucket) String() string {
 func (*LoadBucket) ProtoMessage() {}
 
 func (x *LoadBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[42]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3024,7 +3234,7 @@ func (x *LoadBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBucket.ProtoReflect.Descriptor instead.
 func (*LoadBucket) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{42}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *LoadBucket) GetStartTime() *timestamppb.Timestamp {
@@ -3065,7 +3275,7 @@ type GetLoadDistributionResponse struct {
 
 func (x *GetLoadDistributionResponse) Reset() {
 	*x = GetLoadDistributionResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[43]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3077,7 +3287,7 @@ func (x *GetLoadDistributionResponse) String() string {
 func (*GetLoadDistributionResponse) ProtoMessage() {}
 
 func (x *GetLoadDistributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[43]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3090,7 +3300,7 @@ func (x *GetLoadDistributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLoadDistributionResponse.ProtoReflect.Descriptor instead.
 func (*GetLoadDistributionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{43}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetLoadDistributionResponse) GetBuckets() []*LoadBucket {
@@ -3267,7 +3477,16 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\x13GetExecutionRequest\x12+\n" +
 	"\fexecution_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\vexecutionId\"S\n" +
 	"\x14GetExecutionResponse\x12;\n" +
-	"\texecution\x18\x01 \x01(\v2\x1d.workflowruntime.v1.ExecutionR\texecution\"g\n" +
+	"\texecution\x18\x01 \x01(\v2\x1d.workflowruntime.v1.ExecutionR\texecution\"\xba\x02\n" +
+	"\x16WatchExecutionsRequest\x12-\n" +
+	"\fexecution_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01H\x00R\vexecutionId\x12/\n" +
+	"\rdeployment_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01H\x00R\fdeploymentId\x12T\n" +
+	"\bstatuses\x18\x03 \x03(\x0e2#.workflowruntime.v1.ExecutionStatusB\x13\xbaH\x10\x92\x01\r\x10\a\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bstatuses\x12Y\n" +
+	"\x12heartbeat_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x03\b\xd8\x042\x02\b\x01R\x11heartbeatIntervalB\x0f\n" +
+	"\x06target\x12\x05\xbaH\x02\b\x01\"n\n" +
+	"\x17WatchExecutionsResponse\x12;\n" +
+	"\texecution\x18\x01 \x01(\v2\x1d.workflowruntime.v1.ExecutionR\texecution\x12\x16\n" +
+	"\x06synced\x18\x02 \x01(\bR\x06synced\"g\n" +
 	"\x16CancelExecutionRequest\x12+\n" +
 	"\fexecution_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\vexecutionId\x12 \n" +
 	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06reason\"V\n" +
@@ -3309,13 +3528,18 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x123\n" +
 	"\alatency\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\x87\x01\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xab\x02\n" +
 	"\fRoleInstance\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x129\n" +
 	"\n" +
-	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"\x8f\x02\n" +
+	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x18\n" +
+	"\aaddress\x18\x05 \x01(\tR\aaddress\x12A\n" +
+	"\x0elast_heartbeat\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rlastHeartbeat\x12 \n" +
+	"\fslots_in_use\x18\a \x01(\x05R\n" +
+	"slotsInUse\x12#\n" +
+	"\rslot_capacity\x18\b \x01(\x05R\fslotCapacity\"\x8f\x02\n" +
 	"\x17GetSystemHealthResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x128\n" +
 	"\ttimestamp\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12\x18\n" +
@@ -3386,7 +3610,7 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\x19FIRE_OUTCOME_DEDUPLICATED\x10\x02\x12\x17\n" +
 	"\x13FIRE_OUTCOME_MISSED\x10\x03\x12\x1a\n" +
 	"\x16FIRE_OUTCOME_CAUGHT_UP\x10\x04\x12\x18\n" +
-	"\x14FIRE_OUTCOME_SKIPPED\x10\x052\xcf\x0e\n" +
+	"\x14FIRE_OUTCOME_SKIPPED\x10\x052\xc2\x0f\n" +
 	"\x16WorkflowRuntimeService\x12g\n" +
 	"\x0eDeployWorkflow\x12).workflowruntime.v1.DeployWorkflowRequest\x1a*.workflowruntime.v1.DeployWorkflowResponse\x12m\n" +
 	"\x10UpdateDeployment\x12+.workflowruntime.v1.UpdateDeploymentRequest\x1a,.workflowruntime.v1.UpdateDeploymentResponse\x12m\n" +
@@ -3403,7 +3627,8 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\x15GetJitterDistribution\x120.workflowruntime.v1.GetJitterDistributionRequest\x1a1.workflowruntime.v1.GetJitterDistributionResponse\"\x03\x90\x02\x01\x12{\n" +
 	"\x13GetLoadDistribution\x12..workflowruntime.v1.GetLoadDistributionRequest\x1a/.workflowruntime.v1.GetLoadDistributionResponse\"\x03\x90\x02\x01\x12x\n" +
 	"\x12BackfillDeployment\x12-.workflowruntime.v1.BackfillDeploymentRequest\x1a..workflowruntime.v1.BackfillDeploymentResponse\"\x03\x90\x02\x02\x12]\n" +
-	"\tListFires\x12$.workflowruntime.v1.ListFiresRequest\x1a%.workflowruntime.v1.ListFiresResponse\"\x03\x90\x02\x01BWZUgithub.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1;workflowruntimev1b\x06proto3"
+	"\tListFires\x12$.workflowruntime.v1.ListFiresRequest\x1a%.workflowruntime.v1.ListFiresResponse\"\x03\x90\x02\x01\x12q\n" +
+	"\x0fWatchExecutions\x12*.workflowruntime.v1.WatchExecutionsRequest\x1a+.workflowruntime.v1.WatchExecutionsResponse\"\x03\x90\x02\x010\x01BWZUgithub.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1;workflowruntimev1b\x06proto3"
 
 var (
 	file_workflowruntime_v1_workflow_runtime_service_proto_rawDescOnce sync.Once
@@ -3418,7 +3643,7 @@ func file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP() []byte
 }
 
 var file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_workflowruntime_v1_workflow_runtime_service_proto_goTypes = []any{
 	(FireOutcome)(0),                      // 0: workflowruntime.v1.FireOutcome
 	(*DeployWorkflowRequest)(nil),         // 1: workflowruntime.v1.DeployWorkflowRequest
@@ -3444,145 +3669,153 @@ var file_workflowruntime_v1_workflow_runtime_service_proto_goTypes = []any{
 	(*TriggerWorkflowResponse)(nil),       // 21: workflowruntime.v1.TriggerWorkflowResponse
 	(*GetExecutionRequest)(nil),           // 22: workflowruntime.v1.GetExecutionRequest
 	(*GetExecutionResponse)(nil),          // 23: workflowruntime.v1.GetExecutionResponse
-	(*CancelExecutionRequest)(nil),        // 24: workflowruntime.v1.CancelExecutionRequest
-	(*CancelExecutionResponse)(nil),       // 25: workflowruntime.v1.CancelExecutionResponse
-	(*GetDeploymentStatsRequest)(nil),     // 26: workflowruntime.v1.GetDeploymentStatsRequest
-	(*DeploymentStatusCount)(nil),         // 27: workflowruntime.v1.DeploymentStatusCount
-	(*ExecutionStatusCount)(nil),          // 28: workflowruntime.v1.ExecutionStatusCount
-	(*TriggerTypeCount)(nil),              // 29: workflowruntime.v1.TriggerTypeCount
-	(*DeploymentExecutionStats)(nil),      // 30: workflowruntime.v1.DeploymentExecutionStats
-	(*GetDeploymentStatsResponse)(nil),    // 31: workflowruntime.v1.GetDeploymentStatsResponse
-	(*GetSystemHealthRequest)(nil),        // 32: workflowruntime.v1.GetSystemHealthRequest
-	(*DependencyHealth)(nil),              // 33: workflowruntime.v1.DependencyHealth
-	(*RoleInstance)(nil),                  // 34: workflowruntime.v1.RoleInstance
-	(*GetSystemHealthResponse)(nil),       // 35: workflowruntime.v1.GetSystemHealthResponse
-	(*GetSchedulingMetricsRequest)(nil),   // 36: workflowruntime.v1.GetSchedulingMetricsRequest
-	(*GetSchedulingMetricsResponse)(nil),  // 37: workflowruntime.v1.GetSchedulingMetricsResponse
-	(*GetJitterDistributionRequest)(nil),  // 38: workflowruntime.v1.GetJitterDistributionRequest
-	(*JitterBucket)(nil),                  // 39: workflowruntime.v1.JitterBucket
-	(*WorkflowJitter)(nil),                // 40: workflowruntime.v1.WorkflowJitter
-	(*GetJitterDistributionResponse)(nil), // 41: workflowruntime.v1.GetJitterDistributionResponse
-	(*GetLoadDistributionRequest)(nil),    // 42: workflowruntime.v1.GetLoadDistributionRequest
-	(*LoadBucket)(nil),                    // 43: workflowruntime.v1.LoadBucket
-	(*GetLoadDistributionResponse)(nil),   // 44: workflowruntime.v1.GetLoadDistributionResponse
-	(*WorkflowDefinition)(nil),            // 45: workflowruntime.v1.WorkflowDefinition
-	(*Trigger)(nil),                       // 46: workflowruntime.v1.Trigger
-	(*DeploymentConfig)(nil),              // 47: workflowruntime.v1.DeploymentConfig
-	(*Deployment)(nil),                    // 48: workflowruntime.v1.Deployment
-	(DeploymentStatus)(0),                 // 49: workflowruntime.v1.DeploymentStatus
-	(*fieldmaskpb.FieldMask)(nil),         // 50: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),           // 51: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),         // 52: google.protobuf.Timestamp
-	(*Execution)(nil),                     // 53: workflowruntime.v1.Execution
-	(ExecutionStatus)(0),                  // 54: workflowruntime.v1.ExecutionStatus
-	(TriggerType)(0),                      // 55: workflowruntime.v1.TriggerType
+	(*WatchExecutionsRequest)(nil),        // 24: workflowruntime.v1.WatchExecutionsRequest
+	(*WatchExecutionsResponse)(nil),       // 25: workflowruntime.v1.WatchExecutionsResponse
+	(*CancelExecutionRequest)(nil),        // 26: workflowruntime.v1.CancelExecutionRequest
+	(*CancelExecutionResponse)(nil),       // 27: workflowruntime.v1.CancelExecutionResponse
+	(*GetDeploymentStatsRequest)(nil),     // 28: workflowruntime.v1.GetDeploymentStatsRequest
+	(*DeploymentStatusCount)(nil),         // 29: workflowruntime.v1.DeploymentStatusCount
+	(*ExecutionStatusCount)(nil),          // 30: workflowruntime.v1.ExecutionStatusCount
+	(*TriggerTypeCount)(nil),              // 31: workflowruntime.v1.TriggerTypeCount
+	(*DeploymentExecutionStats)(nil),      // 32: workflowruntime.v1.DeploymentExecutionStats
+	(*GetDeploymentStatsResponse)(nil),    // 33: workflowruntime.v1.GetDeploymentStatsResponse
+	(*GetSystemHealthRequest)(nil),        // 34: workflowruntime.v1.GetSystemHealthRequest
+	(*DependencyHealth)(nil),              // 35: workflowruntime.v1.DependencyHealth
+	(*RoleInstance)(nil),                  // 36: workflowruntime.v1.RoleInstance
+	(*GetSystemHealthResponse)(nil),       // 37: workflowruntime.v1.GetSystemHealthResponse
+	(*GetSchedulingMetricsRequest)(nil),   // 38: workflowruntime.v1.GetSchedulingMetricsRequest
+	(*GetSchedulingMetricsResponse)(nil),  // 39: workflowruntime.v1.GetSchedulingMetricsResponse
+	(*GetJitterDistributionRequest)(nil),  // 40: workflowruntime.v1.GetJitterDistributionRequest
+	(*JitterBucket)(nil),                  // 41: workflowruntime.v1.JitterBucket
+	(*WorkflowJitter)(nil),                // 42: workflowruntime.v1.WorkflowJitter
+	(*GetJitterDistributionResponse)(nil), // 43: workflowruntime.v1.GetJitterDistributionResponse
+	(*GetLoadDistributionRequest)(nil),    // 44: workflowruntime.v1.GetLoadDistributionRequest
+	(*LoadBucket)(nil),                    // 45: workflowruntime.v1.LoadBucket
+	(*GetLoadDistributionResponse)(nil),   // 46: workflowruntime.v1.GetLoadDistributionResponse
+	(*WorkflowDefinition)(nil),            // 47: workflowruntime.v1.WorkflowDefinition
+	(*Trigger)(nil),                       // 48: workflowruntime.v1.Trigger
+	(*DeploymentConfig)(nil),              // 49: workflowruntime.v1.DeploymentConfig
+	(*Deployment)(nil),                    // 50: workflowruntime.v1.Deployment
+	(DeploymentStatus)(0),                 // 51: workflowruntime.v1.DeploymentStatus
+	(*fieldmaskpb.FieldMask)(nil),         // 52: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),           // 53: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),         // 54: google.protobuf.Timestamp
+	(*Execution)(nil),                     // 55: workflowruntime.v1.Execution
+	(ExecutionStatus)(0),                  // 56: workflowruntime.v1.ExecutionStatus
+	(TriggerType)(0),                      // 57: workflowruntime.v1.TriggerType
 }
 var file_workflowruntime_v1_workflow_runtime_service_proto_depIdxs = []int32{
-	45, // 0: workflowruntime.v1.DeployWorkflowRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
-	46, // 1: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	47, // 2: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	48, // 3: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	47, // 0: workflowruntime.v1.DeployWorkflowRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
+	48, // 1: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	49, // 2: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	50, // 3: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
 	9,  // 4: workflowruntime.v1.DeployWorkflowResponse.trigger_previews:type_name -> workflowruntime.v1.TriggerPreview
-	49, // 5: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
-	45, // 6: workflowruntime.v1.UpdateDeploymentRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
-	46, // 7: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	47, // 8: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	50, // 9: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	48, // 10: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	48, // 11: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	48, // 12: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	51, // 5: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
+	47, // 6: workflowruntime.v1.UpdateDeploymentRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
+	48, // 7: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	49, // 8: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	52, // 9: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	50, // 10: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	50, // 11: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	50, // 12: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
 	9,  // 13: workflowruntime.v1.GetDeploymentStatusResponse.trigger_previews:type_name -> workflowruntime.v1.TriggerPreview
-	51, // 14: workflowruntime.v1.TriggerPreview.offset:type_name -> google.protobuf.Duration
+	53, // 14: workflowruntime.v1.TriggerPreview.offset:type_name -> google.protobuf.Duration
 	10, // 15: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.ScheduledFire
-	52, // 16: workflowruntime.v1.ScheduledFire.nominal_time:type_name -> google.protobuf.Timestamp
-	52, // 17: workflowruntime.v1.ScheduledFire.scheduled_time:type_name -> google.protobuf.Timestamp
-	52, // 18: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
-	52, // 19: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
-	53, // 20: workflowruntime.v1.BackfillDeploymentResponse.executions:type_name -> workflowruntime.v1.Execution
-	52, // 21: workflowruntime.v1.ListFiresRequest.start_time:type_name -> google.protobuf.Timestamp
-	52, // 22: workflowruntime.v1.ListFiresRequest.end_time:type_name -> google.protobuf.Timestamp
+	54, // 16: workflowruntime.v1.ScheduledFire.nominal_time:type_name -> google.protobuf.Timestamp
+	54, // 17: workflowruntime.v1.ScheduledFire.scheduled_time:type_name -> google.protobuf.Timestamp
+	54, // 18: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
+	54, // 19: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
+	55, // 20: workflowruntime.v1.BackfillDeploymentResponse.executions:type_name -> workflowruntime.v1.Execution
+	54, // 21: workflowruntime.v1.ListFiresRequest.start_time:type_name -> google.protobuf.Timestamp
+	54, // 22: workflowruntime.v1.ListFiresRequest.end_time:type_name -> google.protobuf.Timestamp
 	0,  // 23: workflowruntime.v1.ListFiresRequest.outcomes:type_name -> workflowruntime.v1.FireOutcome
 	15, // 24: workflowruntime.v1.ListFiresResponse.fires:type_name -> workflowruntime.v1.Fire
-	52, // 25: workflowruntime.v1.Fire.nominal_time:type_name -> google.protobuf.Timestamp
-	52, // 26: workflowruntime.v1.Fire.scheduled_time:type_name -> google.protobuf.Timestamp
-	52, // 27: workflowruntime.v1.Fire.fire_time:type_name -> google.protobuf.Timestamp
+	54, // 25: workflowruntime.v1.Fire.nominal_time:type_name -> google.protobuf.Timestamp
+	54, // 26: workflowruntime.v1.Fire.scheduled_time:type_name -> google.protobuf.Timestamp
+	54, // 27: workflowruntime.v1.Fire.fire_time:type_name -> google.protobuf.Timestamp
 	0,  // 28: workflowruntime.v1.Fire.outcome:type_name -> workflowruntime.v1.FireOutcome
-	49, // 29: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
-	48, // 30: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
-	54, // 31: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
-	55, // 32: workflowruntime.v1.GetExecutionHistoryRequest.trigger_types:type_name -> workflowruntime.v1.TriggerType
-	52, // 33: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
-	52, // 34: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
-	53, // 35: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
-	53, // 36: workflowruntime.v1.TriggerWorkflowResponse.execution:type_name -> workflowruntime.v1.Execution
-	53, // 37: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	53, // 38: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	52, // 39: workflowruntime.v1.GetDeploymentStatsRequest.start_time:type_name -> google.protobuf.Timestamp
-	52, // 40: workflowruntime.v1.GetDeploymentStatsRequest.end_time:type_name -> google.protobuf.Timestamp
-	49, // 41: workflowruntime.v1.DeploymentStatusCount.status:type_name -> workflowruntime.v1.DeploymentStatus
-	54, // 42: workflowruntime.v1.ExecutionStatusCount.status:type_name -> workflowruntime.v1.ExecutionStatus
-	55, // 43: workflowruntime.v1.TriggerTypeCount.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	51, // 44: workflowruntime.v1.DeploymentExecutionStats.duration_p50:type_name -> google.protobuf.Duration
-	51, // 45: workflowruntime.v1.DeploymentExecutionStats.duration_p95:type_name -> google.protobuf.Duration
-	51, // 46: workflowruntime.v1.DeploymentExecutionStats.duration_p99:type_name -> google.protobuf.Duration
-	27, // 47: workflowruntime.v1.GetDeploymentStatsResponse.deployments_by_status:type_name -> workflowruntime.v1.DeploymentStatusCount
-	28, // 48: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.ExecutionStatusCount
-	29, // 49: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_trigger_type:type_name -> workflowruntime.v1.TriggerTypeCount
-	30, // 50: workflowruntime.v1.GetDeploymentStatsResponse.deployments:type_name -> workflowruntime.v1.DeploymentExecutionStats
-	51, // 51: workflowruntime.v1.DependencyHealth.latency:type_name -> google.protobuf.Duration
-	52, // 52: workflowruntime.v1.RoleInstance.start_time:type_name -> google.protobuf.Timestamp
-	52, // 53: workflowruntime.v1.GetSystemHealthResponse.timestamp:type_name -> google.protobuf.Timestamp
-	33, // 54: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.DependencyHealth
-	34, // 55: workflowruntime.v1.GetSystemHealthResponse.instances:type_name -> workflowruntime.v1.RoleInstance
-	52, // 56: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
-	52, // 57: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
-	51, // 58: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p50:type_name -> google.protobuf.Duration
-	51, // 59: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p95:type_name -> google.protobuf.Duration
-	51, // 60: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p99:type_name -> google.protobuf.Duration
-	39, // 61: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
-	40, // 62: workflowruntime.v1.GetJitterDistributionResponse.offsets:type_name -> workflowruntime.v1.WorkflowJitter
-	52, // 63: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
-	51, // 64: workflowruntime.v1.GetLoadDistributionRequest.window:type_name -> google.protobuf.Duration
-	51, // 65: workflowruntime.v1.GetLoadDistributionRequest.resolution:type_name -> google.protobuf.Duration
-	52, // 66: workflowruntime.v1.LoadBucket.start_time:type_name -> google.protobuf.Timestamp
-	43, // 67: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
-	1,  // 68: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
-	3,  // 69: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
-	5,  // 70: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
-	7,  // 71: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
-	16, // 72: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
-	18, // 73: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
-	20, // 74: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
-	22, // 75: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
-	24, // 76: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
-	26, // 77: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
-	32, // 78: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
-	36, // 79: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
-	38, // 80: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
-	42, // 81: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
-	11, // 82: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
-	13, // 83: workflowruntime.v1.WorkflowRuntimeService.ListFires:input_type -> workflowruntime.v1.ListFiresRequest
-	2,  // 84: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
-	4,  // 85: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
-	6,  // 86: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
-	8,  // 87: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
-	17, // 88: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
-	19, // 89: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
-	21, // 90: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
-	23, // 91: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
-	25, // 92: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
-	31, // 93: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
-	35, // 94: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
-	37, // 95: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
-	41, // 96: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
-	44, // 97: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
-	12, // 98: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
-	14, // 99: workflowruntime.v1.WorkflowRuntimeService.ListFires:output_type -> workflowruntime.v1.ListFiresResponse
-	84, // [84:100] is the sub-list for method output_type
-	68, // [68:84] is the sub-list for method input_type
-	68, // [68:68] is the sub-list for extension type_name
-	68, // [68:68] is the sub-list for extension extendee
-	0,  // [0:68] is the sub-list for field type_name
+	51, // 29: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
+	50, // 30: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
+	56, // 31: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
+	57, // 32: workflowruntime.v1.GetExecutionHistoryRequest.trigger_types:type_name -> workflowruntime.v1.TriggerType
+	54, // 33: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	54, // 34: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
+	55, // 35: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
+	55, // 36: workflowruntime.v1.TriggerWorkflowResponse.execution:type_name -> workflowruntime.v1.Execution
+	55, // 37: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	56, // 38: workflowruntime.v1.WatchExecutionsRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
+	53, // 39: workflowruntime.v1.WatchExecutionsRequest.heartbeat_interval:type_name -> google.protobuf.Duration
+	55, // 40: workflowruntime.v1.WatchExecutionsResponse.execution:type_name -> workflowruntime.v1.Execution
+	55, // 41: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	54, // 42: workflowruntime.v1.GetDeploymentStatsRequest.start_time:type_name -> google.protobuf.Timestamp
+	54, // 43: workflowruntime.v1.GetDeploymentStatsRequest.end_time:type_name -> google.protobuf.Timestamp
+	51, // 44: workflowruntime.v1.DeploymentStatusCount.status:type_name -> workflowruntime.v1.DeploymentStatus
+	56, // 45: workflowruntime.v1.ExecutionStatusCount.status:type_name -> workflowruntime.v1.ExecutionStatus
+	57, // 46: workflowruntime.v1.TriggerTypeCount.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	53, // 47: workflowruntime.v1.DeploymentExecutionStats.duration_p50:type_name -> google.protobuf.Duration
+	53, // 48: workflowruntime.v1.DeploymentExecutionStats.duration_p95:type_name -> google.protobuf.Duration
+	53, // 49: workflowruntime.v1.DeploymentExecutionStats.duration_p99:type_name -> google.protobuf.Duration
+	29, // 50: workflowruntime.v1.GetDeploymentStatsResponse.deployments_by_status:type_name -> workflowruntime.v1.DeploymentStatusCount
+	30, // 51: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.ExecutionStatusCount
+	31, // 52: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_trigger_type:type_name -> workflowruntime.v1.TriggerTypeCount
+	32, // 53: workflowruntime.v1.GetDeploymentStatsResponse.deployments:type_name -> workflowruntime.v1.DeploymentExecutionStats
+	53, // 54: workflowruntime.v1.DependencyHealth.latency:type_name -> google.protobuf.Duration
+	54, // 55: workflowruntime.v1.RoleInstance.start_time:type_name -> google.protobuf.Timestamp
+	54, // 56: workflowruntime.v1.RoleInstance.last_heartbeat:type_name -> google.protobuf.Timestamp
+	54, // 57: workflowruntime.v1.GetSystemHealthResponse.timestamp:type_name -> google.protobuf.Timestamp
+	35, // 58: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.DependencyHealth
+	36, // 59: workflowruntime.v1.GetSystemHealthResponse.instances:type_name -> workflowruntime.v1.RoleInstance
+	54, // 60: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
+	54, // 61: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
+	53, // 62: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p50:type_name -> google.protobuf.Duration
+	53, // 63: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p95:type_name -> google.protobuf.Duration
+	53, // 64: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p99:type_name -> google.protobuf.Duration
+	41, // 65: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
+	42, // 66: workflowruntime.v1.GetJitterDistributionResponse.offsets:type_name -> workflowruntime.v1.WorkflowJitter
+	54, // 67: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
+	53, // 68: workflowruntime.v1.GetLoadDistributionRequest.window:type_name -> google.protobuf.Duration
+	53, // 69: workflowruntime.v1.GetLoadDistributionRequest.resolution:type_name -> google.protobuf.Duration
+	54, // 70: workflowruntime.v1.LoadBucket.start_time:type_name -> google.protobuf.Timestamp
+	45, // 71: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
+	1,  // 72: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
+	3,  // 73: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
+	5,  // 74: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
+	7,  // 75: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
+	16, // 76: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
+	18, // 77: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
+	20, // 78: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
+	22, // 79: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
+	26, // 80: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
+	28, // 81: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
+	34, // 82: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
+	38, // 83: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
+	40, // 84: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
+	44, // 85: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
+	11, // 86: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
+	13, // 87: workflowruntime.v1.WorkflowRuntimeService.ListFires:input_type -> workflowruntime.v1.ListFiresRequest
+	24, // 88: workflowruntime.v1.WorkflowRuntimeService.WatchExecutions:input_type -> workflowruntime.v1.WatchExecutionsRequest
+	2,  // 89: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
+	4,  // 90: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
+	6,  // 91: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
+	8,  // 92: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
+	17, // 93: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
+	19, // 94: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
+	21, // 95: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
+	23, // 96: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
+	27, // 97: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
+	33, // 98: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
+	37, // 99: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
+	39, // 100: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
+	43, // 101: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
+	46, // 102: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
+	12, // 103: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
+	14, // 104: workflowruntime.v1.WorkflowRuntimeService.ListFires:output_type -> workflowruntime.v1.ListFiresResponse
+	25, // 105: workflowruntime.v1.WorkflowRuntimeService.WatchExecutions:output_type -> workflowruntime.v1.WatchExecutionsResponse
+	89, // [89:106] is the sub-list for method output_type
+	72, // [72:89] is the sub-list for method input_type
+	72, // [72:72] is the sub-list for extension type_name
+	72, // [72:72] is the sub-list for extension extendee
+	0,  // [0:72] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_workflow_runtime_service_proto_init() }
@@ -3599,13 +3832,17 @@ func file_workflowruntime_v1_workflow_runtime_service_proto_init() {
 		(*TriggerWorkflowRequest_WorkflowId)(nil),
 		(*TriggerWorkflowRequest_WebhookPath)(nil),
 	}
+	file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23].OneofWrappers = []any{
+		(*WatchExecutionsRequest_ExecutionId)(nil),
+		(*WatchExecutionsRequest_DeploymentId)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc), len(file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   44,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -81,6 +81,9 @@ const (
 	// WorkflowRuntimeServiceListFiresProcedure is the fully-qualified name of the
 	// WorkflowRuntimeService's ListFires RPC.
 	WorkflowRuntimeServiceListFiresProcedure = "/workflowruntime.v1.WorkflowRuntimeService/ListFires"
+	// WorkflowRuntimeServiceWatchExecutionsProcedure is the fully-qualified name of the
+	// WorkflowRuntimeService's WatchExecutions RPC.
+	WorkflowRuntimeServiceWatchExecutionsProcedure = "/workflowruntime.v1.WorkflowRuntimeService/WatchExecutions"
 )
 
 // WorkflowRuntimeServiceClient is a client for the workflowruntime.v1.WorkflowRuntimeService
@@ -120,6 +123,12 @@ type WorkflowRuntimeServiceClient interface {
 	BackfillDeployment(context.Context, *v1.BackfillDeploymentRequest) (*v1.BackfillDeploymentResponse, error)
 	// ListFires pages through a deployment's fire ledger: every scheduled time with its outcome.
 	ListFires(context.Context, *v1.ListFiresRequest) (*v1.ListFiresResponse, error)
+	// WatchExecutions streams executions as they change, without polling: one execution until it
+	// reaches a terminal status, or every execution of a deployment until the caller cancels.
+	// Each message carries the execution as GetExecution returns it, read from the database after
+	// the change, so changes that follow each other faster than they are read arrive as one
+	// message with the latest state; a terminal state is always sent.
+	WatchExecutions(context.Context, *v1.WatchExecutionsRequest) (*connect.ServerStreamForClient[v1.WatchExecutionsResponse], error)
 }
 
 // NewWorkflowRuntimeServiceClient constructs a client for the
@@ -240,6 +249,13 @@ func NewWorkflowRuntimeServiceClient(httpClient connect.HTTPClient, baseURL stri
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		watchExecutions: connect.NewClient[v1.WatchExecutionsRequest, v1.WatchExecutionsResponse](
+			httpClient,
+			baseURL+WorkflowRuntimeServiceWatchExecutionsProcedure,
+			connect.WithSchema(workflowRuntimeServiceMethods.ByName("WatchExecutions")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -261,6 +277,7 @@ type workflowRuntimeServiceClient struct {
 	getLoadDistribution   *connect.Client[v1.GetLoadDistributionRequest, v1.GetLoadDistributionResponse]
 	backfillDeployment    *connect.Client[v1.BackfillDeploymentRequest, v1.BackfillDeploymentResponse]
 	listFires             *connect.Client[v1.ListFiresRequest, v1.ListFiresResponse]
+	watchExecutions       *connect.Client[v1.WatchExecutionsRequest, v1.WatchExecutionsResponse]
 }
 
 // DeployWorkflow calls workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow.
@@ -407,6 +424,11 @@ func (c *workflowRuntimeServiceClient) ListFires(ctx context.Context, req *v1.Li
 	return nil, err
 }
 
+// WatchExecutions calls workflowruntime.v1.WorkflowRuntimeService.WatchExecutions.
+func (c *workflowRuntimeServiceClient) WatchExecutions(ctx context.Context, req *v1.WatchExecutionsRequest) (*connect.ServerStreamForClient[v1.WatchExecutionsResponse], error) {
+	return c.watchExecutions.CallServerStream(ctx, connect.NewRequest(req))
+}
+
 // WorkflowRuntimeServiceHandler is an implementation of the
 // workflowruntime.v1.WorkflowRuntimeService service.
 type WorkflowRuntimeServiceHandler interface {
@@ -444,6 +466,12 @@ type WorkflowRuntimeServiceHandler interface {
 	BackfillDeployment(context.Context, *v1.BackfillDeploymentRequest) (*v1.BackfillDeploymentResponse, error)
 	// ListFires pages through a deployment's fire ledger: every scheduled time with its outcome.
 	ListFires(context.Context, *v1.ListFiresRequest) (*v1.ListFiresResponse, error)
+	// WatchExecutions streams executions as they change, without polling: one execution until it
+	// reaches a terminal status, or every execution of a deployment until the caller cancels.
+	// Each message carries the execution as GetExecution returns it, read from the database after
+	// the change, so changes that follow each other faster than they are read arrive as one
+	// message with the latest state; a terminal state is always sent.
+	WatchExecutions(context.Context, *v1.WatchExecutionsRequest, *connect.ServerStream[v1.WatchExecutionsResponse]) error
 }
 
 // NewWorkflowRuntimeServiceHandler builds an HTTP handler from the service implementation. It
@@ -560,6 +588,13 @@ func NewWorkflowRuntimeServiceHandler(svc WorkflowRuntimeServiceHandler, opts ..
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	workflowRuntimeServiceWatchExecutionsHandler := connect.NewServerStreamHandlerSimple(
+		WorkflowRuntimeServiceWatchExecutionsProcedure,
+		svc.WatchExecutions,
+		connect.WithSchema(workflowRuntimeServiceMethods.ByName("WatchExecutions")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/workflowruntime.v1.WorkflowRuntimeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WorkflowRuntimeServiceDeployWorkflowProcedure:
@@ -594,6 +629,8 @@ func NewWorkflowRuntimeServiceHandler(svc WorkflowRuntimeServiceHandler, opts ..
 			workflowRuntimeServiceBackfillDeploymentHandler.ServeHTTP(w, r)
 		case WorkflowRuntimeServiceListFiresProcedure:
 			workflowRuntimeServiceListFiresHandler.ServeHTTP(w, r)
+		case WorkflowRuntimeServiceWatchExecutionsProcedure:
+			workflowRuntimeServiceWatchExecutionsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -665,4 +702,8 @@ func (UnimplementedWorkflowRuntimeServiceHandler) BackfillDeployment(context.Con
 
 func (UnimplementedWorkflowRuntimeServiceHandler) ListFires(context.Context, *v1.ListFiresRequest) (*v1.ListFiresResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.ListFires is not implemented"))
+}
+
+func (UnimplementedWorkflowRuntimeServiceHandler) WatchExecutions(context.Context, *v1.WatchExecutionsRequest, *connect.ServerStream[v1.WatchExecutionsResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.WatchExecutions is not implemented"))
 }

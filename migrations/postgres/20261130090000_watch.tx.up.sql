@@ -1,0 +1,15 @@
+-- The resync of WatchExecutions by deployment (postgres).
+--
+-- A watch on a deployment reads again, every few seconds, the deployment's executions updated
+-- since its previous read (a little before, for clocks that disagree): a change whose
+-- notification was lost is found there. This index makes that read one range walk of the
+-- deployment's recent changes, in the order the watch pages through them (updated_at, id).
+--
+-- updated_at was indexed already (idx_executions_unfinished_updated), so no update that could
+-- be a heap-only (HOT) update loses that by this index; each write of a row's updated_at adds
+-- one entry to it.
+--
+-- Note for large installations: this migration runs in one transaction, so CREATE INDEX blocks
+-- writes to executions while it builds (seconds per million rows). On a big table, create it
+-- beforehand with CREATE INDEX CONCURRENTLY IF NOT EXISTS under the same name and columns.
+CREATE INDEX IF NOT EXISTS idx_executions_deployment_updated ON executions(deployment_id, updated_at, id);
