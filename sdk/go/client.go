@@ -65,7 +65,11 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		cfg:     cfg,
 		policy:  policy,
 	}
-	c.watcher = &pollWatcher{get: c.service.GetExecution, list: c.service.GetExecutionHistory}
+	c.watcher = &streamWatcher{
+		watch: c.service.WatchExecutions,
+		poll:  &pollWatcher{get: c.service.GetExecution, list: c.service.GetExecutionHistory},
+		retry: cfg.retry,
+	}
 	return c, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"net"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -251,8 +252,9 @@ func TestLiveWatch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
+	run := strconv.FormatInt(time.Now().UnixNano(), 36) // keys of this run: -count=N runs again against the same service
 	deployLive(t, c, greeter("watched"))
-	tr, err := c.TriggerWorkflow(ctx, triggerReq("watched", "w1"))
+	tr, err := c.TriggerWorkflow(ctx, triggerReq("watched", "w1-"+run))
 	is.NoErr(err)
 	id := tr.GetExecution().GetId()
 	var last *v1.Execution
@@ -272,7 +274,7 @@ func TestLiveWatch(t *testing.T) {
 		Config:     &v1.DeploymentConfig{OverlapPolicy: v1.OverlapPolicy_OVERLAP_POLICY_ALLOW_ALL},
 	})
 	is.NoErr(err)
-	first, err := c.TriggerWorkflow(ctx, triggerReq("watched-slow", "s1"))
+	first, err := c.TriggerWorkflow(ctx, triggerReq("watched-slow", "s1-"+run))
 	is.NoErr(err)
 	watch, stop := iter.Pull2(c.WatchDeployment(ctx, res.GetDeployment().GetId()))
 	defer stop()
@@ -295,7 +297,7 @@ func TestLiveWatch(t *testing.T) {
 	e := next(first.GetExecution().GetId(), true)
 	is.Equal(e.GetStatus(), v1.ExecutionStatus_EXECUTION_STATUS_CANCELLED) // and seen to end
 
-	second, err := c.TriggerWorkflow(ctx, triggerReq("watched-slow", "s2"))
+	second, err := c.TriggerWorkflow(ctx, triggerReq("watched-slow", "s2-"+run))
 	is.NoErr(err)
 	next(second.GetExecution().GetId(), false) // created after the watch started
 	_, err = c.CancelExecution(ctx, &v1.CancelExecutionRequest{ExecutionId: second.GetExecution().GetId()})

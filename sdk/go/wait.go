@@ -28,7 +28,8 @@ func IsTerminal(s v1.ExecutionStatus) bool {
 }
 
 // WaitExecution returns execution id once it has ended (IsTerminal), whether it succeeded or
-// not: look at its status. It waits as long as ctx allows; when ctx ends first it returns the
+// not: look at its status. It follows the WatchExecutions stream (polling GetExecution on a
+// service without it). It waits as long as ctx allows; when ctx ends first it returns the
 // last state it saw (nil if none) with a canceled or deadline_exceeded *Error. An error of
 // the service (not_found, permission_denied, or unavailable after the read's retries) ends
 // the wait with that error.
@@ -87,9 +88,9 @@ func (c *Client) WatchDeployment(ctx context.Context, deploymentID string) iter.
 }
 
 // watcher follows executions and calls yield with each state it sees, until the watch ends,
-// yield returns false (then it returns nil), or an error. pollWatcher asks GetExecution and
-// GetExecutionHistory again and again; a watcher on the service's WatchExecutions stream,
-// once the service has one, takes its place in NewClient without the methods above changing.
+// yield returns false (then it returns nil), or an error. streamWatcher (watch.go) follows
+// the service's WatchExecutions stream; pollWatcher asks GetExecution and GetExecutionHistory
+// again and again, for a service without the stream.
 type watcher interface {
 	// execution follows one execution until it is terminal.
 	execution(ctx context.Context, id string, yield func(*v1.Execution) bool) error
@@ -109,7 +110,8 @@ const (
 	pollOverlap = time.Minute
 )
 
-// pollWatcher watches by polling reads (each retried by the client).
+// pollWatcher watches by polling reads (each retried by the client): the watcher of a service
+// older than WatchExecutions.
 type pollWatcher struct {
 	get  func(context.Context, *v1.GetExecutionRequest) (*v1.GetExecutionResponse, error)
 	list func(context.Context, *v1.GetExecutionHistoryRequest) (*v1.GetExecutionHistoryResponse, error)

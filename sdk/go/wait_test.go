@@ -142,8 +142,11 @@ func (h *history) list(_ context.Context, req *v1.GetExecutionHistoryRequest) (*
 		}
 		match = append(match, proto.Clone(e).(*v1.Execution))
 	}
-	slices.SortFunc(match, func(a, b *v1.Execution) int {
-		return b.GetCreateTime().AsTime().Compare(a.GetCreateTime().AsTime())
+	slices.SortFunc(match, func(a, b *v1.Execution) int { // newest first; ties by id, so that pages hold still
+		if c := b.GetCreateTime().AsTime().Compare(a.GetCreateTime().AsTime()); c != 0 {
+			return c
+		}
+		return strings.Compare(b.GetId(), a.GetId())
 	})
 	from, _ := strconv.Atoi(req.GetPageToken())
 	res := &v1.GetExecutionHistoryResponse{Executions: match[from:min(from+2, len(match))]}
