@@ -153,7 +153,7 @@ var groups = []group{
 			"`invalid_argument` naming the field; the trigger rate is counted per caller and " +
 			"per process.",
 		envs: []string{
-			"WFR_TRIGGER_RATE", "WFR_TRIGGER_BURST", "WFR_MAX_TRIGGER_DATA_BYTES",
+			"WFR_TRIGGER_RATE", "WFR_TRIGGER_BURST", "WFR_MAX_WATCHES", "WFR_MAX_WATCHES_PER_CALLER", "WFR_MAX_TRIGGER_DATA_BYTES",
 			"WFR_MAX_TRIGGERS", "WFR_MIN_CRON_INTERVAL", "WFR_MAX_NODE_DELAY",
 			"WFR_MAX_EXECUTION_TIMEOUT", "WFR_MAX_RETENTION_AGE", "WFR_MAX_RETENTION_KEEP_LAST",
 			"WFR_MAX_BACKFILL", "WFR_MAX_BACKFILL_RANGE",
