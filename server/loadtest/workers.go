@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -624,6 +625,11 @@ func usageOf(pgA, pgZ pgCounters, rA, rZ redisCounters, ownStatements, ownRedisR
 	if pgA.statements >= 0 && pgZ.statements >= 0 {
 		u.Statements = pgZ.statements - pgA.statements - ownStatements
 		u.ByStatement = deltas(pgA.byStatement, pgZ.byStatement)
+		for text := range u.ByStatement {
+			if benchStatement(text) {
+				delete(u.ByStatement, text)
+			}
+		}
 		u.Evicted = pgZ.dealloc - pgA.dealloc
 	}
 	for cmd, n := range deltas(rA.commands, rZ.commands) {
@@ -634,6 +640,23 @@ func usageOf(pgA, pgZ pgCounters, rA, rZ redisCounters, ownStatements, ownRedisR
 		u.RedisCommands += n
 	}
 	return u
+}
+
+// benchStatement reports whether a statement text (as pg_stat_statements shows it) is one the
+// bench sends itself.
+func benchStatement(text string) bool {
+	for _, prefix := range []string{
+		"SELECT count(*) FROM executions WHERE workflow_id =", // countDone
+		"SELECT count(*) FROM pg_stat_activity",               // waitConnectionsGone
+		"SELECT xact_commit + xact_rollback",                  // pgStats.read
+		"SELECT left(regexp_replace(",
+		"SELECT dealloc FROM",
+	} {
+		if strings.HasPrefix(text, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // deltas is z - a by key, keys whose count did not grow left out.
