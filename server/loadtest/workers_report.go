@@ -155,6 +155,15 @@ func cores(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
+// slotTime is how long a worker slot took per execution on average at a throughput:
+// workers × concurrency / throughput; the delay of the ideal plus the overhead of an execution.
+func slotTime(workers, concurrency int, throughput float64) string {
+	if throughput <= 0 {
+		return "n/a"
+	}
+	return ms(time.Duration(float64(workers*concurrency) / throughput * float64(time.Second)))
+}
+
 // writeRoundLine writes a line about a finished round.
 func writeRoundLine(out io.Writer, r WorkersRound, ideal float64) error {
 	window := "steady"
@@ -176,11 +185,11 @@ func writeWorkersReport(out io.Writer, res *WorkersResult, cfg WorkersConfig, cp
 		return nil
 	}
 	base := slices.MinFunc(res.Scaling, func(a, b ScalingRow) int { return cmp.Compare(a.Workers, b.Workers) }).Workers
-	if _, err := fmt.Fprintf(out, "\nscaling (median of %d interleaved repeats; ratio to %d worker(s) in the same repeat; efficiency = ratio / (N/%d), target ≥ %.1f)\n",
+	if _, err := fmt.Fprintf(out, "\nscaling (median of %d interleaved repeats; ratio to %d worker(s) in the same repeat; efficiency = ratio / (N/%d), target ≥ %.1f; slot time = N × concurrency / throughput)\n",
 		cfg.Repeats, base, base, efficiencyTarget); err != nil {
 		return err
 	}
-	rows := [][]string{{"workers", "throughput", "min–max", "ideal", "of ideal", "ratio", "efficiency", "≥ " + fmt.Sprint(efficiencyTarget)}}
+	rows := [][]string{{"workers", "throughput", "min–max", "ideal", "of ideal", "slot time", "ratio", "efficiency", "≥ " + fmt.Sprint(efficiencyTarget)}}
 	for _, s := range res.Scaling {
 		met := "—"
 		if s.Workers != base && s.Ratio > 0 {
@@ -188,7 +197,7 @@ func writeWorkersReport(out io.Writer, res *WorkersResult, cfg WorkersConfig, cp
 		}
 		rows = append(rows, []string{
 			fmt.Sprint(s.Workers), perSec(s.Throughput), perSec(s.Min) + "–" + perSec(s.Max), perSec(s.Ideal),
-			times(ratio(s.Throughput, s.Ideal)), times(s.Ratio), times(s.Efficiency), met,
+			times(ratio(s.Throughput, s.Ideal)), slotTime(s.Workers, cfg.Concurrency, s.Throughput), times(s.Ratio), times(s.Efficiency), met,
 		})
 	}
 	if err := table(out, rows); err != nil {
