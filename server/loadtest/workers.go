@@ -45,6 +45,10 @@ import (
 // Those server figures count everything the servers do: on a server others use at the same
 // time, they are not the bench's alone.
 
+// sweepAfter is the sweeper's default StaleAfter: an execution PENDING this long is enqueued
+// again, so a round that lasts longer measures some duplicate deliveries too.
+const sweepAfter = 30 * time.Second
+
 // Bounds of the steady window, as fractions of a round's executions done.
 const (
 	steadyFrom = 0.1
@@ -131,9 +135,10 @@ func (c WorkersConfig) ideal(n int) float64 {
 // WorkersRound is one round: N worker processes draining N × ExecutionsPerWorker executions.
 type WorkersRound struct {
 	Repeat, Workers int
-	// Triggered executions, Succeeded of them; TriggerPhase is how long triggering took.
-	Triggered, Succeeded int
-	TriggerPhase         time.Duration
+	// Triggered executions, Succeeded of them; TriggerPhase is how long triggering took,
+	// Duration from the first trigger until every execution was done.
+	Triggered, Succeeded   int
+	TriggerPhase, Duration time.Duration
 	// Statuses counts the executions by final status.
 	Statuses map[string]int
 	// Steady says whether the steady window was found; without it Throughput is over the whole
@@ -420,6 +425,7 @@ func (b *workersBench) round(ctx context.Context, repeat, n int) (WorkersRound, 
 	r.Succeeded = r.Statuses["SUCCEEDED"]
 
 	last := samples[len(samples)-1]
+	r.Duration = last.at.Sub(first.at)
 	r.Usage = usageOf(pgBefore, pgAfter, redisBefore, redisAfter, b.ownStatements, b.ownRedisReads)
 	r.Usage.Executions = r.Triggered
 	r.Usage.CPU = last.cpu.sub(first.cpu)

@@ -332,11 +332,12 @@ func TestWorkersReport(t *testing.T) {
 	is.Equal(slotTime(1, 4, 0), "n/a")
 
 	out.Reset()
-	is.NoErr(writeRoundLine(&out, WorkersRound{Repeat: 2, Workers: 4, Triggered: 10, Succeeded: 10, Throughput: 50,
+	is.NoErr(writeRoundLine(&out, WorkersRound{Repeat: 2, Workers: 4, Triggered: 10, Succeeded: 10, Throughput: 50, Duration: time.Minute,
 		Cores: RoundCores{Machine: 1.2, Steal: -1, Workers: 0.5, API: 0, Postgres: -1, Redis: 0.1, Bench: 0}}, 800))
 	is.True(strings.Contains(out.String(), "repeat 2, 4 workers: 10/10 succeeded"))
 	is.True(strings.Contains(out.String(), "whole round (no steady window"))
 	is.True(strings.Contains(out.String(), "postgres n/a"))
+	is.True(strings.Contains(out.String(), "longer than the sweeper lets an execution wait"))
 }
 
 // pg_stat_statements counts statements on a server that preloads it (a throwaway one); the

@@ -170,6 +170,9 @@ func writeRoundLine(out io.Writer, r WorkersRound, ideal float64) error {
 	if !r.Steady {
 		window = "whole round (no steady window: too few executions)"
 	}
+	if r.Duration > sweepAfter {
+		window += fmt.Sprintf("; the round took %s, longer than the sweeper lets an execution wait (%s): fewer executions per worker", r.Duration.Round(time.Second), sweepAfter)
+	}
 	c := r.Cores
 	_, err := fmt.Fprintf(out, "repeat %d, %d workers: %d/%d succeeded, triggered in %s; %s over %s %s (%.2f of ideal %s); cores: machine %s (steal %s), workers %s, api %s, postgres %s, redis %s, bench %s\n",
 		r.Repeat, r.Workers, r.Succeeded, r.Triggered, r.TriggerPhase.Round(time.Millisecond),
