@@ -317,9 +317,9 @@ func TestWorkersReport(t *testing.T) {
 	t.Log(got)
 	for _, want := range []string{
 		"ratio to 1 worker(s) in the same repeat",
-		"1        180/s       180/s–180/s  200/s  0.90      22.22 ms   1.00   1.00        —",
-		"2        340/s       340/s–340/s  400/s  0.85      23.53 ms   1.89   0.94        yes",
-		"4        560/s       560/s–560/s  800/s  0.70      28.57 ms   3.11   0.78        no",
+		"1        180/s       180/s–180/s  200/s  0.90      22.22 ms   1.00   1.000       —",
+		"2        340/s       340/s–340/s  400/s  0.85      23.53 ms   1.89   0.944       yes",
+		"4        560/s       560/s–560/s  800/s  0.70      28.57 ms   3.11   0.778       no",
 		"6.00           4.00             3.00          15.00           5.00         0.500 ms     0.300 ms  1.000 ms      0.200 ms   2.000 ms     0.100 ms   1000/s",
 		"n/a          0.300 ms", // the workers' CPU unknown at 4
 		"warning: pg_stat_statements evicted 9 entries",

@@ -200,7 +200,7 @@ func writeWorkersReport(out io.Writer, res *WorkersResult, cfg WorkersConfig, cp
 		}
 		rows = append(rows, []string{
 			fmt.Sprint(s.Workers), perSec(s.Throughput), perSec(s.Min) + "–" + perSec(s.Max), perSec(s.Ideal),
-			times(ratio(s.Throughput, s.Ideal)), slotTime(s.Workers, cfg.Concurrency, s.Throughput), times(s.Ratio), times(s.Efficiency), met,
+			times(ratio(s.Throughput, s.Ideal)), slotTime(s.Workers, cfg.Concurrency, s.Throughput), times(s.Ratio), fmt.Sprintf("%.3f", s.Efficiency), met,
 		})
 	}
 	if err := table(out, rows); err != nil {
