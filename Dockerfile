@@ -19,10 +19,12 @@ ARG RUNTIME_BASE=gcr.io/distroless/static-debian12:nonroot
 
 FROM golang:1.26 AS build
 WORKDIR /src
-# Dependencies first, so that source changes reuse this layer. gen/ is a module of its own that
-# go.mod replaces with ./gen: its go.mod is needed to resolve the graph.
+# Dependencies first, so that source changes reuse this layer. gen/ and sdk/go/ are modules of
+# their own that go.mod replaces with ./gen and ./sdk/go (the operator commands are built on the
+# Go SDK): their go.mod files are needed to resolve the graph.
 COPY go.mod go.sum ./
 COPY gen/go.mod gen/go.sum ./gen/
+COPY sdk/go/go.mod sdk/go/go.sum ./sdk/go/
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 # The version printed by the binary and reported by /health; .git is not in the build context.

@@ -21,7 +21,7 @@ type Client struct {
 	baseURL string
 	cfg     config
 	policy  *callPolicy
-	waiter  waiter
+	watcher watcher
 }
 
 // NewClient returns a client of the service at baseURL, e.g. "http://127.0.0.1:8080" or
@@ -65,7 +65,11 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		cfg:     cfg,
 		policy:  policy,
 	}
-	c.waiter = &pollWaiter{get: c.service.GetExecution}
+	c.watcher = &streamWatcher{
+		watch: c.service.WatchExecutions,
+		poll:  &pollWatcher{get: c.service.GetExecution, list: c.service.GetExecutionHistory},
+		retry: cfg.retry,
+	}
 	return c, nil
 }
 

@@ -55,7 +55,9 @@
 //
 // # Waiting and listing
 //
-// WaitExecution returns an execution once it has ended; today it polls GetExecution with a
-// growing interval. Deployments, Executions and Fires iterate over every page of the list
-// RPCs (iter.Seq2, for range loops).
+// WaitExecution returns an execution once it has ended; WatchExecution yields each state of
+// one execution until it ends, WatchDeployment each change of a deployment's executions
+// (on the WatchExecutions stream, opened again when it ends early; polled on a service
+// without it). Deployments, Executions and Fires
+// iterate over every page of the list RPCs (iter.Seq2, for range loops).
 package runtime

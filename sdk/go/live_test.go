@@ -3,8 +3,10 @@ package runtime_test
 import (
 	"context"
 	"errors"
+	"iter"
 	"net"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -239,4 +241,71 @@ func TestLiveWaitDeadline(t *testing.T) {
 	is.Equal(code(t, err), connect.CodeDeadlineExceeded)
 	is.Equal(e.GetId(), id)                     // the last state seen
 	is.True(!runtime.IsTerminal(e.GetStatus())) // still pending or running an hour's delay
+}
+
+// TestLiveWatch: WatchExecution follows one execution to its end; WatchDeployment yields the
+// executions of a deployment as they change, those unfinished when it starts first.
+func TestLiveWatch(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	c := newClient(t, baseURL, runtime.WithToken(token))
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+
+	run := strconv.FormatInt(time.Now().UnixNano(), 36) // keys of this run: -count=N runs again against the same service
+	deployLive(t, c, greeter("watched"))
+	tr, err := c.TriggerWorkflow(ctx, triggerReq("watched", "w1-"+run))
+	is.NoErr(err)
+	id := tr.GetExecution().GetId()
+	var last *v1.Execution
+	for e, err := range c.WatchExecution(ctx, id) {
+		is.NoErr(err)
+		is.Equal(e.GetId(), id)
+		last = e
+	}
+	is.Equal(last.GetStatus(), v1.ExecutionStatus_EXECUTION_STATUS_SUCCEEDED) // followed to its end
+
+	// A deployment whose executions wait an hour, until they are cancelled: the first is
+	// unfinished when the watch starts, the second is created after.
+	params, err := structpb.NewStruct(map[string]any{"duration": "1h"})
+	is.NoErr(err)
+	res, err := c.DeployWorkflow(ctx, &v1.DeployWorkflowRequest{
+		Definition: &v1.WorkflowDefinition{Id: "watched-slow", Nodes: []*v1.Node{{Id: "wait", Type: "delay", Params: params}}},
+		Config:     &v1.DeploymentConfig{OverlapPolicy: v1.OverlapPolicy_OVERLAP_POLICY_ALLOW_ALL},
+	})
+	is.NoErr(err)
+	first, err := c.TriggerWorkflow(ctx, triggerReq("watched-slow", "s1-"+run))
+	is.NoErr(err)
+	watch, stop := iter.Pull2(c.WatchDeployment(ctx, res.GetDeployment().GetId()))
+	defer stop()
+	// next returns the next state of execution id the watch yields that is (or is not) terminal.
+	next := func(id string, terminal bool) *v1.Execution {
+		t.Helper()
+		for {
+			e, err, ok := watch()
+			if !ok || err != nil {
+				t.Fatalf("watch ended: %v", err)
+			}
+			if e.GetId() == id && runtime.IsTerminal(e.GetStatus()) == terminal {
+				return e
+			}
+		}
+	}
+	next(first.GetExecution().GetId(), false) // unfinished when the watch started
+	_, err = c.CancelExecution(ctx, &v1.CancelExecutionRequest{ExecutionId: first.GetExecution().GetId()})
+	is.NoErr(err)
+	e := next(first.GetExecution().GetId(), true)
+	is.Equal(e.GetStatus(), v1.ExecutionStatus_EXECUTION_STATUS_CANCELLED) // and seen to end
+
+	second, err := c.TriggerWorkflow(ctx, triggerReq("watched-slow", "s2-"+run))
+	is.NoErr(err)
+	next(second.GetExecution().GetId(), false) // created after the watch started
+	_, err = c.CancelExecution(ctx, &v1.CancelExecutionRequest{ExecutionId: second.GetExecution().GetId()})
+	is.NoErr(err)
+	next(second.GetExecution().GetId(), true)
+
+	cancel()
+	_, err, ok := watch()
+	is.True(ok)
+	is.Equal(code(t, err), connect.CodeCanceled) // it ends with its context
 }

@@ -81,15 +81,20 @@ func NewHandler(deps Deps) *Handler {
 // DeployWorkflow implements WorkflowRuntimeService.
 func (h *Handler) DeployWorkflow(ctx context.Context, req *v1.DeployWorkflowRequest) (*v1.DeployWorkflowResponse, error) {
 	d, created, err := h.deployments.Deploy(ctx, &deployments.DeployParams{
-		Definition: definitionFromProto(req.GetDefinition()),
-		Triggers:   triggersFromProto(req.GetTriggers()),
-		Config:     configFromProto(req.GetConfig()),
-		Draft:      req.GetDraft(),
+		Definition:   definitionFromProto(req.GetDefinition()),
+		Triggers:     triggersFromProto(req.GetTriggers()),
+		Config:       configFromProto(req.GetConfig()),
+		Draft:        req.GetDraft(),
+		ValidateOnly: req.GetValidateOnly(),
 	})
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}
-	return &v1.DeployWorkflowResponse{Deployment: deploymentToProto(d, mayReadSecrets(ctx)), Created: created}, nil
+	previews, err := h.triggerPreviews(d)
+	if err != nil {
+		return nil, h.toConnect(ctx, err)
+	}
+	return &v1.DeployWorkflowResponse{Deployment: deploymentToProto(d, mayReadSecrets(ctx)), Created: created, TriggerPreviews: previews}, nil
 }
 
 // UpdateDeployment implements WorkflowRuntimeService.

@@ -86,14 +86,24 @@ func fireToProto(f *scheduler.Fire) *v1.Fire {
 // deploymentStatusResponse is GetDeploymentStatus's answer: the deployment and, when the
 // scheduling service is wired, the previews of its cron triggers.
 func (h *Handler) deploymentStatusResponse(ctx context.Context, d *deployments.Deployment) (*v1.GetDeploymentStatusResponse, error) {
-	resp := &v1.GetDeploymentStatusResponse{Deployment: deploymentToProto(d, mayReadSecrets(ctx))}
-	if h.scheduling == nil {
-		return resp, nil
-	}
-	previews, err := h.scheduling.Preview(d)
+	previews, err := h.triggerPreviews(d)
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}
+	return &v1.GetDeploymentStatusResponse{Deployment: deploymentToProto(d, mayReadSecrets(ctx)), TriggerPreviews: previews}, nil
+}
+
+// triggerPreviews are the next fires of d's cron triggers (GetDeploymentStatus,
+// DeployWorkflow); none when the scheduling service is not wired.
+func (h *Handler) triggerPreviews(d *deployments.Deployment) ([]*v1.TriggerPreview, error) {
+	if h.scheduling == nil {
+		return nil, nil
+	}
+	previews, err := h.scheduling.Preview(d)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*v1.TriggerPreview, 0, len(previews))
 	for _, p := range previews {
 		tp := &v1.TriggerPreview{TriggerId: p.TriggerID, Offset: durationpb.New(p.Offset)}
 		for _, f := range p.Fires {
@@ -102,9 +112,9 @@ func (h *Handler) deploymentStatusResponse(ctx context.Context, d *deployments.D
 				ScheduledTime: timestamppb.New(f.Scheduled),
 			})
 		}
-		resp.TriggerPreviews = append(resp.TriggerPreviews, tp)
+		out = append(out, tp)
 	}
-	return resp, nil
+	return out, nil
 }
 
 // cronPoliciesFromProto sets the DST policies of a domain cron schedule from the proto's.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
+	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"github.com/matryer/is"
 	"google.golang.org/protobuf/proto"
@@ -125,4 +126,43 @@ func TestSchedulingRequestRules(t *testing.T) {
 			is.Equal(err == nil, tc.valid) // protovalidate's verdict
 		})
 	}
+}
+
+// TestDeployValidateOnly: DeployWorkflow with validate_only answers the deployment it would
+// make with the previews of its cron triggers, and stores nothing; a real deploy carries the
+// previews too.
+func TestDeployValidateOnly(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := context.Background()
+	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	h := schedulingHandler(t, now)
+	window := uint32(0)
+	req := &v1.DeployWorkflowRequest{
+		Definition: &v1.WorkflowDefinition{Id: "dry-run", Nodes: []*v1.Node{{Id: "a", Type: "noop"}}},
+		Triggers: []*v1.Trigger{
+			{Id: "hook", Kind: &v1.Trigger_Webhook{Webhook: &v1.WebhookTrigger{Path: "dry/in"}}},
+			{Id: "daily", Kind: &v1.Trigger_Cron{Cron: &v1.CronSchedule{Expression: "0 6 * * *", JitterWindowSeconds: &window}}},
+		},
+		ValidateOnly: true,
+	}
+	res, err := h.DeployWorkflow(ctx, req)
+	is.NoErr(err)
+	is.True(res.GetCreated())                 // it would be created
+	is.Equal(res.GetDeployment().GetId(), "") // no id: nothing was
+	is.Equal(res.GetDeployment().GetRevision(), int32(1))
+	is.Equal(len(res.GetTriggerPreviews()), 1) // the cron trigger's
+	p := res.GetTriggerPreviews()[0]
+	is.Equal(p.GetTriggerId(), "daily")
+	is.Equal(len(p.GetFires()), 5)
+	is.True(p.GetFires()[0].GetScheduledTime().AsTime().Equal(time.Date(2026, 3, 3, 6, 0, 0, 0, time.UTC)))
+
+	_, err = h.GetDeploymentStatus(ctx, &v1.GetDeploymentStatusRequest{Ref: &v1.GetDeploymentStatusRequest_WorkflowId{WorkflowId: "dry-run"}})
+	is.Equal(connect.CodeOf(err), connect.CodeNotFound) // nothing stored
+
+	req.ValidateOnly = false
+	res, err = h.DeployWorkflow(ctx, req)
+	is.NoErr(err)
+	is.True(res.GetDeployment().GetId() != "") // stored
+	is.Equal(len(res.GetTriggerPreviews()), 1) // and previewed
 }

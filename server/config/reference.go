@@ -22,7 +22,9 @@ import (
 // from the command line's own model, so it cannot say anything the binary does not do: every
 // flag with a WFR_* variable, of every command that has one (serve, migrate), with its kong
 // tags (name, default, enum, help) and, for the fields of Config, the field's doc comment,
-// read from this package's own source, embedded. Only the grouping of the settings and the
+// read from this package's own source, embedded. The variables of the operator commands
+// (server/cli: WFR_API_URL, WFR_TOKEN, ...), tagged docs:"cli", are the caller's side and are
+// described in docs/cli.md instead. Only the grouping of the settings and the
 // groups' introductions are written here (groups below); a setting in no group is listed under
 // "Other", and a test fails until it is given one.
 
@@ -193,8 +195,8 @@ func NewReference(app *kong.Application) (*Reference, error) {
 		command := leaf.Path()
 		for _, flags := range leaf.AllFlags(true) {
 			for _, f := range flags {
-				if len(f.Envs) == 0 {
-					continue
+				if len(f.Envs) == 0 || f.Tag.Get("docs") == "cli" {
+					continue // not a setting; or a variable of the operator commands (docs/cli.md)
 				}
 				s := describe(f, docs)
 				old, ok := byEnv[s.Env]

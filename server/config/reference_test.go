@@ -33,6 +33,10 @@ type cli struct {
 	Version struct {
 		Short bool `help:"Short."`
 	} `cmd:""`
+	// Like the operator commands (server/cli): a variable of the caller's, not a setting.
+	Deploy struct {
+		Addr string `env:"WFR_API_URL" docs:"cli" help:"The service."`
+	} `cmd:""`
 }
 
 // reference builds the reference of grammar (a pointer to a kong CLI struct).

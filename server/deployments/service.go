@@ -78,11 +78,20 @@ type DeployParams struct {
 	Config Config
 	// Draft stores the revision without deploying it.
 	Draft bool
+	// ValidateOnly runs the whole deploy, every check and write included, in a transaction
+	// that is rolled back: Deploy answers what the deployment would become and stores nothing.
+	// OnChange is not called. A deployment that would be created is returned without an id.
+	ValidateOnly bool
 }
+
+// errValidateOnly rolls back the transaction of a Deploy with ValidateOnly once it has done
+// everything a deploy does.
+var errValidateOnly = errors.New("validate only: roll back")
 
 // Deploy stores p.Definition as a new revision: revision 1 of a new deployment (created is
 // true), or revision n+1 of the workflow's deployment. Triggers and config are replaced. Unless
 // Draft, the deployment becomes DEPLOYED (an archived one is revived; a paused one resumes).
+// With ValidateOnly it answers the same and stores nothing.
 func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, created bool, err error) {
 	v := &apperr.ValidationError{}
 	s.validateDefinition(v, &p.Definition)
@@ -151,10 +160,22 @@ func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, c
 			if err := tx.RevisionInsert(ctx, d); err != nil {
 				return err
 			}
-			return tx.TriggersReplace(ctx, d)
+			if err := tx.TriggersReplace(ctx, d); err != nil {
+				return err
+			}
+			if p.ValidateOnly {
+				return errValidateOnly
+			}
+			return nil
 		})
 		if errors.Is(err, apperr.ErrConflict) && attempt < 2 {
 			continue
+		}
+		if errors.Is(err, errValidateOnly) {
+			if created {
+				d.ID = "" // made up for the rolled-back insert: no deployment has it
+			}
+			return d, created, nil
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("deploy workflow %s: %w", p.Definition.ID, err)

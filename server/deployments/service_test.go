@@ -322,3 +322,61 @@ func TestOnChange(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(changed, []string{"changes", "changes", "changes"}) // deploy, pause, delete
 }
+
+// TestValidateOnly: a deploy with ValidateOnly answers what the deployment would become, runs
+// the checks a deploy runs (a webhook path taken by another deployment included), and stores
+// nothing and tells nobody.
+func TestValidateOnly(t *testing.T) {
+	t.Parallel()
+	for name, open := range map[string]func(t *testing.T) deployments.Store{
+		"sqlite":   func(t *testing.T) deployments.Store { return storetest.OpenSQLite(t) },
+		"postgres": func(t *testing.T) deployments.Store { return storetest.OpenPostgres(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testValidateOnly(t, open(t))
+		})
+	}
+}
+
+func testValidateOnly(t *testing.T, store deployments.Store) {
+	is := is.New(t)
+	ctx := context.Background()
+	var changed []string
+	svc := deployments.NewService(store, deployments.ServiceConfig{
+		OnChange: func(_ context.Context, workflowID string) { changed = append(changed, workflowID) },
+	})
+
+	d, created, err := svc.Deploy(ctx, &deployments.DeployParams{Definition: def("dry"), Triggers: []deployments.Trigger{cron("nightly", "0 3 * * *")}, ValidateOnly: true})
+	is.NoErr(err)
+	is.True(created)                               // it would be created
+	is.Equal(d.ID, "")                             // by a deploy that did not happen
+	is.Equal(d.Revision, int32(1))                 // as revision 1
+	is.Equal(d.Status, deployments.StatusDeployed) // deployed
+	is.Equal(d.Triggers[0].Cron.Timezone, "UTC")   // defaults filled as a deploy fills them
+	_, err = svc.GetByWorkflow(ctx, "dry")
+	is.True(errors.Is(err, apperr.ErrNotFound)) // nothing stored
+	is.Equal(len(changed), 0)                   // nobody told
+
+	stored, _, err := svc.Deploy(ctx, &deployments.DeployParams{Definition: def("dry"), Triggers: []deployments.Trigger{hook("h", "dry/in")}})
+	is.NoErr(err)
+	next, created, err := svc.Deploy(ctx, &deployments.DeployParams{Definition: def("dry"), Draft: true, ValidateOnly: true})
+	is.NoErr(err)
+	is.True(!created)
+	is.Equal(next.ID, stored.ID)      // the existing deployment
+	is.Equal(next.Revision, int32(2)) // would get revision 2
+	is.Equal(len(next.Triggers), 0)   // with its triggers replaced
+	got, err := svc.Get(ctx, stored.ID)
+	is.NoErr(err)
+	is.Equal(got.Revision, int32(1))   // still revision 1
+	is.Equal(len(got.Triggers), 1)     // with its trigger
+	is.Equal(changed, []string{"dry"}) // only the real deploy told
+
+	_, _, err = svc.Deploy(ctx, &deployments.DeployParams{Definition: def("other"), Triggers: []deployments.Trigger{hook("h", "dry/in")}, ValidateOnly: true})
+	is.True(errors.Is(err, apperr.ErrAlreadyExists)) // the path is taken: found without storing
+	bad := def("cyclic")
+	bad.Nodes[0].DependsOn = []string{"shape"}
+	_, _, err = svc.Deploy(ctx, &deployments.DeployParams{Definition: bad, ValidateOnly: true})
+	var ve *apperr.ValidationError
+	is.True(errors.As(err, &ve)) // the rules are the deploy's
+}

@@ -1,16 +1,10 @@
 package loadtest
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
 	"time"
 
 	"github.com/google/uuid"
@@ -106,77 +100,21 @@ func ServeBaseline(ctx context.Context, addr string, stdout io.Writer) error {
 }
 
 // startBaselineProcess runs command (which must serve the baseline, as `workflow-runtime bench
-// baseline-server` does) with --addr on a free loopback port and its stdout in a temporary
+// baseline-server` does) with --addr on a free loopback port and its output in a temporary
 // file, waits until it answers /health, and returns its base URL and a stop function.
 func startBaselineProcess(ctx context.Context, command []string) (string, func(), error) {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	addr, err := freeAddr(ctx)
 	if err != nil {
 		return "", nil, err
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	logFile, err := os.CreateTemp("", "wfr-bench-baseline-*.log")
+	c, err := startChild(ctx, childSpec{
+		name:    "baseline",
+		command: append(append([]string(nil), command...), "--addr", addr),
+		addr:    addr, ready: "/health", readyTimeout: 15 * time.Second,
+	})
 	if err != nil {
 		return "", nil, err
 	}
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, command[0], append(command[1:], "--addr", addr)...) //nolint:gosec // the bench's own executable
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.Stdout, cmd.Stderr = logFile, &stderr
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
-		_ = os.Remove(logFile.Name())
-		return "", nil, fmt.Errorf("start baseline process: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		// Its exit status says nothing once it was asked to stop.
-		select {
-		case err := <-exited:
-			_ = err
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			err := <-exited
-			_ = err
-		}
-		_ = logFile.Close()
-		_ = os.Remove(logFile.Name())
-	}
-	url := "http://" + addr
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			exited <- err // for stop
-			stop()
-			return "", nil, fmt.Errorf("baseline process exited: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
-		case <-ctx.Done():
-			stop()
-			return "", nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if healthy(ctx, url) {
-			return url, stop, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", nil, errors.New("baseline process did not become healthy within 15s")
-		}
-	}
-}
-
-// healthy reports whether the server at url answers GET /health with 200.
-func healthy(ctx context.Context, url string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/health", nil)
-	if err != nil {
-		return false
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	defer func() { _ = res.Body.Close() }()
-	return res.StatusCode == http.StatusOK
+	// Its exit status says nothing once it was asked to stop.
+	return c.url, func() { _ = c.stop() }, nil
 }

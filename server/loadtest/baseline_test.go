@@ -12,14 +12,24 @@ import (
 
 	"github.com/matryer/is"
 
+	"github.com/workflow-runtime/workflow-runtime/server/app"
+	"github.com/workflow-runtime/workflow-runtime/server/config"
 	"github.com/workflow-runtime/workflow-runtime/server/loadtest"
+	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
 )
 
 // baselineServerEnv makes this test binary, started again by the trigger benchmark, serve the
 // baseline as `workflow-runtime bench baseline-server` does (its last argument is the address).
 const baselineServerEnv = "WFR_TEST_BASELINE_SERVER"
 
+// serveEnv makes this test binary, started again by the workers benchmark, run the service as
+// `workflow-runtime serve` does, configured by the WFR_* variables the benchmark sets.
+const serveEnv = "WFR_TEST_SERVE"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(serveEnv) == "1" {
+		os.Exit(serve())
+	}
 	if os.Getenv(baselineServerEnv) == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		err := loadtest.ServeBaseline(ctx, os.Args[len(os.Args)-1], os.Stdout)
@@ -31,6 +41,27 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// serve runs the service until interrupted, as `workflow-runtime serve` does.
+func serve() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cfg, err := config.Parse(nil, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	logger, err := telemetry.NewLogger(os.Stdout, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := app.Run(ctx, cfg, logger); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
 
 func TestTriggerAgainstABaselineProcess(t *testing.T) {

@@ -40,6 +40,12 @@ func deployNoop(ctx context.Context, c Client, workflowID, prefix string) (strin
 	if workflowID != "" {
 		return workflowID, nil
 	}
+	return deployOneNode(ctx, c, prefix, &v1.Node{Id: "nothing", Type: "noop"})
+}
+
+// deployOneNode deploys a new workflow, prefix-<random>, of node alone, ALLOW_ALL and one
+// attempt, and returns its id.
+func deployOneNode(ctx context.Context, c Client, prefix string, node *v1.Node) (string, error) {
 	id := prefix + "-" + randomID()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -47,7 +53,7 @@ func deployNoop(ctx context.Context, c Client, workflowID, prefix string) (strin
 		Definition: &v1.WorkflowDefinition{
 			Id:    id,
 			Name:  "bench " + id,
-			Nodes: []*v1.Node{{Id: "nothing", Type: "noop"}},
+			Nodes: []*v1.Node{node},
 		},
 		Config: &v1.DeploymentConfig{
 			OverlapPolicy: v1.OverlapPolicy_OVERLAP_POLICY_ALLOW_ALL,

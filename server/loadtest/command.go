@@ -16,6 +16,7 @@ type Command struct {
 	Pickup    PickupCommand    `cmd:"" help:"Pickup latency (trigger accepted to RUNNING) at a steady trigger rate, p50/p99."`
 	Lock      LockCommand      `cmd:"" help:"Redis lock acquire+release latency as a ratio to a bare Redis SET round trip."`
 	Scheduler SchedulerCommand `cmd:"" help:"One in-process scheduler holding N cron triggers: load time, memory, fire lateness against bare timers, and the jitter spread."`
+	Workers   WorkersCommand   `cmd:"" help:"Trigger-to-done throughput with 1, 2, 4… worker processes of its own (PostgreSQL + Redis), as a ratio to the smallest count measured in the same run, with statements, Redis commands and CPU per execution."`
 
 	BaselineServer BaselineServerCommand `cmd:"" hidden:"" help:"Serve the TriggerWorkflow baseline handler set up as serve sets up the service (started by bench trigger)."`
 }
@@ -144,6 +145,33 @@ func (c *SchedulerCommand) Run(ctx context.Context) error {
 	_, err := RunScheduler(ctx, SchedulerConfig{
 		Triggers: c.Triggers, Cron: c.Cron, Window: c.Window,
 		Duration: c.Duration, Warmup: c.Warmup, Baseline: c.Baseline, SpreadWorkflows: c.Spread,
+	}, os.Stdout)
+	return err
+}
+
+// WorkersCommand is `bench workers`.
+type WorkersCommand struct {
+	DatabaseURL         string        `name:"database-url" env:"WFR_DATABASE_URL" placeholder:"URL" help:"PostgreSQL database (postgres://) of the processes; one of the bench's own gives clean counts. Required."`
+	RedisURL            string        `name:"redis-url" env:"WFR_REDIS_URL" placeholder:"URL" help:"Redis of the processes (redis://). Required."`
+	Workers             []int         `default:"1,2,4" sep:"," help:"Worker process counts, in the order of each repeat; the smallest is the baseline of the ratios. Default ${default}."`
+	Repeats             int           `default:"3" help:"Rounds per worker count, interleaved (1,2,4,1,2,4…). Default ${default}."`
+	Concurrency         int           `default:"4" help:"WFR_WORKER_CONCURRENCY of each worker process. Default ${default}."`
+	Delay               time.Duration `default:"20ms" help:"Duration of the workflow's one delay node. Default ${default}."`
+	ExecutionsPerWorker int           `name:"executions-per-worker" default:"1000" help:"Executions triggered per worker process in a round (a round of N workers triggers N times this). Default ${default}."`
+	TriggerConcurrency  int           `default:"64" help:"TriggerWorkflow calls in flight at most. Default ${default}."`
+	Timeout             time.Duration `default:"2m" help:"How long a round waits after its last trigger for every execution to end. Default ${default}."`
+}
+
+// Run runs the measurement, starting its processes from this executable.
+func (c *WorkersCommand) Run(ctx context.Context) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find this executable for the serve processes: %w", err)
+	}
+	_, err = RunWorkers(ctx, WorkersConfig{
+		ServeCommand: []string{self, "serve"}, DatabaseURL: c.DatabaseURL, RedisURL: c.RedisURL,
+		Workers: c.Workers, Repeats: c.Repeats, Concurrency: c.Concurrency, Delay: c.Delay,
+		ExecutionsPerWorker: c.ExecutionsPerWorker, TriggerConcurrency: c.TriggerConcurrency, Timeout: c.Timeout,
 	}, os.Stdout)
 	return err
 }

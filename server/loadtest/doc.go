@@ -11,6 +11,12 @@
 //   - pickup: the latency from trigger accepted (created_at) to RUNNING (started_at) at a
 //     steady trigger rate.
 //   - lock: Redis lock acquire+release latency against a bare Redis SET round trip.
+//   - workers: trigger-to-done throughput with 1, 2, 4… worker processes that the command
+//     starts itself (from its own executable, on the PostgreSQL and Redis given), each with a
+//     small fixed concurrency and a workflow of one delay node, so that the workers and not the
+//     machine are the limit; each count against the smallest one measured in the same
+//     interleaved repeat, with statements, Redis commands and CPU time per execution (see
+//     workers.go).
 //
 // Each subcommand deploys the workflow it needs (a fresh id per run, so its rows are its own)
 // unless --workflow names one. Reading the executions' timings is done with SQL when

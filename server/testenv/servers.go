@@ -144,17 +144,28 @@ func pgBinDir() string {
 // cluster belongs to the postgres user and its commands run through runuser.
 func StartPostgres(t testing.TB) *PostgresServer {
 	t.Helper()
-	return startPostgres(t, nil)
+	return startPostgres(t, nil, "")
+}
+
+// StartPostgresWith is StartPostgres with server settings of its own, each "name=value" (as
+// postgres -c takes them), e.g. "shared_preload_libraries=pg_stat_statements".
+func StartPostgresWith(t testing.TB, settings ...string) *PostgresServer {
+	t.Helper()
+	var opts string
+	for _, s := range settings {
+		opts += " -c " + s
+	}
+	return startPostgres(t, nil, opts)
 }
 
 // StartPostgresTLS is StartPostgres with TLS on (ssl=on with the certificate files); clients
 // choose it with sslmode in the URL.
 func StartPostgresTLS(t testing.TB, files *TLSFiles) *PostgresServer {
 	t.Helper()
-	return startPostgres(t, files)
+	return startPostgres(t, files, "")
 }
 
-func startPostgres(t testing.TB, tlsFiles *TLSFiles) *PostgresServer {
+func startPostgres(t testing.TB, tlsFiles *TLSFiles, opts string) *PostgresServer {
 	t.Helper()
 	bin := pgBinDir()
 	if bin == "" {
@@ -177,7 +188,7 @@ func startPostgres(t testing.TB, tlsFiles *TLSFiles) *PostgresServer {
 			t.Fatal(err)
 		}
 	}
-	p := &PostgresServer{t: t, bin: bin, dir: dir, port: FreePort(t)}
+	p := &PostgresServer{t: t, bin: bin, dir: dir, port: FreePort(t), opts: opts}
 	if tlsFiles != nil {
 		// The server reads its key only when the postgres user owns it, mode 0600.
 		for _, f := range []struct{ from, to string }{{tlsFiles.Cert, "server.crt"}, {tlsFiles.Key, "server.key"}} {
@@ -195,7 +206,7 @@ func startPostgres(t testing.TB, tlsFiles *TLSFiles) *PostgresServer {
 				}
 			}
 		}
-		p.opts = fmt.Sprintf(" -c ssl=on -c ssl_cert_file=%s -c ssl_key_file=%s", filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"))
+		p.opts += fmt.Sprintf(" -c ssl=on -c ssl_cert_file=%s -c ssl_key_file=%s", filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"))
 	}
 	if out, err := p.command(t.Context(), "initdb", "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "--no-sync").CombinedOutput(); err != nil {
 		Unavailable(t, "initdb: %v\n%s", err, out)

@@ -102,7 +102,13 @@ type DeployWorkflowRequest struct {
 	Config *DeploymentConfig `protobuf:"bytes,3,opt,name=config,proto3" json:"config,omitempty"`
 	// Store the revision without deploying: a new deployment stays DRAFT, an existing one keeps its
 	// status. Default false.
-	Draft         bool `protobuf:"varint,4,opt,name=draft,proto3" json:"draft,omitempty"`
+	Draft bool `protobuf:"varint,4,opt,name=draft,proto3" json:"draft,omitempty"`
+	// Check the request as a deploy would (every rule, the definition, cron expressions and time
+	// zones, the server's limits, webhook paths taken by other deployments) and answer what the
+	// deployment would become, with the previews of its cron triggers, without storing anything:
+	// the deploy runs in a transaction that is rolled back, and no scheduler hears of it. The
+	// answer's deployment has no id when the call would have created it. Default false.
+	ValidateOnly  bool `protobuf:"varint,5,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -165,15 +171,26 @@ func (x *DeployWorkflowRequest) GetDraft() bool {
 	return false
 }
 
+func (x *DeployWorkflowRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
 // Response of DeployWorkflow.
 type DeployWorkflowResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The deployment with its new revision.
 	Deployment *Deployment `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
-	// True when this call created the deployment, false when it added a revision.
-	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// True when this call created the deployment, false when it added a revision (with
+	// validate_only: would have).
+	Created bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	// The next fires of each cron trigger, in the order of deployment.triggers, as
+	// GetDeploymentStatus gives them; empty when the deployment has no cron trigger.
+	TriggerPreviews []*TriggerPreview `protobuf:"bytes,3,rep,name=trigger_previews,json=triggerPreviews,proto3" json:"trigger_previews,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *DeployWorkflowResponse) Reset() {
@@ -218,6 +235,13 @@ func (x *DeployWorkflowResponse) GetCreated() bool {
 		return x.Created
 	}
 	return false
+}
+
+func (x *DeployWorkflowResponse) GetTriggerPreviews() []*TriggerPreview {
+	if x != nil {
+		return x.TriggerPreviews
+	}
+	return nil
 }
 
 // Request of UpdateDeployment.
@@ -3311,7 +3335,7 @@ var File_workflowruntime_v1_workflow_runtime_service_proto protoreflect.FileDesc
 
 const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\n" +
-	"1workflowruntime/v1/workflow_runtime_service.proto\x12\x12workflowruntime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!workflowruntime/v1/workflow.proto\"\xd1\x03\n" +
+	"1workflowruntime/v1/workflow_runtime_service.proto\x12\x12workflowruntime.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!workflowruntime/v1/workflow.proto\"\xf6\x03\n" +
 	"\x15DeployWorkflowRequest\x12N\n" +
 	"\n" +
 	"definition\x18\x01 \x01(\v2&.workflowruntime.v1.WorkflowDefinitionB\x06\xbaH\x03\xc8\x01\x01R\n" +
@@ -3320,12 +3344,14 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\x13triggers.unique_ids\x12\x1atrigger ids must be unique\x1a\x1athis.map(t, t.id).unique()\xba\x01}\n" +
 	"\x1dtriggers.unique_webhook_paths\x12\x1cwebhook paths must be unique\x1a>this.filter(t, has(t.webhook)).map(t, t.webhook.path).unique()\x92\x01\x02\x10 R\btriggers\x12<\n" +
 	"\x06config\x18\x03 \x01(\v2$.workflowruntime.v1.DeploymentConfigR\x06config\x12\x14\n" +
-	"\x05draft\x18\x04 \x01(\bR\x05draft\"r\n" +
+	"\x05draft\x18\x04 \x01(\bR\x05draft\x12#\n" +
+	"\rvalidate_only\x18\x05 \x01(\bR\fvalidateOnly\"\xc1\x01\n" +
 	"\x16DeployWorkflowResponse\x12>\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x1e.workflowruntime.v1.DeploymentR\n" +
 	"deployment\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"\xd7\b\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\x12M\n" +
+	"\x10trigger_previews\x18\x03 \x03(\v2\".workflowruntime.v1.TriggerPreviewR\x0ftriggerPreviews\"\xd7\b\n" +
 	"\x17UpdateDeploymentRequest\x12-\n" +
 	"\rdeployment_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\fdeploymentId\x12F\n" +
 	"\x06status\x18\x02 \x01(\x0e2$.workflowruntime.v1.DeploymentStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12F\n" +
@@ -3683,112 +3709,113 @@ var file_workflowruntime_v1_workflow_runtime_service_proto_depIdxs = []int32{
 	48, // 1: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
 	49, // 2: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
 	50, // 3: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	51, // 4: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
-	47, // 5: workflowruntime.v1.UpdateDeploymentRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
-	48, // 6: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	49, // 7: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	52, // 8: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	50, // 9: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	50, // 10: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	50, // 11: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	9,  // 12: workflowruntime.v1.GetDeploymentStatusResponse.trigger_previews:type_name -> workflowruntime.v1.TriggerPreview
-	53, // 13: workflowruntime.v1.TriggerPreview.offset:type_name -> google.protobuf.Duration
-	10, // 14: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.ScheduledFire
-	54, // 15: workflowruntime.v1.ScheduledFire.nominal_time:type_name -> google.protobuf.Timestamp
-	54, // 16: workflowruntime.v1.ScheduledFire.scheduled_time:type_name -> google.protobuf.Timestamp
-	54, // 17: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
-	54, // 18: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
-	55, // 19: workflowruntime.v1.BackfillDeploymentResponse.executions:type_name -> workflowruntime.v1.Execution
-	54, // 20: workflowruntime.v1.ListFiresRequest.start_time:type_name -> google.protobuf.Timestamp
-	54, // 21: workflowruntime.v1.ListFiresRequest.end_time:type_name -> google.protobuf.Timestamp
-	0,  // 22: workflowruntime.v1.ListFiresRequest.outcomes:type_name -> workflowruntime.v1.FireOutcome
-	15, // 23: workflowruntime.v1.ListFiresResponse.fires:type_name -> workflowruntime.v1.Fire
-	54, // 24: workflowruntime.v1.Fire.nominal_time:type_name -> google.protobuf.Timestamp
-	54, // 25: workflowruntime.v1.Fire.scheduled_time:type_name -> google.protobuf.Timestamp
-	54, // 26: workflowruntime.v1.Fire.fire_time:type_name -> google.protobuf.Timestamp
-	0,  // 27: workflowruntime.v1.Fire.outcome:type_name -> workflowruntime.v1.FireOutcome
-	51, // 28: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
-	50, // 29: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
-	56, // 30: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
-	57, // 31: workflowruntime.v1.GetExecutionHistoryRequest.trigger_types:type_name -> workflowruntime.v1.TriggerType
-	54, // 32: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
-	54, // 33: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
-	55, // 34: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
-	55, // 35: workflowruntime.v1.TriggerWorkflowResponse.execution:type_name -> workflowruntime.v1.Execution
-	55, // 36: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	56, // 37: workflowruntime.v1.WatchExecutionsRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
-	53, // 38: workflowruntime.v1.WatchExecutionsRequest.heartbeat_interval:type_name -> google.protobuf.Duration
-	55, // 39: workflowruntime.v1.WatchExecutionsResponse.execution:type_name -> workflowruntime.v1.Execution
-	55, // 40: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	54, // 41: workflowruntime.v1.GetDeploymentStatsRequest.start_time:type_name -> google.protobuf.Timestamp
-	54, // 42: workflowruntime.v1.GetDeploymentStatsRequest.end_time:type_name -> google.protobuf.Timestamp
-	51, // 43: workflowruntime.v1.DeploymentStatusCount.status:type_name -> workflowruntime.v1.DeploymentStatus
-	56, // 44: workflowruntime.v1.ExecutionStatusCount.status:type_name -> workflowruntime.v1.ExecutionStatus
-	57, // 45: workflowruntime.v1.TriggerTypeCount.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	53, // 46: workflowruntime.v1.DeploymentExecutionStats.duration_p50:type_name -> google.protobuf.Duration
-	53, // 47: workflowruntime.v1.DeploymentExecutionStats.duration_p95:type_name -> google.protobuf.Duration
-	53, // 48: workflowruntime.v1.DeploymentExecutionStats.duration_p99:type_name -> google.protobuf.Duration
-	29, // 49: workflowruntime.v1.GetDeploymentStatsResponse.deployments_by_status:type_name -> workflowruntime.v1.DeploymentStatusCount
-	30, // 50: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.ExecutionStatusCount
-	31, // 51: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_trigger_type:type_name -> workflowruntime.v1.TriggerTypeCount
-	32, // 52: workflowruntime.v1.GetDeploymentStatsResponse.deployments:type_name -> workflowruntime.v1.DeploymentExecutionStats
-	53, // 53: workflowruntime.v1.DependencyHealth.latency:type_name -> google.protobuf.Duration
-	54, // 54: workflowruntime.v1.RoleInstance.start_time:type_name -> google.protobuf.Timestamp
-	54, // 55: workflowruntime.v1.RoleInstance.last_heartbeat:type_name -> google.protobuf.Timestamp
-	54, // 56: workflowruntime.v1.GetSystemHealthResponse.timestamp:type_name -> google.protobuf.Timestamp
-	35, // 57: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.DependencyHealth
-	36, // 58: workflowruntime.v1.GetSystemHealthResponse.instances:type_name -> workflowruntime.v1.RoleInstance
-	54, // 59: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
-	54, // 60: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
-	53, // 61: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p50:type_name -> google.protobuf.Duration
-	53, // 62: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p95:type_name -> google.protobuf.Duration
-	53, // 63: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p99:type_name -> google.protobuf.Duration
-	41, // 64: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
-	42, // 65: workflowruntime.v1.GetJitterDistributionResponse.offsets:type_name -> workflowruntime.v1.WorkflowJitter
-	54, // 66: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
-	53, // 67: workflowruntime.v1.GetLoadDistributionRequest.window:type_name -> google.protobuf.Duration
-	53, // 68: workflowruntime.v1.GetLoadDistributionRequest.resolution:type_name -> google.protobuf.Duration
-	54, // 69: workflowruntime.v1.LoadBucket.start_time:type_name -> google.protobuf.Timestamp
-	45, // 70: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
-	1,  // 71: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
-	3,  // 72: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
-	5,  // 73: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
-	7,  // 74: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
-	16, // 75: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
-	18, // 76: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
-	20, // 77: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
-	22, // 78: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
-	26, // 79: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
-	28, // 80: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
-	34, // 81: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
-	38, // 82: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
-	40, // 83: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
-	44, // 84: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
-	11, // 85: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
-	13, // 86: workflowruntime.v1.WorkflowRuntimeService.ListFires:input_type -> workflowruntime.v1.ListFiresRequest
-	24, // 87: workflowruntime.v1.WorkflowRuntimeService.WatchExecutions:input_type -> workflowruntime.v1.WatchExecutionsRequest
-	2,  // 88: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
-	4,  // 89: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
-	6,  // 90: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
-	8,  // 91: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
-	17, // 92: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
-	19, // 93: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
-	21, // 94: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
-	23, // 95: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
-	27, // 96: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
-	33, // 97: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
-	37, // 98: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
-	39, // 99: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
-	43, // 100: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
-	46, // 101: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
-	12, // 102: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
-	14, // 103: workflowruntime.v1.WorkflowRuntimeService.ListFires:output_type -> workflowruntime.v1.ListFiresResponse
-	25, // 104: workflowruntime.v1.WorkflowRuntimeService.WatchExecutions:output_type -> workflowruntime.v1.WatchExecutionsResponse
-	88, // [88:105] is the sub-list for method output_type
-	71, // [71:88] is the sub-list for method input_type
-	71, // [71:71] is the sub-list for extension type_name
-	71, // [71:71] is the sub-list for extension extendee
-	0,  // [0:71] is the sub-list for field type_name
+	9,  // 4: workflowruntime.v1.DeployWorkflowResponse.trigger_previews:type_name -> workflowruntime.v1.TriggerPreview
+	51, // 5: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
+	47, // 6: workflowruntime.v1.UpdateDeploymentRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
+	48, // 7: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	49, // 8: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	52, // 9: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	50, // 10: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	50, // 11: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	50, // 12: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	9,  // 13: workflowruntime.v1.GetDeploymentStatusResponse.trigger_previews:type_name -> workflowruntime.v1.TriggerPreview
+	53, // 14: workflowruntime.v1.TriggerPreview.offset:type_name -> google.protobuf.Duration
+	10, // 15: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.ScheduledFire
+	54, // 16: workflowruntime.v1.ScheduledFire.nominal_time:type_name -> google.protobuf.Timestamp
+	54, // 17: workflowruntime.v1.ScheduledFire.scheduled_time:type_name -> google.protobuf.Timestamp
+	54, // 18: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
+	54, // 19: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
+	55, // 20: workflowruntime.v1.BackfillDeploymentResponse.executions:type_name -> workflowruntime.v1.Execution
+	54, // 21: workflowruntime.v1.ListFiresRequest.start_time:type_name -> google.protobuf.Timestamp
+	54, // 22: workflowruntime.v1.ListFiresRequest.end_time:type_name -> google.protobuf.Timestamp
+	0,  // 23: workflowruntime.v1.ListFiresRequest.outcomes:type_name -> workflowruntime.v1.FireOutcome
+	15, // 24: workflowruntime.v1.ListFiresResponse.fires:type_name -> workflowruntime.v1.Fire
+	54, // 25: workflowruntime.v1.Fire.nominal_time:type_name -> google.protobuf.Timestamp
+	54, // 26: workflowruntime.v1.Fire.scheduled_time:type_name -> google.protobuf.Timestamp
+	54, // 27: workflowruntime.v1.Fire.fire_time:type_name -> google.protobuf.Timestamp
+	0,  // 28: workflowruntime.v1.Fire.outcome:type_name -> workflowruntime.v1.FireOutcome
+	51, // 29: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
+	50, // 30: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
+	56, // 31: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
+	57, // 32: workflowruntime.v1.GetExecutionHistoryRequest.trigger_types:type_name -> workflowruntime.v1.TriggerType
+	54, // 33: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	54, // 34: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
+	55, // 35: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
+	55, // 36: workflowruntime.v1.TriggerWorkflowResponse.execution:type_name -> workflowruntime.v1.Execution
+	55, // 37: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	56, // 38: workflowruntime.v1.WatchExecutionsRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
+	53, // 39: workflowruntime.v1.WatchExecutionsRequest.heartbeat_interval:type_name -> google.protobuf.Duration
+	55, // 40: workflowruntime.v1.WatchExecutionsResponse.execution:type_name -> workflowruntime.v1.Execution
+	55, // 41: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	54, // 42: workflowruntime.v1.GetDeploymentStatsRequest.start_time:type_name -> google.protobuf.Timestamp
+	54, // 43: workflowruntime.v1.GetDeploymentStatsRequest.end_time:type_name -> google.protobuf.Timestamp
+	51, // 44: workflowruntime.v1.DeploymentStatusCount.status:type_name -> workflowruntime.v1.DeploymentStatus
+	56, // 45: workflowruntime.v1.ExecutionStatusCount.status:type_name -> workflowruntime.v1.ExecutionStatus
+	57, // 46: workflowruntime.v1.TriggerTypeCount.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	53, // 47: workflowruntime.v1.DeploymentExecutionStats.duration_p50:type_name -> google.protobuf.Duration
+	53, // 48: workflowruntime.v1.DeploymentExecutionStats.duration_p95:type_name -> google.protobuf.Duration
+	53, // 49: workflowruntime.v1.DeploymentExecutionStats.duration_p99:type_name -> google.protobuf.Duration
+	29, // 50: workflowruntime.v1.GetDeploymentStatsResponse.deployments_by_status:type_name -> workflowruntime.v1.DeploymentStatusCount
+	30, // 51: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.ExecutionStatusCount
+	31, // 52: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_trigger_type:type_name -> workflowruntime.v1.TriggerTypeCount
+	32, // 53: workflowruntime.v1.GetDeploymentStatsResponse.deployments:type_name -> workflowruntime.v1.DeploymentExecutionStats
+	53, // 54: workflowruntime.v1.DependencyHealth.latency:type_name -> google.protobuf.Duration
+	54, // 55: workflowruntime.v1.RoleInstance.start_time:type_name -> google.protobuf.Timestamp
+	54, // 56: workflowruntime.v1.RoleInstance.last_heartbeat:type_name -> google.protobuf.Timestamp
+	54, // 57: workflowruntime.v1.GetSystemHealthResponse.timestamp:type_name -> google.protobuf.Timestamp
+	35, // 58: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.DependencyHealth
+	36, // 59: workflowruntime.v1.GetSystemHealthResponse.instances:type_name -> workflowruntime.v1.RoleInstance
+	54, // 60: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
+	54, // 61: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
+	53, // 62: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p50:type_name -> google.protobuf.Duration
+	53, // 63: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p95:type_name -> google.protobuf.Duration
+	53, // 64: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p99:type_name -> google.protobuf.Duration
+	41, // 65: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
+	42, // 66: workflowruntime.v1.GetJitterDistributionResponse.offsets:type_name -> workflowruntime.v1.WorkflowJitter
+	54, // 67: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
+	53, // 68: workflowruntime.v1.GetLoadDistributionRequest.window:type_name -> google.protobuf.Duration
+	53, // 69: workflowruntime.v1.GetLoadDistributionRequest.resolution:type_name -> google.protobuf.Duration
+	54, // 70: workflowruntime.v1.LoadBucket.start_time:type_name -> google.protobuf.Timestamp
+	45, // 71: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
+	1,  // 72: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
+	3,  // 73: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
+	5,  // 74: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
+	7,  // 75: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
+	16, // 76: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
+	18, // 77: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
+	20, // 78: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
+	22, // 79: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
+	26, // 80: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
+	28, // 81: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
+	34, // 82: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
+	38, // 83: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
+	40, // 84: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
+	44, // 85: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
+	11, // 86: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
+	13, // 87: workflowruntime.v1.WorkflowRuntimeService.ListFires:input_type -> workflowruntime.v1.ListFiresRequest
+	24, // 88: workflowruntime.v1.WorkflowRuntimeService.WatchExecutions:input_type -> workflowruntime.v1.WatchExecutionsRequest
+	2,  // 89: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
+	4,  // 90: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
+	6,  // 91: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
+	8,  // 92: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
+	17, // 93: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
+	19, // 94: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
+	21, // 95: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
+	23, // 96: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
+	27, // 97: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
+	33, // 98: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
+	37, // 99: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
+	39, // 100: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
+	43, // 101: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
+	46, // 102: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
+	12, // 103: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
+	14, // 104: workflowruntime.v1.WorkflowRuntimeService.ListFires:output_type -> workflowruntime.v1.ListFiresResponse
+	25, // 105: workflowruntime.v1.WorkflowRuntimeService.WatchExecutions:output_type -> workflowruntime.v1.WatchExecutionsResponse
+	89, // [89:106] is the sub-list for method output_type
+	72, // [72:89] is the sub-list for method input_type
+	72, // [72:72] is the sub-list for extension type_name
+	72, // [72:72] is the sub-list for extension extendee
+	0,  // [0:72] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_workflow_runtime_service_proto_init() }

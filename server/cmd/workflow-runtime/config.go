@@ -15,6 +15,13 @@ type configCmd struct {
 	Docs configDocsCmd `cmd:"" help:"Print the configuration reference (docs/configuration.md): every setting of serve and migrate with its variable, flag, type, default and meaning."`
 }
 
+// Help implements kong.HelpProvider.
+func (*configCmd) Help() string {
+	return `Examples:
+
+    workflow-runtime config docs --format=json`
+}
+
 // configDocsCmd writes the reference made from this binary's own command line
 // (config.NewReference), so the documentation cannot drift from the flags:
 // scripts/generate.sh writes docs/configuration.md and the README's table with it, and
@@ -23,6 +30,14 @@ type configDocsCmd struct {
 	Format string `default:"markdown" enum:"markdown,json,summary" help:"markdown: docs/configuration.md; json: the same for programs; summary: the README's table of the main settings. Default ${default}."`
 	Output string `short:"o" placeholder:"PATH" help:"Write to this file instead of stdout."`
 	Splice bool   `help:"Replace only the lines between <!-- config:begin --> and <!-- config:end --> in --output (how the README carries the summary)."`
+}
+
+// Help implements kong.HelpProvider.
+func (*configDocsCmd) Help() string {
+	return `Examples:
+
+    workflow-runtime config docs -o docs/configuration.md
+    workflow-runtime config docs --format=summary --splice -o README.md`
 }
 
 func (c *configDocsCmd) Run(kctx *kong.Context) error {

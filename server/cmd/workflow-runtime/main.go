@@ -1,6 +1,7 @@
 // Command workflow-runtime is the workflow runtime: `serve` runs a role (all, api, scheduler,
 // worker, engine), `migrate` applies the database migrations, `bench` measures a running
-// service, `version` prints the version.
+// service, `version` prints the version; the operator commands (deploy, get, trigger,
+// executions, ...) call a running service and live in server/cli.
 // Every setting is a WFR_* environment variable or the matching flag; `serve --help` lists them
 // with their defaults, and `config docs` writes the reference (docs/configuration.md).
 package main
@@ -18,22 +19,34 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/workflow-runtime/workflow-runtime/server/app"
+	"github.com/workflow-runtime/workflow-runtime/server/cli"
 	"github.com/workflow-runtime/workflow-runtime/server/config"
 	"github.com/workflow-runtime/workflow-runtime/server/loadtest"
 	"github.com/workflow-runtime/workflow-runtime/server/telemetry"
 )
 
-type cli struct {
-	Serve   serveCmd         `cmd:"" help:"Run the service (the API, scheduler and worker per --role) until SIGINT or SIGTERM."`
-	Migrate migrateCmd       `cmd:"" help:"Apply the database migrations to WFR_DATABASE_URL and exit."`
-	Version versionCmd       `cmd:"" help:"Print the version and exit."`
-	Bench   benchCmd         `cmd:"" help:"Measure a running service (trigger, e2e, pickup) or the Redis lock, against baselines measured in the same run."`
-	Config  configCmd        `cmd:"" help:"Describe the settings (config docs)."`
+type command struct {
+	Serve   serveCmd         `cmd:"" group:"server" help:"Run the service (the API, scheduler and worker per --role) until SIGINT or SIGTERM."`
+	Migrate migrateCmd       `cmd:"" group:"server" help:"Apply the database migrations to WFR_DATABASE_URL and exit."`
+	Version versionCmd       `cmd:"" group:"server" help:"Print the version and exit."`
+	Bench   benchCmd         `cmd:"" group:"server" help:"Measure a running service (trigger, e2e, pickup) or the Redis lock, against baselines measured in the same run."`
+	Config  configCmd        `cmd:"" group:"server" help:"Describe the settings (config docs)."`
 	V       kong.VersionFlag `name:"version" help:"Print the version and exit."`
+
+	// The operator commands: deploy, get, trigger, executions, ... (server/cli).
+	cli.Commands `embed:""`
 }
 
 type serveCmd struct {
 	config.Config `embed:""`
+}
+
+// Help implements kong.HelpProvider.
+func (*serveCmd) Help() string {
+	return `Examples:
+
+    workflow-runtime serve
+    WFR_DATABASE_URL=postgres://wfr@db/wfr WFR_REDIS_URL=redis://cache:6379/0 workflow-runtime serve --role=api --addr=:8080`
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
@@ -60,6 +73,13 @@ type migrateCmd struct {
 	LogFormat   string `env:"WFR_LOG_FORMAT" default:"json" enum:"json,text" help:"Log format on stdout: ${enum}. Default ${default}."`
 }
 
+// Help implements kong.HelpProvider.
+func (*migrateCmd) Help() string {
+	return `Examples:
+
+    WFR_DATABASE_URL=postgres://wfr@db/wfr workflow-runtime migrate`
+}
+
 func (c *migrateCmd) Run(ctx context.Context) error {
 	cfg := config.Default()
 	cfg.DatabaseURL, cfg.LogLevel, cfg.LogFormat = c.DatabaseURL, c.LogLevel, c.LogFormat
@@ -78,7 +98,21 @@ type benchCmd struct {
 	loadtest.Command `embed:""`
 }
 
+// Help implements kong.HelpProvider.
+func (*benchCmd) Help() string {
+	return `Examples:
+
+    workflow-runtime bench trigger --help`
+}
+
 type versionCmd struct{}
+
+// Help implements kong.HelpProvider.
+func (versionCmd) Help() string {
+	return `Examples:
+
+    workflow-runtime version`
+}
 
 func (versionCmd) Run() error {
 	_, err := fmt.Println(app.Version)
@@ -86,17 +120,24 @@ func (versionCmd) Run() error {
 }
 
 func main() {
+	os.Exit(run())
+}
+
+func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var c cli
-	kctx := kong.Parse(&c,
+	var c command
+	parser, err := kong.New(&c, append([]kong.Option{
 		kong.Name("workflow-runtime"),
 		kong.Description("Deploys workflows, fires them on cron schedules and webhooks, and runs each execution once."),
 		kong.Vars{"version": app.Version},
 		// Like kong's own env handling, but a bad value is reported with its variable's name.
 		kong.Resolvers(config.EnvResolver(os.LookupEnv)),
-		kong.BindTo(ctx, (*context.Context)(nil)),
-	)
-	kctx.FatalIfErrorf(kctx.Run())
+	}, cli.Options(kong.Group{Key: "server", Title: "Server:"})...)...)
+	if err != nil {
+		panic(err) // the command line's own definition is wrong: a bug, found by any test
+	}
+	cli.Complete(parser) // answers and exits when the shell asks for completions
+	return cli.Run(ctx, parser, cli.SystemEnv(), os.Args[1:])
 }

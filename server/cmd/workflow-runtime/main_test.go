@@ -46,6 +46,9 @@ func TestBinary(t *testing.T) {
 		"Version":                             testVersionCommand,
 		"ServeRejectsBadConfig":               testServeRejectsBadConfig,
 		"ConfigDocs":                          testConfigDocs,
+		"OperatorCommands":                    testOperatorCommands,
+		"ShellCompletion":                     testShellCompletion,
+		"HelpHasExamples":                     testHelpHasExamples,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

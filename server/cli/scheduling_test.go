@@ -1,0 +1,107 @@
+package cli_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/matryer/is"
+
+	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
+	"github.com/workflow-runtime/workflow-runtime/server/cli"
+)
+
+// hourly deploys a noop workflow fired every hour without jitter.
+func hourly(t *testing.T, id string) {
+	t.Helper()
+	deployYAML(t, `definition: {id: `+id+`, nodes: [{id: a, type: noop}]}
+triggers: [{id: hourly, cron: {expression: "0 * * * *", jitterWindowSeconds: 0}}]
+config: {overlapPolicy: OVERLAP_POLICY_ALLOW_ALL}
+`)
+}
+
+func TestBackfillAndFires(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	hourly(t, "backfilled")
+
+	// Six hours, three hours a call, two fires a call: calls are cut short and continued from
+	// their last fire, which comes again and is counted once.
+	res := parse(t, cmd(t, "backfill", "backfilled", "--from=-6h", "--chunk", "3h", "--batch", "2", "-o", "json").must(t).stdout, &v1.BackfillDeploymentResponse{})
+	is.Equal(res.GetCreated(), int32(6)) // one per hour of the range
+	is.Equal(res.GetDeduplicated(), int32(0))
+	is.Equal(len(res.GetExecutions()), 6)
+
+	// Again, with the progress bar of a terminal: nothing new.
+	r := invocation{terminal: true}.run(t, "backfill", "backfilled", "--from=-6h").must(t)
+	is.True(strings.Contains(r.stdout, "0 executions created, 6 existed already"))
+	is.True(strings.Contains(r.stderr, "backfill backfilled")) // the bar, on stderr
+
+	fires := parse(t, cmd(t, "fires", "backfilled", "--since=-7h", "-o", "json").must(t).stdout, &v1.ListFiresResponse{})
+	outcomes := map[v1.FireOutcome]int{}
+	for _, f := range fires.GetFires() {
+		outcomes[f.GetOutcome()]++
+		is.Equal(f.GetTriggerId(), "hourly")
+	}
+	is.True(outcomes[v1.FireOutcome_FIRE_OUTCOME_FIRED] >= 6)        // the backfill's (and the scheduler's, on the hour)
+	is.True(outcomes[v1.FireOutcome_FIRE_OUTCOME_DEDUPLICATED] >= 6) // the repeat's
+
+	deduplicated := parse(t, cmd(t, "fires", "backfilled", "--since=-7h", "--outcome", "deduplicated", "--limit", "2", "-o", "json").must(t).stdout, &v1.ListFiresResponse{})
+	is.Equal(len(deduplicated.GetFires()), 2) // filtered, at most --limit
+	is.Equal(deduplicated.GetFires()[0].GetOutcome(), v1.FireOutcome_FIRE_OUTCOME_DEDUPLICATED)
+
+	table := cmd(t, "fires", "backfilled", "--since=-7h").must(t).stdout
+	is.True(strings.Contains(table, "DEDUPLICATED") && strings.Contains(table, "backfill"))
+
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"backfill", "backfilled", "--from=-1h", "--to=-2h"}, cli.ExitUsage},         // reversed
+		{[]string{"backfill", "backfilled", "--from", "yesterday"}, cli.ExitUsage},            // not a time
+		{[]string{"backfill", "backfilled", "--from=-1h", "--chunk", "1s"}, cli.ExitUsage},    // too small a chunk
+		{[]string{"backfill", "no-such-deployment", "--from=-1h"}, cli.ExitNotFound},          // unknown
+		{[]string{"backfill", "backfilled", "--from=-1h", "--batch", "20000"}, cli.ExitUsage}, // the API's limit
+		{[]string{"fires", "backfilled", "--since", "2026-03-01T25:00"}, cli.ExitUsage},       // not a time
+		{[]string{"fires", "backfilled", "--since=now", "--until=-1h"}, cli.ExitUsage},        // the API's time_range.ordered
+		{[]string{"fires", "backfilled", "--outcome", "burnt"}, cli.ExitUsage},                // not an outcome
+	} {
+		r := cmd(t, tc.args...)
+		is.Equal(r.code, tc.code) // exit code of the refusal
+		is.True(r.stderr != "")
+	}
+}
+
+func TestJitterAndLoad(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	deployYAML(t, `definition: {id: jittered, nodes: [{id: a, type: noop}]}
+triggers: [{id: every-minute, cron: {expression: "* * * * *", jitterWindowSeconds: 30}}]
+`)
+
+	j := parse(t, cmd(t, "jitter", "--buckets", "5", "--workflow", "jittered", "-o", "json").must(t).stdout, &v1.GetJitterDistributionResponse{})
+	is.True(j.GetTriggerCount() >= 1)
+	is.Equal(len(j.GetBuckets()), 5)
+	is.Equal(len(j.GetOffsets()), 1)
+	is.Equal(j.GetOffsets()[0].GetWindowSeconds(), uint32(30))
+	is.True(j.GetOffsets()[0].GetOffsetSeconds() < 30)
+
+	out := cmd(t, "jitter", "--buckets", "5", "--workflow", "jittered").must(t).stdout
+	is.True(strings.Contains(out, "█"))            // a histogram
+	is.True(strings.Contains(out, "every-minute")) // and the offsets asked for
+
+	l := parse(t, cmd(t, "load", "--window", "10m", "--resolution", "1m", "-o", "json").must(t).stdout, &v1.GetLoadDistributionResponse{})
+	is.Equal(len(l.GetBuckets()), 10)
+	var fires int64
+	for _, b := range l.GetBuckets() {
+		fires += b.GetFires()
+	}
+	is.True(fires >= 10) // the every-minute trigger, at least
+
+	out = cmd(t, "load", "--start=+1h", "--window", "24h", "--resolution", "1h").must(t).stdout
+	is.True(strings.Contains(out, "FIRES WITH JITTER"))
+	is.True(strings.Contains(out, "█"))
+
+	r := cmd(t, "load", "--window", "48h")
+	is.Equal(r.code, cli.ExitUsage) // the API's limit, by field and rule
+	is.True(strings.Contains(r.stderr, "window"))
+}
