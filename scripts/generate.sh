@@ -18,4 +18,4 @@ scripts/config-docs.sh
 # dashboard into server/ui/dist, which the binary embeds.
 [ -d web-examples/dashboard/node_modules ] || (cd web-examples/dashboard && npm ci --no-audit --no-fund --loglevel=error)
 (cd sdk/ts && npm run build --silent)
-(cd web-examples/dashboard && npm run build --silent)
+(cd web-examples/dashboard && npm run build --silent -- --logLevel=warn)
