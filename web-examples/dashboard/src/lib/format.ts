@@ -101,9 +101,12 @@ export function percent(fraction: number | undefined, digits = 1): string {
   return `${(fraction * 100).toFixed(digits)}%`;
 }
 
-/** The first 8 characters of a UUID. */
+/**
+ * The last 8 characters of a UUID: the service's ids are UUIDv7, whose first characters are the
+ * creation time and so the same for executions made in the same minute.
+ */
 export function shortId(id: string): string {
-  return id.length > 8 ? id.slice(0, 8) : id;
+  return id.length > 8 ? id.slice(-8) : id;
 }
 
 /** A JSON document pretty-printed, or the text as it is when it is not JSON. */

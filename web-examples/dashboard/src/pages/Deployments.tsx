@@ -167,7 +167,9 @@ curl -H 'Content-Type: application/json' -d @examples/deploy.json \\
                         <TriggerChips triggers={d.triggers} previews={previews[d.id]?.triggerPreviews} />
                       </td>
                       <td class="nowrap">
-                        {!hasCron ? (
+                        {d.status === DeploymentStatus.ARCHIVED ? (
+                          <span class="faint">—</span>
+                        ) : !hasCron ? (
                           <span class="faint">on demand</span>
                         ) : next === undefined ? (
                           previews[d.id] ? (
