@@ -151,8 +151,8 @@ func (c *SchedulerCommand) Run(ctx context.Context) error {
 
 // WorkersCommand is `bench workers`.
 type WorkersCommand struct {
-	DatabaseURL         string        `name:"database-url" env:"WFR_DATABASE_URL" placeholder:"URL" help:"PostgreSQL database (postgres://) of the processes; one of the bench's own gives clean counts. Required."`
-	RedisURL            string        `name:"redis-url" env:"WFR_REDIS_URL" placeholder:"URL" help:"Redis of the processes (redis://). Required."`
+	DatabaseURL         string        `name:"database-url" placeholder:"URL" help:"PostgreSQL database (postgres://) of the processes; one of the bench's own gives clean counts. Required."`
+	RedisURL            string        `name:"redis-url" placeholder:"URL" help:"Redis of the processes (redis://). Required."`
 	Workers             []int         `default:"1,2,4" sep:"," help:"Worker process counts, in the order of each repeat; the smallest is the baseline of the ratios. Default ${default}."`
 	Repeats             int           `default:"3" help:"Rounds per worker count, interleaved (1,2,4,1,2,4…). Default ${default}."`
 	Concurrency         int           `default:"4" help:"WFR_WORKER_CONCURRENCY of each worker process. Default ${default}."`

@@ -108,10 +108,10 @@ func (c WorkersConfig) validate() error {
 		errs = append(errs, errors.New("no command to start serve processes with"))
 	}
 	if c.DatabaseURL == "" {
-		errs = append(errs, errors.New("--database-url (WFR_DATABASE_URL) is required: a postgres:// database"))
+		errs = append(errs, errors.New("--database-url is required: a postgres:// database"))
 	}
 	if c.RedisURL == "" {
-		errs = append(errs, errors.New("--redis-url (WFR_REDIS_URL) is required: workers in processes of their own share a Redis queue"))
+		errs = append(errs, errors.New("--redis-url is required: workers in processes of their own share a Redis queue"))
 	}
 	for _, n := range c.Workers {
 		if n < 1 {
