@@ -348,10 +348,12 @@ func (rc *rollingClient) run(ctx context.Context) {
 
 // retryOnOther says whether a call that failed with code is sent again to the other api:
 // unavailable (the process is stopping, or its dependency is away), a connection refused or
-// broken (connect reports it unavailable or unknown), or no answer within the deadline.
+// broken (connect reports it unavailable or unknown, and a reset while reading the answer as
+// canceled: the caller's own context is never cancelled, see run), or no answer within the
+// deadline.
 func retryOnOther(code connect.Code) bool {
 	switch code {
-	case connect.CodeUnavailable, connect.CodeUnknown, connect.CodeDeadlineExceeded:
+	case connect.CodeUnavailable, connect.CodeUnknown, connect.CodeCanceled, connect.CodeDeadlineExceeded:
 		return true
 	}
 	return false
