@@ -29,7 +29,7 @@ type command struct {
 	Serve   serveCmd         `cmd:"" group:"server" help:"Run the service (the API, scheduler and worker per --role) until SIGINT or SIGTERM."`
 	Migrate migrateCmd       `cmd:"" group:"server" help:"Apply the database migrations to WFR_DATABASE_URL and exit."`
 	Version versionCmd       `cmd:"" group:"server" help:"Print the version and exit."`
-	Bench   benchCmd         `cmd:"" group:"server" help:"Measure a running service (trigger, e2e, pickup) or the Redis lock, against baselines measured in the same run."`
+	Bench   benchCmd         `cmd:"" group:"server" help:"Measure a running service (trigger, e2e, pickup), the Redis lock, or worker scaling over processes it starts (workers), against baselines measured in the same run."`
 	Config  configCmd        `cmd:"" group:"server" help:"Describe the settings (config docs)."`
 	V       kong.VersionFlag `name:"version" help:"Print the version and exit."`
 
