@@ -38,7 +38,11 @@ type ExecuteWorkflowRequest struct {
 	// The trigger data, a JSON document. Optional: empty means JSON null. At most 1 MiB.
 	Input string `protobuf:"bytes,5,opt,name=input,proto3" json:"input,omitempty"`
 	// The attempt number, from 1. Default 1 when unset (0).
-	Attempt       int32 `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Attempt int32 `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// What started the execution and which slot it is for: the same on every attempt, so a retry
+	// processes the same window. The transform node's CEL expressions read it as "trigger".
+	// Optional: engines treat unset as a manual trigger with no times.
+	Trigger       *v1.TriggerContext `protobuf:"bytes,7,opt,name=trigger,proto3" json:"trigger,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -113,6 +117,13 @@ func (x *ExecuteWorkflowRequest) GetAttempt() int32 {
 		return x.Attempt
 	}
 	return 0
+}
+
+func (x *ExecuteWorkflowRequest) GetTrigger() *v1.TriggerContext {
+	if x != nil {
+		return x.Trigger
+	}
+	return nil
 }
 
 // ExecuteWorkflowResponse is how the run ended: exactly one of success or failure is set.
@@ -327,7 +338,7 @@ var File_workflowengine_v1_workflow_engine_service_proto protoreflect.FileDescri
 
 const file_workflowengine_v1_workflow_engine_service_proto_rawDesc = "" +
 	"\n" +
-	"/workflowengine/v1/workflow_engine_service.proto\x12\x11workflowengine.v1\x1a\x1bbuf/validate/validate.proto\x1a!workflowruntime/v1/workflow.proto\"\xaf\x02\n" +
+	"/workflowengine/v1/workflow_engine_service.proto\x12\x11workflowengine.v1\x1a\x1bbuf/validate/validate.proto\x1a!workflowruntime/v1/workflow.proto\"\xed\x02\n" +
 	"\x16ExecuteWorkflowRequest\x12.\n" +
 	"\fexecution_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\vexecutionId\x12,\n" +
 	"\vworkflow_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\n" +
@@ -337,7 +348,8 @@ const file_workflowengine_v1_workflow_engine_service_proto_rawDesc = "" +
 	"definition\x18\x04 \x01(\v2&.workflowruntime.v1.WorkflowDefinitionB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"definition\x12\x1f\n" +
 	"\x05input\x18\x05 \x01(\tB\t\xbaH\x06r\x04(\x80\x80@R\x05input\x12!\n" +
-	"\aattempt\x18\x06 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\aattempt\"\x93\x01\n" +
+	"\aattempt\x18\x06 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\aattempt\x12<\n" +
+	"\atrigger\x18\a \x01(\v2\".workflowruntime.v1.TriggerContextR\atrigger\"\x93\x01\n" +
 	"\x17ExecuteWorkflowResponse\x126\n" +
 	"\asuccess\x18\x01 \x01(\v2\x1a.workflowengine.v1.SuccessH\x00R\asuccess\x126\n" +
 	"\afailure\x18\x02 \x01(\v2\x1a.workflowengine.v1.FailureH\x00R\afailureB\b\n" +
@@ -375,19 +387,21 @@ var file_workflowengine_v1_workflow_engine_service_proto_goTypes = []any{
 	(*Failure)(nil),                 // 3: workflowengine.v1.Failure
 	nil,                             // 4: workflowengine.v1.Success.NodeOutputsEntry
 	(*v1.WorkflowDefinition)(nil),   // 5: workflowruntime.v1.WorkflowDefinition
+	(*v1.TriggerContext)(nil),       // 6: workflowruntime.v1.TriggerContext
 }
 var file_workflowengine_v1_workflow_engine_service_proto_depIdxs = []int32{
 	5, // 0: workflowengine.v1.ExecuteWorkflowRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
-	2, // 1: workflowengine.v1.ExecuteWorkflowResponse.success:type_name -> workflowengine.v1.Success
-	3, // 2: workflowengine.v1.ExecuteWorkflowResponse.failure:type_name -> workflowengine.v1.Failure
-	4, // 3: workflowengine.v1.Success.node_outputs:type_name -> workflowengine.v1.Success.NodeOutputsEntry
-	0, // 4: workflowengine.v1.WorkflowEngineService.ExecuteWorkflow:input_type -> workflowengine.v1.ExecuteWorkflowRequest
-	1, // 5: workflowengine.v1.WorkflowEngineService.ExecuteWorkflow:output_type -> workflowengine.v1.ExecuteWorkflowResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	6, // 1: workflowengine.v1.ExecuteWorkflowRequest.trigger:type_name -> workflowruntime.v1.TriggerContext
+	2, // 2: workflowengine.v1.ExecuteWorkflowResponse.success:type_name -> workflowengine.v1.Success
+	3, // 3: workflowengine.v1.ExecuteWorkflowResponse.failure:type_name -> workflowengine.v1.Failure
+	4, // 4: workflowengine.v1.Success.node_outputs:type_name -> workflowengine.v1.Success.NodeOutputsEntry
+	0, // 5: workflowengine.v1.WorkflowEngineService.ExecuteWorkflow:input_type -> workflowengine.v1.ExecuteWorkflowRequest
+	1, // 6: workflowengine.v1.WorkflowEngineService.ExecuteWorkflow:output_type -> workflowengine.v1.ExecuteWorkflowResponse
+	6, // [6:7] is the sub-list for method output_type
+	5, // [5:6] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_workflowengine_v1_workflow_engine_service_proto_init() }

@@ -25,6 +25,134 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// AfterBlackoutPolicy says what a cron trigger does when a blackout window that covered some of
+// its fires ends.
+type AfterBlackoutPolicy int32
+
+const (
+	// Treated as DROP.
+	AfterBlackoutPolicy_AFTER_BLACKOUT_POLICY_UNSPECIFIED AfterBlackoutPolicy = 0
+	// Nothing: the covered fires stay SKIPPED.
+	AfterBlackoutPolicy_AFTER_BLACKOUT_POLICY_DROP AfterBlackoutPolicy = 1
+	// Fire once when the window ends (plus the jitter offset), for the latest covered time: the
+	// execution's nominal time is that time's.
+	AfterBlackoutPolicy_AFTER_BLACKOUT_POLICY_FIRE_ONCE AfterBlackoutPolicy = 2
+)
+
+// Enum value maps for AfterBlackoutPolicy.
+var (
+	AfterBlackoutPolicy_name = map[int32]string{
+		0: "AFTER_BLACKOUT_POLICY_UNSPECIFIED",
+		1: "AFTER_BLACKOUT_POLICY_DROP",
+		2: "AFTER_BLACKOUT_POLICY_FIRE_ONCE",
+	}
+	AfterBlackoutPolicy_value = map[string]int32{
+		"AFTER_BLACKOUT_POLICY_UNSPECIFIED": 0,
+		"AFTER_BLACKOUT_POLICY_DROP":        1,
+		"AFTER_BLACKOUT_POLICY_FIRE_ONCE":   2,
+	}
+)
+
+func (x AfterBlackoutPolicy) Enum() *AfterBlackoutPolicy {
+	p := new(AfterBlackoutPolicy)
+	*p = x
+	return p
+}
+
+func (x AfterBlackoutPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AfterBlackoutPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_workflow_proto_enumTypes[0].Descriptor()
+}
+
+func (AfterBlackoutPolicy) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[0]
+}
+
+func (x AfterBlackoutPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AfterBlackoutPolicy.Descriptor instead.
+func (AfterBlackoutPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{0}
+}
+
+// Weekday is a day of the week.
+type Weekday int32
+
+const (
+	// Not a valid day.
+	Weekday_WEEKDAY_UNSPECIFIED Weekday = 0
+	// Monday.
+	Weekday_WEEKDAY_MONDAY Weekday = 1
+	// Tuesday.
+	Weekday_WEEKDAY_TUESDAY Weekday = 2
+	// Wednesday.
+	Weekday_WEEKDAY_WEDNESDAY Weekday = 3
+	// Thursday.
+	Weekday_WEEKDAY_THURSDAY Weekday = 4
+	// Friday.
+	Weekday_WEEKDAY_FRIDAY Weekday = 5
+	// Saturday.
+	Weekday_WEEKDAY_SATURDAY Weekday = 6
+	// Sunday.
+	Weekday_WEEKDAY_SUNDAY Weekday = 7
+)
+
+// Enum value maps for Weekday.
+var (
+	Weekday_name = map[int32]string{
+		0: "WEEKDAY_UNSPECIFIED",
+		1: "WEEKDAY_MONDAY",
+		2: "WEEKDAY_TUESDAY",
+		3: "WEEKDAY_WEDNESDAY",
+		4: "WEEKDAY_THURSDAY",
+		5: "WEEKDAY_FRIDAY",
+		6: "WEEKDAY_SATURDAY",
+		7: "WEEKDAY_SUNDAY",
+	}
+	Weekday_value = map[string]int32{
+		"WEEKDAY_UNSPECIFIED": 0,
+		"WEEKDAY_MONDAY":      1,
+		"WEEKDAY_TUESDAY":     2,
+		"WEEKDAY_WEDNESDAY":   3,
+		"WEEKDAY_THURSDAY":    4,
+		"WEEKDAY_FRIDAY":      5,
+		"WEEKDAY_SATURDAY":    6,
+		"WEEKDAY_SUNDAY":      7,
+	}
+)
+
+func (x Weekday) Enum() *Weekday {
+	p := new(Weekday)
+	*p = x
+	return p
+}
+
+func (x Weekday) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Weekday) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_workflow_proto_enumTypes[1].Descriptor()
+}
+
+func (Weekday) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[1]
+}
+
+func (x Weekday) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Weekday.Descriptor instead.
+func (Weekday) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{1}
+}
+
 // RepeatedHourPolicy says how a cron trigger fires when the clocks go back and a stretch of
 // wall-clock time happens twice (Europe/Berlin, last Sunday of October, 02:00-03:00).
 type RepeatedHourPolicy int32
@@ -63,11 +191,11 @@ func (x RepeatedHourPolicy) String() string {
 }
 
 func (RepeatedHourPolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_workflow_proto_enumTypes[0].Descriptor()
+	return file_workflowruntime_v1_workflow_proto_enumTypes[2].Descriptor()
 }
 
 func (RepeatedHourPolicy) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_workflow_proto_enumTypes[0]
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[2]
 }
 
 func (x RepeatedHourPolicy) Number() protoreflect.EnumNumber {
@@ -76,7 +204,7 @@ func (x RepeatedHourPolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RepeatedHourPolicy.Descriptor instead.
 func (RepeatedHourPolicy) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{0}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{2}
 }
 
 // SkippedHourPolicy says how a cron trigger fires when the clocks go forward and a stretch of
@@ -118,11 +246,11 @@ func (x SkippedHourPolicy) String() string {
 }
 
 func (SkippedHourPolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_workflow_proto_enumTypes[1].Descriptor()
+	return file_workflowruntime_v1_workflow_proto_enumTypes[3].Descriptor()
 }
 
 func (SkippedHourPolicy) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_workflow_proto_enumTypes[1]
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[3]
 }
 
 func (x SkippedHourPolicy) Number() protoreflect.EnumNumber {
@@ -131,7 +259,7 @@ func (x SkippedHourPolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SkippedHourPolicy.Descriptor instead.
 func (SkippedHourPolicy) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{1}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{3}
 }
 
 // OverlapPolicy says what happens when an execution is due while another of the same workflow runs.
@@ -183,11 +311,11 @@ func (x OverlapPolicy) String() string {
 }
 
 func (OverlapPolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_workflow_proto_enumTypes[2].Descriptor()
+	return file_workflowruntime_v1_workflow_proto_enumTypes[4].Descriptor()
 }
 
 func (OverlapPolicy) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_workflow_proto_enumTypes[2]
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[4]
 }
 
 func (x OverlapPolicy) Number() protoreflect.EnumNumber {
@@ -196,7 +324,7 @@ func (x OverlapPolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OverlapPolicy.Descriptor instead.
 func (OverlapPolicy) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{2}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{4}
 }
 
 // MisfirePolicy says what the scheduler does with fire times it missed while it was down.
@@ -240,11 +368,11 @@ func (x MisfirePolicy) String() string {
 }
 
 func (MisfirePolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_workflow_proto_enumTypes[3].Descriptor()
+	return file_workflowruntime_v1_workflow_proto_enumTypes[5].Descriptor()
 }
 
 func (MisfirePolicy) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_workflow_proto_enumTypes[3]
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[5]
 }
 
 func (x MisfirePolicy) Number() protoreflect.EnumNumber {
@@ -253,7 +381,7 @@ func (x MisfirePolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MisfirePolicy.Descriptor instead.
 func (MisfirePolicy) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{3}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{5}
 }
 
 // DeploymentStatus is the lifecycle state of a deployment.
@@ -301,11 +429,11 @@ func (x DeploymentStatus) String() string {
 }
 
 func (DeploymentStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_workflow_proto_enumTypes[4].Descriptor()
+	return file_workflowruntime_v1_workflow_proto_enumTypes[6].Descriptor()
 }
 
 func (DeploymentStatus) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_workflow_proto_enumTypes[4]
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[6]
 }
 
 func (x DeploymentStatus) Number() protoreflect.EnumNumber {
@@ -314,7 +442,7 @@ func (x DeploymentStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DeploymentStatus.Descriptor instead.
 func (DeploymentStatus) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{4}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{6}
 }
 
 // ExecutionStatus is the state of one execution.
@@ -374,11 +502,11 @@ func (x ExecutionStatus) String() string {
 }
 
 func (ExecutionStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_workflow_proto_enumTypes[5].Descriptor()
+	return file_workflowruntime_v1_workflow_proto_enumTypes[7].Descriptor()
 }
 
 func (ExecutionStatus) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_workflow_proto_enumTypes[5]
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[7]
 }
 
 func (x ExecutionStatus) Number() protoreflect.EnumNumber {
@@ -387,7 +515,7 @@ func (x ExecutionStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ExecutionStatus.Descriptor instead.
 func (ExecutionStatus) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{5}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{7}
 }
 
 // TriggerType says what created an execution.
@@ -431,11 +559,11 @@ func (x TriggerType) String() string {
 }
 
 func (TriggerType) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_workflow_proto_enumTypes[6].Descriptor()
+	return file_workflowruntime_v1_workflow_proto_enumTypes[8].Descriptor()
 }
 
 func (TriggerType) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_workflow_proto_enumTypes[6]
+	return &file_workflowruntime_v1_workflow_proto_enumTypes[8]
 }
 
 func (x TriggerType) Number() protoreflect.EnumNumber {
@@ -444,7 +572,7 @@ func (x TriggerType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TriggerType.Descriptor instead.
 func (TriggerType) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{6}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{8}
 }
 
 // WorkflowDefinition is a directed acyclic graph of nodes. The runtime stores every definition it
@@ -718,7 +846,13 @@ type CronSchedule struct {
 	// What the trigger does with wall-clock times that never happen when the clocks go forward.
 	// Default UNSPECIFIED: SHIFT when the expression's hour field is a fixed value, SKIP when it is
 	// a wildcard, range or step (classic cron).
-	SkippedHour   SkippedHourPolicy `protobuf:"varint,5,opt,name=skipped_hour,json=skippedHour,proto3,enum=workflowruntime.v1.SkippedHourPolicy" json:"skipped_hour,omitempty"`
+	SkippedHour SkippedHourPolicy `protobuf:"varint,5,opt,name=skipped_hour,json=skippedHour,proto3,enum=workflowruntime.v1.SkippedHourPolicy" json:"skipped_hour,omitempty"`
+	// Names of blackout calendars (CreateCalendar): a fire whose scheduled time falls in a window
+	// of any of them is not run but recorded SKIPPED with the calendar's name. At most 8, unique;
+	// each must exist when the deployment is deployed (else failed_precondition).
+	BlackoutCalendars []string `protobuf:"bytes,6,rep,name=blackout_calendars,json=blackoutCalendars,proto3" json:"blackout_calendars,omitempty"`
+	// What happens when a blackout window that covered fires ends. Default DROP.
+	AfterBlackout AfterBlackoutPolicy `protobuf:"varint,7,opt,name=after_blackout,json=afterBlackout,proto3,enum=workflowruntime.v1.AfterBlackoutPolicy" json:"after_blackout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -788,6 +922,253 @@ func (x *CronSchedule) GetSkippedHour() SkippedHourPolicy {
 	return SkippedHourPolicy_SKIPPED_HOUR_POLICY_UNSPECIFIED
 }
 
+func (x *CronSchedule) GetBlackoutCalendars() []string {
+	if x != nil {
+		return x.BlackoutCalendars
+	}
+	return nil
+}
+
+func (x *CronSchedule) GetAfterBlackout() AfterBlackoutPolicy {
+	if x != nil {
+		return x.AfterBlackout
+	}
+	return AfterBlackoutPolicy_AFTER_BLACKOUT_POLICY_UNSPECIFIED
+}
+
+// Calendar is a named set of blackout windows, read in one IANA time zone. A time is blacked
+// out when it falls in any of its date ranges, holidays or weekly windows.
+type Calendar struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique: lower-case letters, digits, '.', '_' and '-', starting and ending with a letter or
+	// digit, at most 64 characters. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Free text. Optional, at most 1024 characters.
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// IANA time zone the dates and times are read in. Default "UTC". That it exists is checked
+	// by the server.
+	Timezone string `protobuf:"bytes,3,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	// Whole days from start_date to end_date, both included. At most 1000.
+	DateRanges []*DateRange `protobuf:"bytes,4,rep,name=date_ranges,json=dateRanges,proto3" json:"date_ranges,omitempty"`
+	// Whole days, as "2026-12-25". At most 1000, unique.
+	Holidays []string `protobuf:"bytes,5,rep,name=holidays,proto3" json:"holidays,omitempty"`
+	// Windows that recur every week. At most 100.
+	WeeklyWindows []*WeeklyWindow `protobuf:"bytes,6,rep,name=weekly_windows,json=weeklyWindows,proto3" json:"weekly_windows,omitempty"`
+	// Output only: when it was created.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only: when it last changed.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Calendar) Reset() {
+	*x = Calendar{}
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Calendar) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Calendar) ProtoMessage() {}
+
+func (x *Calendar) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Calendar.ProtoReflect.Descriptor instead.
+func (*Calendar) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Calendar) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Calendar) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Calendar) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *Calendar) GetDateRanges() []*DateRange {
+	if x != nil {
+		return x.DateRanges
+	}
+	return nil
+}
+
+func (x *Calendar) GetHolidays() []string {
+	if x != nil {
+		return x.Holidays
+	}
+	return nil
+}
+
+func (x *Calendar) GetWeeklyWindows() []*WeeklyWindow {
+	if x != nil {
+		return x.WeeklyWindows
+	}
+	return nil
+}
+
+func (x *Calendar) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Calendar) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// DateRange is whole days, both ends included, as "2026-12-24".
+type DateRange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first day. Required.
+	StartDate string `protobuf:"bytes,1,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// The last day. Required.
+	EndDate       string `protobuf:"bytes,2,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DateRange) Reset() {
+	*x = DateRange{}
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DateRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DateRange) ProtoMessage() {}
+
+func (x *DateRange) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DateRange.ProtoReflect.Descriptor instead.
+func (*DateRange) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DateRange) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *DateRange) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+// WeeklyWindow is a stretch of wall-clock time on some days of every week, from start_time
+// (included) to end_time (excluded), as "22:00" and "06:00". An end at or before the start
+// runs past midnight into the next day; "00:00" to "24:00" is the whole day.
+type WeeklyWindow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The days the window starts on. At least one, unique.
+	Days []Weekday `protobuf:"varint,1,rep,packed,name=days,proto3,enum=workflowruntime.v1.Weekday" json:"days,omitempty"`
+	// Start, "HH:MM". Required.
+	StartTime string `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// End, "HH:MM" or "24:00". Required.
+	EndTime       string `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WeeklyWindow) Reset() {
+	*x = WeeklyWindow{}
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WeeklyWindow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WeeklyWindow) ProtoMessage() {}
+
+func (x *WeeklyWindow) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WeeklyWindow.ProtoReflect.Descriptor instead.
+func (*WeeklyWindow) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *WeeklyWindow) GetDays() []Weekday {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+func (x *WeeklyWindow) GetStartTime() string {
+	if x != nil {
+		return x.StartTime
+	}
+	return ""
+}
+
+func (x *WeeklyWindow) GetEndTime() string {
+	if x != nil {
+		return x.EndTime
+	}
+	return ""
+}
+
 // WebhookTrigger fires when TriggerWorkflow is called with its path, or, with a secret and the
 // server's WFR_WEBHOOKS on, when a signed POST /hooks/{path} arrives (docs/api.md).
 type WebhookTrigger struct {
@@ -809,7 +1190,7 @@ type WebhookTrigger struct {
 
 func (x *WebhookTrigger) Reset() {
 	*x = WebhookTrigger{}
-	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[4]
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +1202,7 @@ func (x *WebhookTrigger) String() string {
 func (*WebhookTrigger) ProtoMessage() {}
 
 func (x *WebhookTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[4]
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +1215,7 @@ func (x *WebhookTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookTrigger.ProtoReflect.Descriptor instead.
 func (*WebhookTrigger) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{4}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WebhookTrigger) GetPath() string {
@@ -875,7 +1256,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[5]
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +1268,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[5]
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +1281,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{5}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() uint32 {
@@ -956,7 +1337,7 @@ type DeploymentConfig struct {
 
 func (x *DeploymentConfig) Reset() {
 	*x = DeploymentConfig{}
-	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[6]
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1349,7 @@ func (x *DeploymentConfig) String() string {
 func (*DeploymentConfig) ProtoMessage() {}
 
 func (x *DeploymentConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[6]
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1362,7 @@ func (x *DeploymentConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentConfig.ProtoReflect.Descriptor instead.
 func (*DeploymentConfig) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{6}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeploymentConfig) GetOverlapPolicy() OverlapPolicy {
@@ -1062,7 +1443,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[7]
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1455,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[7]
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1468,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{7}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Deployment) GetId() string {
@@ -1196,14 +1577,18 @@ type Execution struct {
 	// When it was recorded.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When it last changed.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// For cron fires, catch-ups and backfills: the cron expression's time of the slot it runs
+	// for (scheduled_time less the jitter offset). For manual and webhook triggers: the time it
+	// was triggered, as scheduled_time.
+	NominalTime   *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=nominal_time,json=nominalTime,proto3" json:"nominal_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Execution) Reset() {
 	*x = Execution{}
-	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[8]
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1600,7 @@ func (x *Execution) String() string {
 func (*Execution) ProtoMessage() {}
 
 func (x *Execution) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[8]
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1613,7 @@ func (x *Execution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Execution.ProtoReflect.Descriptor instead.
 func (*Execution) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{8}
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Execution) GetId() string {
@@ -1350,6 +1735,98 @@ func (x *Execution) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Execution) GetNominalTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NominalTime
+	}
+	return nil
+}
+
+// TriggerContext is what started an execution and which slot it is for, as the engine and the
+// transform node's CEL expressions see it (the variable "trigger").
+type TriggerContext struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What created the execution.
+	Type TriggerType `protobuf:"varint,1,opt,name=type,proto3,enum=workflowruntime.v1.TriggerType" json:"type,omitempty"`
+	// The trigger's id, for cron and webhook triggers.
+	TriggerId string `protobuf:"bytes,2,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// The slot's cron time (cron, catch-up, backfill), or the time it was triggered.
+	NominalTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=nominal_time,json=nominalTime,proto3" json:"nominal_time,omitempty"`
+	// nominal_time plus the jitter offset (cron), or the time it was triggered.
+	ScheduledTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=scheduled_time,json=scheduledTime,proto3" json:"scheduled_time,omitempty"`
+	// The watermark: the nominal time of the latest SUCCEEDED execution of the same trigger whose
+	// nominal time is before this one's, read when the attempt starts. Unset when there is none
+	// and for manual triggers.
+	LastSuccessNominalTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_success_nominal_time,json=lastSuccessNominalTime,proto3" json:"last_success_nominal_time,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *TriggerContext) Reset() {
+	*x = TriggerContext{}
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TriggerContext) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TriggerContext) ProtoMessage() {}
+
+func (x *TriggerContext) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TriggerContext.ProtoReflect.Descriptor instead.
+func (*TriggerContext) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TriggerContext) GetType() TriggerType {
+	if x != nil {
+		return x.Type
+	}
+	return TriggerType_TRIGGER_TYPE_UNSPECIFIED
+}
+
+func (x *TriggerContext) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *TriggerContext) GetNominalTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NominalTime
+	}
+	return nil
+}
+
+func (x *TriggerContext) GetScheduledTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduledTime
+	}
+	return nil
+}
+
+func (x *TriggerContext) GetLastSuccessNominalTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccessNominalTime
+	}
+	return nil
+}
+
 var File_workflowruntime_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_workflowruntime_v1_workflow_proto_rawDesc = "" +
@@ -1370,7 +1847,7 @@ const file_workflowruntime_v1_workflow_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tB$\xbaH!\xc8\x01\x01r\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,63}$R\x02id\x126\n" +
 	"\x04cron\x18\x02 \x01(\v2 .workflowruntime.v1.CronScheduleH\x00R\x04cron\x12>\n" +
 	"\awebhook\x18\x03 \x01(\v2\".workflowruntime.v1.WebhookTriggerH\x00R\awebhookB\r\n" +
-	"\x04kind\x12\x05\xbaH\x02\b\x01\"\xe9\x02\n" +
+	"\x04kind\x12\x05\xbaH\x02\b\x01\"\xaa\x04\n" +
 	"\fCronSchedule\x12+\n" +
 	"\n" +
 	"expression\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\x80\x02R\n" +
@@ -1378,8 +1855,32 @@ const file_workflowruntime_v1_workflow_proto_rawDesc = "" +
 	"\btimezone\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\btimezone\x12B\n" +
 	"\x15jitter_window_seconds\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x80\xa3\x05H\x00R\x13jitterWindowSeconds\x88\x01\x01\x12U\n" +
 	"\rrepeated_hour\x18\x04 \x01(\x0e2&.workflowruntime.v1.RepeatedHourPolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\frepeatedHour\x12R\n" +
-	"\fskipped_hour\x18\x05 \x01(\x0e2%.workflowruntime.v1.SkippedHourPolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\vskippedHourB\x18\n" +
-	"\x16_jitter_window_seconds\"\x93\x01\n" +
+	"\fskipped_hour\x18\x05 \x01(\x0e2%.workflowruntime.v1.SkippedHourPolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\vskippedHour\x12e\n" +
+	"\x12blackout_calendars\x18\x06 \x03(\tB6\xbaH3\x92\x010\x10\b\x18\x01\"*r(2&^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$R\x11blackoutCalendars\x12X\n" +
+	"\x0eafter_blackout\x18\a \x01(\x0e2'.workflowruntime.v1.AfterBlackoutPolicyB\b\xbaH\x05\x82\x01\x02\x10\x01R\rafterBlackoutB\x18\n" +
+	"\x16_jitter_window_seconds\"\x81\x04\n" +
+	"\bCalendar\x12A\n" +
+	"\x04name\x18\x01 \x01(\tB-\xbaH*r(2&^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$R\x04name\x12*\n" +
+	"\vdescription\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\vdescription\x12#\n" +
+	"\btimezone\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\btimezone\x12I\n" +
+	"\vdate_ranges\x18\x04 \x03(\v2\x1d.workflowruntime.v1.DateRangeB\t\xbaH\x06\x92\x01\x03\x10\xe8\aR\n" +
+	"dateRanges\x12I\n" +
+	"\bholidays\x18\x05 \x03(\tB-\xbaH*\x92\x01'\x10\xe8\a\x18\x01\" r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\bholidays\x12Q\n" +
+	"\x0eweekly_windows\x18\x06 \x03(\v2 .workflowruntime.v1.WeeklyWindowB\b\xbaH\x05\x92\x01\x02\x10dR\rweeklyWindows\x12;\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\xf4\x01\n" +
+	"\tDateRange\x12B\n" +
+	"\n" +
+	"start_date\x18\x01 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12>\n" +
+	"\bend_date\x18\x02 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\aendDate:c\xbaH`\x1a^\n" +
+	"\x12date_range.ordered\x12&end_date must not be before start_date\x1a this.end_date >= this.start_date\"\xe8\x01\n" +
+	"\fWeeklyWindow\x12F\n" +
+	"\x04days\x18\x01 \x03(\x0e2\x1b.workflowruntime.v1.WeekdayB\x15\xbaH\x12\x92\x01\x0f\b\x01\x10\a\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\x04days\x12E\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\tB&\xbaH#r!2\x1f^([01][0-9]|2[0-3]):[0-5][0-9]$R\tstartTime\x12I\n" +
+	"\bend_time\x18\x03 \x01(\tB.\xbaH+r)2'^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$R\aendTime\"\x93\x01\n" +
 	"\x0eWebhookTrigger\x12;\n" +
 	"\x04path\x18\x01 \x01(\tB'\xbaH$\xc8\x01\x01r\x1f2\x1d^[a-z0-9][a-z0-9/_.-]{0,255}$R\x04path\x12%\n" +
 	"\x06secret\x18\x02 \x01(\tB\r\xbaH\n" +
@@ -1421,7 +1922,7 @@ const file_workflowruntime_v1_workflow_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xe6\x05\n" +
+	"updateTime\"\xa5\x06\n" +
 	"\tExecution\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rdeployment_id\x18\x02 \x01(\tR\fdeploymentId\x12\x1f\n" +
@@ -1446,7 +1947,28 @@ const file_workflowruntime_v1_workflow_proto_rawDesc = "" +
 	"\vcreate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime*y\n" +
+	"updateTime\x12=\n" +
+	"\fnominal_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\vnominalTime\"\xbd\x02\n" +
+	"\x0eTriggerContext\x123\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1f.workflowruntime.v1.TriggerTypeR\x04type\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x02 \x01(\tR\ttriggerId\x12=\n" +
+	"\fnominal_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vnominalTime\x12A\n" +
+	"\x0escheduled_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rscheduledTime\x12U\n" +
+	"\x19last_success_nominal_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x16lastSuccessNominalTime*\x81\x01\n" +
+	"\x13AfterBlackoutPolicy\x12%\n" +
+	"!AFTER_BLACKOUT_POLICY_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aAFTER_BLACKOUT_POLICY_DROP\x10\x01\x12#\n" +
+	"\x1fAFTER_BLACKOUT_POLICY_FIRE_ONCE\x10\x02*\xb6\x01\n" +
+	"\aWeekday\x12\x17\n" +
+	"\x13WEEKDAY_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eWEEKDAY_MONDAY\x10\x01\x12\x13\n" +
+	"\x0fWEEKDAY_TUESDAY\x10\x02\x12\x15\n" +
+	"\x11WEEKDAY_WEDNESDAY\x10\x03\x12\x14\n" +
+	"\x10WEEKDAY_THURSDAY\x10\x04\x12\x12\n" +
+	"\x0eWEEKDAY_FRIDAY\x10\x05\x12\x14\n" +
+	"\x10WEEKDAY_SATURDAY\x10\x06\x12\x12\n" +
+	"\x0eWEEKDAY_SUNDAY\x10\a*y\n" +
 	"\x12RepeatedHourPolicy\x12$\n" +
 	" REPEATED_HOUR_POLICY_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19REPEATED_HOUR_POLICY_ONCE\x10\x01\x12\x1e\n" +
@@ -1500,63 +2022,80 @@ func file_workflowruntime_v1_workflow_proto_rawDescGZIP() []byte {
 	return file_workflowruntime_v1_workflow_proto_rawDescData
 }
 
-var file_workflowruntime_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_workflowruntime_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_workflowruntime_v1_workflow_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_workflowruntime_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_workflowruntime_v1_workflow_proto_goTypes = []any{
-	(RepeatedHourPolicy)(0),       // 0: workflowruntime.v1.RepeatedHourPolicy
-	(SkippedHourPolicy)(0),        // 1: workflowruntime.v1.SkippedHourPolicy
-	(OverlapPolicy)(0),            // 2: workflowruntime.v1.OverlapPolicy
-	(MisfirePolicy)(0),            // 3: workflowruntime.v1.MisfirePolicy
-	(DeploymentStatus)(0),         // 4: workflowruntime.v1.DeploymentStatus
-	(ExecutionStatus)(0),          // 5: workflowruntime.v1.ExecutionStatus
-	(TriggerType)(0),              // 6: workflowruntime.v1.TriggerType
-	(*WorkflowDefinition)(nil),    // 7: workflowruntime.v1.WorkflowDefinition
-	(*Node)(nil),                  // 8: workflowruntime.v1.Node
-	(*Trigger)(nil),               // 9: workflowruntime.v1.Trigger
-	(*CronSchedule)(nil),          // 10: workflowruntime.v1.CronSchedule
-	(*WebhookTrigger)(nil),        // 11: workflowruntime.v1.WebhookTrigger
-	(*RetryPolicy)(nil),           // 12: workflowruntime.v1.RetryPolicy
-	(*DeploymentConfig)(nil),      // 13: workflowruntime.v1.DeploymentConfig
-	(*Deployment)(nil),            // 14: workflowruntime.v1.Deployment
-	(*Execution)(nil),             // 15: workflowruntime.v1.Execution
-	(*structpb.Struct)(nil),       // 16: google.protobuf.Struct
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(AfterBlackoutPolicy)(0),      // 0: workflowruntime.v1.AfterBlackoutPolicy
+	(Weekday)(0),                  // 1: workflowruntime.v1.Weekday
+	(RepeatedHourPolicy)(0),       // 2: workflowruntime.v1.RepeatedHourPolicy
+	(SkippedHourPolicy)(0),        // 3: workflowruntime.v1.SkippedHourPolicy
+	(OverlapPolicy)(0),            // 4: workflowruntime.v1.OverlapPolicy
+	(MisfirePolicy)(0),            // 5: workflowruntime.v1.MisfirePolicy
+	(DeploymentStatus)(0),         // 6: workflowruntime.v1.DeploymentStatus
+	(ExecutionStatus)(0),          // 7: workflowruntime.v1.ExecutionStatus
+	(TriggerType)(0),              // 8: workflowruntime.v1.TriggerType
+	(*WorkflowDefinition)(nil),    // 9: workflowruntime.v1.WorkflowDefinition
+	(*Node)(nil),                  // 10: workflowruntime.v1.Node
+	(*Trigger)(nil),               // 11: workflowruntime.v1.Trigger
+	(*CronSchedule)(nil),          // 12: workflowruntime.v1.CronSchedule
+	(*Calendar)(nil),              // 13: workflowruntime.v1.Calendar
+	(*DateRange)(nil),             // 14: workflowruntime.v1.DateRange
+	(*WeeklyWindow)(nil),          // 15: workflowruntime.v1.WeeklyWindow
+	(*WebhookTrigger)(nil),        // 16: workflowruntime.v1.WebhookTrigger
+	(*RetryPolicy)(nil),           // 17: workflowruntime.v1.RetryPolicy
+	(*DeploymentConfig)(nil),      // 18: workflowruntime.v1.DeploymentConfig
+	(*Deployment)(nil),            // 19: workflowruntime.v1.Deployment
+	(*Execution)(nil),             // 20: workflowruntime.v1.Execution
+	(*TriggerContext)(nil),        // 21: workflowruntime.v1.TriggerContext
+	(*structpb.Struct)(nil),       // 22: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
 }
 var file_workflowruntime_v1_workflow_proto_depIdxs = []int32{
-	8,  // 0: workflowruntime.v1.WorkflowDefinition.nodes:type_name -> workflowruntime.v1.Node
-	16, // 1: workflowruntime.v1.Node.params:type_name -> google.protobuf.Struct
-	10, // 2: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSchedule
-	11, // 3: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookTrigger
-	0,  // 4: workflowruntime.v1.CronSchedule.repeated_hour:type_name -> workflowruntime.v1.RepeatedHourPolicy
-	1,  // 5: workflowruntime.v1.CronSchedule.skipped_hour:type_name -> workflowruntime.v1.SkippedHourPolicy
-	17, // 6: workflowruntime.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	17, // 7: workflowruntime.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
-	2,  // 8: workflowruntime.v1.DeploymentConfig.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
-	17, // 9: workflowruntime.v1.DeploymentConfig.execution_timeout:type_name -> google.protobuf.Duration
-	12, // 10: workflowruntime.v1.DeploymentConfig.retry_policy:type_name -> workflowruntime.v1.RetryPolicy
-	17, // 11: workflowruntime.v1.DeploymentConfig.catch_up_window:type_name -> google.protobuf.Duration
-	3,  // 12: workflowruntime.v1.DeploymentConfig.misfire_policy:type_name -> workflowruntime.v1.MisfirePolicy
-	17, // 13: workflowruntime.v1.DeploymentConfig.retention_age:type_name -> google.protobuf.Duration
-	4,  // 14: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
-	18, // 15: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
-	7,  // 16: workflowruntime.v1.Deployment.definition:type_name -> workflowruntime.v1.WorkflowDefinition
-	9,  // 17: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.Trigger
-	13, // 18: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
-	18, // 19: workflowruntime.v1.Deployment.create_time:type_name -> google.protobuf.Timestamp
-	18, // 20: workflowruntime.v1.Deployment.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 21: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
-	6,  // 22: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	18, // 23: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
-	18, // 24: workflowruntime.v1.Execution.start_time:type_name -> google.protobuf.Timestamp
-	18, // 25: workflowruntime.v1.Execution.finish_time:type_name -> google.protobuf.Timestamp
-	18, // 26: workflowruntime.v1.Execution.create_time:type_name -> google.protobuf.Timestamp
-	18, // 27: workflowruntime.v1.Execution.update_time:type_name -> google.protobuf.Timestamp
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	10, // 0: workflowruntime.v1.WorkflowDefinition.nodes:type_name -> workflowruntime.v1.Node
+	22, // 1: workflowruntime.v1.Node.params:type_name -> google.protobuf.Struct
+	12, // 2: workflowruntime.v1.Trigger.cron:type_name -> workflowruntime.v1.CronSchedule
+	16, // 3: workflowruntime.v1.Trigger.webhook:type_name -> workflowruntime.v1.WebhookTrigger
+	2,  // 4: workflowruntime.v1.CronSchedule.repeated_hour:type_name -> workflowruntime.v1.RepeatedHourPolicy
+	3,  // 5: workflowruntime.v1.CronSchedule.skipped_hour:type_name -> workflowruntime.v1.SkippedHourPolicy
+	0,  // 6: workflowruntime.v1.CronSchedule.after_blackout:type_name -> workflowruntime.v1.AfterBlackoutPolicy
+	14, // 7: workflowruntime.v1.Calendar.date_ranges:type_name -> workflowruntime.v1.DateRange
+	15, // 8: workflowruntime.v1.Calendar.weekly_windows:type_name -> workflowruntime.v1.WeeklyWindow
+	23, // 9: workflowruntime.v1.Calendar.create_time:type_name -> google.protobuf.Timestamp
+	23, // 10: workflowruntime.v1.Calendar.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 11: workflowruntime.v1.WeeklyWindow.days:type_name -> workflowruntime.v1.Weekday
+	24, // 12: workflowruntime.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	24, // 13: workflowruntime.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	4,  // 14: workflowruntime.v1.DeploymentConfig.overlap_policy:type_name -> workflowruntime.v1.OverlapPolicy
+	24, // 15: workflowruntime.v1.DeploymentConfig.execution_timeout:type_name -> google.protobuf.Duration
+	17, // 16: workflowruntime.v1.DeploymentConfig.retry_policy:type_name -> workflowruntime.v1.RetryPolicy
+	24, // 17: workflowruntime.v1.DeploymentConfig.catch_up_window:type_name -> google.protobuf.Duration
+	5,  // 18: workflowruntime.v1.DeploymentConfig.misfire_policy:type_name -> workflowruntime.v1.MisfirePolicy
+	24, // 19: workflowruntime.v1.DeploymentConfig.retention_age:type_name -> google.protobuf.Duration
+	6,  // 20: workflowruntime.v1.Deployment.status:type_name -> workflowruntime.v1.DeploymentStatus
+	23, // 21: workflowruntime.v1.Deployment.deployed_at:type_name -> google.protobuf.Timestamp
+	9,  // 22: workflowruntime.v1.Deployment.definition:type_name -> workflowruntime.v1.WorkflowDefinition
+	11, // 23: workflowruntime.v1.Deployment.triggers:type_name -> workflowruntime.v1.Trigger
+	18, // 24: workflowruntime.v1.Deployment.config:type_name -> workflowruntime.v1.DeploymentConfig
+	23, // 25: workflowruntime.v1.Deployment.create_time:type_name -> google.protobuf.Timestamp
+	23, // 26: workflowruntime.v1.Deployment.update_time:type_name -> google.protobuf.Timestamp
+	7,  // 27: workflowruntime.v1.Execution.status:type_name -> workflowruntime.v1.ExecutionStatus
+	8,  // 28: workflowruntime.v1.Execution.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	23, // 29: workflowruntime.v1.Execution.scheduled_time:type_name -> google.protobuf.Timestamp
+	23, // 30: workflowruntime.v1.Execution.start_time:type_name -> google.protobuf.Timestamp
+	23, // 31: workflowruntime.v1.Execution.finish_time:type_name -> google.protobuf.Timestamp
+	23, // 32: workflowruntime.v1.Execution.create_time:type_name -> google.protobuf.Timestamp
+	23, // 33: workflowruntime.v1.Execution.update_time:type_name -> google.protobuf.Timestamp
+	23, // 34: workflowruntime.v1.Execution.nominal_time:type_name -> google.protobuf.Timestamp
+	8,  // 35: workflowruntime.v1.TriggerContext.type:type_name -> workflowruntime.v1.TriggerType
+	23, // 36: workflowruntime.v1.TriggerContext.nominal_time:type_name -> google.protobuf.Timestamp
+	23, // 37: workflowruntime.v1.TriggerContext.scheduled_time:type_name -> google.protobuf.Timestamp
+	23, // 38: workflowruntime.v1.TriggerContext.last_success_nominal_time:type_name -> google.protobuf.Timestamp
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_workflow_proto_init() }
@@ -1574,8 +2113,8 @@ func file_workflowruntime_v1_workflow_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_workflow_proto_rawDesc), len(file_workflowruntime_v1_workflow_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   9,
+			NumEnums:      9,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

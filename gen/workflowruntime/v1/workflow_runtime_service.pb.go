@@ -25,6 +25,67 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// BackfillOperationState is where a backfill operation is.
+type BackfillOperationState int32
+
+const (
+	// Not a valid state; used as "any" in filters.
+	BackfillOperationState_BACKFILL_OPERATION_STATE_UNSPECIFIED BackfillOperationState = 0
+	// Creating executions. An operation whose process died is taken over by another api process.
+	BackfillOperationState_BACKFILL_OPERATION_STATE_RUNNING BackfillOperationState = 1
+	// Every fire of the range is made.
+	BackfillOperationState_BACKFILL_OPERATION_STATE_SUCCEEDED BackfillOperationState = 2
+	// Stopped by an error (error says which); what it created stays.
+	BackfillOperationState_BACKFILL_OPERATION_STATE_FAILED BackfillOperationState = 3
+	// Stopped by CancelBackfillOperation; what it created stays.
+	BackfillOperationState_BACKFILL_OPERATION_STATE_CANCELLED BackfillOperationState = 4
+)
+
+// Enum value maps for BackfillOperationState.
+var (
+	BackfillOperationState_name = map[int32]string{
+		0: "BACKFILL_OPERATION_STATE_UNSPECIFIED",
+		1: "BACKFILL_OPERATION_STATE_RUNNING",
+		2: "BACKFILL_OPERATION_STATE_SUCCEEDED",
+		3: "BACKFILL_OPERATION_STATE_FAILED",
+		4: "BACKFILL_OPERATION_STATE_CANCELLED",
+	}
+	BackfillOperationState_value = map[string]int32{
+		"BACKFILL_OPERATION_STATE_UNSPECIFIED": 0,
+		"BACKFILL_OPERATION_STATE_RUNNING":     1,
+		"BACKFILL_OPERATION_STATE_SUCCEEDED":   2,
+		"BACKFILL_OPERATION_STATE_FAILED":      3,
+		"BACKFILL_OPERATION_STATE_CANCELLED":   4,
+	}
+)
+
+func (x BackfillOperationState) Enum() *BackfillOperationState {
+	p := new(BackfillOperationState)
+	*p = x
+	return p
+}
+
+func (x BackfillOperationState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BackfillOperationState) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[0].Descriptor()
+}
+
+func (BackfillOperationState) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[0]
+}
+
+func (x BackfillOperationState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BackfillOperationState.Descriptor instead.
+func (BackfillOperationState) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{0}
+}
+
 // FireOutcome is what became of one scheduled time of a cron trigger.
 type FireOutcome int32
 
@@ -40,8 +101,12 @@ const (
 	FireOutcome_FIRE_OUTCOME_MISSED FireOutcome = 3
 	// Fired late, after scheduler downtime, inside the catch-up window.
 	FireOutcome_FIRE_OUTCOME_CAUGHT_UP FireOutcome = 4
-	// The execution was created but not run: the overlap policy skipped it.
+	// Not run: the overlap policy skipped the execution (execution_id is set), or a blackout
+	// calendar covered the time (blackout_calendar is set, no execution).
 	FireOutcome_FIRE_OUTCOME_SKIPPED FireOutcome = 5
+	// Not fired: the deployment was PAUSED at the time. Recorded when the time passes, or, for
+	// times no scheduler saw, when the deployment is resumed; once per time either way.
+	FireOutcome_FIRE_OUTCOME_PAUSED FireOutcome = 6
 )
 
 // Enum value maps for FireOutcome.
@@ -53,6 +118,7 @@ var (
 		3: "FIRE_OUTCOME_MISSED",
 		4: "FIRE_OUTCOME_CAUGHT_UP",
 		5: "FIRE_OUTCOME_SKIPPED",
+		6: "FIRE_OUTCOME_PAUSED",
 	}
 	FireOutcome_value = map[string]int32{
 		"FIRE_OUTCOME_UNSPECIFIED":  0,
@@ -61,6 +127,7 @@ var (
 		"FIRE_OUTCOME_MISSED":       3,
 		"FIRE_OUTCOME_CAUGHT_UP":    4,
 		"FIRE_OUTCOME_SKIPPED":      5,
+		"FIRE_OUTCOME_PAUSED":       6,
 	}
 )
 
@@ -75,11 +142,11 @@ func (x FireOutcome) String() string {
 }
 
 func (FireOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[0].Descriptor()
+	return file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[1].Descriptor()
 }
 
 func (FireOutcome) Type() protoreflect.EnumType {
-	return &file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[0]
+	return &file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[1]
 }
 
 func (x FireOutcome) Number() protoreflect.EnumNumber {
@@ -88,7 +155,195 @@ func (x FireOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FireOutcome.Descriptor instead.
 func (FireOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{0}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{1}
+}
+
+// ScheduleHealthState is the verdict on one cron trigger's fires.
+type ScheduleHealthState int32
+
+const (
+	// Not a valid state; used as "any" in filters.
+	ScheduleHealthState_SCHEDULE_HEALTH_STATE_UNSPECIFIED ScheduleHealthState = 0
+	// Every time owed so far is settled in the ledger and the latest fire was on time.
+	ScheduleHealthState_SCHEDULE_HEALTH_STATE_ON_TIME ScheduleHealthState = 1
+	// Nothing is owed, but the latest settled time was fired late (more than the grace after
+	// its scheduled time), caught up or missed.
+	ScheduleHealthState_SCHEDULE_HEALTH_STATE_LATE ScheduleHealthState = 2
+	// Times are owed: their scheduled time plus the grace has passed and the ledger has nothing
+	// for them (no scheduler made them, or none is alive). owed_fires counts them.
+	ScheduleHealthState_SCHEDULE_HEALTH_STATE_OVERDUE ScheduleHealthState = 3
+	// The expression will not fire again (a year-bounded expression past its end), or every
+	// fire of the coming year falls in a blackout: the trigger is silent by its own definition.
+	ScheduleHealthState_SCHEDULE_HEALTH_STATE_SILENT ScheduleHealthState = 4
+	// The deployment is PAUSED: nothing is owed.
+	ScheduleHealthState_SCHEDULE_HEALTH_STATE_PAUSED ScheduleHealthState = 5
+)
+
+// Enum value maps for ScheduleHealthState.
+var (
+	ScheduleHealthState_name = map[int32]string{
+		0: "SCHEDULE_HEALTH_STATE_UNSPECIFIED",
+		1: "SCHEDULE_HEALTH_STATE_ON_TIME",
+		2: "SCHEDULE_HEALTH_STATE_LATE",
+		3: "SCHEDULE_HEALTH_STATE_OVERDUE",
+		4: "SCHEDULE_HEALTH_STATE_SILENT",
+		5: "SCHEDULE_HEALTH_STATE_PAUSED",
+	}
+	ScheduleHealthState_value = map[string]int32{
+		"SCHEDULE_HEALTH_STATE_UNSPECIFIED": 0,
+		"SCHEDULE_HEALTH_STATE_ON_TIME":     1,
+		"SCHEDULE_HEALTH_STATE_LATE":        2,
+		"SCHEDULE_HEALTH_STATE_OVERDUE":     3,
+		"SCHEDULE_HEALTH_STATE_SILENT":      4,
+		"SCHEDULE_HEALTH_STATE_PAUSED":      5,
+	}
+)
+
+func (x ScheduleHealthState) Enum() *ScheduleHealthState {
+	p := new(ScheduleHealthState)
+	*p = x
+	return p
+}
+
+func (x ScheduleHealthState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ScheduleHealthState) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[2].Descriptor()
+}
+
+func (ScheduleHealthState) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[2]
+}
+
+func (x ScheduleHealthState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ScheduleHealthState.Descriptor instead.
+func (ScheduleHealthState) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{2}
+}
+
+// CadenceRemedy is what to do when a trigger's runs outlast its interval.
+type CadenceRemedy int32
+
+const (
+	// Nothing: runs fit in the interval.
+	CadenceRemedy_CADENCE_REMEDY_UNSPECIFIED CadenceRemedy = 0
+	// Runs take longer than the interval most of the time: fire less often.
+	CadenceRemedy_CADENCE_REMEDY_LONGER_INTERVAL CadenceRemedy = 1
+	// Runs outlast the interval now and then and the overlap policy SKIPs the next fire: let one
+	// fire wait (OVERLAP_POLICY_BUFFER_ONE).
+	CadenceRemedy_CADENCE_REMEDY_BUFFER_ONE CadenceRemedy = 2
+	// Runs are short, but they wait for a worker longer than the interval: add workers.
+	CadenceRemedy_CADENCE_REMEDY_MORE_WORKERS CadenceRemedy = 3
+)
+
+// Enum value maps for CadenceRemedy.
+var (
+	CadenceRemedy_name = map[int32]string{
+		0: "CADENCE_REMEDY_UNSPECIFIED",
+		1: "CADENCE_REMEDY_LONGER_INTERVAL",
+		2: "CADENCE_REMEDY_BUFFER_ONE",
+		3: "CADENCE_REMEDY_MORE_WORKERS",
+	}
+	CadenceRemedy_value = map[string]int32{
+		"CADENCE_REMEDY_UNSPECIFIED":     0,
+		"CADENCE_REMEDY_LONGER_INTERVAL": 1,
+		"CADENCE_REMEDY_BUFFER_ONE":      2,
+		"CADENCE_REMEDY_MORE_WORKERS":    3,
+	}
+)
+
+func (x CadenceRemedy) Enum() *CadenceRemedy {
+	p := new(CadenceRemedy)
+	*p = x
+	return p
+}
+
+func (x CadenceRemedy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CadenceRemedy) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[3].Descriptor()
+}
+
+func (CadenceRemedy) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[3]
+}
+
+func (x CadenceRemedy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CadenceRemedy.Descriptor instead.
+func (CadenceRemedy) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{3}
+}
+
+// DstEffect is what a trigger does at one transition.
+type DstEffect int32
+
+const (
+	// Not a valid effect.
+	DstEffect_DST_EFFECT_UNSPECIFIED DstEffect = 0
+	// A repeated wall-clock time fires on both passes (REPEATED_HOUR_POLICY_TWICE).
+	DstEffect_DST_EFFECT_DOUBLED DstEffect = 1
+	// A repeated wall-clock time fires on its first pass only (REPEATED_HOUR_POLICY_ONCE).
+	DstEffect_DST_EFFECT_ONCE DstEffect = 2
+	// Skipped wall-clock times fire at the first instant after the gap
+	// (SKIPPED_HOUR_POLICY_SHIFT).
+	DstEffect_DST_EFFECT_SHIFTED DstEffect = 3
+	// Skipped wall-clock times do not fire (SKIPPED_HOUR_POLICY_SKIP).
+	DstEffect_DST_EFFECT_SKIPPED DstEffect = 4
+)
+
+// Enum value maps for DstEffect.
+var (
+	DstEffect_name = map[int32]string{
+		0: "DST_EFFECT_UNSPECIFIED",
+		1: "DST_EFFECT_DOUBLED",
+		2: "DST_EFFECT_ONCE",
+		3: "DST_EFFECT_SHIFTED",
+		4: "DST_EFFECT_SKIPPED",
+	}
+	DstEffect_value = map[string]int32{
+		"DST_EFFECT_UNSPECIFIED": 0,
+		"DST_EFFECT_DOUBLED":     1,
+		"DST_EFFECT_ONCE":        2,
+		"DST_EFFECT_SHIFTED":     3,
+		"DST_EFFECT_SKIPPED":     4,
+	}
+)
+
+func (x DstEffect) Enum() *DstEffect {
+	p := new(DstEffect)
+	*p = x
+	return p
+}
+
+func (x DstEffect) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DstEffect) Descriptor() protoreflect.EnumDescriptor {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[4].Descriptor()
+}
+
+func (DstEffect) Type() protoreflect.EnumType {
+	return &file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes[4]
+}
+
+func (x DstEffect) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DstEffect.Descriptor instead.
+func (DstEffect) EnumDescriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{4}
 }
 
 // Request of DeployWorkflow.
@@ -189,8 +444,12 @@ type DeployWorkflowResponse struct {
 	// The next fires of each cron trigger, in the order of deployment.triggers, as
 	// GetDeploymentStatus gives them; empty when the deployment has no cron trigger.
 	TriggerPreviews []*TriggerPreview `protobuf:"bytes,3,rep,name=trigger_previews,json=triggerPreviews,proto3" json:"trigger_previews,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Things that are allowed but likely not meant, in words with the field they concern: a cron
+	// trigger whose times fall in an hour that the time zone skips or repeats in the next 12
+	// months (GetDstReport has the details), a calendar that blacks out every fire.
+	Warnings      []*DeployWarning `protobuf:"bytes,4,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeployWorkflowResponse) Reset() {
@@ -244,6 +503,77 @@ func (x *DeployWorkflowResponse) GetTriggerPreviews() []*TriggerPreview {
 	return nil
 }
 
+func (x *DeployWorkflowResponse) GetWarnings() []*DeployWarning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+// DeployWarning is one warning of a deploy.
+type DeployWarning struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The field it concerns, as in a field violation: "triggers[0].cron.expression".
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// A stable id: "dst.skipped_hour", "dst.repeated_hour", "blackout.covers_all".
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// What is likely not meant, for people.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeployWarning) Reset() {
+	*x = DeployWarning{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeployWarning) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeployWarning) ProtoMessage() {}
+
+func (x *DeployWarning) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeployWarning.ProtoReflect.Descriptor instead.
+func (*DeployWarning) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DeployWarning) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *DeployWarning) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DeployWarning) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // Request of UpdateDeployment.
 type UpdateDeploymentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -266,7 +596,7 @@ type UpdateDeploymentRequest struct {
 
 func (x *UpdateDeploymentRequest) Reset() {
 	*x = UpdateDeploymentRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[2]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -278,7 +608,7 @@ func (x *UpdateDeploymentRequest) String() string {
 func (*UpdateDeploymentRequest) ProtoMessage() {}
 
 func (x *UpdateDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[2]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -291,7 +621,7 @@ func (x *UpdateDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{2}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *UpdateDeploymentRequest) GetDeploymentId() string {
@@ -347,7 +677,7 @@ type UpdateDeploymentResponse struct {
 
 func (x *UpdateDeploymentResponse) Reset() {
 	*x = UpdateDeploymentResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[3]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +689,7 @@ func (x *UpdateDeploymentResponse) String() string {
 func (*UpdateDeploymentResponse) ProtoMessage() {}
 
 func (x *UpdateDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[3]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +702,7 @@ func (x *UpdateDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*UpdateDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{3}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *UpdateDeploymentResponse) GetDeployment() *Deployment {
@@ -393,7 +723,7 @@ type DeleteDeploymentRequest struct {
 
 func (x *DeleteDeploymentRequest) Reset() {
 	*x = DeleteDeploymentRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[4]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -405,7 +735,7 @@ func (x *DeleteDeploymentRequest) String() string {
 func (*DeleteDeploymentRequest) ProtoMessage() {}
 
 func (x *DeleteDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[4]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -418,7 +748,7 @@ func (x *DeleteDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{4}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DeleteDeploymentRequest) GetDeploymentId() string {
@@ -439,7 +769,7 @@ type DeleteDeploymentResponse struct {
 
 func (x *DeleteDeploymentResponse) Reset() {
 	*x = DeleteDeploymentResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[5]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +781,7 @@ func (x *DeleteDeploymentResponse) String() string {
 func (*DeleteDeploymentResponse) ProtoMessage() {}
 
 func (x *DeleteDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[5]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +794,7 @@ func (x *DeleteDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*DeleteDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{5}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeleteDeploymentResponse) GetDeployment() *Deployment {
@@ -490,7 +820,7 @@ type GetDeploymentStatusRequest struct {
 
 func (x *GetDeploymentStatusRequest) Reset() {
 	*x = GetDeploymentStatusRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[6]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +832,7 @@ func (x *GetDeploymentStatusRequest) String() string {
 func (*GetDeploymentStatusRequest) ProtoMessage() {}
 
 func (x *GetDeploymentStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[6]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +845,7 @@ func (x *GetDeploymentStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetDeploymentStatusRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{6}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetDeploymentStatusRequest) GetRef() isGetDeploymentStatusRequest_Ref {
@@ -576,7 +906,7 @@ type GetDeploymentStatusResponse struct {
 
 func (x *GetDeploymentStatusResponse) Reset() {
 	*x = GetDeploymentStatusResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[7]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +918,7 @@ func (x *GetDeploymentStatusResponse) String() string {
 func (*GetDeploymentStatusResponse) ProtoMessage() {}
 
 func (x *GetDeploymentStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[7]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +931,7 @@ func (x *GetDeploymentStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetDeploymentStatusResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{7}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetDeploymentStatusResponse) GetDeployment() *Deployment {
@@ -633,7 +963,7 @@ type TriggerPreview struct {
 
 func (x *TriggerPreview) Reset() {
 	*x = TriggerPreview{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[8]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -645,7 +975,7 @@ func (x *TriggerPreview) String() string {
 func (*TriggerPreview) ProtoMessage() {}
 
 func (x *TriggerPreview) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[8]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -658,7 +988,7 @@ func (x *TriggerPreview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerPreview.ProtoReflect.Descriptor instead.
 func (*TriggerPreview) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{8}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TriggerPreview) GetTriggerId() string {
@@ -689,13 +1019,16 @@ type ScheduledFire struct {
 	NominalTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=nominal_time,json=nominalTime,proto3" json:"nominal_time,omitempty"`
 	// nominal_time plus the jitter offset: when the fire happens, the execution's scheduled_time.
 	ScheduledTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=scheduled_time,json=scheduledTime,proto3" json:"scheduled_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The blackout calendar that covers scheduled_time: the fire will be recorded SKIPPED, not
+	// run. Empty when the fire runs.
+	BlackoutCalendar string `protobuf:"bytes,3,opt,name=blackout_calendar,json=blackoutCalendar,proto3" json:"blackout_calendar,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ScheduledFire) Reset() {
 	*x = ScheduledFire{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[9]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +1040,7 @@ func (x *ScheduledFire) String() string {
 func (*ScheduledFire) ProtoMessage() {}
 
 func (x *ScheduledFire) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[9]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +1053,7 @@ func (x *ScheduledFire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduledFire.ProtoReflect.Descriptor instead.
 func (*ScheduledFire) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{9}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ScheduledFire) GetNominalTime() *timestamppb.Timestamp {
@@ -737,6 +1070,13 @@ func (x *ScheduledFire) GetScheduledTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ScheduledFire) GetBlackoutCalendar() string {
+	if x != nil {
+		return x.BlackoutCalendar
+	}
+	return ""
+}
+
 // Request of BackfillDeployment.
 type BackfillDeploymentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -749,15 +1089,19 @@ type BackfillDeploymentRequest struct {
 	// End of the range, exclusive. Required; after start_time, at most 31 days later. Times after
 	// now are not backfilled: the scheduler fires them when they come.
 	EndTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	// Most fires to create, over all triggers, oldest first. Default 1000; at most 10000.
-	Limit         uint32 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Most fires to create in this call, over all triggers, oldest first. Default 1000; at most
+	// 10000. A range that holds more runs as a backfill operation (see operation).
+	Limit uint32 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Create nothing: answer the fires the backfill would make (planned), the first limit of
+	// them, with the execution of each that exists already. Default false.
+	DryRun        bool `protobuf:"varint,6,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BackfillDeploymentRequest) Reset() {
 	*x = BackfillDeploymentRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[10]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +1113,7 @@ func (x *BackfillDeploymentRequest) String() string {
 func (*BackfillDeploymentRequest) ProtoMessage() {}
 
 func (x *BackfillDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[10]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +1126,7 @@ func (x *BackfillDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*BackfillDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{10}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BackfillDeploymentRequest) GetDeploymentId() string {
@@ -820,6 +1164,13 @@ func (x *BackfillDeploymentRequest) GetLimit() uint32 {
 	return 0
 }
 
+func (x *BackfillDeploymentRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
 // Response of BackfillDeployment.
 type BackfillDeploymentResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -830,16 +1181,24 @@ type BackfillDeploymentResponse struct {
 	Created int32 `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
 	// How many of executions existed already.
 	Deduplicated int32 `protobuf:"varint,3,opt,name=deduplicated,proto3" json:"deduplicated,omitempty"`
-	// True when the range holds more fires than limit: the oldest limit were backfilled; call
-	// again from the last scheduled_time for the rest.
-	Truncated     bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// With dry_run: true when the range holds more fires than limit and planned holds the
+	// oldest limit of them. Otherwise always false: a range with more fires than limit is not
+	// backfilled in the call but by the operation.
+	Truncated bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// With dry_run: the fires the backfill would make, oldest first.
+	Planned []*PlannedFire `protobuf:"bytes,5,rep,name=planned,proto3" json:"planned,omitempty"`
+	// Set when the range holds more fires than limit: nothing was created in the call
+	// (executions is empty) and the backfill runs in the background as this operation; follow it
+	// with GetBackfillOperation, stop it with CancelBackfillOperation. A call with the same
+	// deployment, trigger and range while such an operation runs answers that operation.
+	Operation     *BackfillOperation `protobuf:"bytes,6,opt,name=operation,proto3" json:"operation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BackfillDeploymentResponse) Reset() {
 	*x = BackfillDeploymentResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[11]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +1210,7 @@ func (x *BackfillDeploymentResponse) String() string {
 func (*BackfillDeploymentResponse) ProtoMessage() {}
 
 func (x *BackfillDeploymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[11]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +1223,7 @@ func (x *BackfillDeploymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillDeploymentResponse.ProtoReflect.Descriptor instead.
 func (*BackfillDeploymentResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{11}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BackfillDeploymentResponse) GetExecutions() []*Execution {
@@ -895,10 +1254,592 @@ func (x *BackfillDeploymentResponse) GetTruncated() bool {
 	return false
 }
 
+func (x *BackfillDeploymentResponse) GetPlanned() []*PlannedFire {
+	if x != nil {
+		return x.Planned
+	}
+	return nil
+}
+
+func (x *BackfillDeploymentResponse) GetOperation() *BackfillOperation {
+	if x != nil {
+		return x.Operation
+	}
+	return nil
+}
+
+// One fire a backfill would make.
+type PlannedFire struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cron trigger.
+	TriggerId string `protobuf:"bytes,1,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// The cron expression's time.
+	NominalTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=nominal_time,json=nominalTime,proto3" json:"nominal_time,omitempty"`
+	// nominal_time plus the jitter offset: the execution's scheduled_time.
+	ScheduledTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=scheduled_time,json=scheduledTime,proto3" json:"scheduled_time,omitempty"`
+	// The execution that exists already for this time (a fire or an earlier backfill); empty
+	// when the backfill would create it.
+	ExistingExecutionId string `protobuf:"bytes,4,opt,name=existing_execution_id,json=existingExecutionId,proto3" json:"existing_execution_id,omitempty"`
+	// The blackout calendar that covers the time: the backfill records it SKIPPED and creates no
+	// execution. Empty otherwise.
+	BlackoutCalendar string `protobuf:"bytes,5,opt,name=blackout_calendar,json=blackoutCalendar,proto3" json:"blackout_calendar,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *PlannedFire) Reset() {
+	*x = PlannedFire{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlannedFire) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlannedFire) ProtoMessage() {}
+
+func (x *PlannedFire) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlannedFire.ProtoReflect.Descriptor instead.
+func (*PlannedFire) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PlannedFire) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *PlannedFire) GetNominalTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NominalTime
+	}
+	return nil
+}
+
+func (x *PlannedFire) GetScheduledTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduledTime
+	}
+	return nil
+}
+
+func (x *PlannedFire) GetExistingExecutionId() string {
+	if x != nil {
+		return x.ExistingExecutionId
+	}
+	return ""
+}
+
+func (x *PlannedFire) GetBlackoutCalendar() string {
+	if x != nil {
+		return x.BlackoutCalendar
+	}
+	return ""
+}
+
+// BackfillOperation is a backfill too large for one call, run in the background.
+type BackfillOperation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Server-assigned UUID.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The deployment.
+	DeploymentId string `protobuf:"bytes,2,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// The workflow's id.
+	WorkflowId string `protobuf:"bytes,3,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// The cron trigger; empty for every cron trigger of the deployment.
+	TriggerId string `protobuf:"bytes,4,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// The range, as requested.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// The range's exclusive end.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Where it is.
+	State BackfillOperationState `protobuf:"varint,7,opt,name=state,proto3,enum=workflowruntime.v1.BackfillOperationState" json:"state,omitempty"`
+	// Fires the range holds, counted when the operation started.
+	Total int64 `protobuf:"varint,8,opt,name=total,proto3" json:"total,omitempty"`
+	// Executions created so far.
+	Created int64 `protobuf:"varint,9,opt,name=created,proto3" json:"created,omitempty"`
+	// Fires that had an execution already.
+	Deduplicated int64 `protobuf:"varint,10,opt,name=deduplicated,proto3" json:"deduplicated,omitempty"`
+	// Fires recorded SKIPPED by a blackout calendar.
+	BlackedOut int64 `protobuf:"varint,11,opt,name=blacked_out,json=blackedOut,proto3" json:"blacked_out,omitempty"`
+	// Every fire scheduled before this time is made: the operation's progress through the range.
+	CursorTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=cursor_time,json=cursorTime,proto3" json:"cursor_time,omitempty"`
+	// Why it FAILED.
+	Error string `protobuf:"bytes,13,opt,name=error,proto3" json:"error,omitempty"`
+	// When it was created.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it last changed.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackfillOperation) Reset() {
+	*x = BackfillOperation{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackfillOperation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackfillOperation) ProtoMessage() {}
+
+func (x *BackfillOperation) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackfillOperation.ProtoReflect.Descriptor instead.
+func (*BackfillOperation) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *BackfillOperation) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BackfillOperation) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *BackfillOperation) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *BackfillOperation) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *BackfillOperation) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *BackfillOperation) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *BackfillOperation) GetState() BackfillOperationState {
+	if x != nil {
+		return x.State
+	}
+	return BackfillOperationState_BACKFILL_OPERATION_STATE_UNSPECIFIED
+}
+
+func (x *BackfillOperation) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *BackfillOperation) GetCreated() int64 {
+	if x != nil {
+		return x.Created
+	}
+	return 0
+}
+
+func (x *BackfillOperation) GetDeduplicated() int64 {
+	if x != nil {
+		return x.Deduplicated
+	}
+	return 0
+}
+
+func (x *BackfillOperation) GetBlackedOut() int64 {
+	if x != nil {
+		return x.BlackedOut
+	}
+	return 0
+}
+
+func (x *BackfillOperation) GetCursorTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CursorTime
+	}
+	return nil
+}
+
+func (x *BackfillOperation) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *BackfillOperation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *BackfillOperation) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// Request of GetBackfillOperation.
+type GetBackfillOperationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The operation's id. Required.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBackfillOperationRequest) Reset() {
+	*x = GetBackfillOperationRequest{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBackfillOperationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBackfillOperationRequest) ProtoMessage() {}
+
+func (x *GetBackfillOperationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBackfillOperationRequest.ProtoReflect.Descriptor instead.
+func (*GetBackfillOperationRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetBackfillOperationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// Response of GetBackfillOperation.
+type GetBackfillOperationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The operation.
+	Operation     *BackfillOperation `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBackfillOperationResponse) Reset() {
+	*x = GetBackfillOperationResponse{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBackfillOperationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBackfillOperationResponse) ProtoMessage() {}
+
+func (x *GetBackfillOperationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBackfillOperationResponse.ProtoReflect.Descriptor instead.
+func (*GetBackfillOperationResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetBackfillOperationResponse) GetOperation() *BackfillOperation {
+	if x != nil {
+		return x.Operation
+	}
+	return nil
+}
+
+// Request of ListBackfillOperations.
+type ListBackfillOperationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this deployment's operations. Default: all.
+	DeploymentId string `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// Only operations in these states. Default: all.
+	States []BackfillOperationState `protobuf:"varint,2,rep,packed,name=states,proto3,enum=workflowruntime.v1.BackfillOperationState" json:"states,omitempty"`
+	// Most operations in one page. Default 100; at most 1000.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first page. At most 512 characters.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBackfillOperationsRequest) Reset() {
+	*x = ListBackfillOperationsRequest{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBackfillOperationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBackfillOperationsRequest) ProtoMessage() {}
+
+func (x *ListBackfillOperationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBackfillOperationsRequest.ProtoReflect.Descriptor instead.
+func (*ListBackfillOperationsRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListBackfillOperationsRequest) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *ListBackfillOperationsRequest) GetStates() []BackfillOperationState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *ListBackfillOperationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListBackfillOperationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListBackfillOperations.
+type ListBackfillOperationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The page, newest first.
+	Operations []*BackfillOperation `protobuf:"bytes,1,rep,name=operations,proto3" json:"operations,omitempty"`
+	// Token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBackfillOperationsResponse) Reset() {
+	*x = ListBackfillOperationsResponse{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBackfillOperationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBackfillOperationsResponse) ProtoMessage() {}
+
+func (x *ListBackfillOperationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBackfillOperationsResponse.ProtoReflect.Descriptor instead.
+func (*ListBackfillOperationsResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListBackfillOperationsResponse) GetOperations() []*BackfillOperation {
+	if x != nil {
+		return x.Operations
+	}
+	return nil
+}
+
+func (x *ListBackfillOperationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request of CancelBackfillOperation.
+type CancelBackfillOperationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The operation's id. Required.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelBackfillOperationRequest) Reset() {
+	*x = CancelBackfillOperationRequest{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelBackfillOperationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelBackfillOperationRequest) ProtoMessage() {}
+
+func (x *CancelBackfillOperationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelBackfillOperationRequest.ProtoReflect.Descriptor instead.
+func (*CancelBackfillOperationRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CancelBackfillOperationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// Response of CancelBackfillOperation.
+type CancelBackfillOperationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The operation after the call.
+	Operation     *BackfillOperation `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelBackfillOperationResponse) Reset() {
+	*x = CancelBackfillOperationResponse{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelBackfillOperationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelBackfillOperationResponse) ProtoMessage() {}
+
+func (x *CancelBackfillOperationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelBackfillOperationResponse.ProtoReflect.Descriptor instead.
+func (*CancelBackfillOperationResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CancelBackfillOperationResponse) GetOperation() *BackfillOperation {
+	if x != nil {
+		return x.Operation
+	}
+	return nil
+}
+
 // Request of ListFires.
 type ListFiresRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The deployment. Required.
+	// Only this deployment's fires. Default: the fires of every deployment.
 	DeploymentId string `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
 	// Only fires scheduled at or after this time. Default: no lower bound.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
@@ -908,15 +1849,20 @@ type ListFiresRequest struct {
 	Outcomes []FireOutcome `protobuf:"varint,4,rep,packed,name=outcomes,proto3,enum=workflowruntime.v1.FireOutcome" json:"outcomes,omitempty"`
 	// Most fires in one page. Default 100; at most 1000.
 	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// next_page_token of the previous page; empty for the first page. At most 512 characters.
-	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// next_page_token of the previous page; empty for the first page. At most 512 characters. A
+	// token is bound to the filters it was issued for.
+	PageToken string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only fires of these workflows. Default: all. At most 100.
+	WorkflowIds []string `protobuf:"bytes,7,rep,name=workflow_ids,json=workflowIds,proto3" json:"workflow_ids,omitempty"`
+	// Only fires of this trigger. Default: all.
+	TriggerId     string `protobuf:"bytes,8,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListFiresRequest) Reset() {
 	*x = ListFiresRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[12]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +1874,7 @@ func (x *ListFiresRequest) String() string {
 func (*ListFiresRequest) ProtoMessage() {}
 
 func (x *ListFiresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[12]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +1887,7 @@ func (x *ListFiresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFiresRequest.ProtoReflect.Descriptor instead.
 func (*ListFiresRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{12}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListFiresRequest) GetDeploymentId() string {
@@ -986,6 +1932,20 @@ func (x *ListFiresRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListFiresRequest) GetWorkflowIds() []string {
+	if x != nil {
+		return x.WorkflowIds
+	}
+	return nil
+}
+
+func (x *ListFiresRequest) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
 // Response of ListFires.
 type ListFiresResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -999,7 +1959,7 @@ type ListFiresResponse struct {
 
 func (x *ListFiresResponse) Reset() {
 	*x = ListFiresResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[13]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1971,7 @@ func (x *ListFiresResponse) String() string {
 func (*ListFiresResponse) ProtoMessage() {}
 
 func (x *ListFiresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[13]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1984,7 @@ func (x *ListFiresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFiresResponse.ProtoReflect.Descriptor instead.
 func (*ListFiresResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{13}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListFiresResponse) GetFires() []*Fire {
@@ -1057,14 +2017,22 @@ type Fire struct {
 	// The execution, for FIRED, DEDUPLICATED, CAUGHT_UP and SKIPPED; empty otherwise.
 	ExecutionId string `protobuf:"bytes,6,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
 	// Why, in words: "outside the catch-up window of 10m0s", "backfill", ...
-	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The workflow's id.
+	WorkflowId string `protobuf:"bytes,8,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// The deployment.
+	DeploymentId string `protobuf:"bytes,9,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// For SKIPPED by a blackout: the calendar's name.
+	BlackoutCalendar string `protobuf:"bytes,10,opt,name=blackout_calendar,json=blackoutCalendar,proto3" json:"blackout_calendar,omitempty"`
+	// When the row was written; the retention janitor ages rows by it.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Fire) Reset() {
 	*x = Fire{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[14]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +2044,7 @@ func (x *Fire) String() string {
 func (*Fire) ProtoMessage() {}
 
 func (x *Fire) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[14]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +2057,7 @@ func (x *Fire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fire.ProtoReflect.Descriptor instead.
 func (*Fire) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{14}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Fire) GetTriggerId() string {
@@ -1141,6 +2109,34 @@ func (x *Fire) GetReason() string {
 	return ""
 }
 
+func (x *Fire) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *Fire) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *Fire) GetBlackoutCalendar() string {
+	if x != nil {
+		return x.BlackoutCalendar
+	}
+	return ""
+}
+
+func (x *Fire) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
 // Request of ListDeployments.
 type ListDeploymentsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1156,7 +2152,7 @@ type ListDeploymentsRequest struct {
 
 func (x *ListDeploymentsRequest) Reset() {
 	*x = ListDeploymentsRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[15]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +2164,7 @@ func (x *ListDeploymentsRequest) String() string {
 func (*ListDeploymentsRequest) ProtoMessage() {}
 
 func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[15]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +2177,7 @@ func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{15}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListDeploymentsRequest) GetStatuses() []DeploymentStatus {
@@ -1218,7 +2214,7 @@ type ListDeploymentsResponse struct {
 
 func (x *ListDeploymentsResponse) Reset() {
 	*x = ListDeploymentsResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[16]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +2226,7 @@ func (x *ListDeploymentsResponse) String() string {
 func (*ListDeploymentsResponse) ProtoMessage() {}
 
 func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[16]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +2239,7 @@ func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{16}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListDeploymentsResponse) GetDeployments() []*Deployment {
@@ -1285,7 +2281,7 @@ type GetExecutionHistoryRequest struct {
 
 func (x *GetExecutionHistoryRequest) Reset() {
 	*x = GetExecutionHistoryRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[17]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +2293,7 @@ func (x *GetExecutionHistoryRequest) String() string {
 func (*GetExecutionHistoryRequest) ProtoMessage() {}
 
 func (x *GetExecutionHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[17]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +2306,7 @@ func (x *GetExecutionHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{17}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetExecutionHistoryRequest) GetDeploymentId() string {
@@ -1382,7 +2378,7 @@ type GetExecutionHistoryResponse struct {
 
 func (x *GetExecutionHistoryResponse) Reset() {
 	*x = GetExecutionHistoryResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[18]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +2390,7 @@ func (x *GetExecutionHistoryResponse) String() string {
 func (*GetExecutionHistoryResponse) ProtoMessage() {}
 
 func (x *GetExecutionHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[18]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +2403,7 @@ func (x *GetExecutionHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{18}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetExecutionHistoryResponse) GetExecutions() []*Execution {
@@ -1446,7 +2442,7 @@ type TriggerWorkflowRequest struct {
 
 func (x *TriggerWorkflowRequest) Reset() {
 	*x = TriggerWorkflowRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[19]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +2454,7 @@ func (x *TriggerWorkflowRequest) String() string {
 func (*TriggerWorkflowRequest) ProtoMessage() {}
 
 func (x *TriggerWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[19]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +2467,7 @@ func (x *TriggerWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*TriggerWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{19}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TriggerWorkflowRequest) GetTarget() isTriggerWorkflowRequest_Target {
@@ -1544,7 +2540,7 @@ type TriggerWorkflowResponse struct {
 
 func (x *TriggerWorkflowResponse) Reset() {
 	*x = TriggerWorkflowResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[20]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +2552,7 @@ func (x *TriggerWorkflowResponse) String() string {
 func (*TriggerWorkflowResponse) ProtoMessage() {}
 
 func (x *TriggerWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[20]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +2565,7 @@ func (x *TriggerWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*TriggerWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{20}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *TriggerWorkflowResponse) GetExecution() *Execution {
@@ -1597,7 +2593,7 @@ type GetExecutionRequest struct {
 
 func (x *GetExecutionRequest) Reset() {
 	*x = GetExecutionRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[21]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +2605,7 @@ func (x *GetExecutionRequest) String() string {
 func (*GetExecutionRequest) ProtoMessage() {}
 
 func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[21]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,7 +2618,7 @@ func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{21}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetExecutionRequest) GetExecutionId() string {
@@ -1643,7 +2639,7 @@ type GetExecutionResponse struct {
 
 func (x *GetExecutionResponse) Reset() {
 	*x = GetExecutionResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[22]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +2651,7 @@ func (x *GetExecutionResponse) String() string {
 func (*GetExecutionResponse) ProtoMessage() {}
 
 func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[22]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +2664,7 @@ func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{22}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetExecutionResponse) GetExecution() *Execution {
@@ -1700,7 +2696,7 @@ type WatchExecutionsRequest struct {
 
 func (x *WatchExecutionsRequest) Reset() {
 	*x = WatchExecutionsRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1712,7 +2708,7 @@ func (x *WatchExecutionsRequest) String() string {
 func (*WatchExecutionsRequest) ProtoMessage() {}
 
 func (x *WatchExecutionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1725,7 +2721,7 @@ func (x *WatchExecutionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchExecutionsRequest.ProtoReflect.Descriptor instead.
 func (*WatchExecutionsRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{23}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WatchExecutionsRequest) GetTarget() isWatchExecutionsRequest_Target {
@@ -1806,7 +2802,7 @@ type WatchExecutionsResponse struct {
 
 func (x *WatchExecutionsResponse) Reset() {
 	*x = WatchExecutionsResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1818,7 +2814,7 @@ func (x *WatchExecutionsResponse) String() string {
 func (*WatchExecutionsResponse) ProtoMessage() {}
 
 func (x *WatchExecutionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[24]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1831,7 +2827,7 @@ func (x *WatchExecutionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchExecutionsResponse.ProtoReflect.Descriptor instead.
 func (*WatchExecutionsResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{24}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *WatchExecutionsResponse) GetExecution() *Execution {
@@ -1861,7 +2857,7 @@ type CancelExecutionRequest struct {
 
 func (x *CancelExecutionRequest) Reset() {
 	*x = CancelExecutionRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +2869,7 @@ func (x *CancelExecutionRequest) String() string {
 func (*CancelExecutionRequest) ProtoMessage() {}
 
 func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[25]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +2882,7 @@ func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionRequest.ProtoReflect.Descriptor instead.
 func (*CancelExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{25}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CancelExecutionRequest) GetExecutionId() string {
@@ -1914,7 +2910,7 @@ type CancelExecutionResponse struct {
 
 func (x *CancelExecutionResponse) Reset() {
 	*x = CancelExecutionResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2922,7 @@ func (x *CancelExecutionResponse) String() string {
 func (*CancelExecutionResponse) ProtoMessage() {}
 
 func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[26]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2935,7 @@ func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionResponse.ProtoReflect.Descriptor instead.
 func (*CancelExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{26}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CancelExecutionResponse) GetExecution() *Execution {
@@ -1964,7 +2960,7 @@ type GetDeploymentStatsRequest struct {
 
 func (x *GetDeploymentStatsRequest) Reset() {
 	*x = GetDeploymentStatsRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1976,7 +2972,7 @@ func (x *GetDeploymentStatsRequest) String() string {
 func (*GetDeploymentStatsRequest) ProtoMessage() {}
 
 func (x *GetDeploymentStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[27]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1989,7 +2985,7 @@ func (x *GetDeploymentStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetDeploymentStatsRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{27}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetDeploymentStatsRequest) GetDeploymentId() string {
@@ -2026,7 +3022,7 @@ type DeploymentStatusCount struct {
 
 func (x *DeploymentStatusCount) Reset() {
 	*x = DeploymentStatusCount{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +3034,7 @@ func (x *DeploymentStatusCount) String() string {
 func (*DeploymentStatusCount) ProtoMessage() {}
 
 func (x *DeploymentStatusCount) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[28]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +3047,7 @@ func (x *DeploymentStatusCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatusCount.ProtoReflect.Descriptor instead.
 func (*DeploymentStatusCount) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{28}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeploymentStatusCount) GetStatus() DeploymentStatus {
@@ -2081,7 +3077,7 @@ type ExecutionStatusCount struct {
 
 func (x *ExecutionStatusCount) Reset() {
 	*x = ExecutionStatusCount{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2093,7 +3089,7 @@ func (x *ExecutionStatusCount) String() string {
 func (*ExecutionStatusCount) ProtoMessage() {}
 
 func (x *ExecutionStatusCount) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[29]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2106,7 +3102,7 @@ func (x *ExecutionStatusCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutionStatusCount.ProtoReflect.Descriptor instead.
 func (*ExecutionStatusCount) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{29}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ExecutionStatusCount) GetStatus() ExecutionStatus {
@@ -2136,7 +3132,7 @@ type TriggerTypeCount struct {
 
 func (x *TriggerTypeCount) Reset() {
 	*x = TriggerTypeCount{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2148,7 +3144,7 @@ func (x *TriggerTypeCount) String() string {
 func (*TriggerTypeCount) ProtoMessage() {}
 
 func (x *TriggerTypeCount) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[30]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2161,7 +3157,7 @@ func (x *TriggerTypeCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerTypeCount.ProtoReflect.Descriptor instead.
 func (*TriggerTypeCount) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{30}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *TriggerTypeCount) GetTriggerType() TriggerType {
@@ -2205,7 +3201,7 @@ type DeploymentExecutionStats struct {
 
 func (x *DeploymentExecutionStats) Reset() {
 	*x = DeploymentExecutionStats{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2217,7 +3213,7 @@ func (x *DeploymentExecutionStats) String() string {
 func (*DeploymentExecutionStats) ProtoMessage() {}
 
 func (x *DeploymentExecutionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[31]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2230,7 +3226,7 @@ func (x *DeploymentExecutionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentExecutionStats.ProtoReflect.Descriptor instead.
 func (*DeploymentExecutionStats) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{31}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DeploymentExecutionStats) GetDeploymentId() string {
@@ -2313,7 +3309,7 @@ type GetDeploymentStatsResponse struct {
 
 func (x *GetDeploymentStatsResponse) Reset() {
 	*x = GetDeploymentStatsResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2325,7 +3321,7 @@ func (x *GetDeploymentStatsResponse) String() string {
 func (*GetDeploymentStatsResponse) ProtoMessage() {}
 
 func (x *GetDeploymentStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[32]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2338,7 +3334,7 @@ func (x *GetDeploymentStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetDeploymentStatsResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{32}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetDeploymentStatsResponse) GetDeploymentsByStatus() []*DeploymentStatusCount {
@@ -2378,7 +3374,7 @@ type GetSystemHealthRequest struct {
 
 func (x *GetSystemHealthRequest) Reset() {
 	*x = GetSystemHealthRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2390,7 +3386,7 @@ func (x *GetSystemHealthRequest) String() string {
 func (*GetSystemHealthRequest) ProtoMessage() {}
 
 func (x *GetSystemHealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[33]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2403,7 +3399,7 @@ func (x *GetSystemHealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSystemHealthRequest.ProtoReflect.Descriptor instead.
 func (*GetSystemHealthRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{33}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{42}
 }
 
 // The health of one dependency.
@@ -2423,7 +3419,7 @@ type DependencyHealth struct {
 
 func (x *DependencyHealth) Reset() {
 	*x = DependencyHealth{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2435,7 +3431,7 @@ func (x *DependencyHealth) String() string {
 func (*DependencyHealth) ProtoMessage() {}
 
 func (x *DependencyHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[34]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2448,7 +3444,7 @@ func (x *DependencyHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DependencyHealth.ProtoReflect.Descriptor instead.
 func (*DependencyHealth) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{34}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DependencyHealth) GetName() string {
@@ -2507,7 +3503,7 @@ type RoleInstance struct {
 
 func (x *RoleInstance) Reset() {
 	*x = RoleInstance{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2519,7 +3515,7 @@ func (x *RoleInstance) String() string {
 func (*RoleInstance) ProtoMessage() {}
 
 func (x *RoleInstance) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[35]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2532,7 +3528,7 @@ func (x *RoleInstance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleInstance.ProtoReflect.Descriptor instead.
 func (*RoleInstance) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{35}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RoleInstance) GetId() string {
@@ -2611,7 +3607,7 @@ type GetSystemHealthResponse struct {
 
 func (x *GetSystemHealthResponse) Reset() {
 	*x = GetSystemHealthResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[36]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2623,7 +3619,7 @@ func (x *GetSystemHealthResponse) String() string {
 func (*GetSystemHealthResponse) ProtoMessage() {}
 
 func (x *GetSystemHealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[36]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2636,7 +3632,7 @@ func (x *GetSystemHealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSystemHealthResponse.ProtoReflect.Descriptor instead.
 func (*GetSystemHealthResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{36}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetSystemHealthResponse) GetStatus() string {
@@ -2680,14 +3676,16 @@ type GetSchedulingMetricsRequest struct {
 	// Start of the range. Default: one hour before end_time.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	// End of the range. Default: now.
-	EndTime       *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Only these workflows. Default: all. At most 100.
+	WorkflowIds   []string `protobuf:"bytes,3,rep,name=workflow_ids,json=workflowIds,proto3" json:"workflow_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetSchedulingMetricsRequest) Reset() {
 	*x = GetSchedulingMetricsRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[37]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2699,7 +3697,7 @@ func (x *GetSchedulingMetricsRequest) String() string {
 func (*GetSchedulingMetricsRequest) ProtoMessage() {}
 
 func (x *GetSchedulingMetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[37]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2712,7 +3710,7 @@ func (x *GetSchedulingMetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchedulingMetricsRequest.ProtoReflect.Descriptor instead.
 func (*GetSchedulingMetricsRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{37}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetSchedulingMetricsRequest) GetStartTime() *timestamppb.Timestamp {
@@ -2725,6 +3723,13 @@ func (x *GetSchedulingMetricsRequest) GetStartTime() *timestamppb.Timestamp {
 func (x *GetSchedulingMetricsRequest) GetEndTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.EndTime
+	}
+	return nil
+}
+
+func (x *GetSchedulingMetricsRequest) GetWorkflowIds() []string {
+	if x != nil {
+		return x.WorkflowIds
 	}
 	return nil
 }
@@ -2750,15 +3755,17 @@ type GetSchedulingMetricsResponse struct {
 	Missed int64 `protobuf:"varint,8,opt,name=missed,proto3" json:"missed,omitempty"`
 	// Scheduled times fired late, inside the catch-up window.
 	CaughtUp int64 `protobuf:"varint,9,opt,name=caught_up,json=caughtUp,proto3" json:"caught_up,omitempty"`
-	// Executions skipped by the overlap policy.
-	Skipped       int64 `protobuf:"varint,10,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// Times skipped: by the overlap policy or a blackout calendar.
+	Skipped int64 `protobuf:"varint,10,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// Times that passed while the deployment was PAUSED.
+	Paused        int64 `protobuf:"varint,11,opt,name=paused,proto3" json:"paused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetSchedulingMetricsResponse) Reset() {
 	*x = GetSchedulingMetricsResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[38]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2770,7 +3777,7 @@ func (x *GetSchedulingMetricsResponse) String() string {
 func (*GetSchedulingMetricsResponse) ProtoMessage() {}
 
 func (x *GetSchedulingMetricsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[38]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2783,7 +3790,7 @@ func (x *GetSchedulingMetricsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchedulingMetricsResponse.ProtoReflect.Descriptor instead.
 func (*GetSchedulingMetricsResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{38}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetSchedulingMetricsResponse) GetScheduledTriggers() int64 {
@@ -2856,6 +3863,13 @@ func (x *GetSchedulingMetricsResponse) GetSkipped() int64 {
 	return 0
 }
 
+func (x *GetSchedulingMetricsResponse) GetPaused() int64 {
+	if x != nil {
+		return x.Paused
+	}
+	return 0
+}
+
 // Request of GetJitterDistribution.
 type GetJitterDistributionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2869,7 +3883,7 @@ type GetJitterDistributionRequest struct {
 
 func (x *GetJitterDistributionRequest) Reset() {
 	*x = GetJitterDistributionRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[39]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2881,7 +3895,7 @@ func (x *GetJitterDistributionRequest) String() string {
 func (*GetJitterDistributionRequest) ProtoMessage() {}
 
 func (x *GetJitterDistributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[39]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2894,7 +3908,7 @@ func (x *GetJitterDistributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJitterDistributionRequest.ProtoReflect.Descriptor instead.
 func (*GetJitterDistributionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{39}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetJitterDistributionRequest) GetBucketCount() uint32 {
@@ -2926,7 +3940,7 @@ type JitterBucket struct {
 
 func (x *JitterBucket) Reset() {
 	*x = JitterBucket{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[40]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2938,7 +3952,7 @@ func (x *JitterBucket) String() string {
 func (*JitterBucket) ProtoMessage() {}
 
 func (x *JitterBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[40]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2951,7 +3965,7 @@ func (x *JitterBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JitterBucket.ProtoReflect.Descriptor instead.
 func (*JitterBucket) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{40}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *JitterBucket) GetStartSeconds() float64 {
@@ -2992,7 +4006,7 @@ type WorkflowJitter struct {
 
 func (x *WorkflowJitter) Reset() {
 	*x = WorkflowJitter{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[41]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3004,7 +4018,7 @@ func (x *WorkflowJitter) String() string {
 func (*WorkflowJitter) ProtoMessage() {}
 
 func (x *WorkflowJitter) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[41]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3017,7 +4031,7 @@ func (x *WorkflowJitter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowJitter.ProtoReflect.Descriptor instead.
 func (*WorkflowJitter) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{41}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *WorkflowJitter) GetWorkflowId() string {
@@ -3067,7 +4081,7 @@ type GetJitterDistributionResponse struct {
 
 func (x *GetJitterDistributionResponse) Reset() {
 	*x = GetJitterDistributionResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[42]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3079,7 +4093,7 @@ func (x *GetJitterDistributionResponse) String() string {
 func (*GetJitterDistributionResponse) ProtoMessage() {}
 
 func (x *GetJitterDistributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[42]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3092,7 +4106,7 @@ func (x *GetJitterDistributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJitterDistributionResponse.ProtoReflect.Descriptor instead.
 func (*GetJitterDistributionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{42}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetJitterDistributionResponse) GetTriggerCount() int64 {
@@ -3138,14 +4152,16 @@ type GetLoadDistributionRequest struct {
 	// Length of the projection. Default 1h; between 1s and 24h.
 	Window *durationpb.Duration `protobuf:"bytes,2,opt,name=window,proto3" json:"window,omitempty"`
 	// Bucket width. Default 1m; between 1s and 1h.
-	Resolution    *durationpb.Duration `protobuf:"bytes,3,opt,name=resolution,proto3" json:"resolution,omitempty"`
+	Resolution *durationpb.Duration `protobuf:"bytes,3,opt,name=resolution,proto3" json:"resolution,omitempty"`
+	// What-if: also project a deployment that is not stored, and compare. Default: none.
+	WhatIf        *LoadWhatIf `protobuf:"bytes,4,opt,name=what_if,json=whatIf,proto3" json:"what_if,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetLoadDistributionRequest) Reset() {
 	*x = GetLoadDistributionRequest{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[43]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3157,7 +4173,7 @@ func (x *GetLoadDistributionRequest) String() string {
 func (*GetLoadDistributionRequest) ProtoMessage() {}
 
 func (x *GetLoadDistributionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[43]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3170,7 +4186,7 @@ func (x *GetLoadDistributionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLoadDistributionRequest.ProtoReflect.Descriptor instead.
 func (*GetLoadDistributionRequest) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{43}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetLoadDistributionRequest) GetStartTime() *timestamppb.Timestamp {
@@ -3194,6 +4210,192 @@ func (x *GetLoadDistributionRequest) GetResolution() *durationpb.Duration {
 	return nil
 }
 
+func (x *GetLoadDistributionRequest) GetWhatIf() *LoadWhatIf {
+	if x != nil {
+		return x.WhatIf
+	}
+	return nil
+}
+
+// LoadWhatIf is a deployment to plan for: nothing is stored.
+type LoadWhatIf struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deployment as it would be deployed; checked by the rules of DeployWorkflow. Its
+	// workflow id may be new or a deployed one (then the projection replaces that deployment).
+	// Required.
+	Deployment *DeployWorkflowRequest `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	// How many such workflows: copies after the first get the workflow ids "<id>-2",
+	// "<id>-3", ... (their jitter differs, as real ones would). Default 1; at most 100000.
+	Copies uint32 `protobuf:"varint,2,opt,name=copies,proto3" json:"copies,omitempty"`
+	// The peak over mean (fires per second, over the window) the suggested jitter window must
+	// keep to. Default 2; at least 1.
+	TargetPeakOverMean float64 `protobuf:"fixed64,3,opt,name=target_peak_over_mean,json=targetPeakOverMean,proto3" json:"target_peak_over_mean,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *LoadWhatIf) Reset() {
+	*x = LoadWhatIf{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadWhatIf) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadWhatIf) ProtoMessage() {}
+
+func (x *LoadWhatIf) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadWhatIf.ProtoReflect.Descriptor instead.
+func (*LoadWhatIf) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *LoadWhatIf) GetDeployment() *DeployWorkflowRequest {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
+func (x *LoadWhatIf) GetCopies() uint32 {
+	if x != nil {
+		return x.Copies
+	}
+	return 0
+}
+
+func (x *LoadWhatIf) GetTargetPeakOverMean() float64 {
+	if x != nil {
+		return x.TargetPeakOverMean
+	}
+	return 0
+}
+
+// LoadWhatIfResult compares the load with and without the what-if deployment.
+type LoadWhatIfResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Highest fires in one second without the what-if deployment.
+	PeakFiresPerSecondBefore int64 `protobuf:"varint,1,opt,name=peak_fires_per_second_before,json=peakFiresPerSecondBefore,proto3" json:"peak_fires_per_second_before,omitempty"`
+	// Highest fires in one second with it, at its own jitter window.
+	PeakFiresPerSecondAfter int64 `protobuf:"varint,2,opt,name=peak_fires_per_second_after,json=peakFiresPerSecondAfter,proto3" json:"peak_fires_per_second_after,omitempty"`
+	// Mean fires per second over the window with it.
+	MeanFiresPerSecondAfter float64 `protobuf:"fixed64,3,opt,name=mean_fires_per_second_after,json=meanFiresPerSecondAfter,proto3" json:"mean_fires_per_second_after,omitempty"`
+	// peak_fires_per_second_after over mean_fires_per_second_after.
+	PeakOverMeanAfter float64 `protobuf:"fixed64,4,opt,name=peak_over_mean_after,json=peakOverMeanAfter,proto3" json:"peak_over_mean_after,omitempty"`
+	// Highest fires in one second with it and a jitter window of 0 s.
+	PeakFiresPerSecondWithoutJitter int64 `protobuf:"varint,5,opt,name=peak_fires_per_second_without_jitter,json=peakFiresPerSecondWithoutJitter,proto3" json:"peak_fires_per_second_without_jitter,omitempty"`
+	// The smallest jitter window (whole seconds, at most 86400) for the what-if deployment's
+	// cron triggers that keeps the peak over mean at or under target_peak_over_mean; unset when
+	// none does.
+	SuggestedJitterWindow *durationpb.Duration `protobuf:"bytes,6,opt,name=suggested_jitter_window,json=suggestedJitterWindow,proto3" json:"suggested_jitter_window,omitempty"`
+	// Highest fires in one second with it at the suggested window.
+	PeakFiresPerSecondWithSuggestedWindow int64 `protobuf:"varint,7,opt,name=peak_fires_per_second_with_suggested_window,json=peakFiresPerSecondWithSuggestedWindow,proto3" json:"peak_fires_per_second_with_suggested_window,omitempty"`
+	// The what-if fires in the window.
+	WhatIfFires   int64 `protobuf:"varint,8,opt,name=what_if_fires,json=whatIfFires,proto3" json:"what_if_fires,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadWhatIfResult) Reset() {
+	*x = LoadWhatIfResult{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadWhatIfResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadWhatIfResult) ProtoMessage() {}
+
+func (x *LoadWhatIfResult) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadWhatIfResult.ProtoReflect.Descriptor instead.
+func (*LoadWhatIfResult) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *LoadWhatIfResult) GetPeakFiresPerSecondBefore() int64 {
+	if x != nil {
+		return x.PeakFiresPerSecondBefore
+	}
+	return 0
+}
+
+func (x *LoadWhatIfResult) GetPeakFiresPerSecondAfter() int64 {
+	if x != nil {
+		return x.PeakFiresPerSecondAfter
+	}
+	return 0
+}
+
+func (x *LoadWhatIfResult) GetMeanFiresPerSecondAfter() float64 {
+	if x != nil {
+		return x.MeanFiresPerSecondAfter
+	}
+	return 0
+}
+
+func (x *LoadWhatIfResult) GetPeakOverMeanAfter() float64 {
+	if x != nil {
+		return x.PeakOverMeanAfter
+	}
+	return 0
+}
+
+func (x *LoadWhatIfResult) GetPeakFiresPerSecondWithoutJitter() int64 {
+	if x != nil {
+		return x.PeakFiresPerSecondWithoutJitter
+	}
+	return 0
+}
+
+func (x *LoadWhatIfResult) GetSuggestedJitterWindow() *durationpb.Duration {
+	if x != nil {
+		return x.SuggestedJitterWindow
+	}
+	return nil
+}
+
+func (x *LoadWhatIfResult) GetPeakFiresPerSecondWithSuggestedWindow() int64 {
+	if x != nil {
+		return x.PeakFiresPerSecondWithSuggestedWindow
+	}
+	return 0
+}
+
+func (x *LoadWhatIfResult) GetWhatIfFires() int64 {
+	if x != nil {
+		return x.WhatIfFires
+	}
+	return 0
+}
+
 // Projected fires in one bucket.
 type LoadBucket struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3203,13 +4405,15 @@ type LoadBucket struct {
 	Fires int64 `protobuf:"varint,2,opt,name=fires,proto3" json:"fires,omitempty"`
 	// Fires as they would be without jitter.
 	FiresWithoutJitter int64 `protobuf:"varint,3,opt,name=fires_without_jitter,json=firesWithoutJitter,proto3" json:"fires_without_jitter,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Fires with jitter, the what-if deployment included; 0 without a what-if.
+	FiresWithWhatIf int64 `protobuf:"varint,4,opt,name=fires_with_what_if,json=firesWithWhatIf,proto3" json:"fires_with_what_if,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *LoadBucket) Reset() {
 	*x = LoadBucket{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[44]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3221,7 +4425,7 @@ func (x *LoadBucket) String() string {
 func (*LoadBucket) ProtoMessage() {}
 
 func (x *LoadBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[44]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3234,7 +4438,7 @@ func (x *LoadBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadBucket.ProtoReflect.Descriptor instead.
 func (*LoadBucket) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{44}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *LoadBucket) GetStartTime() *timestamppb.Timestamp {
@@ -3258,6 +4462,13 @@ func (x *LoadBucket) GetFiresWithoutJitter() int64 {
 	return 0
 }
 
+func (x *LoadBucket) GetFiresWithWhatIf() int64 {
+	if x != nil {
+		return x.FiresWithWhatIf
+	}
+	return 0
+}
+
 // Response of GetLoadDistribution.
 type GetLoadDistributionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3269,13 +4480,15 @@ type GetLoadDistributionResponse struct {
 	PeakFiresPerSecondWithoutJitter int64 `protobuf:"varint,3,opt,name=peak_fires_per_second_without_jitter,json=peakFiresPerSecondWithoutJitter,proto3" json:"peak_fires_per_second_without_jitter,omitempty"`
 	// Mean fires per second over the window.
 	MeanFiresPerSecond float64 `protobuf:"fixed64,4,opt,name=mean_fires_per_second,json=meanFiresPerSecond,proto3" json:"mean_fires_per_second,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The comparison, when the request had a what-if.
+	WhatIf        *LoadWhatIfResult `protobuf:"bytes,5,opt,name=what_if,json=whatIf,proto3" json:"what_if,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetLoadDistributionResponse) Reset() {
 	*x = GetLoadDistributionResponse{}
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[45]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3287,7 +4500,7 @@ func (x *GetLoadDistributionResponse) String() string {
 func (*GetLoadDistributionResponse) ProtoMessage() {}
 
 func (x *GetLoadDistributionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[45]
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3300,7 +4513,7 @@ func (x *GetLoadDistributionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLoadDistributionResponse.ProtoReflect.Descriptor instead.
 func (*GetLoadDistributionResponse) Descriptor() ([]byte, []int) {
-	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{45}
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetLoadDistributionResponse) GetBuckets() []*LoadBucket {
@@ -3331,6 +4544,1276 @@ func (x *GetLoadDistributionResponse) GetMeanFiresPerSecond() float64 {
 	return 0
 }
 
+func (x *GetLoadDistributionResponse) GetWhatIf() *LoadWhatIfResult {
+	if x != nil {
+		return x.WhatIf
+	}
+	return nil
+}
+
+// Request of ListScheduleHealth.
+type ListScheduleHealthRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this deployment's triggers. Default: every DEPLOYED or PAUSED deployment's.
+	DeploymentId string `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// Only triggers in these states. Default: all.
+	States []ScheduleHealthState `protobuf:"varint,2,rep,packed,name=states,proto3,enum=workflowruntime.v1.ScheduleHealthState" json:"states,omitempty"`
+	// Most triggers in one page. Default 100; at most 1000.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first page. At most 512 characters.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListScheduleHealthRequest) Reset() {
+	*x = ListScheduleHealthRequest{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListScheduleHealthRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListScheduleHealthRequest) ProtoMessage() {}
+
+func (x *ListScheduleHealthRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListScheduleHealthRequest.ProtoReflect.Descriptor instead.
+func (*ListScheduleHealthRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *ListScheduleHealthRequest) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *ListScheduleHealthRequest) GetStates() []ScheduleHealthState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *ListScheduleHealthRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListScheduleHealthRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListScheduleHealth.
+type ListScheduleHealthResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The page: unhealthy triggers first (OVERDUE, LATE, SILENT, PAUSED, ON_TIME), then by
+	// workflow id and trigger id.
+	Schedules []*ScheduleHealth `protobuf:"bytes,1,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	// Token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Triggers in each state over every page (the filter on states applied).
+	Counts        []*ScheduleHealthCount `protobuf:"bytes,3,rep,name=counts,proto3" json:"counts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListScheduleHealthResponse) Reset() {
+	*x = ListScheduleHealthResponse{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListScheduleHealthResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListScheduleHealthResponse) ProtoMessage() {}
+
+func (x *ListScheduleHealthResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListScheduleHealthResponse.ProtoReflect.Descriptor instead.
+func (*ListScheduleHealthResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ListScheduleHealthResponse) GetSchedules() []*ScheduleHealth {
+	if x != nil {
+		return x.Schedules
+	}
+	return nil
+}
+
+func (x *ListScheduleHealthResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListScheduleHealthResponse) GetCounts() []*ScheduleHealthCount {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+// Triggers in one state.
+type ScheduleHealthCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The state.
+	State ScheduleHealthState `protobuf:"varint,1,opt,name=state,proto3,enum=workflowruntime.v1.ScheduleHealthState" json:"state,omitempty"`
+	// How many triggers are in it.
+	Count         int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleHealthCount) Reset() {
+	*x = ScheduleHealthCount{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleHealthCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleHealthCount) ProtoMessage() {}
+
+func (x *ScheduleHealthCount) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleHealthCount.ProtoReflect.Descriptor instead.
+func (*ScheduleHealthCount) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *ScheduleHealthCount) GetState() ScheduleHealthState {
+	if x != nil {
+		return x.State
+	}
+	return ScheduleHealthState_SCHEDULE_HEALTH_STATE_UNSPECIFIED
+}
+
+func (x *ScheduleHealthCount) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// ScheduleHealth is the verdict on one cron trigger.
+type ScheduleHealth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deployment.
+	DeploymentId string `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// The workflow's id.
+	WorkflowId string `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// The cron trigger.
+	TriggerId string `protobuf:"bytes,3,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// The verdict.
+	State ScheduleHealthState `protobuf:"varint,4,opt,name=state,proto3,enum=workflowruntime.v1.ScheduleHealthState" json:"state,omitempty"`
+	// Why, in words: "12 fires owed since 10:04:05Z", "last fire 40s late".
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The latest scheduled time the ledger has settled (any outcome), or when the deployment was
+	// deployed when it has none: owed fires are counted after it.
+	LastSettledTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_settled_time,json=lastSettledTime,proto3" json:"last_settled_time,omitempty"`
+	// The outcome of the latest settled time; UNSPECIFIED when there is none.
+	LastOutcome FireOutcome `protobuf:"varint,7,opt,name=last_outcome,json=lastOutcome,proto3,enum=workflowruntime.v1.FireOutcome" json:"last_outcome,omitempty"`
+	// Times owed and not settled (OVERDUE), counted up to 100000.
+	OwedFires int64 `protobuf:"varint,8,opt,name=owed_fires,json=owedFires,proto3" json:"owed_fires,omitempty"`
+	// The oldest owed scheduled time; unset when nothing is owed.
+	OldestOwedTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=oldest_owed_time,json=oldestOwedTime,proto3" json:"oldest_owed_time,omitempty"`
+	// The next scheduled time after now; unset when the expression does not fire again.
+	NextFireTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=next_fire_time,json=nextFireTime,proto3" json:"next_fire_time,omitempty"`
+	// How late the latest fire was: its fire time minus its scheduled time.
+	LastLateness *durationpb.Duration `protobuf:"bytes,11,opt,name=last_lateness,json=lastLateness,proto3" json:"last_lateness,omitempty"`
+	// Whether runs outlast the trigger's interval, and what to do about it.
+	Cadence       *CadenceAdvice `protobuf:"bytes,12,opt,name=cadence,proto3" json:"cadence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleHealth) Reset() {
+	*x = ScheduleHealth{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleHealth) ProtoMessage() {}
+
+func (x *ScheduleHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleHealth.ProtoReflect.Descriptor instead.
+func (*ScheduleHealth) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *ScheduleHealth) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *ScheduleHealth) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *ScheduleHealth) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *ScheduleHealth) GetState() ScheduleHealthState {
+	if x != nil {
+		return x.State
+	}
+	return ScheduleHealthState_SCHEDULE_HEALTH_STATE_UNSPECIFIED
+}
+
+func (x *ScheduleHealth) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ScheduleHealth) GetLastSettledTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSettledTime
+	}
+	return nil
+}
+
+func (x *ScheduleHealth) GetLastOutcome() FireOutcome {
+	if x != nil {
+		return x.LastOutcome
+	}
+	return FireOutcome_FIRE_OUTCOME_UNSPECIFIED
+}
+
+func (x *ScheduleHealth) GetOwedFires() int64 {
+	if x != nil {
+		return x.OwedFires
+	}
+	return 0
+}
+
+func (x *ScheduleHealth) GetOldestOwedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OldestOwedTime
+	}
+	return nil
+}
+
+func (x *ScheduleHealth) GetNextFireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextFireTime
+	}
+	return nil
+}
+
+func (x *ScheduleHealth) GetLastLateness() *durationpb.Duration {
+	if x != nil {
+		return x.LastLateness
+	}
+	return nil
+}
+
+func (x *ScheduleHealth) GetCadence() *CadenceAdvice {
+	if x != nil {
+		return x.Cadence
+	}
+	return nil
+}
+
+// CadenceAdvice compares a trigger's recent runs with its interval.
+type CadenceAdvice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The interval between the trigger's coming fires (the shortest of the next few).
+	Interval *durationpb.Duration `protobuf:"bytes,1,opt,name=interval,proto3" json:"interval,omitempty"`
+	// 95th percentile of the run time (start to finish) of the trigger's recent finished runs.
+	RunTimeP95 *durationpb.Duration `protobuf:"bytes,2,opt,name=run_time_p95,json=runTimeP95,proto3" json:"run_time_p95,omitempty"`
+	// 95th percentile of the wait for a worker (scheduled time to start) of those runs.
+	PickupP95 *durationpb.Duration `protobuf:"bytes,3,opt,name=pickup_p95,json=pickupP95,proto3" json:"pickup_p95,omitempty"`
+	// Finished runs the figures are taken over (the latest, at most 100, in the last 24 hours).
+	Runs int64 `protobuf:"varint,4,opt,name=runs,proto3" json:"runs,omitempty"`
+	// Share of the trigger's settled times in the same span that were SKIPPED by the overlap
+	// policy, from 0 to 1.
+	SkippedRatio float64 `protobuf:"fixed64,5,opt,name=skipped_ratio,json=skippedRatio,proto3" json:"skipped_ratio,omitempty"`
+	// True when runs outlast the interval: run_time_p95 plus pickup_p95 exceeds it.
+	Overrun bool `protobuf:"varint,6,opt,name=overrun,proto3" json:"overrun,omitempty"`
+	// What fits, when overrun.
+	Remedy CadenceRemedy `protobuf:"varint,7,opt,name=remedy,proto3,enum=workflowruntime.v1.CadenceRemedy" json:"remedy,omitempty"`
+	// The advice in words.
+	Message       string `protobuf:"bytes,8,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CadenceAdvice) Reset() {
+	*x = CadenceAdvice{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CadenceAdvice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CadenceAdvice) ProtoMessage() {}
+
+func (x *CadenceAdvice) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CadenceAdvice.ProtoReflect.Descriptor instead.
+func (*CadenceAdvice) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *CadenceAdvice) GetInterval() *durationpb.Duration {
+	if x != nil {
+		return x.Interval
+	}
+	return nil
+}
+
+func (x *CadenceAdvice) GetRunTimeP95() *durationpb.Duration {
+	if x != nil {
+		return x.RunTimeP95
+	}
+	return nil
+}
+
+func (x *CadenceAdvice) GetPickupP95() *durationpb.Duration {
+	if x != nil {
+		return x.PickupP95
+	}
+	return nil
+}
+
+func (x *CadenceAdvice) GetRuns() int64 {
+	if x != nil {
+		return x.Runs
+	}
+	return 0
+}
+
+func (x *CadenceAdvice) GetSkippedRatio() float64 {
+	if x != nil {
+		return x.SkippedRatio
+	}
+	return 0
+}
+
+func (x *CadenceAdvice) GetOverrun() bool {
+	if x != nil {
+		return x.Overrun
+	}
+	return false
+}
+
+func (x *CadenceAdvice) GetRemedy() CadenceRemedy {
+	if x != nil {
+		return x.Remedy
+	}
+	return CadenceRemedy_CADENCE_REMEDY_UNSPECIFIED
+}
+
+func (x *CadenceAdvice) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// Request of GetDstReport.
+type GetDstReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Which deployment. Exactly one is required.
+	//
+	// Types that are valid to be assigned to Ref:
+	//
+	//	*GetDstReportRequest_DeploymentId
+	//	*GetDstReportRequest_WorkflowId
+	Ref isGetDstReportRequest_Ref `protobuf_oneof:"ref"`
+	// Only this cron trigger. Default: every cron trigger of the deployment.
+	TriggerId string `protobuf:"bytes,3,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// How far ahead, in months. Default 12; at most 60.
+	Months        uint32 `protobuf:"varint,4,opt,name=months,proto3" json:"months,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDstReportRequest) Reset() {
+	*x = GetDstReportRequest{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDstReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDstReportRequest) ProtoMessage() {}
+
+func (x *GetDstReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDstReportRequest.ProtoReflect.Descriptor instead.
+func (*GetDstReportRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *GetDstReportRequest) GetRef() isGetDstReportRequest_Ref {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *GetDstReportRequest) GetDeploymentId() string {
+	if x != nil {
+		if x, ok := x.Ref.(*GetDstReportRequest_DeploymentId); ok {
+			return x.DeploymentId
+		}
+	}
+	return ""
+}
+
+func (x *GetDstReportRequest) GetWorkflowId() string {
+	if x != nil {
+		if x, ok := x.Ref.(*GetDstReportRequest_WorkflowId); ok {
+			return x.WorkflowId
+		}
+	}
+	return ""
+}
+
+func (x *GetDstReportRequest) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *GetDstReportRequest) GetMonths() uint32 {
+	if x != nil {
+		return x.Months
+	}
+	return 0
+}
+
+type isGetDstReportRequest_Ref interface {
+	isGetDstReportRequest_Ref()
+}
+
+type GetDstReportRequest_DeploymentId struct {
+	// The deployment's id.
+	DeploymentId string `protobuf:"bytes,1,opt,name=deployment_id,json=deploymentId,proto3,oneof"`
+}
+
+type GetDstReportRequest_WorkflowId struct {
+	// The workflow's id.
+	WorkflowId string `protobuf:"bytes,2,opt,name=workflow_id,json=workflowId,proto3,oneof"`
+}
+
+func (*GetDstReportRequest_DeploymentId) isGetDstReportRequest_Ref() {}
+
+func (*GetDstReportRequest_WorkflowId) isGetDstReportRequest_Ref() {}
+
+// Response of GetDstReport.
+type GetDstReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One report per cron trigger, in the order of the deployment's triggers.
+	Triggers      []*TriggerDstReport `protobuf:"bytes,1,rep,name=triggers,proto3" json:"triggers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDstReportResponse) Reset() {
+	*x = GetDstReportResponse{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDstReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDstReportResponse) ProtoMessage() {}
+
+func (x *GetDstReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDstReportResponse.ProtoReflect.Descriptor instead.
+func (*GetDstReportResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *GetDstReportResponse) GetTriggers() []*TriggerDstReport {
+	if x != nil {
+		return x.Triggers
+	}
+	return nil
+}
+
+// TriggerDstReport lists the zone transitions that touch one cron trigger.
+type TriggerDstReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The trigger.
+	TriggerId string `protobuf:"bytes,1,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	// Its time zone.
+	Timezone string `protobuf:"bytes,2,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	// Every transition of the span whose skipped or repeated wall-clock stretch holds a time of
+	// the expression, oldest first. Transitions that touch no time of the expression are left
+	// out; a zone without transitions (UTC) has none.
+	Transitions []*DstTransition `protobuf:"bytes,3,rep,name=transitions,proto3" json:"transitions,omitempty"`
+	// The effective policies: the trigger's, or the classic-cron default its hour field implies.
+	RepeatedHour RepeatedHourPolicy `protobuf:"varint,4,opt,name=repeated_hour,json=repeatedHour,proto3,enum=workflowruntime.v1.RepeatedHourPolicy" json:"repeated_hour,omitempty"`
+	// The effective policy for skipped hours.
+	SkippedHour   SkippedHourPolicy `protobuf:"varint,5,opt,name=skipped_hour,json=skippedHour,proto3,enum=workflowruntime.v1.SkippedHourPolicy" json:"skipped_hour,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TriggerDstReport) Reset() {
+	*x = TriggerDstReport{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TriggerDstReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TriggerDstReport) ProtoMessage() {}
+
+func (x *TriggerDstReport) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TriggerDstReport.ProtoReflect.Descriptor instead.
+func (*TriggerDstReport) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *TriggerDstReport) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *TriggerDstReport) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *TriggerDstReport) GetTransitions() []*DstTransition {
+	if x != nil {
+		return x.Transitions
+	}
+	return nil
+}
+
+func (x *TriggerDstReport) GetRepeatedHour() RepeatedHourPolicy {
+	if x != nil {
+		return x.RepeatedHour
+	}
+	return RepeatedHourPolicy_REPEATED_HOUR_POLICY_UNSPECIFIED
+}
+
+func (x *TriggerDstReport) GetSkippedHour() SkippedHourPolicy {
+	if x != nil {
+		return x.SkippedHour
+	}
+	return SkippedHourPolicy_SKIPPED_HOUR_POLICY_UNSPECIFIED
+}
+
+// DstTransition is one zone transition that touches a trigger.
+type DstTransition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The instant of the transition.
+	TransitionTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=transition_time,json=transitionTime,proto3" json:"transition_time,omitempty"`
+	// The UTC offset before it.
+	OffsetBefore *durationpb.Duration `protobuf:"bytes,2,opt,name=offset_before,json=offsetBefore,proto3" json:"offset_before,omitempty"`
+	// The UTC offset after it.
+	OffsetAfter *durationpb.Duration `protobuf:"bytes,3,opt,name=offset_after,json=offsetAfter,proto3" json:"offset_after,omitempty"`
+	// The local wall-clock stretch skipped or repeated, as "2027-03-28T02:00/03:00".
+	WallClockSpan string `protobuf:"bytes,4,opt,name=wall_clock_span,json=wallClockSpan,proto3" json:"wall_clock_span,omitempty"`
+	// The expression's wall-clock times inside the stretch, as "02:30".
+	WallClockTimes []string `protobuf:"bytes,5,rep,name=wall_clock_times,json=wallClockTimes,proto3" json:"wall_clock_times,omitempty"`
+	// What the trigger does.
+	Effect DstEffect `protobuf:"varint,6,opt,name=effect,proto3,enum=workflowruntime.v1.DstEffect" json:"effect,omitempty"`
+	// The policy that decides, as "REPEATED_HOUR_POLICY_ONCE (default: the hour field is fixed)".
+	Policy string `protobuf:"bytes,7,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The fires the trigger makes for those times (scheduled, jitter included), oldest first;
+	// empty for SKIPPED.
+	FireTimes     []*timestamppb.Timestamp `protobuf:"bytes,8,rep,name=fire_times,json=fireTimes,proto3" json:"fire_times,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DstTransition) Reset() {
+	*x = DstTransition{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DstTransition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DstTransition) ProtoMessage() {}
+
+func (x *DstTransition) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DstTransition.ProtoReflect.Descriptor instead.
+func (*DstTransition) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *DstTransition) GetTransitionTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TransitionTime
+	}
+	return nil
+}
+
+func (x *DstTransition) GetOffsetBefore() *durationpb.Duration {
+	if x != nil {
+		return x.OffsetBefore
+	}
+	return nil
+}
+
+func (x *DstTransition) GetOffsetAfter() *durationpb.Duration {
+	if x != nil {
+		return x.OffsetAfter
+	}
+	return nil
+}
+
+func (x *DstTransition) GetWallClockSpan() string {
+	if x != nil {
+		return x.WallClockSpan
+	}
+	return ""
+}
+
+func (x *DstTransition) GetWallClockTimes() []string {
+	if x != nil {
+		return x.WallClockTimes
+	}
+	return nil
+}
+
+func (x *DstTransition) GetEffect() DstEffect {
+	if x != nil {
+		return x.Effect
+	}
+	return DstEffect_DST_EFFECT_UNSPECIFIED
+}
+
+func (x *DstTransition) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *DstTransition) GetFireTimes() []*timestamppb.Timestamp {
+	if x != nil {
+		return x.FireTimes
+	}
+	return nil
+}
+
+// Request of CreateCalendar.
+type CreateCalendarRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calendar. Required; its name must be new.
+	Calendar      *Calendar `protobuf:"bytes,1,opt,name=calendar,proto3" json:"calendar,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCalendarRequest) Reset() {
+	*x = CreateCalendarRequest{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCalendarRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCalendarRequest) ProtoMessage() {}
+
+func (x *CreateCalendarRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCalendarRequest.ProtoReflect.Descriptor instead.
+func (*CreateCalendarRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *CreateCalendarRequest) GetCalendar() *Calendar {
+	if x != nil {
+		return x.Calendar
+	}
+	return nil
+}
+
+// Response of CreateCalendar.
+type CreateCalendarResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calendar as stored.
+	Calendar      *Calendar `protobuf:"bytes,1,opt,name=calendar,proto3" json:"calendar,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCalendarResponse) Reset() {
+	*x = CreateCalendarResponse{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCalendarResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCalendarResponse) ProtoMessage() {}
+
+func (x *CreateCalendarResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCalendarResponse.ProtoReflect.Descriptor instead.
+func (*CreateCalendarResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *CreateCalendarResponse) GetCalendar() *Calendar {
+	if x != nil {
+		return x.Calendar
+	}
+	return nil
+}
+
+// Request of UpdateCalendar.
+type UpdateCalendarRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calendar, replacing the one of the same name whole. Required.
+	Calendar      *Calendar `protobuf:"bytes,1,opt,name=calendar,proto3" json:"calendar,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCalendarRequest) Reset() {
+	*x = UpdateCalendarRequest{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCalendarRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCalendarRequest) ProtoMessage() {}
+
+func (x *UpdateCalendarRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCalendarRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCalendarRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *UpdateCalendarRequest) GetCalendar() *Calendar {
+	if x != nil {
+		return x.Calendar
+	}
+	return nil
+}
+
+// Response of UpdateCalendar.
+type UpdateCalendarResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calendar as stored.
+	Calendar      *Calendar `protobuf:"bytes,1,opt,name=calendar,proto3" json:"calendar,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCalendarResponse) Reset() {
+	*x = UpdateCalendarResponse{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCalendarResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCalendarResponse) ProtoMessage() {}
+
+func (x *UpdateCalendarResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCalendarResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCalendarResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *UpdateCalendarResponse) GetCalendar() *Calendar {
+	if x != nil {
+		return x.Calendar
+	}
+	return nil
+}
+
+// Request of DeleteCalendar.
+type DeleteCalendarRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calendar's name. Required.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCalendarRequest) Reset() {
+	*x = DeleteCalendarRequest{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCalendarRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCalendarRequest) ProtoMessage() {}
+
+func (x *DeleteCalendarRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCalendarRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCalendarRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *DeleteCalendarRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Response of DeleteCalendar.
+type DeleteCalendarResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCalendarResponse) Reset() {
+	*x = DeleteCalendarResponse{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCalendarResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCalendarResponse) ProtoMessage() {}
+
+func (x *DeleteCalendarResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCalendarResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCalendarResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{71}
+}
+
+// Request of GetCalendar.
+type GetCalendarRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calendar's name. Required.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCalendarRequest) Reset() {
+	*x = GetCalendarRequest{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCalendarRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCalendarRequest) ProtoMessage() {}
+
+func (x *GetCalendarRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCalendarRequest.ProtoReflect.Descriptor instead.
+func (*GetCalendarRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *GetCalendarRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Response of GetCalendar.
+type GetCalendarResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calendar.
+	Calendar      *Calendar `protobuf:"bytes,1,opt,name=calendar,proto3" json:"calendar,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCalendarResponse) Reset() {
+	*x = GetCalendarResponse{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCalendarResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCalendarResponse) ProtoMessage() {}
+
+func (x *GetCalendarResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCalendarResponse.ProtoReflect.Descriptor instead.
+func (*GetCalendarResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *GetCalendarResponse) GetCalendar() *Calendar {
+	if x != nil {
+		return x.Calendar
+	}
+	return nil
+}
+
+// Request of ListCalendars.
+type ListCalendarsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most calendars in one page. Default 100; at most 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first page. At most 512 characters.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCalendarsRequest) Reset() {
+	*x = ListCalendarsRequest{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCalendarsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCalendarsRequest) ProtoMessage() {}
+
+func (x *ListCalendarsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCalendarsRequest.ProtoReflect.Descriptor instead.
+func (*ListCalendarsRequest) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *ListCalendarsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCalendarsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListCalendars.
+type ListCalendarsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The page, by name.
+	Calendars []*Calendar `protobuf:"bytes,1,rep,name=calendars,proto3" json:"calendars,omitempty"`
+	// Token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCalendarsResponse) Reset() {
+	*x = ListCalendarsResponse{}
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCalendarsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCalendarsResponse) ProtoMessage() {}
+
+func (x *ListCalendarsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCalendarsResponse.ProtoReflect.Descriptor instead.
+func (*ListCalendarsResponse) Descriptor() ([]byte, []int) {
+	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *ListCalendarsResponse) GetCalendars() []*Calendar {
+	if x != nil {
+		return x.Calendars
+	}
+	return nil
+}
+
+func (x *ListCalendarsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_workflowruntime_v1_workflow_runtime_service_proto protoreflect.FileDescriptor
 
 const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
@@ -3345,13 +5828,18 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\x1dtriggers.unique_webhook_paths\x12\x1cwebhook paths must be unique\x1a>this.filter(t, has(t.webhook)).map(t, t.webhook.path).unique()\x92\x01\x02\x10 R\btriggers\x12<\n" +
 	"\x06config\x18\x03 \x01(\v2$.workflowruntime.v1.DeploymentConfigR\x06config\x12\x14\n" +
 	"\x05draft\x18\x04 \x01(\bR\x05draft\x12#\n" +
-	"\rvalidate_only\x18\x05 \x01(\bR\fvalidateOnly\"\xc1\x01\n" +
+	"\rvalidate_only\x18\x05 \x01(\bR\fvalidateOnly\"\x80\x02\n" +
 	"\x16DeployWorkflowResponse\x12>\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x1e.workflowruntime.v1.DeploymentR\n" +
 	"deployment\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\x12M\n" +
-	"\x10trigger_previews\x18\x03 \x03(\v2\".workflowruntime.v1.TriggerPreviewR\x0ftriggerPreviews\"\xd7\b\n" +
+	"\x10trigger_previews\x18\x03 \x03(\v2\".workflowruntime.v1.TriggerPreviewR\x0ftriggerPreviews\x12=\n" +
+	"\bwarnings\x18\x04 \x03(\v2!.workflowruntime.v1.DeployWarningR\bwarnings\"O\n" +
+	"\rDeployWarning\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xd7\b\n" +
 	"\x17UpdateDeploymentRequest\x12-\n" +
 	"\rdeployment_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\fdeploymentId\x12F\n" +
 	"\x06status\x18\x02 \x01(\x0e2$.workflowruntime.v1.DeploymentStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12F\n" +
@@ -3392,10 +5880,11 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\n" +
 	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x121\n" +
 	"\x06offset\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06offset\x127\n" +
-	"\x05fires\x18\x03 \x03(\v2!.workflowruntime.v1.ScheduledFireR\x05fires\"\x91\x01\n" +
+	"\x05fires\x18\x03 \x03(\v2!.workflowruntime.v1.ScheduledFireR\x05fires\"\xbe\x01\n" +
 	"\rScheduledFire\x12=\n" +
 	"\fnominal_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\vnominalTime\x12A\n" +
-	"\x0escheduled_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rscheduledTime\"\x85\x04\n" +
+	"\x0escheduled_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rscheduledTime\x12+\n" +
+	"\x11blackout_calendar\x18\x03 \x01(\tR\x10blackoutCalendar\"\x9e\x04\n" +
 	"\x19BackfillDeploymentRequest\x12-\n" +
 	"\rdeployment_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\fdeploymentId\x12C\n" +
 	"\n" +
@@ -3403,30 +5892,87 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\tstartTime\x12=\n" +
 	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\aendTime\x12\x1e\n" +
-	"\x05limit\x18\x05 \x01(\rB\b\xbaH\x05*\x03\x18\x90NR\x05limit:\xd1\x01\xbaH\xcd\x01\x1aX\n" +
+	"\x05limit\x18\x05 \x01(\rB\b\xbaH\x05*\x03\x18\x90NR\x05limit\x12\x17\n" +
+	"\adry_run\x18\x06 \x01(\bR\x06dryRun:\xd1\x01\xbaH\xcd\x01\x1aX\n" +
 	"\x12time_range.ordered\x12!end_time must be after start_time\x1a\x1fthis.end_time > this.start_time\x1aq\n" +
-	"\x16time_range.max_31_days\x12\"the range may span at most 31 days\x1a3this.end_time - this.start_time <= duration('744h')\"\xb7\x01\n" +
+	"\x16time_range.max_31_days\x12\"the range may span at most 31 days\x1a3this.end_time - this.start_time <= duration('744h')\"\xb7\x02\n" +
 	"\x1aBackfillDeploymentResponse\x12=\n" +
 	"\n" +
 	"executions\x18\x01 \x03(\v2\x1d.workflowruntime.v1.ExecutionR\n" +
 	"executions\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\x05R\acreated\x12\"\n" +
 	"\fdeduplicated\x18\x03 \x01(\x05R\fdeduplicated\x12\x1c\n" +
-	"\ttruncated\x18\x04 \x01(\bR\ttruncated\"\xe9\x03\n" +
-	"\x10ListFiresRequest\x12-\n" +
-	"\rdeployment_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\fdeploymentId\x129\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\x129\n" +
+	"\aplanned\x18\x05 \x03(\v2\x1f.workflowruntime.v1.PlannedFireR\aplanned\x12C\n" +
+	"\toperation\x18\x06 \x01(\v2%.workflowruntime.v1.BackfillOperationR\toperation\"\x8f\x02\n" +
+	"\vPlannedFire\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x12=\n" +
+	"\fnominal_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vnominalTime\x12A\n" +
+	"\x0escheduled_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rscheduledTime\x122\n" +
+	"\x15existing_execution_id\x18\x04 \x01(\tR\x13existingExecutionId\x12+\n" +
+	"\x11blackout_calendar\x18\x05 \x01(\tR\x10blackoutCalendar\"\xfe\x04\n" +
+	"\x11BackfillOperation\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rdeployment_id\x18\x02 \x01(\tR\fdeploymentId\x12\x1f\n" +
+	"\vworkflow_id\x18\x03 \x01(\tR\n" +
+	"workflowId\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x04 \x01(\tR\ttriggerId\x129\n" +
+	"\n" +
+	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12@\n" +
+	"\x05state\x18\a \x01(\x0e2*.workflowruntime.v1.BackfillOperationStateR\x05state\x12\x14\n" +
+	"\x05total\x18\b \x01(\x03R\x05total\x12\x18\n" +
+	"\acreated\x18\t \x01(\x03R\acreated\x12\"\n" +
+	"\fdeduplicated\x18\n" +
+	" \x01(\x03R\fdeduplicated\x12\x1f\n" +
+	"\vblacked_out\x18\v \x01(\x03R\n" +
+	"blackedOut\x12;\n" +
+	"\vcursor_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"cursorTime\x12\x14\n" +
+	"\x05error\x18\r \x01(\tR\x05error\x12;\n" +
+	"\vcreate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"7\n" +
+	"\x1bGetBackfillOperationRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"c\n" +
+	"\x1cGetBackfillOperationResponse\x12C\n" +
+	"\toperation\x18\x01 \x01(\v2%.workflowruntime.v1.BackfillOperationR\toperation\"\xfc\x01\n" +
+	"\x1dListBackfillOperationsRequest\x120\n" +
+	"\rdeployment_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\fdeploymentId\x12W\n" +
+	"\x06states\x18\x02 \x03(\x0e2*.workflowruntime.v1.BackfillOperationStateB\x13\xbaH\x10\x92\x01\r\x10\x04\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\x06states\x12'\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x8f\x01\n" +
+	"\x1eListBackfillOperationsResponse\x12E\n" +
+	"\n" +
+	"operations\x18\x01 \x03(\v2%.workflowruntime.v1.BackfillOperationR\n" +
+	"operations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\":\n" +
+	"\x1eCancelBackfillOperationRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"f\n" +
+	"\x1fCancelBackfillOperationResponse\x12C\n" +
+	"\toperation\x18\x01 \x01(\v2%.workflowruntime.v1.BackfillOperationR\toperation\"\x8a\x05\n" +
+	"\x10ListFiresRequest\x120\n" +
+	"\rdeployment_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\fdeploymentId\x129\n" +
 	"\n" +
 	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12P\n" +
-	"\boutcomes\x18\x04 \x03(\x0e2\x1f.workflowruntime.v1.FireOutcomeB\x13\xbaH\x10\x92\x01\r\x10\x05\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\boutcomes\x12'\n" +
+	"\boutcomes\x18\x04 \x03(\x0e2\x1f.workflowruntime.v1.FireOutcomeB\x13\xbaH\x10\x92\x01\r\x10\x06\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\boutcomes\x12'\n" +
 	"\tpage_size\x18\x05 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken:\x8f\x01\xbaH\x8b\x01\x1a\x88\x01\n" +
+	"page_token\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12W\n" +
+	"\fworkflow_ids\x18\a \x03(\tB4\xbaH1\x92\x01.\x10d\x18\x01\"(r&\x18\x80\x012!^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$R\vworkflowIds\x12C\n" +
+	"\n" +
+	"trigger_id\x18\b \x01(\tB$\xbaH!r\x1f2\x1d^([a-z0-9][a-z0-9_-]{0,63})?$R\ttriggerId:\x8f\x01\xbaH\x8b\x01\x1a\x88\x01\n" +
 	"\x12time_range.ordered\x12!end_time must be after start_time\x1aO!has(this.start_time) || !has(this.end_time) || this.start_time < this.end_time\"k\n" +
 	"\x11ListFiresResponse\x12.\n" +
 	"\x05fires\x18\x01 \x03(\v2\x18.workflowruntime.v1.FireR\x05fires\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd6\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x86\x04\n" +
 	"\x04Fire\x12\x1d\n" +
 	"\n" +
 	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x12=\n" +
@@ -3435,7 +5981,14 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\tfire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bfireTime\x129\n" +
 	"\aoutcome\x18\x05 \x01(\x0e2\x1f.workflowruntime.v1.FireOutcomeR\aoutcome\x12!\n" +
 	"\fexecution_id\x18\x06 \x01(\tR\vexecutionId\x12\x16\n" +
-	"\x06reason\x18\a \x01(\tR\x06reason\"\xc1\x01\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12\x1f\n" +
+	"\vworkflow_id\x18\b \x01(\tR\n" +
+	"workflowId\x12#\n" +
+	"\rdeployment_id\x18\t \x01(\tR\fdeploymentId\x12+\n" +
+	"\x11blackout_calendar\x18\n" +
+	" \x01(\tR\x10blackoutCalendar\x12;\n" +
+	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\xc1\x01\n" +
 	"\x16ListDeploymentsRequest\x12U\n" +
 	"\bstatuses\x18\x01 \x03(\x0e2$.workflowruntime.v1.DeploymentStatusB\x13\xbaH\x10\x92\x01\r\x10\x04\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bstatuses\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -3545,12 +6098,13 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\ttimestamp\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12H\n" +
 	"\fdependencies\x18\x04 \x03(\v2$.workflowruntime.v1.DependencyHealthR\fdependencies\x12>\n" +
-	"\tinstances\x18\x05 \x03(\v2 .workflowruntime.v1.RoleInstanceR\tinstances\"\xa1\x02\n" +
+	"\tinstances\x18\x05 \x03(\v2 .workflowruntime.v1.RoleInstanceR\tinstances\"\xfa\x02\n" +
 	"\x1bGetSchedulingMetricsRequest\x129\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime:\x8f\x01\xbaH\x8b\x01\x1a\x88\x01\n" +
-	"\x12time_range.ordered\x12!end_time must be after start_time\x1aO!has(this.start_time) || !has(this.end_time) || this.start_time < this.end_time\"\xba\x03\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12W\n" +
+	"\fworkflow_ids\x18\x03 \x03(\tB4\xbaH1\x92\x01.\x10d\x18\x01\"(r&\x18\x80\x012!^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$R\vworkflowIds:\x8f\x01\xbaH\x8b\x01\x1a\x88\x01\n" +
+	"\x12time_range.ordered\x12!end_time must be after start_time\x1aO!has(this.start_time) || !has(this.end_time) || this.start_time < this.end_time\"\xd2\x03\n" +
 	"\x1cGetSchedulingMetricsResponse\x12-\n" +
 	"\x12scheduled_triggers\x18\x01 \x01(\x03R\x11scheduledTriggers\x12(\n" +
 	"\x10fires_per_minute\x18\x02 \x01(\x01R\x0efiresPerMinute\x12<\n" +
@@ -3562,7 +6116,8 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\x06missed\x18\b \x01(\x03R\x06missed\x12\x1b\n" +
 	"\tcaught_up\x18\t \x01(\x03R\bcaughtUp\x12\x18\n" +
 	"\askipped\x18\n" +
-	" \x01(\x03R\askipped\"\xa2\x01\n" +
+	" \x01(\x03R\askipped\x12\x16\n" +
+	"\x06paused\x18\v \x01(\x03R\x06paused\"\xa2\x01\n" +
 	"\x1cGetJitterDistributionRequest\x12+\n" +
 	"\fbucket_count\x18\x01 \x01(\rB\b\xbaH\x05*\x03\x18\xe8\aR\vbucketCount\x12U\n" +
 	"\fworkflow_ids\x18\x02 \x03(\tB2\xbaH/\x92\x01,\x10d\"(r&\x18\x80\x012!^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$R\vworkflowIds\"j\n" +
@@ -3584,7 +6139,7 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\n" +
 	"chi_square\x18\x03 \x01(\x01R\tchiSquare\x12\"\n" +
 	"\rmax_over_mean\x18\x04 \x01(\x01R\vmaxOverMean\x12<\n" +
-	"\aoffsets\x18\x05 \x03(\v2\".workflowruntime.v1.WorkflowJitterR\aoffsets\"\xe8\x01\n" +
+	"\aoffsets\x18\x05 \x03(\v2\".workflowruntime.v1.WorkflowJitterR\aoffsets\"\xa1\x02\n" +
 	"\x1aGetLoadDistributionRequest\x129\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12C\n" +
@@ -3592,25 +6147,161 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\"\x04\b\x80\xa3\x052\x02\b\x01R\x06window\x12J\n" +
 	"\n" +
 	"resolution\x18\x03 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x03\b\x90\x1c2\x02\b\x01R\n" +
-	"resolution\"\x8f\x01\n" +
+	"resolution\x127\n" +
+	"\awhat_if\x18\x04 \x01(\v2\x1e.workflowruntime.v1.LoadWhatIfR\x06whatIf\"\xc8\x01\n" +
+	"\n" +
+	"LoadWhatIf\x12Q\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2).workflowruntime.v1.DeployWorkflowRequestB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"deployment\x12!\n" +
+	"\x06copies\x18\x02 \x01(\rB\t\xbaH\x06*\x04\x18\xa0\x8d\x06R\x06copies\x12D\n" +
+	"\x15target_peak_over_mean\x18\x03 \x01(\x01B\x11\xbaH\x0e\xd8\x01\x01\x12\t)\x00\x00\x00\x00\x00\x00\xf0?R\x12targetPeakOverMean\"\xa1\x04\n" +
+	"\x10LoadWhatIfResult\x12>\n" +
+	"\x1cpeak_fires_per_second_before\x18\x01 \x01(\x03R\x18peakFiresPerSecondBefore\x12<\n" +
+	"\x1bpeak_fires_per_second_after\x18\x02 \x01(\x03R\x17peakFiresPerSecondAfter\x12<\n" +
+	"\x1bmean_fires_per_second_after\x18\x03 \x01(\x01R\x17meanFiresPerSecondAfter\x12/\n" +
+	"\x14peak_over_mean_after\x18\x04 \x01(\x01R\x11peakOverMeanAfter\x12M\n" +
+	"$peak_fires_per_second_without_jitter\x18\x05 \x01(\x03R\x1fpeakFiresPerSecondWithoutJitter\x12Q\n" +
+	"\x17suggested_jitter_window\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x15suggestedJitterWindow\x12Z\n" +
+	"+peak_fires_per_second_with_suggested_window\x18\a \x01(\x03R%peakFiresPerSecondWithSuggestedWindow\x12\"\n" +
+	"\rwhat_if_fires\x18\b \x01(\x03R\vwhatIfFires\"\xbc\x01\n" +
 	"\n" +
 	"LoadBucket\x129\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x14\n" +
 	"\x05fires\x18\x02 \x01(\x03R\x05fires\x120\n" +
-	"\x14fires_without_jitter\x18\x03 \x01(\x03R\x12firesWithoutJitter\"\x8c\x02\n" +
+	"\x14fires_without_jitter\x18\x03 \x01(\x03R\x12firesWithoutJitter\x12+\n" +
+	"\x12fires_with_what_if\x18\x04 \x01(\x03R\x0ffiresWithWhatIf\"\xcb\x02\n" +
 	"\x1bGetLoadDistributionResponse\x128\n" +
 	"\abuckets\x18\x01 \x03(\v2\x1e.workflowruntime.v1.LoadBucketR\abuckets\x121\n" +
 	"\x15peak_fires_per_second\x18\x02 \x01(\x03R\x12peakFiresPerSecond\x12M\n" +
 	"$peak_fires_per_second_without_jitter\x18\x03 \x01(\x03R\x1fpeakFiresPerSecondWithoutJitter\x121\n" +
-	"\x15mean_fires_per_second\x18\x04 \x01(\x01R\x12meanFiresPerSecond*\xb1\x01\n" +
+	"\x15mean_fires_per_second\x18\x04 \x01(\x01R\x12meanFiresPerSecond\x12=\n" +
+	"\awhat_if\x18\x05 \x01(\v2$.workflowruntime.v1.LoadWhatIfResultR\x06whatIf\"\xf5\x01\n" +
+	"\x19ListScheduleHealthRequest\x120\n" +
+	"\rdeployment_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\fdeploymentId\x12T\n" +
+	"\x06states\x18\x02 \x03(\x0e2'.workflowruntime.v1.ScheduleHealthStateB\x13\xbaH\x10\x92\x01\r\x10\x05\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\x06states\x12'\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\xc7\x01\n" +
+	"\x1aListScheduleHealthResponse\x12@\n" +
+	"\tschedules\x18\x01 \x03(\v2\".workflowruntime.v1.ScheduleHealthR\tschedules\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12?\n" +
+	"\x06counts\x18\x03 \x03(\v2'.workflowruntime.v1.ScheduleHealthCountR\x06counts\"j\n" +
+	"\x13ScheduleHealthCount\x12=\n" +
+	"\x05state\x18\x01 \x01(\x0e2'.workflowruntime.v1.ScheduleHealthStateR\x05state\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"\xfc\x04\n" +
+	"\x0eScheduleHealth\x12#\n" +
+	"\rdeployment_id\x18\x01 \x01(\tR\fdeploymentId\x12\x1f\n" +
+	"\vworkflow_id\x18\x02 \x01(\tR\n" +
+	"workflowId\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x03 \x01(\tR\ttriggerId\x12=\n" +
+	"\x05state\x18\x04 \x01(\x0e2'.workflowruntime.v1.ScheduleHealthStateR\x05state\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12F\n" +
+	"\x11last_settled_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSettledTime\x12B\n" +
+	"\flast_outcome\x18\a \x01(\x0e2\x1f.workflowruntime.v1.FireOutcomeR\vlastOutcome\x12\x1d\n" +
+	"\n" +
+	"owed_fires\x18\b \x01(\x03R\towedFires\x12D\n" +
+	"\x10oldest_owed_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0eoldestOwedTime\x12@\n" +
+	"\x0enext_fire_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\fnextFireTime\x12>\n" +
+	"\rlast_lateness\x18\v \x01(\v2\x19.google.protobuf.DurationR\flastLateness\x12;\n" +
+	"\acadence\x18\f \x01(\v2!.workflowruntime.v1.CadenceAdviceR\acadence\"\xe5\x02\n" +
+	"\rCadenceAdvice\x125\n" +
+	"\binterval\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\binterval\x12;\n" +
+	"\frun_time_p95\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"runTimeP95\x128\n" +
+	"\n" +
+	"pickup_p95\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\tpickupP95\x12\x12\n" +
+	"\x04runs\x18\x04 \x01(\x03R\x04runs\x12#\n" +
+	"\rskipped_ratio\x18\x05 \x01(\x01R\fskippedRatio\x12\x18\n" +
+	"\aoverrun\x18\x06 \x01(\bR\aoverrun\x129\n" +
+	"\x06remedy\x18\a \x01(\x0e2!.workflowruntime.v1.CadenceRemedyR\x06remedy\x12\x18\n" +
+	"\amessage\x18\b \x01(\tR\amessage\"\x8a\x02\n" +
+	"\x13GetDstReportRequest\x12/\n" +
+	"\rdeployment_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01H\x00R\fdeploymentId\x12N\n" +
+	"\vworkflow_id\x18\x02 \x01(\tB+\xbaH(r&\x18\x80\x012!^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$H\x00R\n" +
+	"workflowId\x12C\n" +
+	"\n" +
+	"trigger_id\x18\x03 \x01(\tB$\xbaH!r\x1f2\x1d^([a-z0-9][a-z0-9_-]{0,63})?$R\ttriggerId\x12\x1f\n" +
+	"\x06months\x18\x04 \x01(\rB\a\xbaH\x04*\x02\x18<R\x06monthsB\f\n" +
+	"\x03ref\x12\x05\xbaH\x02\b\x01\"X\n" +
+	"\x14GetDstReportResponse\x12@\n" +
+	"\btriggers\x18\x01 \x03(\v2$.workflowruntime.v1.TriggerDstReportR\btriggers\"\xa9\x02\n" +
+	"\x10TriggerDstReport\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x01 \x01(\tR\ttriggerId\x12\x1a\n" +
+	"\btimezone\x18\x02 \x01(\tR\btimezone\x12C\n" +
+	"\vtransitions\x18\x03 \x03(\v2!.workflowruntime.v1.DstTransitionR\vtransitions\x12K\n" +
+	"\rrepeated_hour\x18\x04 \x01(\x0e2&.workflowruntime.v1.RepeatedHourPolicyR\frepeatedHour\x12H\n" +
+	"\fskipped_hour\x18\x05 \x01(\x0e2%.workflowruntime.v1.SkippedHourPolicyR\vskippedHour\"\xae\x03\n" +
+	"\rDstTransition\x12C\n" +
+	"\x0ftransition_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0etransitionTime\x12>\n" +
+	"\roffset_before\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\foffsetBefore\x12<\n" +
+	"\foffset_after\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\voffsetAfter\x12&\n" +
+	"\x0fwall_clock_span\x18\x04 \x01(\tR\rwallClockSpan\x12(\n" +
+	"\x10wall_clock_times\x18\x05 \x03(\tR\x0ewallClockTimes\x125\n" +
+	"\x06effect\x18\x06 \x01(\x0e2\x1d.workflowruntime.v1.DstEffectR\x06effect\x12\x16\n" +
+	"\x06policy\x18\a \x01(\tR\x06policy\x129\n" +
+	"\n" +
+	"fire_times\x18\b \x03(\v2\x1a.google.protobuf.TimestampR\tfireTimes\"Y\n" +
+	"\x15CreateCalendarRequest\x12@\n" +
+	"\bcalendar\x18\x01 \x01(\v2\x1c.workflowruntime.v1.CalendarB\x06\xbaH\x03\xc8\x01\x01R\bcalendar\"R\n" +
+	"\x16CreateCalendarResponse\x128\n" +
+	"\bcalendar\x18\x01 \x01(\v2\x1c.workflowruntime.v1.CalendarR\bcalendar\"Y\n" +
+	"\x15UpdateCalendarRequest\x12@\n" +
+	"\bcalendar\x18\x01 \x01(\v2\x1c.workflowruntime.v1.CalendarB\x06\xbaH\x03\xc8\x01\x01R\bcalendar\"R\n" +
+	"\x16UpdateCalendarResponse\x128\n" +
+	"\bcalendar\x18\x01 \x01(\v2\x1c.workflowruntime.v1.CalendarR\bcalendar\"Z\n" +
+	"\x15DeleteCalendarRequest\x12A\n" +
+	"\x04name\x18\x01 \x01(\tB-\xbaH*r(2&^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$R\x04name\"\x18\n" +
+	"\x16DeleteCalendarResponse\"W\n" +
+	"\x12GetCalendarRequest\x12A\n" +
+	"\x04name\x18\x01 \x01(\tB-\xbaH*r(2&^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$R\x04name\"O\n" +
+	"\x13GetCalendarResponse\x128\n" +
+	"\bcalendar\x18\x01 \x01(\v2\x1c.workflowruntime.v1.CalendarR\bcalendar\"h\n" +
+	"\x14ListCalendarsRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"{\n" +
+	"\x15ListCalendarsResponse\x12:\n" +
+	"\tcalendars\x18\x01 \x03(\v2\x1c.workflowruntime.v1.CalendarR\tcalendars\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xdd\x01\n" +
+	"\x16BackfillOperationState\x12(\n" +
+	"$BACKFILL_OPERATION_STATE_UNSPECIFIED\x10\x00\x12$\n" +
+	" BACKFILL_OPERATION_STATE_RUNNING\x10\x01\x12&\n" +
+	"\"BACKFILL_OPERATION_STATE_SUCCEEDED\x10\x02\x12#\n" +
+	"\x1fBACKFILL_OPERATION_STATE_FAILED\x10\x03\x12&\n" +
+	"\"BACKFILL_OPERATION_STATE_CANCELLED\x10\x04*\xca\x01\n" +
 	"\vFireOutcome\x12\x1c\n" +
 	"\x18FIRE_OUTCOME_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12FIRE_OUTCOME_FIRED\x10\x01\x12\x1d\n" +
 	"\x19FIRE_OUTCOME_DEDUPLICATED\x10\x02\x12\x17\n" +
 	"\x13FIRE_OUTCOME_MISSED\x10\x03\x12\x1a\n" +
 	"\x16FIRE_OUTCOME_CAUGHT_UP\x10\x04\x12\x18\n" +
-	"\x14FIRE_OUTCOME_SKIPPED\x10\x052\xc2\x0f\n" +
+	"\x14FIRE_OUTCOME_SKIPPED\x10\x05\x12\x17\n" +
+	"\x13FIRE_OUTCOME_PAUSED\x10\x06*\xe6\x01\n" +
+	"\x13ScheduleHealthState\x12%\n" +
+	"!SCHEDULE_HEALTH_STATE_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dSCHEDULE_HEALTH_STATE_ON_TIME\x10\x01\x12\x1e\n" +
+	"\x1aSCHEDULE_HEALTH_STATE_LATE\x10\x02\x12!\n" +
+	"\x1dSCHEDULE_HEALTH_STATE_OVERDUE\x10\x03\x12 \n" +
+	"\x1cSCHEDULE_HEALTH_STATE_SILENT\x10\x04\x12 \n" +
+	"\x1cSCHEDULE_HEALTH_STATE_PAUSED\x10\x05*\x93\x01\n" +
+	"\rCadenceRemedy\x12\x1e\n" +
+	"\x1aCADENCE_REMEDY_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eCADENCE_REMEDY_LONGER_INTERVAL\x10\x01\x12\x1d\n" +
+	"\x19CADENCE_REMEDY_BUFFER_ONE\x10\x02\x12\x1f\n" +
+	"\x1bCADENCE_REMEDY_MORE_WORKERS\x10\x03*\x84\x01\n" +
+	"\tDstEffect\x12\x1a\n" +
+	"\x16DST_EFFECT_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12DST_EFFECT_DOUBLED\x10\x01\x12\x13\n" +
+	"\x0fDST_EFFECT_ONCE\x10\x02\x12\x16\n" +
+	"\x12DST_EFFECT_SHIFTED\x10\x03\x12\x16\n" +
+	"\x12DST_EFFECT_SKIPPED\x10\x042\xc5\x18\n" +
 	"\x16WorkflowRuntimeService\x12g\n" +
 	"\x0eDeployWorkflow\x12).workflowruntime.v1.DeployWorkflowRequest\x1a*.workflowruntime.v1.DeployWorkflowResponse\x12m\n" +
 	"\x10UpdateDeployment\x12+.workflowruntime.v1.UpdateDeploymentRequest\x1a,.workflowruntime.v1.UpdateDeploymentResponse\x12m\n" +
@@ -3628,7 +6319,17 @@ const file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc = "" +
 	"\x13GetLoadDistribution\x12..workflowruntime.v1.GetLoadDistributionRequest\x1a/.workflowruntime.v1.GetLoadDistributionResponse\"\x03\x90\x02\x01\x12x\n" +
 	"\x12BackfillDeployment\x12-.workflowruntime.v1.BackfillDeploymentRequest\x1a..workflowruntime.v1.BackfillDeploymentResponse\"\x03\x90\x02\x02\x12]\n" +
 	"\tListFires\x12$.workflowruntime.v1.ListFiresRequest\x1a%.workflowruntime.v1.ListFiresResponse\"\x03\x90\x02\x01\x12q\n" +
-	"\x0fWatchExecutions\x12*.workflowruntime.v1.WatchExecutionsRequest\x1a+.workflowruntime.v1.WatchExecutionsResponse\"\x03\x90\x02\x010\x01BWZUgithub.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1;workflowruntimev1b\x06proto3"
+	"\x0fWatchExecutions\x12*.workflowruntime.v1.WatchExecutionsRequest\x1a+.workflowruntime.v1.WatchExecutionsResponse\"\x03\x90\x02\x010\x01\x12x\n" +
+	"\x12ListScheduleHealth\x12-.workflowruntime.v1.ListScheduleHealthRequest\x1a..workflowruntime.v1.ListScheduleHealthResponse\"\x03\x90\x02\x01\x12f\n" +
+	"\fGetDstReport\x12'.workflowruntime.v1.GetDstReportRequest\x1a(.workflowruntime.v1.GetDstReportResponse\"\x03\x90\x02\x01\x12g\n" +
+	"\x0eCreateCalendar\x12).workflowruntime.v1.CreateCalendarRequest\x1a*.workflowruntime.v1.CreateCalendarResponse\x12g\n" +
+	"\x0eUpdateCalendar\x12).workflowruntime.v1.UpdateCalendarRequest\x1a*.workflowruntime.v1.UpdateCalendarResponse\x12l\n" +
+	"\x0eDeleteCalendar\x12).workflowruntime.v1.DeleteCalendarRequest\x1a*.workflowruntime.v1.DeleteCalendarResponse\"\x03\x90\x02\x02\x12c\n" +
+	"\vGetCalendar\x12&.workflowruntime.v1.GetCalendarRequest\x1a'.workflowruntime.v1.GetCalendarResponse\"\x03\x90\x02\x01\x12i\n" +
+	"\rListCalendars\x12(.workflowruntime.v1.ListCalendarsRequest\x1a).workflowruntime.v1.ListCalendarsResponse\"\x03\x90\x02\x01\x12~\n" +
+	"\x14GetBackfillOperation\x12/.workflowruntime.v1.GetBackfillOperationRequest\x1a0.workflowruntime.v1.GetBackfillOperationResponse\"\x03\x90\x02\x01\x12\x84\x01\n" +
+	"\x16ListBackfillOperations\x121.workflowruntime.v1.ListBackfillOperationsRequest\x1a2.workflowruntime.v1.ListBackfillOperationsResponse\"\x03\x90\x02\x01\x12\x87\x01\n" +
+	"\x17CancelBackfillOperation\x122.workflowruntime.v1.CancelBackfillOperationRequest\x1a3.workflowruntime.v1.CancelBackfillOperationResponse\"\x03\x90\x02\x02BWZUgithub.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1;workflowruntimev1b\x06proto3"
 
 var (
 	file_workflowruntime_v1_workflow_runtime_service_proto_rawDescOnce sync.Once
@@ -3642,180 +6343,287 @@ func file_workflowruntime_v1_workflow_runtime_service_proto_rawDescGZIP() []byte
 	return file_workflowruntime_v1_workflow_runtime_service_proto_rawDescData
 }
 
-var file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_workflowruntime_v1_workflow_runtime_service_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_workflowruntime_v1_workflow_runtime_service_proto_goTypes = []any{
-	(FireOutcome)(0),                      // 0: workflowruntime.v1.FireOutcome
-	(*DeployWorkflowRequest)(nil),         // 1: workflowruntime.v1.DeployWorkflowRequest
-	(*DeployWorkflowResponse)(nil),        // 2: workflowruntime.v1.DeployWorkflowResponse
-	(*UpdateDeploymentRequest)(nil),       // 3: workflowruntime.v1.UpdateDeploymentRequest
-	(*UpdateDeploymentResponse)(nil),      // 4: workflowruntime.v1.UpdateDeploymentResponse
-	(*DeleteDeploymentRequest)(nil),       // 5: workflowruntime.v1.DeleteDeploymentRequest
-	(*DeleteDeploymentResponse)(nil),      // 6: workflowruntime.v1.DeleteDeploymentResponse
-	(*GetDeploymentStatusRequest)(nil),    // 7: workflowruntime.v1.GetDeploymentStatusRequest
-	(*GetDeploymentStatusResponse)(nil),   // 8: workflowruntime.v1.GetDeploymentStatusResponse
-	(*TriggerPreview)(nil),                // 9: workflowruntime.v1.TriggerPreview
-	(*ScheduledFire)(nil),                 // 10: workflowruntime.v1.ScheduledFire
-	(*BackfillDeploymentRequest)(nil),     // 11: workflowruntime.v1.BackfillDeploymentRequest
-	(*BackfillDeploymentResponse)(nil),    // 12: workflowruntime.v1.BackfillDeploymentResponse
-	(*ListFiresRequest)(nil),              // 13: workflowruntime.v1.ListFiresRequest
-	(*ListFiresResponse)(nil),             // 14: workflowruntime.v1.ListFiresResponse
-	(*Fire)(nil),                          // 15: workflowruntime.v1.Fire
-	(*ListDeploymentsRequest)(nil),        // 16: workflowruntime.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),       // 17: workflowruntime.v1.ListDeploymentsResponse
-	(*GetExecutionHistoryRequest)(nil),    // 18: workflowruntime.v1.GetExecutionHistoryRequest
-	(*GetExecutionHistoryResponse)(nil),   // 19: workflowruntime.v1.GetExecutionHistoryResponse
-	(*TriggerWorkflowRequest)(nil),        // 20: workflowruntime.v1.TriggerWorkflowRequest
-	(*TriggerWorkflowResponse)(nil),       // 21: workflowruntime.v1.TriggerWorkflowResponse
-	(*GetExecutionRequest)(nil),           // 22: workflowruntime.v1.GetExecutionRequest
-	(*GetExecutionResponse)(nil),          // 23: workflowruntime.v1.GetExecutionResponse
-	(*WatchExecutionsRequest)(nil),        // 24: workflowruntime.v1.WatchExecutionsRequest
-	(*WatchExecutionsResponse)(nil),       // 25: workflowruntime.v1.WatchExecutionsResponse
-	(*CancelExecutionRequest)(nil),        // 26: workflowruntime.v1.CancelExecutionRequest
-	(*CancelExecutionResponse)(nil),       // 27: workflowruntime.v1.CancelExecutionResponse
-	(*GetDeploymentStatsRequest)(nil),     // 28: workflowruntime.v1.GetDeploymentStatsRequest
-	(*DeploymentStatusCount)(nil),         // 29: workflowruntime.v1.DeploymentStatusCount
-	(*ExecutionStatusCount)(nil),          // 30: workflowruntime.v1.ExecutionStatusCount
-	(*TriggerTypeCount)(nil),              // 31: workflowruntime.v1.TriggerTypeCount
-	(*DeploymentExecutionStats)(nil),      // 32: workflowruntime.v1.DeploymentExecutionStats
-	(*GetDeploymentStatsResponse)(nil),    // 33: workflowruntime.v1.GetDeploymentStatsResponse
-	(*GetSystemHealthRequest)(nil),        // 34: workflowruntime.v1.GetSystemHealthRequest
-	(*DependencyHealth)(nil),              // 35: workflowruntime.v1.DependencyHealth
-	(*RoleInstance)(nil),                  // 36: workflowruntime.v1.RoleInstance
-	(*GetSystemHealthResponse)(nil),       // 37: workflowruntime.v1.GetSystemHealthResponse
-	(*GetSchedulingMetricsRequest)(nil),   // 38: workflowruntime.v1.GetSchedulingMetricsRequest
-	(*GetSchedulingMetricsResponse)(nil),  // 39: workflowruntime.v1.GetSchedulingMetricsResponse
-	(*GetJitterDistributionRequest)(nil),  // 40: workflowruntime.v1.GetJitterDistributionRequest
-	(*JitterBucket)(nil),                  // 41: workflowruntime.v1.JitterBucket
-	(*WorkflowJitter)(nil),                // 42: workflowruntime.v1.WorkflowJitter
-	(*GetJitterDistributionResponse)(nil), // 43: workflowruntime.v1.GetJitterDistributionResponse
-	(*GetLoadDistributionRequest)(nil),    // 44: workflowruntime.v1.GetLoadDistributionRequest
-	(*LoadBucket)(nil),                    // 45: workflowruntime.v1.LoadBucket
-	(*GetLoadDistributionResponse)(nil),   // 46: workflowruntime.v1.GetLoadDistributionResponse
-	(*WorkflowDefinition)(nil),            // 47: workflowruntime.v1.WorkflowDefinition
-	(*Trigger)(nil),                       // 48: workflowruntime.v1.Trigger
-	(*DeploymentConfig)(nil),              // 49: workflowruntime.v1.DeploymentConfig
-	(*Deployment)(nil),                    // 50: workflowruntime.v1.Deployment
-	(DeploymentStatus)(0),                 // 51: workflowruntime.v1.DeploymentStatus
-	(*fieldmaskpb.FieldMask)(nil),         // 52: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),           // 53: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),         // 54: google.protobuf.Timestamp
-	(*Execution)(nil),                     // 55: workflowruntime.v1.Execution
-	(ExecutionStatus)(0),                  // 56: workflowruntime.v1.ExecutionStatus
-	(TriggerType)(0),                      // 57: workflowruntime.v1.TriggerType
+	(BackfillOperationState)(0),             // 0: workflowruntime.v1.BackfillOperationState
+	(FireOutcome)(0),                        // 1: workflowruntime.v1.FireOutcome
+	(ScheduleHealthState)(0),                // 2: workflowruntime.v1.ScheduleHealthState
+	(CadenceRemedy)(0),                      // 3: workflowruntime.v1.CadenceRemedy
+	(DstEffect)(0),                          // 4: workflowruntime.v1.DstEffect
+	(*DeployWorkflowRequest)(nil),           // 5: workflowruntime.v1.DeployWorkflowRequest
+	(*DeployWorkflowResponse)(nil),          // 6: workflowruntime.v1.DeployWorkflowResponse
+	(*DeployWarning)(nil),                   // 7: workflowruntime.v1.DeployWarning
+	(*UpdateDeploymentRequest)(nil),         // 8: workflowruntime.v1.UpdateDeploymentRequest
+	(*UpdateDeploymentResponse)(nil),        // 9: workflowruntime.v1.UpdateDeploymentResponse
+	(*DeleteDeploymentRequest)(nil),         // 10: workflowruntime.v1.DeleteDeploymentRequest
+	(*DeleteDeploymentResponse)(nil),        // 11: workflowruntime.v1.DeleteDeploymentResponse
+	(*GetDeploymentStatusRequest)(nil),      // 12: workflowruntime.v1.GetDeploymentStatusRequest
+	(*GetDeploymentStatusResponse)(nil),     // 13: workflowruntime.v1.GetDeploymentStatusResponse
+	(*TriggerPreview)(nil),                  // 14: workflowruntime.v1.TriggerPreview
+	(*ScheduledFire)(nil),                   // 15: workflowruntime.v1.ScheduledFire
+	(*BackfillDeploymentRequest)(nil),       // 16: workflowruntime.v1.BackfillDeploymentRequest
+	(*BackfillDeploymentResponse)(nil),      // 17: workflowruntime.v1.BackfillDeploymentResponse
+	(*PlannedFire)(nil),                     // 18: workflowruntime.v1.PlannedFire
+	(*BackfillOperation)(nil),               // 19: workflowruntime.v1.BackfillOperation
+	(*GetBackfillOperationRequest)(nil),     // 20: workflowruntime.v1.GetBackfillOperationRequest
+	(*GetBackfillOperationResponse)(nil),    // 21: workflowruntime.v1.GetBackfillOperationResponse
+	(*ListBackfillOperationsRequest)(nil),   // 22: workflowruntime.v1.ListBackfillOperationsRequest
+	(*ListBackfillOperationsResponse)(nil),  // 23: workflowruntime.v1.ListBackfillOperationsResponse
+	(*CancelBackfillOperationRequest)(nil),  // 24: workflowruntime.v1.CancelBackfillOperationRequest
+	(*CancelBackfillOperationResponse)(nil), // 25: workflowruntime.v1.CancelBackfillOperationResponse
+	(*ListFiresRequest)(nil),                // 26: workflowruntime.v1.ListFiresRequest
+	(*ListFiresResponse)(nil),               // 27: workflowruntime.v1.ListFiresResponse
+	(*Fire)(nil),                            // 28: workflowruntime.v1.Fire
+	(*ListDeploymentsRequest)(nil),          // 29: workflowruntime.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),         // 30: workflowruntime.v1.ListDeploymentsResponse
+	(*GetExecutionHistoryRequest)(nil),      // 31: workflowruntime.v1.GetExecutionHistoryRequest
+	(*GetExecutionHistoryResponse)(nil),     // 32: workflowruntime.v1.GetExecutionHistoryResponse
+	(*TriggerWorkflowRequest)(nil),          // 33: workflowruntime.v1.TriggerWorkflowRequest
+	(*TriggerWorkflowResponse)(nil),         // 34: workflowruntime.v1.TriggerWorkflowResponse
+	(*GetExecutionRequest)(nil),             // 35: workflowruntime.v1.GetExecutionRequest
+	(*GetExecutionResponse)(nil),            // 36: workflowruntime.v1.GetExecutionResponse
+	(*WatchExecutionsRequest)(nil),          // 37: workflowruntime.v1.WatchExecutionsRequest
+	(*WatchExecutionsResponse)(nil),         // 38: workflowruntime.v1.WatchExecutionsResponse
+	(*CancelExecutionRequest)(nil),          // 39: workflowruntime.v1.CancelExecutionRequest
+	(*CancelExecutionResponse)(nil),         // 40: workflowruntime.v1.CancelExecutionResponse
+	(*GetDeploymentStatsRequest)(nil),       // 41: workflowruntime.v1.GetDeploymentStatsRequest
+	(*DeploymentStatusCount)(nil),           // 42: workflowruntime.v1.DeploymentStatusCount
+	(*ExecutionStatusCount)(nil),            // 43: workflowruntime.v1.ExecutionStatusCount
+	(*TriggerTypeCount)(nil),                // 44: workflowruntime.v1.TriggerTypeCount
+	(*DeploymentExecutionStats)(nil),        // 45: workflowruntime.v1.DeploymentExecutionStats
+	(*GetDeploymentStatsResponse)(nil),      // 46: workflowruntime.v1.GetDeploymentStatsResponse
+	(*GetSystemHealthRequest)(nil),          // 47: workflowruntime.v1.GetSystemHealthRequest
+	(*DependencyHealth)(nil),                // 48: workflowruntime.v1.DependencyHealth
+	(*RoleInstance)(nil),                    // 49: workflowruntime.v1.RoleInstance
+	(*GetSystemHealthResponse)(nil),         // 50: workflowruntime.v1.GetSystemHealthResponse
+	(*GetSchedulingMetricsRequest)(nil),     // 51: workflowruntime.v1.GetSchedulingMetricsRequest
+	(*GetSchedulingMetricsResponse)(nil),    // 52: workflowruntime.v1.GetSchedulingMetricsResponse
+	(*GetJitterDistributionRequest)(nil),    // 53: workflowruntime.v1.GetJitterDistributionRequest
+	(*JitterBucket)(nil),                    // 54: workflowruntime.v1.JitterBucket
+	(*WorkflowJitter)(nil),                  // 55: workflowruntime.v1.WorkflowJitter
+	(*GetJitterDistributionResponse)(nil),   // 56: workflowruntime.v1.GetJitterDistributionResponse
+	(*GetLoadDistributionRequest)(nil),      // 57: workflowruntime.v1.GetLoadDistributionRequest
+	(*LoadWhatIf)(nil),                      // 58: workflowruntime.v1.LoadWhatIf
+	(*LoadWhatIfResult)(nil),                // 59: workflowruntime.v1.LoadWhatIfResult
+	(*LoadBucket)(nil),                      // 60: workflowruntime.v1.LoadBucket
+	(*GetLoadDistributionResponse)(nil),     // 61: workflowruntime.v1.GetLoadDistributionResponse
+	(*ListScheduleHealthRequest)(nil),       // 62: workflowruntime.v1.ListScheduleHealthRequest
+	(*ListScheduleHealthResponse)(nil),      // 63: workflowruntime.v1.ListScheduleHealthResponse
+	(*ScheduleHealthCount)(nil),             // 64: workflowruntime.v1.ScheduleHealthCount
+	(*ScheduleHealth)(nil),                  // 65: workflowruntime.v1.ScheduleHealth
+	(*CadenceAdvice)(nil),                   // 66: workflowruntime.v1.CadenceAdvice
+	(*GetDstReportRequest)(nil),             // 67: workflowruntime.v1.GetDstReportRequest
+	(*GetDstReportResponse)(nil),            // 68: workflowruntime.v1.GetDstReportResponse
+	(*TriggerDstReport)(nil),                // 69: workflowruntime.v1.TriggerDstReport
+	(*DstTransition)(nil),                   // 70: workflowruntime.v1.DstTransition
+	(*CreateCalendarRequest)(nil),           // 71: workflowruntime.v1.CreateCalendarRequest
+	(*CreateCalendarResponse)(nil),          // 72: workflowruntime.v1.CreateCalendarResponse
+	(*UpdateCalendarRequest)(nil),           // 73: workflowruntime.v1.UpdateCalendarRequest
+	(*UpdateCalendarResponse)(nil),          // 74: workflowruntime.v1.UpdateCalendarResponse
+	(*DeleteCalendarRequest)(nil),           // 75: workflowruntime.v1.DeleteCalendarRequest
+	(*DeleteCalendarResponse)(nil),          // 76: workflowruntime.v1.DeleteCalendarResponse
+	(*GetCalendarRequest)(nil),              // 77: workflowruntime.v1.GetCalendarRequest
+	(*GetCalendarResponse)(nil),             // 78: workflowruntime.v1.GetCalendarResponse
+	(*ListCalendarsRequest)(nil),            // 79: workflowruntime.v1.ListCalendarsRequest
+	(*ListCalendarsResponse)(nil),           // 80: workflowruntime.v1.ListCalendarsResponse
+	(*WorkflowDefinition)(nil),              // 81: workflowruntime.v1.WorkflowDefinition
+	(*Trigger)(nil),                         // 82: workflowruntime.v1.Trigger
+	(*DeploymentConfig)(nil),                // 83: workflowruntime.v1.DeploymentConfig
+	(*Deployment)(nil),                      // 84: workflowruntime.v1.Deployment
+	(DeploymentStatus)(0),                   // 85: workflowruntime.v1.DeploymentStatus
+	(*fieldmaskpb.FieldMask)(nil),           // 86: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),             // 87: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),           // 88: google.protobuf.Timestamp
+	(*Execution)(nil),                       // 89: workflowruntime.v1.Execution
+	(ExecutionStatus)(0),                    // 90: workflowruntime.v1.ExecutionStatus
+	(TriggerType)(0),                        // 91: workflowruntime.v1.TriggerType
+	(RepeatedHourPolicy)(0),                 // 92: workflowruntime.v1.RepeatedHourPolicy
+	(SkippedHourPolicy)(0),                  // 93: workflowruntime.v1.SkippedHourPolicy
+	(*Calendar)(nil),                        // 94: workflowruntime.v1.Calendar
 }
 var file_workflowruntime_v1_workflow_runtime_service_proto_depIdxs = []int32{
-	47, // 0: workflowruntime.v1.DeployWorkflowRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
-	48, // 1: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	49, // 2: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	50, // 3: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	9,  // 4: workflowruntime.v1.DeployWorkflowResponse.trigger_previews:type_name -> workflowruntime.v1.TriggerPreview
-	51, // 5: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
-	47, // 6: workflowruntime.v1.UpdateDeploymentRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
-	48, // 7: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
-	49, // 8: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
-	52, // 9: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	50, // 10: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	50, // 11: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	50, // 12: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
-	9,  // 13: workflowruntime.v1.GetDeploymentStatusResponse.trigger_previews:type_name -> workflowruntime.v1.TriggerPreview
-	53, // 14: workflowruntime.v1.TriggerPreview.offset:type_name -> google.protobuf.Duration
-	10, // 15: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.ScheduledFire
-	54, // 16: workflowruntime.v1.ScheduledFire.nominal_time:type_name -> google.protobuf.Timestamp
-	54, // 17: workflowruntime.v1.ScheduledFire.scheduled_time:type_name -> google.protobuf.Timestamp
-	54, // 18: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
-	54, // 19: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
-	55, // 20: workflowruntime.v1.BackfillDeploymentResponse.executions:type_name -> workflowruntime.v1.Execution
-	54, // 21: workflowruntime.v1.ListFiresRequest.start_time:type_name -> google.protobuf.Timestamp
-	54, // 22: workflowruntime.v1.ListFiresRequest.end_time:type_name -> google.protobuf.Timestamp
-	0,  // 23: workflowruntime.v1.ListFiresRequest.outcomes:type_name -> workflowruntime.v1.FireOutcome
-	15, // 24: workflowruntime.v1.ListFiresResponse.fires:type_name -> workflowruntime.v1.Fire
-	54, // 25: workflowruntime.v1.Fire.nominal_time:type_name -> google.protobuf.Timestamp
-	54, // 26: workflowruntime.v1.Fire.scheduled_time:type_name -> google.protobuf.Timestamp
-	54, // 27: workflowruntime.v1.Fire.fire_time:type_name -> google.protobuf.Timestamp
-	0,  // 28: workflowruntime.v1.Fire.outcome:type_name -> workflowruntime.v1.FireOutcome
-	51, // 29: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
-	50, // 30: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
-	56, // 31: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
-	57, // 32: workflowruntime.v1.GetExecutionHistoryRequest.trigger_types:type_name -> workflowruntime.v1.TriggerType
-	54, // 33: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
-	54, // 34: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
-	55, // 35: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
-	55, // 36: workflowruntime.v1.TriggerWorkflowResponse.execution:type_name -> workflowruntime.v1.Execution
-	55, // 37: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	56, // 38: workflowruntime.v1.WatchExecutionsRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
-	53, // 39: workflowruntime.v1.WatchExecutionsRequest.heartbeat_interval:type_name -> google.protobuf.Duration
-	55, // 40: workflowruntime.v1.WatchExecutionsResponse.execution:type_name -> workflowruntime.v1.Execution
-	55, // 41: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
-	54, // 42: workflowruntime.v1.GetDeploymentStatsRequest.start_time:type_name -> google.protobuf.Timestamp
-	54, // 43: workflowruntime.v1.GetDeploymentStatsRequest.end_time:type_name -> google.protobuf.Timestamp
-	51, // 44: workflowruntime.v1.DeploymentStatusCount.status:type_name -> workflowruntime.v1.DeploymentStatus
-	56, // 45: workflowruntime.v1.ExecutionStatusCount.status:type_name -> workflowruntime.v1.ExecutionStatus
-	57, // 46: workflowruntime.v1.TriggerTypeCount.trigger_type:type_name -> workflowruntime.v1.TriggerType
-	53, // 47: workflowruntime.v1.DeploymentExecutionStats.duration_p50:type_name -> google.protobuf.Duration
-	53, // 48: workflowruntime.v1.DeploymentExecutionStats.duration_p95:type_name -> google.protobuf.Duration
-	53, // 49: workflowruntime.v1.DeploymentExecutionStats.duration_p99:type_name -> google.protobuf.Duration
-	29, // 50: workflowruntime.v1.GetDeploymentStatsResponse.deployments_by_status:type_name -> workflowruntime.v1.DeploymentStatusCount
-	30, // 51: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.ExecutionStatusCount
-	31, // 52: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_trigger_type:type_name -> workflowruntime.v1.TriggerTypeCount
-	32, // 53: workflowruntime.v1.GetDeploymentStatsResponse.deployments:type_name -> workflowruntime.v1.DeploymentExecutionStats
-	53, // 54: workflowruntime.v1.DependencyHealth.latency:type_name -> google.protobuf.Duration
-	54, // 55: workflowruntime.v1.RoleInstance.start_time:type_name -> google.protobuf.Timestamp
-	54, // 56: workflowruntime.v1.RoleInstance.last_heartbeat:type_name -> google.protobuf.Timestamp
-	54, // 57: workflowruntime.v1.GetSystemHealthResponse.timestamp:type_name -> google.protobuf.Timestamp
-	35, // 58: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.DependencyHealth
-	36, // 59: workflowruntime.v1.GetSystemHealthResponse.instances:type_name -> workflowruntime.v1.RoleInstance
-	54, // 60: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
-	54, // 61: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
-	53, // 62: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p50:type_name -> google.protobuf.Duration
-	53, // 63: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p95:type_name -> google.protobuf.Duration
-	53, // 64: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p99:type_name -> google.protobuf.Duration
-	41, // 65: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
-	42, // 66: workflowruntime.v1.GetJitterDistributionResponse.offsets:type_name -> workflowruntime.v1.WorkflowJitter
-	54, // 67: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
-	53, // 68: workflowruntime.v1.GetLoadDistributionRequest.window:type_name -> google.protobuf.Duration
-	53, // 69: workflowruntime.v1.GetLoadDistributionRequest.resolution:type_name -> google.protobuf.Duration
-	54, // 70: workflowruntime.v1.LoadBucket.start_time:type_name -> google.protobuf.Timestamp
-	45, // 71: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
-	1,  // 72: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
-	3,  // 73: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
-	5,  // 74: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
-	7,  // 75: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
-	16, // 76: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
-	18, // 77: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
-	20, // 78: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
-	22, // 79: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
-	26, // 80: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
-	28, // 81: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
-	34, // 82: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
-	38, // 83: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
-	40, // 84: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
-	44, // 85: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
-	11, // 86: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
-	13, // 87: workflowruntime.v1.WorkflowRuntimeService.ListFires:input_type -> workflowruntime.v1.ListFiresRequest
-	24, // 88: workflowruntime.v1.WorkflowRuntimeService.WatchExecutions:input_type -> workflowruntime.v1.WatchExecutionsRequest
-	2,  // 89: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
-	4,  // 90: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
-	6,  // 91: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
-	8,  // 92: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
-	17, // 93: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
-	19, // 94: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
-	21, // 95: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
-	23, // 96: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
-	27, // 97: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
-	33, // 98: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
-	37, // 99: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
-	39, // 100: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
-	43, // 101: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
-	46, // 102: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
-	12, // 103: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
-	14, // 104: workflowruntime.v1.WorkflowRuntimeService.ListFires:output_type -> workflowruntime.v1.ListFiresResponse
-	25, // 105: workflowruntime.v1.WorkflowRuntimeService.WatchExecutions:output_type -> workflowruntime.v1.WatchExecutionsResponse
-	89, // [89:106] is the sub-list for method output_type
-	72, // [72:89] is the sub-list for method input_type
-	72, // [72:72] is the sub-list for extension type_name
-	72, // [72:72] is the sub-list for extension extendee
-	0,  // [0:72] is the sub-list for field type_name
+	81,  // 0: workflowruntime.v1.DeployWorkflowRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
+	82,  // 1: workflowruntime.v1.DeployWorkflowRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	83,  // 2: workflowruntime.v1.DeployWorkflowRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	84,  // 3: workflowruntime.v1.DeployWorkflowResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	14,  // 4: workflowruntime.v1.DeployWorkflowResponse.trigger_previews:type_name -> workflowruntime.v1.TriggerPreview
+	7,   // 5: workflowruntime.v1.DeployWorkflowResponse.warnings:type_name -> workflowruntime.v1.DeployWarning
+	85,  // 6: workflowruntime.v1.UpdateDeploymentRequest.status:type_name -> workflowruntime.v1.DeploymentStatus
+	81,  // 7: workflowruntime.v1.UpdateDeploymentRequest.definition:type_name -> workflowruntime.v1.WorkflowDefinition
+	82,  // 8: workflowruntime.v1.UpdateDeploymentRequest.triggers:type_name -> workflowruntime.v1.Trigger
+	83,  // 9: workflowruntime.v1.UpdateDeploymentRequest.config:type_name -> workflowruntime.v1.DeploymentConfig
+	86,  // 10: workflowruntime.v1.UpdateDeploymentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	84,  // 11: workflowruntime.v1.UpdateDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	84,  // 12: workflowruntime.v1.DeleteDeploymentResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	84,  // 13: workflowruntime.v1.GetDeploymentStatusResponse.deployment:type_name -> workflowruntime.v1.Deployment
+	14,  // 14: workflowruntime.v1.GetDeploymentStatusResponse.trigger_previews:type_name -> workflowruntime.v1.TriggerPreview
+	87,  // 15: workflowruntime.v1.TriggerPreview.offset:type_name -> google.protobuf.Duration
+	15,  // 16: workflowruntime.v1.TriggerPreview.fires:type_name -> workflowruntime.v1.ScheduledFire
+	88,  // 17: workflowruntime.v1.ScheduledFire.nominal_time:type_name -> google.protobuf.Timestamp
+	88,  // 18: workflowruntime.v1.ScheduledFire.scheduled_time:type_name -> google.protobuf.Timestamp
+	88,  // 19: workflowruntime.v1.BackfillDeploymentRequest.start_time:type_name -> google.protobuf.Timestamp
+	88,  // 20: workflowruntime.v1.BackfillDeploymentRequest.end_time:type_name -> google.protobuf.Timestamp
+	89,  // 21: workflowruntime.v1.BackfillDeploymentResponse.executions:type_name -> workflowruntime.v1.Execution
+	18,  // 22: workflowruntime.v1.BackfillDeploymentResponse.planned:type_name -> workflowruntime.v1.PlannedFire
+	19,  // 23: workflowruntime.v1.BackfillDeploymentResponse.operation:type_name -> workflowruntime.v1.BackfillOperation
+	88,  // 24: workflowruntime.v1.PlannedFire.nominal_time:type_name -> google.protobuf.Timestamp
+	88,  // 25: workflowruntime.v1.PlannedFire.scheduled_time:type_name -> google.protobuf.Timestamp
+	88,  // 26: workflowruntime.v1.BackfillOperation.start_time:type_name -> google.protobuf.Timestamp
+	88,  // 27: workflowruntime.v1.BackfillOperation.end_time:type_name -> google.protobuf.Timestamp
+	0,   // 28: workflowruntime.v1.BackfillOperation.state:type_name -> workflowruntime.v1.BackfillOperationState
+	88,  // 29: workflowruntime.v1.BackfillOperation.cursor_time:type_name -> google.protobuf.Timestamp
+	88,  // 30: workflowruntime.v1.BackfillOperation.create_time:type_name -> google.protobuf.Timestamp
+	88,  // 31: workflowruntime.v1.BackfillOperation.update_time:type_name -> google.protobuf.Timestamp
+	19,  // 32: workflowruntime.v1.GetBackfillOperationResponse.operation:type_name -> workflowruntime.v1.BackfillOperation
+	0,   // 33: workflowruntime.v1.ListBackfillOperationsRequest.states:type_name -> workflowruntime.v1.BackfillOperationState
+	19,  // 34: workflowruntime.v1.ListBackfillOperationsResponse.operations:type_name -> workflowruntime.v1.BackfillOperation
+	19,  // 35: workflowruntime.v1.CancelBackfillOperationResponse.operation:type_name -> workflowruntime.v1.BackfillOperation
+	88,  // 36: workflowruntime.v1.ListFiresRequest.start_time:type_name -> google.protobuf.Timestamp
+	88,  // 37: workflowruntime.v1.ListFiresRequest.end_time:type_name -> google.protobuf.Timestamp
+	1,   // 38: workflowruntime.v1.ListFiresRequest.outcomes:type_name -> workflowruntime.v1.FireOutcome
+	28,  // 39: workflowruntime.v1.ListFiresResponse.fires:type_name -> workflowruntime.v1.Fire
+	88,  // 40: workflowruntime.v1.Fire.nominal_time:type_name -> google.protobuf.Timestamp
+	88,  // 41: workflowruntime.v1.Fire.scheduled_time:type_name -> google.protobuf.Timestamp
+	88,  // 42: workflowruntime.v1.Fire.fire_time:type_name -> google.protobuf.Timestamp
+	1,   // 43: workflowruntime.v1.Fire.outcome:type_name -> workflowruntime.v1.FireOutcome
+	88,  // 44: workflowruntime.v1.Fire.create_time:type_name -> google.protobuf.Timestamp
+	85,  // 45: workflowruntime.v1.ListDeploymentsRequest.statuses:type_name -> workflowruntime.v1.DeploymentStatus
+	84,  // 46: workflowruntime.v1.ListDeploymentsResponse.deployments:type_name -> workflowruntime.v1.Deployment
+	90,  // 47: workflowruntime.v1.GetExecutionHistoryRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
+	91,  // 48: workflowruntime.v1.GetExecutionHistoryRequest.trigger_types:type_name -> workflowruntime.v1.TriggerType
+	88,  // 49: workflowruntime.v1.GetExecutionHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	88,  // 50: workflowruntime.v1.GetExecutionHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
+	89,  // 51: workflowruntime.v1.GetExecutionHistoryResponse.executions:type_name -> workflowruntime.v1.Execution
+	89,  // 52: workflowruntime.v1.TriggerWorkflowResponse.execution:type_name -> workflowruntime.v1.Execution
+	89,  // 53: workflowruntime.v1.GetExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	90,  // 54: workflowruntime.v1.WatchExecutionsRequest.statuses:type_name -> workflowruntime.v1.ExecutionStatus
+	87,  // 55: workflowruntime.v1.WatchExecutionsRequest.heartbeat_interval:type_name -> google.protobuf.Duration
+	89,  // 56: workflowruntime.v1.WatchExecutionsResponse.execution:type_name -> workflowruntime.v1.Execution
+	89,  // 57: workflowruntime.v1.CancelExecutionResponse.execution:type_name -> workflowruntime.v1.Execution
+	88,  // 58: workflowruntime.v1.GetDeploymentStatsRequest.start_time:type_name -> google.protobuf.Timestamp
+	88,  // 59: workflowruntime.v1.GetDeploymentStatsRequest.end_time:type_name -> google.protobuf.Timestamp
+	85,  // 60: workflowruntime.v1.DeploymentStatusCount.status:type_name -> workflowruntime.v1.DeploymentStatus
+	90,  // 61: workflowruntime.v1.ExecutionStatusCount.status:type_name -> workflowruntime.v1.ExecutionStatus
+	91,  // 62: workflowruntime.v1.TriggerTypeCount.trigger_type:type_name -> workflowruntime.v1.TriggerType
+	87,  // 63: workflowruntime.v1.DeploymentExecutionStats.duration_p50:type_name -> google.protobuf.Duration
+	87,  // 64: workflowruntime.v1.DeploymentExecutionStats.duration_p95:type_name -> google.protobuf.Duration
+	87,  // 65: workflowruntime.v1.DeploymentExecutionStats.duration_p99:type_name -> google.protobuf.Duration
+	42,  // 66: workflowruntime.v1.GetDeploymentStatsResponse.deployments_by_status:type_name -> workflowruntime.v1.DeploymentStatusCount
+	43,  // 67: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_status:type_name -> workflowruntime.v1.ExecutionStatusCount
+	44,  // 68: workflowruntime.v1.GetDeploymentStatsResponse.executions_by_trigger_type:type_name -> workflowruntime.v1.TriggerTypeCount
+	45,  // 69: workflowruntime.v1.GetDeploymentStatsResponse.deployments:type_name -> workflowruntime.v1.DeploymentExecutionStats
+	87,  // 70: workflowruntime.v1.DependencyHealth.latency:type_name -> google.protobuf.Duration
+	88,  // 71: workflowruntime.v1.RoleInstance.start_time:type_name -> google.protobuf.Timestamp
+	88,  // 72: workflowruntime.v1.RoleInstance.last_heartbeat:type_name -> google.protobuf.Timestamp
+	88,  // 73: workflowruntime.v1.GetSystemHealthResponse.timestamp:type_name -> google.protobuf.Timestamp
+	48,  // 74: workflowruntime.v1.GetSystemHealthResponse.dependencies:type_name -> workflowruntime.v1.DependencyHealth
+	49,  // 75: workflowruntime.v1.GetSystemHealthResponse.instances:type_name -> workflowruntime.v1.RoleInstance
+	88,  // 76: workflowruntime.v1.GetSchedulingMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
+	88,  // 77: workflowruntime.v1.GetSchedulingMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
+	87,  // 78: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p50:type_name -> google.protobuf.Duration
+	87,  // 79: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p95:type_name -> google.protobuf.Duration
+	87,  // 80: workflowruntime.v1.GetSchedulingMetricsResponse.lateness_p99:type_name -> google.protobuf.Duration
+	54,  // 81: workflowruntime.v1.GetJitterDistributionResponse.buckets:type_name -> workflowruntime.v1.JitterBucket
+	55,  // 82: workflowruntime.v1.GetJitterDistributionResponse.offsets:type_name -> workflowruntime.v1.WorkflowJitter
+	88,  // 83: workflowruntime.v1.GetLoadDistributionRequest.start_time:type_name -> google.protobuf.Timestamp
+	87,  // 84: workflowruntime.v1.GetLoadDistributionRequest.window:type_name -> google.protobuf.Duration
+	87,  // 85: workflowruntime.v1.GetLoadDistributionRequest.resolution:type_name -> google.protobuf.Duration
+	58,  // 86: workflowruntime.v1.GetLoadDistributionRequest.what_if:type_name -> workflowruntime.v1.LoadWhatIf
+	5,   // 87: workflowruntime.v1.LoadWhatIf.deployment:type_name -> workflowruntime.v1.DeployWorkflowRequest
+	87,  // 88: workflowruntime.v1.LoadWhatIfResult.suggested_jitter_window:type_name -> google.protobuf.Duration
+	88,  // 89: workflowruntime.v1.LoadBucket.start_time:type_name -> google.protobuf.Timestamp
+	60,  // 90: workflowruntime.v1.GetLoadDistributionResponse.buckets:type_name -> workflowruntime.v1.LoadBucket
+	59,  // 91: workflowruntime.v1.GetLoadDistributionResponse.what_if:type_name -> workflowruntime.v1.LoadWhatIfResult
+	2,   // 92: workflowruntime.v1.ListScheduleHealthRequest.states:type_name -> workflowruntime.v1.ScheduleHealthState
+	65,  // 93: workflowruntime.v1.ListScheduleHealthResponse.schedules:type_name -> workflowruntime.v1.ScheduleHealth
+	64,  // 94: workflowruntime.v1.ListScheduleHealthResponse.counts:type_name -> workflowruntime.v1.ScheduleHealthCount
+	2,   // 95: workflowruntime.v1.ScheduleHealthCount.state:type_name -> workflowruntime.v1.ScheduleHealthState
+	2,   // 96: workflowruntime.v1.ScheduleHealth.state:type_name -> workflowruntime.v1.ScheduleHealthState
+	88,  // 97: workflowruntime.v1.ScheduleHealth.last_settled_time:type_name -> google.protobuf.Timestamp
+	1,   // 98: workflowruntime.v1.ScheduleHealth.last_outcome:type_name -> workflowruntime.v1.FireOutcome
+	88,  // 99: workflowruntime.v1.ScheduleHealth.oldest_owed_time:type_name -> google.protobuf.Timestamp
+	88,  // 100: workflowruntime.v1.ScheduleHealth.next_fire_time:type_name -> google.protobuf.Timestamp
+	87,  // 101: workflowruntime.v1.ScheduleHealth.last_lateness:type_name -> google.protobuf.Duration
+	66,  // 102: workflowruntime.v1.ScheduleHealth.cadence:type_name -> workflowruntime.v1.CadenceAdvice
+	87,  // 103: workflowruntime.v1.CadenceAdvice.interval:type_name -> google.protobuf.Duration
+	87,  // 104: workflowruntime.v1.CadenceAdvice.run_time_p95:type_name -> google.protobuf.Duration
+	87,  // 105: workflowruntime.v1.CadenceAdvice.pickup_p95:type_name -> google.protobuf.Duration
+	3,   // 106: workflowruntime.v1.CadenceAdvice.remedy:type_name -> workflowruntime.v1.CadenceRemedy
+	69,  // 107: workflowruntime.v1.GetDstReportResponse.triggers:type_name -> workflowruntime.v1.TriggerDstReport
+	70,  // 108: workflowruntime.v1.TriggerDstReport.transitions:type_name -> workflowruntime.v1.DstTransition
+	92,  // 109: workflowruntime.v1.TriggerDstReport.repeated_hour:type_name -> workflowruntime.v1.RepeatedHourPolicy
+	93,  // 110: workflowruntime.v1.TriggerDstReport.skipped_hour:type_name -> workflowruntime.v1.SkippedHourPolicy
+	88,  // 111: workflowruntime.v1.DstTransition.transition_time:type_name -> google.protobuf.Timestamp
+	87,  // 112: workflowruntime.v1.DstTransition.offset_before:type_name -> google.protobuf.Duration
+	87,  // 113: workflowruntime.v1.DstTransition.offset_after:type_name -> google.protobuf.Duration
+	4,   // 114: workflowruntime.v1.DstTransition.effect:type_name -> workflowruntime.v1.DstEffect
+	88,  // 115: workflowruntime.v1.DstTransition.fire_times:type_name -> google.protobuf.Timestamp
+	94,  // 116: workflowruntime.v1.CreateCalendarRequest.calendar:type_name -> workflowruntime.v1.Calendar
+	94,  // 117: workflowruntime.v1.CreateCalendarResponse.calendar:type_name -> workflowruntime.v1.Calendar
+	94,  // 118: workflowruntime.v1.UpdateCalendarRequest.calendar:type_name -> workflowruntime.v1.Calendar
+	94,  // 119: workflowruntime.v1.UpdateCalendarResponse.calendar:type_name -> workflowruntime.v1.Calendar
+	94,  // 120: workflowruntime.v1.GetCalendarResponse.calendar:type_name -> workflowruntime.v1.Calendar
+	94,  // 121: workflowruntime.v1.ListCalendarsResponse.calendars:type_name -> workflowruntime.v1.Calendar
+	5,   // 122: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:input_type -> workflowruntime.v1.DeployWorkflowRequest
+	8,   // 123: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:input_type -> workflowruntime.v1.UpdateDeploymentRequest
+	10,  // 124: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:input_type -> workflowruntime.v1.DeleteDeploymentRequest
+	12,  // 125: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:input_type -> workflowruntime.v1.GetDeploymentStatusRequest
+	29,  // 126: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:input_type -> workflowruntime.v1.ListDeploymentsRequest
+	31,  // 127: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:input_type -> workflowruntime.v1.GetExecutionHistoryRequest
+	33,  // 128: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:input_type -> workflowruntime.v1.TriggerWorkflowRequest
+	35,  // 129: workflowruntime.v1.WorkflowRuntimeService.GetExecution:input_type -> workflowruntime.v1.GetExecutionRequest
+	39,  // 130: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:input_type -> workflowruntime.v1.CancelExecutionRequest
+	41,  // 131: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:input_type -> workflowruntime.v1.GetDeploymentStatsRequest
+	47,  // 132: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:input_type -> workflowruntime.v1.GetSystemHealthRequest
+	51,  // 133: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:input_type -> workflowruntime.v1.GetSchedulingMetricsRequest
+	53,  // 134: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:input_type -> workflowruntime.v1.GetJitterDistributionRequest
+	57,  // 135: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:input_type -> workflowruntime.v1.GetLoadDistributionRequest
+	16,  // 136: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:input_type -> workflowruntime.v1.BackfillDeploymentRequest
+	26,  // 137: workflowruntime.v1.WorkflowRuntimeService.ListFires:input_type -> workflowruntime.v1.ListFiresRequest
+	37,  // 138: workflowruntime.v1.WorkflowRuntimeService.WatchExecutions:input_type -> workflowruntime.v1.WatchExecutionsRequest
+	62,  // 139: workflowruntime.v1.WorkflowRuntimeService.ListScheduleHealth:input_type -> workflowruntime.v1.ListScheduleHealthRequest
+	67,  // 140: workflowruntime.v1.WorkflowRuntimeService.GetDstReport:input_type -> workflowruntime.v1.GetDstReportRequest
+	71,  // 141: workflowruntime.v1.WorkflowRuntimeService.CreateCalendar:input_type -> workflowruntime.v1.CreateCalendarRequest
+	73,  // 142: workflowruntime.v1.WorkflowRuntimeService.UpdateCalendar:input_type -> workflowruntime.v1.UpdateCalendarRequest
+	75,  // 143: workflowruntime.v1.WorkflowRuntimeService.DeleteCalendar:input_type -> workflowruntime.v1.DeleteCalendarRequest
+	77,  // 144: workflowruntime.v1.WorkflowRuntimeService.GetCalendar:input_type -> workflowruntime.v1.GetCalendarRequest
+	79,  // 145: workflowruntime.v1.WorkflowRuntimeService.ListCalendars:input_type -> workflowruntime.v1.ListCalendarsRequest
+	20,  // 146: workflowruntime.v1.WorkflowRuntimeService.GetBackfillOperation:input_type -> workflowruntime.v1.GetBackfillOperationRequest
+	22,  // 147: workflowruntime.v1.WorkflowRuntimeService.ListBackfillOperations:input_type -> workflowruntime.v1.ListBackfillOperationsRequest
+	24,  // 148: workflowruntime.v1.WorkflowRuntimeService.CancelBackfillOperation:input_type -> workflowruntime.v1.CancelBackfillOperationRequest
+	6,   // 149: workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow:output_type -> workflowruntime.v1.DeployWorkflowResponse
+	9,   // 150: workflowruntime.v1.WorkflowRuntimeService.UpdateDeployment:output_type -> workflowruntime.v1.UpdateDeploymentResponse
+	11,  // 151: workflowruntime.v1.WorkflowRuntimeService.DeleteDeployment:output_type -> workflowruntime.v1.DeleteDeploymentResponse
+	13,  // 152: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStatus:output_type -> workflowruntime.v1.GetDeploymentStatusResponse
+	30,  // 153: workflowruntime.v1.WorkflowRuntimeService.ListDeployments:output_type -> workflowruntime.v1.ListDeploymentsResponse
+	32,  // 154: workflowruntime.v1.WorkflowRuntimeService.GetExecutionHistory:output_type -> workflowruntime.v1.GetExecutionHistoryResponse
+	34,  // 155: workflowruntime.v1.WorkflowRuntimeService.TriggerWorkflow:output_type -> workflowruntime.v1.TriggerWorkflowResponse
+	36,  // 156: workflowruntime.v1.WorkflowRuntimeService.GetExecution:output_type -> workflowruntime.v1.GetExecutionResponse
+	40,  // 157: workflowruntime.v1.WorkflowRuntimeService.CancelExecution:output_type -> workflowruntime.v1.CancelExecutionResponse
+	46,  // 158: workflowruntime.v1.WorkflowRuntimeService.GetDeploymentStats:output_type -> workflowruntime.v1.GetDeploymentStatsResponse
+	50,  // 159: workflowruntime.v1.WorkflowRuntimeService.GetSystemHealth:output_type -> workflowruntime.v1.GetSystemHealthResponse
+	52,  // 160: workflowruntime.v1.WorkflowRuntimeService.GetSchedulingMetrics:output_type -> workflowruntime.v1.GetSchedulingMetricsResponse
+	56,  // 161: workflowruntime.v1.WorkflowRuntimeService.GetJitterDistribution:output_type -> workflowruntime.v1.GetJitterDistributionResponse
+	61,  // 162: workflowruntime.v1.WorkflowRuntimeService.GetLoadDistribution:output_type -> workflowruntime.v1.GetLoadDistributionResponse
+	17,  // 163: workflowruntime.v1.WorkflowRuntimeService.BackfillDeployment:output_type -> workflowruntime.v1.BackfillDeploymentResponse
+	27,  // 164: workflowruntime.v1.WorkflowRuntimeService.ListFires:output_type -> workflowruntime.v1.ListFiresResponse
+	38,  // 165: workflowruntime.v1.WorkflowRuntimeService.WatchExecutions:output_type -> workflowruntime.v1.WatchExecutionsResponse
+	63,  // 166: workflowruntime.v1.WorkflowRuntimeService.ListScheduleHealth:output_type -> workflowruntime.v1.ListScheduleHealthResponse
+	68,  // 167: workflowruntime.v1.WorkflowRuntimeService.GetDstReport:output_type -> workflowruntime.v1.GetDstReportResponse
+	72,  // 168: workflowruntime.v1.WorkflowRuntimeService.CreateCalendar:output_type -> workflowruntime.v1.CreateCalendarResponse
+	74,  // 169: workflowruntime.v1.WorkflowRuntimeService.UpdateCalendar:output_type -> workflowruntime.v1.UpdateCalendarResponse
+	76,  // 170: workflowruntime.v1.WorkflowRuntimeService.DeleteCalendar:output_type -> workflowruntime.v1.DeleteCalendarResponse
+	78,  // 171: workflowruntime.v1.WorkflowRuntimeService.GetCalendar:output_type -> workflowruntime.v1.GetCalendarResponse
+	80,  // 172: workflowruntime.v1.WorkflowRuntimeService.ListCalendars:output_type -> workflowruntime.v1.ListCalendarsResponse
+	21,  // 173: workflowruntime.v1.WorkflowRuntimeService.GetBackfillOperation:output_type -> workflowruntime.v1.GetBackfillOperationResponse
+	23,  // 174: workflowruntime.v1.WorkflowRuntimeService.ListBackfillOperations:output_type -> workflowruntime.v1.ListBackfillOperationsResponse
+	25,  // 175: workflowruntime.v1.WorkflowRuntimeService.CancelBackfillOperation:output_type -> workflowruntime.v1.CancelBackfillOperationResponse
+	149, // [149:176] is the sub-list for method output_type
+	122, // [122:149] is the sub-list for method input_type
+	122, // [122:122] is the sub-list for extension type_name
+	122, // [122:122] is the sub-list for extension extendee
+	0,   // [0:122] is the sub-list for field type_name
 }
 
 func init() { file_workflowruntime_v1_workflow_runtime_service_proto_init() }
@@ -3824,25 +6632,29 @@ func file_workflowruntime_v1_workflow_runtime_service_proto_init() {
 		return
 	}
 	file_workflowruntime_v1_workflow_proto_init()
-	file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[6].OneofWrappers = []any{
+	file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[7].OneofWrappers = []any{
 		(*GetDeploymentStatusRequest_DeploymentId)(nil),
 		(*GetDeploymentStatusRequest_WorkflowId)(nil),
 	}
-	file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[19].OneofWrappers = []any{
+	file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[28].OneofWrappers = []any{
 		(*TriggerWorkflowRequest_WorkflowId)(nil),
 		(*TriggerWorkflowRequest_WebhookPath)(nil),
 	}
-	file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[23].OneofWrappers = []any{
+	file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[32].OneofWrappers = []any{
 		(*WatchExecutionsRequest_ExecutionId)(nil),
 		(*WatchExecutionsRequest_DeploymentId)(nil),
+	}
+	file_workflowruntime_v1_workflow_runtime_service_proto_msgTypes[62].OneofWrappers = []any{
+		(*GetDstReportRequest_DeploymentId)(nil),
+		(*GetDstReportRequest_WorkflowId)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc), len(file_workflowruntime_v1_workflow_runtime_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   46,
+			NumEnums:      5,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

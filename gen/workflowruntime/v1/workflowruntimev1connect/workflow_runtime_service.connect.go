@@ -84,6 +84,36 @@ const (
 	// WorkflowRuntimeServiceWatchExecutionsProcedure is the fully-qualified name of the
 	// WorkflowRuntimeService's WatchExecutions RPC.
 	WorkflowRuntimeServiceWatchExecutionsProcedure = "/workflowruntime.v1.WorkflowRuntimeService/WatchExecutions"
+	// WorkflowRuntimeServiceListScheduleHealthProcedure is the fully-qualified name of the
+	// WorkflowRuntimeService's ListScheduleHealth RPC.
+	WorkflowRuntimeServiceListScheduleHealthProcedure = "/workflowruntime.v1.WorkflowRuntimeService/ListScheduleHealth"
+	// WorkflowRuntimeServiceGetDstReportProcedure is the fully-qualified name of the
+	// WorkflowRuntimeService's GetDstReport RPC.
+	WorkflowRuntimeServiceGetDstReportProcedure = "/workflowruntime.v1.WorkflowRuntimeService/GetDstReport"
+	// WorkflowRuntimeServiceCreateCalendarProcedure is the fully-qualified name of the
+	// WorkflowRuntimeService's CreateCalendar RPC.
+	WorkflowRuntimeServiceCreateCalendarProcedure = "/workflowruntime.v1.WorkflowRuntimeService/CreateCalendar"
+	// WorkflowRuntimeServiceUpdateCalendarProcedure is the fully-qualified name of the
+	// WorkflowRuntimeService's UpdateCalendar RPC.
+	WorkflowRuntimeServiceUpdateCalendarProcedure = "/workflowruntime.v1.WorkflowRuntimeService/UpdateCalendar"
+	// WorkflowRuntimeServiceDeleteCalendarProcedure is the fully-qualified name of the
+	// WorkflowRuntimeService's DeleteCalendar RPC.
+	WorkflowRuntimeServiceDeleteCalendarProcedure = "/workflowruntime.v1.WorkflowRuntimeService/DeleteCalendar"
+	// WorkflowRuntimeServiceGetCalendarProcedure is the fully-qualified name of the
+	// WorkflowRuntimeService's GetCalendar RPC.
+	WorkflowRuntimeServiceGetCalendarProcedure = "/workflowruntime.v1.WorkflowRuntimeService/GetCalendar"
+	// WorkflowRuntimeServiceListCalendarsProcedure is the fully-qualified name of the
+	// WorkflowRuntimeService's ListCalendars RPC.
+	WorkflowRuntimeServiceListCalendarsProcedure = "/workflowruntime.v1.WorkflowRuntimeService/ListCalendars"
+	// WorkflowRuntimeServiceGetBackfillOperationProcedure is the fully-qualified name of the
+	// WorkflowRuntimeService's GetBackfillOperation RPC.
+	WorkflowRuntimeServiceGetBackfillOperationProcedure = "/workflowruntime.v1.WorkflowRuntimeService/GetBackfillOperation"
+	// WorkflowRuntimeServiceListBackfillOperationsProcedure is the fully-qualified name of the
+	// WorkflowRuntimeService's ListBackfillOperations RPC.
+	WorkflowRuntimeServiceListBackfillOperationsProcedure = "/workflowruntime.v1.WorkflowRuntimeService/ListBackfillOperations"
+	// WorkflowRuntimeServiceCancelBackfillOperationProcedure is the fully-qualified name of the
+	// WorkflowRuntimeService's CancelBackfillOperation RPC.
+	WorkflowRuntimeServiceCancelBackfillOperationProcedure = "/workflowruntime.v1.WorkflowRuntimeService/CancelBackfillOperation"
 )
 
 // WorkflowRuntimeServiceClient is a client for the workflowruntime.v1.WorkflowRuntimeService
@@ -129,6 +159,34 @@ type WorkflowRuntimeServiceClient interface {
 	// the change, so changes that follow each other faster than they are read arrive as one
 	// message with the latest state; a terminal state is always sent.
 	WatchExecutions(context.Context, *v1.WatchExecutionsRequest) (*connect.ServerStreamForClient[v1.WatchExecutionsResponse], error)
+	// ListScheduleHealth says, per cron trigger of every DEPLOYED or PAUSED deployment, whether its
+	// fires happen on time: it compares the times the cron expression owed since the trigger's
+	// last settled fire with the fire ledger. The api answers from the database alone, so the
+	// answer holds with no scheduler alive. Unhealthy triggers come first (OVERDUE, LATE, SILENT,
+	// PAUSED, ON_TIME), then by workflow id and trigger id.
+	ListScheduleHealth(context.Context, *v1.ListScheduleHealthRequest) (*v1.ListScheduleHealthResponse, error)
+	// GetDstReport lists, per cron trigger of a deployment, every time-zone transition of the
+	// coming months that touches the trigger's fires, with what the trigger will do and the policy
+	// that decides.
+	GetDstReport(context.Context, *v1.GetDstReportRequest) (*v1.GetDstReportResponse, error)
+	// CreateCalendar stores a named blackout calendar. already_exists when the name is taken.
+	CreateCalendar(context.Context, *v1.CreateCalendarRequest) (*v1.CreateCalendarResponse, error)
+	// UpdateCalendar replaces a calendar's windows; the triggers that name it follow at once.
+	UpdateCalendar(context.Context, *v1.UpdateCalendarRequest) (*v1.UpdateCalendarResponse, error)
+	// DeleteCalendar removes a calendar. failed_precondition while a cron trigger of a deployment
+	// that is not archived names it.
+	DeleteCalendar(context.Context, *v1.DeleteCalendarRequest) (*v1.DeleteCalendarResponse, error)
+	// GetCalendar returns one calendar.
+	GetCalendar(context.Context, *v1.GetCalendarRequest) (*v1.GetCalendarResponse, error)
+	// ListCalendars pages through calendars ordered by name.
+	ListCalendars(context.Context, *v1.ListCalendarsRequest) (*v1.ListCalendarsResponse, error)
+	// GetBackfillOperation returns one backfill operation with its progress.
+	GetBackfillOperation(context.Context, *v1.GetBackfillOperationRequest) (*v1.GetBackfillOperationResponse, error)
+	// ListBackfillOperations pages through backfill operations, newest first.
+	ListBackfillOperations(context.Context, *v1.ListBackfillOperationsRequest) (*v1.ListBackfillOperationsResponse, error)
+	// CancelBackfillOperation stops a running backfill operation: what it created stays, nothing
+	// more is created. Cancelling a finished operation changes nothing.
+	CancelBackfillOperation(context.Context, *v1.CancelBackfillOperationRequest) (*v1.CancelBackfillOperationResponse, error)
 }
 
 // NewWorkflowRuntimeServiceClient constructs a client for the
@@ -256,28 +314,106 @@ func NewWorkflowRuntimeServiceClient(httpClient connect.HTTPClient, baseURL stri
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listScheduleHealth: connect.NewClient[v1.ListScheduleHealthRequest, v1.ListScheduleHealthResponse](
+			httpClient,
+			baseURL+WorkflowRuntimeServiceListScheduleHealthProcedure,
+			connect.WithSchema(workflowRuntimeServiceMethods.ByName("ListScheduleHealth")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getDstReport: connect.NewClient[v1.GetDstReportRequest, v1.GetDstReportResponse](
+			httpClient,
+			baseURL+WorkflowRuntimeServiceGetDstReportProcedure,
+			connect.WithSchema(workflowRuntimeServiceMethods.ByName("GetDstReport")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		createCalendar: connect.NewClient[v1.CreateCalendarRequest, v1.CreateCalendarResponse](
+			httpClient,
+			baseURL+WorkflowRuntimeServiceCreateCalendarProcedure,
+			connect.WithSchema(workflowRuntimeServiceMethods.ByName("CreateCalendar")),
+			connect.WithClientOptions(opts...),
+		),
+		updateCalendar: connect.NewClient[v1.UpdateCalendarRequest, v1.UpdateCalendarResponse](
+			httpClient,
+			baseURL+WorkflowRuntimeServiceUpdateCalendarProcedure,
+			connect.WithSchema(workflowRuntimeServiceMethods.ByName("UpdateCalendar")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteCalendar: connect.NewClient[v1.DeleteCalendarRequest, v1.DeleteCalendarResponse](
+			httpClient,
+			baseURL+WorkflowRuntimeServiceDeleteCalendarProcedure,
+			connect.WithSchema(workflowRuntimeServiceMethods.ByName("DeleteCalendar")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		getCalendar: connect.NewClient[v1.GetCalendarRequest, v1.GetCalendarResponse](
+			httpClient,
+			baseURL+WorkflowRuntimeServiceGetCalendarProcedure,
+			connect.WithSchema(workflowRuntimeServiceMethods.ByName("GetCalendar")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listCalendars: connect.NewClient[v1.ListCalendarsRequest, v1.ListCalendarsResponse](
+			httpClient,
+			baseURL+WorkflowRuntimeServiceListCalendarsProcedure,
+			connect.WithSchema(workflowRuntimeServiceMethods.ByName("ListCalendars")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getBackfillOperation: connect.NewClient[v1.GetBackfillOperationRequest, v1.GetBackfillOperationResponse](
+			httpClient,
+			baseURL+WorkflowRuntimeServiceGetBackfillOperationProcedure,
+			connect.WithSchema(workflowRuntimeServiceMethods.ByName("GetBackfillOperation")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listBackfillOperations: connect.NewClient[v1.ListBackfillOperationsRequest, v1.ListBackfillOperationsResponse](
+			httpClient,
+			baseURL+WorkflowRuntimeServiceListBackfillOperationsProcedure,
+			connect.WithSchema(workflowRuntimeServiceMethods.ByName("ListBackfillOperations")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		cancelBackfillOperation: connect.NewClient[v1.CancelBackfillOperationRequest, v1.CancelBackfillOperationResponse](
+			httpClient,
+			baseURL+WorkflowRuntimeServiceCancelBackfillOperationProcedure,
+			connect.WithSchema(workflowRuntimeServiceMethods.ByName("CancelBackfillOperation")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // workflowRuntimeServiceClient implements WorkflowRuntimeServiceClient.
 type workflowRuntimeServiceClient struct {
-	deployWorkflow        *connect.Client[v1.DeployWorkflowRequest, v1.DeployWorkflowResponse]
-	updateDeployment      *connect.Client[v1.UpdateDeploymentRequest, v1.UpdateDeploymentResponse]
-	deleteDeployment      *connect.Client[v1.DeleteDeploymentRequest, v1.DeleteDeploymentResponse]
-	getDeploymentStatus   *connect.Client[v1.GetDeploymentStatusRequest, v1.GetDeploymentStatusResponse]
-	listDeployments       *connect.Client[v1.ListDeploymentsRequest, v1.ListDeploymentsResponse]
-	getExecutionHistory   *connect.Client[v1.GetExecutionHistoryRequest, v1.GetExecutionHistoryResponse]
-	triggerWorkflow       *connect.Client[v1.TriggerWorkflowRequest, v1.TriggerWorkflowResponse]
-	getExecution          *connect.Client[v1.GetExecutionRequest, v1.GetExecutionResponse]
-	cancelExecution       *connect.Client[v1.CancelExecutionRequest, v1.CancelExecutionResponse]
-	getDeploymentStats    *connect.Client[v1.GetDeploymentStatsRequest, v1.GetDeploymentStatsResponse]
-	getSystemHealth       *connect.Client[v1.GetSystemHealthRequest, v1.GetSystemHealthResponse]
-	getSchedulingMetrics  *connect.Client[v1.GetSchedulingMetricsRequest, v1.GetSchedulingMetricsResponse]
-	getJitterDistribution *connect.Client[v1.GetJitterDistributionRequest, v1.GetJitterDistributionResponse]
-	getLoadDistribution   *connect.Client[v1.GetLoadDistributionRequest, v1.GetLoadDistributionResponse]
-	backfillDeployment    *connect.Client[v1.BackfillDeploymentRequest, v1.BackfillDeploymentResponse]
-	listFires             *connect.Client[v1.ListFiresRequest, v1.ListFiresResponse]
-	watchExecutions       *connect.Client[v1.WatchExecutionsRequest, v1.WatchExecutionsResponse]
+	deployWorkflow          *connect.Client[v1.DeployWorkflowRequest, v1.DeployWorkflowResponse]
+	updateDeployment        *connect.Client[v1.UpdateDeploymentRequest, v1.UpdateDeploymentResponse]
+	deleteDeployment        *connect.Client[v1.DeleteDeploymentRequest, v1.DeleteDeploymentResponse]
+	getDeploymentStatus     *connect.Client[v1.GetDeploymentStatusRequest, v1.GetDeploymentStatusResponse]
+	listDeployments         *connect.Client[v1.ListDeploymentsRequest, v1.ListDeploymentsResponse]
+	getExecutionHistory     *connect.Client[v1.GetExecutionHistoryRequest, v1.GetExecutionHistoryResponse]
+	triggerWorkflow         *connect.Client[v1.TriggerWorkflowRequest, v1.TriggerWorkflowResponse]
+	getExecution            *connect.Client[v1.GetExecutionRequest, v1.GetExecutionResponse]
+	cancelExecution         *connect.Client[v1.CancelExecutionRequest, v1.CancelExecutionResponse]
+	getDeploymentStats      *connect.Client[v1.GetDeploymentStatsRequest, v1.GetDeploymentStatsResponse]
+	getSystemHealth         *connect.Client[v1.GetSystemHealthRequest, v1.GetSystemHealthResponse]
+	getSchedulingMetrics    *connect.Client[v1.GetSchedulingMetricsRequest, v1.GetSchedulingMetricsResponse]
+	getJitterDistribution   *connect.Client[v1.GetJitterDistributionRequest, v1.GetJitterDistributionResponse]
+	getLoadDistribution     *connect.Client[v1.GetLoadDistributionRequest, v1.GetLoadDistributionResponse]
+	backfillDeployment      *connect.Client[v1.BackfillDeploymentRequest, v1.BackfillDeploymentResponse]
+	listFires               *connect.Client[v1.ListFiresRequest, v1.ListFiresResponse]
+	watchExecutions         *connect.Client[v1.WatchExecutionsRequest, v1.WatchExecutionsResponse]
+	listScheduleHealth      *connect.Client[v1.ListScheduleHealthRequest, v1.ListScheduleHealthResponse]
+	getDstReport            *connect.Client[v1.GetDstReportRequest, v1.GetDstReportResponse]
+	createCalendar          *connect.Client[v1.CreateCalendarRequest, v1.CreateCalendarResponse]
+	updateCalendar          *connect.Client[v1.UpdateCalendarRequest, v1.UpdateCalendarResponse]
+	deleteCalendar          *connect.Client[v1.DeleteCalendarRequest, v1.DeleteCalendarResponse]
+	getCalendar             *connect.Client[v1.GetCalendarRequest, v1.GetCalendarResponse]
+	listCalendars           *connect.Client[v1.ListCalendarsRequest, v1.ListCalendarsResponse]
+	getBackfillOperation    *connect.Client[v1.GetBackfillOperationRequest, v1.GetBackfillOperationResponse]
+	listBackfillOperations  *connect.Client[v1.ListBackfillOperationsRequest, v1.ListBackfillOperationsResponse]
+	cancelBackfillOperation *connect.Client[v1.CancelBackfillOperationRequest, v1.CancelBackfillOperationResponse]
 }
 
 // DeployWorkflow calls workflowruntime.v1.WorkflowRuntimeService.DeployWorkflow.
@@ -429,6 +565,96 @@ func (c *workflowRuntimeServiceClient) WatchExecutions(ctx context.Context, req 
 	return c.watchExecutions.CallServerStream(ctx, connect.NewRequest(req))
 }
 
+// ListScheduleHealth calls workflowruntime.v1.WorkflowRuntimeService.ListScheduleHealth.
+func (c *workflowRuntimeServiceClient) ListScheduleHealth(ctx context.Context, req *v1.ListScheduleHealthRequest) (*v1.ListScheduleHealthResponse, error) {
+	response, err := c.listScheduleHealth.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetDstReport calls workflowruntime.v1.WorkflowRuntimeService.GetDstReport.
+func (c *workflowRuntimeServiceClient) GetDstReport(ctx context.Context, req *v1.GetDstReportRequest) (*v1.GetDstReportResponse, error) {
+	response, err := c.getDstReport.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// CreateCalendar calls workflowruntime.v1.WorkflowRuntimeService.CreateCalendar.
+func (c *workflowRuntimeServiceClient) CreateCalendar(ctx context.Context, req *v1.CreateCalendarRequest) (*v1.CreateCalendarResponse, error) {
+	response, err := c.createCalendar.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// UpdateCalendar calls workflowruntime.v1.WorkflowRuntimeService.UpdateCalendar.
+func (c *workflowRuntimeServiceClient) UpdateCalendar(ctx context.Context, req *v1.UpdateCalendarRequest) (*v1.UpdateCalendarResponse, error) {
+	response, err := c.updateCalendar.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// DeleteCalendar calls workflowruntime.v1.WorkflowRuntimeService.DeleteCalendar.
+func (c *workflowRuntimeServiceClient) DeleteCalendar(ctx context.Context, req *v1.DeleteCalendarRequest) (*v1.DeleteCalendarResponse, error) {
+	response, err := c.deleteCalendar.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetCalendar calls workflowruntime.v1.WorkflowRuntimeService.GetCalendar.
+func (c *workflowRuntimeServiceClient) GetCalendar(ctx context.Context, req *v1.GetCalendarRequest) (*v1.GetCalendarResponse, error) {
+	response, err := c.getCalendar.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListCalendars calls workflowruntime.v1.WorkflowRuntimeService.ListCalendars.
+func (c *workflowRuntimeServiceClient) ListCalendars(ctx context.Context, req *v1.ListCalendarsRequest) (*v1.ListCalendarsResponse, error) {
+	response, err := c.listCalendars.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetBackfillOperation calls workflowruntime.v1.WorkflowRuntimeService.GetBackfillOperation.
+func (c *workflowRuntimeServiceClient) GetBackfillOperation(ctx context.Context, req *v1.GetBackfillOperationRequest) (*v1.GetBackfillOperationResponse, error) {
+	response, err := c.getBackfillOperation.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListBackfillOperations calls workflowruntime.v1.WorkflowRuntimeService.ListBackfillOperations.
+func (c *workflowRuntimeServiceClient) ListBackfillOperations(ctx context.Context, req *v1.ListBackfillOperationsRequest) (*v1.ListBackfillOperationsResponse, error) {
+	response, err := c.listBackfillOperations.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// CancelBackfillOperation calls workflowruntime.v1.WorkflowRuntimeService.CancelBackfillOperation.
+func (c *workflowRuntimeServiceClient) CancelBackfillOperation(ctx context.Context, req *v1.CancelBackfillOperationRequest) (*v1.CancelBackfillOperationResponse, error) {
+	response, err := c.cancelBackfillOperation.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // WorkflowRuntimeServiceHandler is an implementation of the
 // workflowruntime.v1.WorkflowRuntimeService service.
 type WorkflowRuntimeServiceHandler interface {
@@ -472,6 +698,34 @@ type WorkflowRuntimeServiceHandler interface {
 	// the change, so changes that follow each other faster than they are read arrive as one
 	// message with the latest state; a terminal state is always sent.
 	WatchExecutions(context.Context, *v1.WatchExecutionsRequest, *connect.ServerStream[v1.WatchExecutionsResponse]) error
+	// ListScheduleHealth says, per cron trigger of every DEPLOYED or PAUSED deployment, whether its
+	// fires happen on time: it compares the times the cron expression owed since the trigger's
+	// last settled fire with the fire ledger. The api answers from the database alone, so the
+	// answer holds with no scheduler alive. Unhealthy triggers come first (OVERDUE, LATE, SILENT,
+	// PAUSED, ON_TIME), then by workflow id and trigger id.
+	ListScheduleHealth(context.Context, *v1.ListScheduleHealthRequest) (*v1.ListScheduleHealthResponse, error)
+	// GetDstReport lists, per cron trigger of a deployment, every time-zone transition of the
+	// coming months that touches the trigger's fires, with what the trigger will do and the policy
+	// that decides.
+	GetDstReport(context.Context, *v1.GetDstReportRequest) (*v1.GetDstReportResponse, error)
+	// CreateCalendar stores a named blackout calendar. already_exists when the name is taken.
+	CreateCalendar(context.Context, *v1.CreateCalendarRequest) (*v1.CreateCalendarResponse, error)
+	// UpdateCalendar replaces a calendar's windows; the triggers that name it follow at once.
+	UpdateCalendar(context.Context, *v1.UpdateCalendarRequest) (*v1.UpdateCalendarResponse, error)
+	// DeleteCalendar removes a calendar. failed_precondition while a cron trigger of a deployment
+	// that is not archived names it.
+	DeleteCalendar(context.Context, *v1.DeleteCalendarRequest) (*v1.DeleteCalendarResponse, error)
+	// GetCalendar returns one calendar.
+	GetCalendar(context.Context, *v1.GetCalendarRequest) (*v1.GetCalendarResponse, error)
+	// ListCalendars pages through calendars ordered by name.
+	ListCalendars(context.Context, *v1.ListCalendarsRequest) (*v1.ListCalendarsResponse, error)
+	// GetBackfillOperation returns one backfill operation with its progress.
+	GetBackfillOperation(context.Context, *v1.GetBackfillOperationRequest) (*v1.GetBackfillOperationResponse, error)
+	// ListBackfillOperations pages through backfill operations, newest first.
+	ListBackfillOperations(context.Context, *v1.ListBackfillOperationsRequest) (*v1.ListBackfillOperationsResponse, error)
+	// CancelBackfillOperation stops a running backfill operation: what it created stays, nothing
+	// more is created. Cancelling a finished operation changes nothing.
+	CancelBackfillOperation(context.Context, *v1.CancelBackfillOperationRequest) (*v1.CancelBackfillOperationResponse, error)
 }
 
 // NewWorkflowRuntimeServiceHandler builds an HTTP handler from the service implementation. It
@@ -595,6 +849,74 @@ func NewWorkflowRuntimeServiceHandler(svc WorkflowRuntimeServiceHandler, opts ..
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	workflowRuntimeServiceListScheduleHealthHandler := connect.NewUnaryHandlerSimple(
+		WorkflowRuntimeServiceListScheduleHealthProcedure,
+		svc.ListScheduleHealth,
+		connect.WithSchema(workflowRuntimeServiceMethods.ByName("ListScheduleHealth")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowRuntimeServiceGetDstReportHandler := connect.NewUnaryHandlerSimple(
+		WorkflowRuntimeServiceGetDstReportProcedure,
+		svc.GetDstReport,
+		connect.WithSchema(workflowRuntimeServiceMethods.ByName("GetDstReport")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowRuntimeServiceCreateCalendarHandler := connect.NewUnaryHandlerSimple(
+		WorkflowRuntimeServiceCreateCalendarProcedure,
+		svc.CreateCalendar,
+		connect.WithSchema(workflowRuntimeServiceMethods.ByName("CreateCalendar")),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowRuntimeServiceUpdateCalendarHandler := connect.NewUnaryHandlerSimple(
+		WorkflowRuntimeServiceUpdateCalendarProcedure,
+		svc.UpdateCalendar,
+		connect.WithSchema(workflowRuntimeServiceMethods.ByName("UpdateCalendar")),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowRuntimeServiceDeleteCalendarHandler := connect.NewUnaryHandlerSimple(
+		WorkflowRuntimeServiceDeleteCalendarProcedure,
+		svc.DeleteCalendar,
+		connect.WithSchema(workflowRuntimeServiceMethods.ByName("DeleteCalendar")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowRuntimeServiceGetCalendarHandler := connect.NewUnaryHandlerSimple(
+		WorkflowRuntimeServiceGetCalendarProcedure,
+		svc.GetCalendar,
+		connect.WithSchema(workflowRuntimeServiceMethods.ByName("GetCalendar")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowRuntimeServiceListCalendarsHandler := connect.NewUnaryHandlerSimple(
+		WorkflowRuntimeServiceListCalendarsProcedure,
+		svc.ListCalendars,
+		connect.WithSchema(workflowRuntimeServiceMethods.ByName("ListCalendars")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowRuntimeServiceGetBackfillOperationHandler := connect.NewUnaryHandlerSimple(
+		WorkflowRuntimeServiceGetBackfillOperationProcedure,
+		svc.GetBackfillOperation,
+		connect.WithSchema(workflowRuntimeServiceMethods.ByName("GetBackfillOperation")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowRuntimeServiceListBackfillOperationsHandler := connect.NewUnaryHandlerSimple(
+		WorkflowRuntimeServiceListBackfillOperationsProcedure,
+		svc.ListBackfillOperations,
+		connect.WithSchema(workflowRuntimeServiceMethods.ByName("ListBackfillOperations")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowRuntimeServiceCancelBackfillOperationHandler := connect.NewUnaryHandlerSimple(
+		WorkflowRuntimeServiceCancelBackfillOperationProcedure,
+		svc.CancelBackfillOperation,
+		connect.WithSchema(workflowRuntimeServiceMethods.ByName("CancelBackfillOperation")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/workflowruntime.v1.WorkflowRuntimeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WorkflowRuntimeServiceDeployWorkflowProcedure:
@@ -631,6 +953,26 @@ func NewWorkflowRuntimeServiceHandler(svc WorkflowRuntimeServiceHandler, opts ..
 			workflowRuntimeServiceListFiresHandler.ServeHTTP(w, r)
 		case WorkflowRuntimeServiceWatchExecutionsProcedure:
 			workflowRuntimeServiceWatchExecutionsHandler.ServeHTTP(w, r)
+		case WorkflowRuntimeServiceListScheduleHealthProcedure:
+			workflowRuntimeServiceListScheduleHealthHandler.ServeHTTP(w, r)
+		case WorkflowRuntimeServiceGetDstReportProcedure:
+			workflowRuntimeServiceGetDstReportHandler.ServeHTTP(w, r)
+		case WorkflowRuntimeServiceCreateCalendarProcedure:
+			workflowRuntimeServiceCreateCalendarHandler.ServeHTTP(w, r)
+		case WorkflowRuntimeServiceUpdateCalendarProcedure:
+			workflowRuntimeServiceUpdateCalendarHandler.ServeHTTP(w, r)
+		case WorkflowRuntimeServiceDeleteCalendarProcedure:
+			workflowRuntimeServiceDeleteCalendarHandler.ServeHTTP(w, r)
+		case WorkflowRuntimeServiceGetCalendarProcedure:
+			workflowRuntimeServiceGetCalendarHandler.ServeHTTP(w, r)
+		case WorkflowRuntimeServiceListCalendarsProcedure:
+			workflowRuntimeServiceListCalendarsHandler.ServeHTTP(w, r)
+		case WorkflowRuntimeServiceGetBackfillOperationProcedure:
+			workflowRuntimeServiceGetBackfillOperationHandler.ServeHTTP(w, r)
+		case WorkflowRuntimeServiceListBackfillOperationsProcedure:
+			workflowRuntimeServiceListBackfillOperationsHandler.ServeHTTP(w, r)
+		case WorkflowRuntimeServiceCancelBackfillOperationProcedure:
+			workflowRuntimeServiceCancelBackfillOperationHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -706,4 +1048,44 @@ func (UnimplementedWorkflowRuntimeServiceHandler) ListFires(context.Context, *v1
 
 func (UnimplementedWorkflowRuntimeServiceHandler) WatchExecutions(context.Context, *v1.WatchExecutionsRequest, *connect.ServerStream[v1.WatchExecutionsResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.WatchExecutions is not implemented"))
+}
+
+func (UnimplementedWorkflowRuntimeServiceHandler) ListScheduleHealth(context.Context, *v1.ListScheduleHealthRequest) (*v1.ListScheduleHealthResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.ListScheduleHealth is not implemented"))
+}
+
+func (UnimplementedWorkflowRuntimeServiceHandler) GetDstReport(context.Context, *v1.GetDstReportRequest) (*v1.GetDstReportResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.GetDstReport is not implemented"))
+}
+
+func (UnimplementedWorkflowRuntimeServiceHandler) CreateCalendar(context.Context, *v1.CreateCalendarRequest) (*v1.CreateCalendarResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.CreateCalendar is not implemented"))
+}
+
+func (UnimplementedWorkflowRuntimeServiceHandler) UpdateCalendar(context.Context, *v1.UpdateCalendarRequest) (*v1.UpdateCalendarResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.UpdateCalendar is not implemented"))
+}
+
+func (UnimplementedWorkflowRuntimeServiceHandler) DeleteCalendar(context.Context, *v1.DeleteCalendarRequest) (*v1.DeleteCalendarResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.DeleteCalendar is not implemented"))
+}
+
+func (UnimplementedWorkflowRuntimeServiceHandler) GetCalendar(context.Context, *v1.GetCalendarRequest) (*v1.GetCalendarResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.GetCalendar is not implemented"))
+}
+
+func (UnimplementedWorkflowRuntimeServiceHandler) ListCalendars(context.Context, *v1.ListCalendarsRequest) (*v1.ListCalendarsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.ListCalendars is not implemented"))
+}
+
+func (UnimplementedWorkflowRuntimeServiceHandler) GetBackfillOperation(context.Context, *v1.GetBackfillOperationRequest) (*v1.GetBackfillOperationResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.GetBackfillOperation is not implemented"))
+}
+
+func (UnimplementedWorkflowRuntimeServiceHandler) ListBackfillOperations(context.Context, *v1.ListBackfillOperationsRequest) (*v1.ListBackfillOperationsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.ListBackfillOperations is not implemented"))
+}
+
+func (UnimplementedWorkflowRuntimeServiceHandler) CancelBackfillOperation(context.Context, *v1.CancelBackfillOperationRequest) (*v1.CancelBackfillOperationResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("workflowruntime.v1.WorkflowRuntimeService.CancelBackfillOperation is not implemented"))
 }

@@ -5,7 +5,7 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
-import type { WorkflowDefinition } from "../../workflowruntime/v1/workflow_pb.js";
+import type { TriggerContext, WorkflowDefinition } from "../../workflowruntime/v1/workflow_pb.js";
 import { file_workflowruntime_v1_workflow } from "../../workflowruntime/v1/workflow_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file workflowengine/v1/workflow_engine_service.proto.
  */
 export const file_workflowengine_v1_workflow_engine_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci93b3JrZmxvd2VuZ2luZS92MS93b3JrZmxvd19lbmdpbmVfc2VydmljZS5wcm90bxIRd29ya2Zsb3dlbmdpbmUudjEi8AEKFkV4ZWN1dGVXb3JrZmxvd1JlcXVlc3QSIQoMZXhlY3V0aW9uX2lkGAEgASgJQgu6SAjIAQFyA7ABARIgCgt3b3JrZmxvd19pZBgCIAEoCUILukgIyAEBcgMYgAESGQoIcmV2aXNpb24YAyABKAVCB7pIBBoCKAESQgoKZGVmaW5pdGlvbhgEIAEoCzImLndvcmtmbG93cnVudGltZS52MS5Xb3JrZmxvd0RlZmluaXRpb25CBrpIA8gBARIYCgVpbnB1dBgFIAEoCUIJukgGcgQogIBAEhgKB2F0dGVtcHQYBiABKAVCB7pIBBoCKAAigQEKF0V4ZWN1dGVXb3JrZmxvd1Jlc3BvbnNlEi0KB3N1Y2Nlc3MYASABKAsyGi53b3JrZmxvd2VuZ2luZS52MS5TdWNjZXNzSAASLQoHZmFpbHVyZRgCIAEoCzIaLndvcmtmbG93ZW5naW5lLnYxLkZhaWx1cmVIAEIICgZyZXN1bHQikAEKB1N1Y2Nlc3MSDgoGb3V0cHV0GAEgASgJEkEKDG5vZGVfb3V0cHV0cxgCIAMoCzIrLndvcmtmbG93ZW5naW5lLnYxLlN1Y2Nlc3MuTm9kZU91dHB1dHNFbnRyeRoyChBOb2RlT3V0cHV0c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPgoHRmFpbHVyZRIPCgdub2RlX2lkGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIMoEBChVXb3JrZmxvd0VuZ2luZVNlcnZpY2USaAoPRXhlY3V0ZVdvcmtmbG93Eikud29ya2Zsb3dlbmdpbmUudjEuRXhlY3V0ZVdvcmtmbG93UmVxdWVzdBoqLndvcmtmbG93ZW5naW5lLnYxLkV4ZWN1dGVXb3JrZmxvd1Jlc3BvbnNlQlVaU2dpdGh1Yi5jb20vd29ya2Zsb3ctcnVudGltZS93b3JrZmxvdy1ydW50aW1lL2dlbi93b3JrZmxvd2VuZ2luZS92MTt3b3JrZmxvd2VuZ2luZXYxYgZwcm90bzM", [file_buf_validate_validate, file_workflowruntime_v1_workflow]);
+  fileDesc("Ci93b3JrZmxvd2VuZ2luZS92MS93b3JrZmxvd19lbmdpbmVfc2VydmljZS5wcm90bxIRd29ya2Zsb3dlbmdpbmUudjEipQIKFkV4ZWN1dGVXb3JrZmxvd1JlcXVlc3QSIQoMZXhlY3V0aW9uX2lkGAEgASgJQgu6SAjIAQFyA7ABARIgCgt3b3JrZmxvd19pZBgCIAEoCUILukgIyAEBcgMYgAESGQoIcmV2aXNpb24YAyABKAVCB7pIBBoCKAESQgoKZGVmaW5pdGlvbhgEIAEoCzImLndvcmtmbG93cnVudGltZS52MS5Xb3JrZmxvd0RlZmluaXRpb25CBrpIA8gBARIYCgVpbnB1dBgFIAEoCUIJukgGcgQogIBAEhgKB2F0dGVtcHQYBiABKAVCB7pIBBoCKAASMwoHdHJpZ2dlchgHIAEoCzIiLndvcmtmbG93cnVudGltZS52MS5UcmlnZ2VyQ29udGV4dCKBAQoXRXhlY3V0ZVdvcmtmbG93UmVzcG9uc2USLQoHc3VjY2VzcxgBIAEoCzIaLndvcmtmbG93ZW5naW5lLnYxLlN1Y2Nlc3NIABItCgdmYWlsdXJlGAIgASgLMhoud29ya2Zsb3dlbmdpbmUudjEuRmFpbHVyZUgAQggKBnJlc3VsdCKQAQoHU3VjY2VzcxIOCgZvdXRwdXQYASABKAkSQQoMbm9kZV9vdXRwdXRzGAIgAygLMisud29ya2Zsb3dlbmdpbmUudjEuU3VjY2Vzcy5Ob2RlT3V0cHV0c0VudHJ5GjIKEE5vZGVPdXRwdXRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI+CgdGYWlsdXJlEg8KB25vZGVfaWQYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgygQEKFVdvcmtmbG93RW5naW5lU2VydmljZRJoCg9FeGVjdXRlV29ya2Zsb3cSKS53b3JrZmxvd2VuZ2luZS52MS5FeGVjdXRlV29ya2Zsb3dSZXF1ZXN0Gioud29ya2Zsb3dlbmdpbmUudjEuRXhlY3V0ZVdvcmtmbG93UmVzcG9uc2VCVVpTZ2l0aHViLmNvbS93b3JrZmxvdy1ydW50aW1lL3dvcmtmbG93LXJ1bnRpbWUvZ2VuL3dvcmtmbG93ZW5naW5lL3YxO3dvcmtmbG93ZW5naW5ldjFiBnByb3RvMw", [file_buf_validate_validate, file_workflowruntime_v1_workflow]);
 
 /**
  * ExecuteWorkflowRequest is one attempt of one execution.
@@ -63,6 +63,15 @@ export type ExecuteWorkflowRequest = Message<"workflowengine.v1.ExecuteWorkflowR
    * @generated from field: int32 attempt = 6;
    */
   attempt: number;
+
+  /**
+   * What started the execution and which slot it is for: the same on every attempt, so a retry
+   * processes the same window. The transform node's CEL expressions read it as "trigger".
+   * Optional: engines treat unset as a manual trigger with no times.
+   *
+   * @generated from field: workflowruntime.v1.TriggerContext trigger = 7;
+   */
+  trigger?: TriggerContext | undefined;
 };
 
 /**

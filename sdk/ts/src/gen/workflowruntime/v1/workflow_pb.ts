@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file workflowruntime/v1/workflow.proto.
  */
 export const file_workflowruntime_v1_workflow: GenFile = /*@__PURE__*/
-  fileDesc("CiF3b3JrZmxvd3J1bnRpbWUvdjEvd29ya2Zsb3cucHJvdG8SEndvcmtmbG93cnVudGltZS52MSK9AQoSV29ya2Zsb3dEZWZpbml0aW9uEjoKAmlkGAEgASgJQi66SCvIAQFyJhiAATIhXlthLXowLTldKFthLXowLTkuXy1dKlthLXowLTldKT8kEhYKBG5hbWUYAiABKAlCCLpIBXIDGIACEh0KC2Rlc2NyaXB0aW9uGAMgASgJQgi6SAVyAxiAIBI0CgVub2RlcxgEIAMoCzIYLndvcmtmbG93cnVudGltZS52MS5Ob2RlQgu6SAiSAQUIARCAAiK3AQoETm9kZRIzCgJpZBgBIAEoCUInukgkyAEBch8yHV5bQS1aYS16XVtBLVphLXowLTlfLV17MCw2M30kEjAKBHR5cGUYAiABKAlCIrpIH8gBAXIaMhheW2Etel1bYS16MC05Xy4tXXswLDYzfSQSJwoGcGFyYW1zGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIfCgpkZXBlbmRzX29uGAQgAygJQgu6SAiSAQUQgAIYASKzAQoHVHJpZ2dlchIwCgJpZBgBIAEoCUIkukghyAEBchwyGl5bYS16MC05XVthLXowLTlfLV17MCw2M30kEjAKBGNyb24YAiABKAsyIC53b3JrZmxvd3J1bnRpbWUudjEuQ3JvblNjaGVkdWxlSAASNQoHd2ViaG9vaxgDIAEoCzIiLndvcmtmbG93cnVudGltZS52MS5XZWJob29rVHJpZ2dlckgAQg0KBGtpbmQSBbpIAggBIqMCCgxDcm9uU2NoZWR1bGUSHwoKZXhwcmVzc2lvbhgBIAEoCUILukgIyAEBcgMYgAISGQoIdGltZXpvbmUYAiABKAlCB7pIBHICGEASLQoVaml0dGVyX3dpbmRvd19zZWNvbmRzGAMgASgNQgm6SAYqBBiAowVIAIgBARJHCg1yZXBlYXRlZF9ob3VyGAQgASgOMiYud29ya2Zsb3dydW50aW1lLnYxLlJlcGVhdGVkSG91clBvbGljeUIIukgFggECEAESRQoMc2tpcHBlZF9ob3VyGAUgASgOMiUud29ya2Zsb3dydW50aW1lLnYxLlNraXBwZWRIb3VyUG9saWN5Qgi6SAWCAQIQAUIYChZfaml0dGVyX3dpbmRvd19zZWNvbmRzInoKDldlYmhvb2tUcmlnZ2VyEjUKBHBhdGgYASABKAlCJ7pIJMgBAXIfMh1eW2EtejAtOV1bYS16MC05L18uLV17MCwyNTV9JBIdCgZzZWNyZXQYAiABKAlCDbpICtgBAXIFIBAogAISEgoKaGFzX3NlY3JldBgDIAEoCCLoAQoLUmV0cnlQb2xpY3kSHQoMbWF4X2F0dGVtcHRzGAEgASgNQge6SAQqAhhkEkEKD2luaXRpYWxfYmFja29mZhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkINukgKqgEHIgMIkBwyABI+CgttYXhfYmFja29mZhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIOukgLqgEIIgQIgKMFMgASNwoTYmFja29mZl9jb2VmZmljaWVudBgEIAEoAUIaukgX2AEBEhIZAAAAAAAAJEApAAAAAAAA8D8iywMKEERlcGxveW1lbnRDb25maWcSQwoOb3ZlcmxhcF9wb2xpY3kYASABKA4yIS53b3JrZmxvd3J1bnRpbWUudjEuT3ZlcmxhcFBvbGljeUIIukgFggECEAESRgoRZXhlY3V0aW9uX3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CELpIDaoBCiIECICjBTICCAESNQoMcmV0cnlfcG9saWN5GAMgASgLMh8ud29ya2Zsb3dydW50aW1lLnYxLlJldHJ5UG9saWN5EkIKD2NhdGNoX3VwX3dpbmRvdxgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIOukgLqgEIIgQIgPUkMgASQwoObWlzZmlyZV9wb2xpY3kYBSABKA4yIS53b3JrZmxvd3J1bnRpbWUudjEuTWlzZmlyZVBvbGljeUIIukgFggECEAESQgoNcmV0ZW50aW9uX2FnZRgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIQukgNqgEKIgYIgIawlgEyABImChNyZXRlbnRpb25fa2VlcF9sYXN0GAcgASgNQgm6SAYqBBjAhD0iqQMKCkRlcGxveW1lbnQSCgoCaWQYASABKAkSEwoLd29ya2Zsb3dfaWQYAiABKAkSEAoIcmV2aXNpb24YAyABKAUSNAoGc3RhdHVzGAQgASgOMiQud29ya2Zsb3dydW50aW1lLnYxLkRlcGxveW1lbnRTdGF0dXMSLwoLZGVwbG95ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjoKCmRlZmluaXRpb24YBiABKAsyJi53b3JrZmxvd3J1bnRpbWUudjEuV29ya2Zsb3dEZWZpbml0aW9uEi0KCHRyaWdnZXJzGAcgAygLMhsud29ya2Zsb3dydW50aW1lLnYxLlRyaWdnZXISNAoGY29uZmlnGAggASgLMiQud29ya2Zsb3dydW50aW1lLnYxLkRlcGxveW1lbnRDb25maWcSLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKrBAoJRXhlY3V0aW9uEgoKAmlkGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSEwoLd29ya2Zsb3dfaWQYAyABKAkSEAoIcmV2aXNpb24YBCABKAUSMwoGc3RhdHVzGAUgASgOMiMud29ya2Zsb3dydW50aW1lLnYxLkV4ZWN1dGlvblN0YXR1cxI1Cgx0cmlnZ2VyX3R5cGUYBiABKA4yHy53b3JrZmxvd3J1bnRpbWUudjEuVHJpZ2dlclR5cGUSEgoKdHJpZ2dlcl9pZBgHIAEoCRIUCgx0cmlnZ2VyX2RhdGEYCCABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAkgASgJEjIKDnNjaGVkdWxlZF90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGb3V0cHV0GA0gASgJEg0KBWVycm9yGA4gASgJEg8KB2F0dGVtcHQYDyABKAUSLwoLY3JlYXRlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCp5ChJSZXBlYXRlZEhvdXJQb2xpY3kSJAogUkVQRUFURURfSE9VUl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIdChlSRVBFQVRFRF9IT1VSX1BPTElDWV9PTkNFEAESHgoaUkVQRUFURURfSE9VUl9QT0xJQ1lfVFdJQ0UQAip1ChFTa2lwcGVkSG91clBvbGljeRIjCh9TS0lQUEVEX0hPVVJfUE9MSUNZX1VOU1BFQ0lGSUVEEAASHQoZU0tJUFBFRF9IT1VSX1BPTElDWV9TSElGVBABEhwKGFNLSVBQRURfSE9VUl9QT0xJQ1lfU0tJUBACKsUBCg1PdmVybGFwUG9saWN5Eh4KGk9WRVJMQVBfUE9MSUNZX1VOU1BFQ0lGSUVEEAASFwoTT1ZFUkxBUF9QT0xJQ1lfU0tJUBABEh0KGU9WRVJMQVBfUE9MSUNZX0JVRkZFUl9PTkUQAhIdChlPVkVSTEFQX1BPTElDWV9CVUZGRVJfQUxMEAMSHwobT1ZFUkxBUF9QT0xJQ1lfQ0FOQ0VMX09USEVSEAQSHAoYT1ZFUkxBUF9QT0xJQ1lfQUxMT1dfQUxMEAUqgwEKDU1pc2ZpcmVQb2xpY3kSHgoaTUlTRklSRV9QT0xJQ1lfVU5TUEVDSUZJRUQQABIbChdNSVNGSVJFX1BPTElDWV9GSVJFX0FMTBABEhwKGE1JU0ZJUkVfUE9MSUNZX0ZJUkVfT05DRRACEhcKE01JU0ZJUkVfUE9MSUNZX1NLSVAQAyqwAQoQRGVwbG95bWVudFN0YXR1cxIhCh1ERVBMT1lNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF0RFUExPWU1FTlRfU1RBVFVTX0RSQUZUEAESHgoaREVQTE9ZTUVOVF9TVEFUVVNfREVQTE9ZRUQQAhIcChhERVBMT1lNRU5UX1NUQVRVU19QQVVTRUQQAxIeChpERVBMT1lNRU5UX1NUQVRVU19BUkNISVZFRBAEKooCCg9FeGVjdXRpb25TdGF0dXMSIAocRVhFQ1VUSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGEVYRUNVVElPTl9TVEFUVVNfUEVORElORxABEhwKGEVYRUNVVElPTl9TVEFUVVNfUlVOTklORxACEh4KGkVYRUNVVElPTl9TVEFUVVNfU1VDQ0VFREVEEAMSGwoXRVhFQ1VUSU9OX1NUQVRVU19GQUlMRUQQBBIeChpFWEVDVVRJT05fU1RBVFVTX0NBTkNFTExFRBAFEh4KGkVYRUNVVElPTl9TVEFUVVNfVElNRURfT1VUEAYSHAoYRVhFQ1VUSU9OX1NUQVRVU19TS0lQUEVEEAcqdQoLVHJpZ2dlclR5cGUSHAoYVFJJR0dFUl9UWVBFX1VOU1BFQ0lGSUVEEAASFQoRVFJJR0dFUl9UWVBFX0NST04QARIYChRUUklHR0VSX1RZUEVfV0VCSE9PSxACEhcKE1RSSUdHRVJfVFlQRV9NQU5VQUwQA0JXWlVnaXRodWIuY29tL3dvcmtmbG93LXJ1bnRpbWUvd29ya2Zsb3ctcnVudGltZS9nZW4vd29ya2Zsb3dydW50aW1lL3YxO3dvcmtmbG93cnVudGltZXYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiF3b3JrZmxvd3J1bnRpbWUvdjEvd29ya2Zsb3cucHJvdG8SEndvcmtmbG93cnVudGltZS52MSK9AQoSV29ya2Zsb3dEZWZpbml0aW9uEjoKAmlkGAEgASgJQi66SCvIAQFyJhiAATIhXlthLXowLTldKFthLXowLTkuXy1dKlthLXowLTldKT8kEhYKBG5hbWUYAiABKAlCCLpIBXIDGIACEh0KC2Rlc2NyaXB0aW9uGAMgASgJQgi6SAVyAxiAIBI0CgVub2RlcxgEIAMoCzIYLndvcmtmbG93cnVudGltZS52MS5Ob2RlQgu6SAiSAQUIARCAAiK3AQoETm9kZRIzCgJpZBgBIAEoCUInukgkyAEBch8yHV5bQS1aYS16XVtBLVphLXowLTlfLV17MCw2M30kEjAKBHR5cGUYAiABKAlCIrpIH8gBAXIaMhheW2Etel1bYS16MC05Xy4tXXswLDYzfSQSJwoGcGFyYW1zGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIfCgpkZXBlbmRzX29uGAQgAygJQgu6SAiSAQUQgAIYASKzAQoHVHJpZ2dlchIwCgJpZBgBIAEoCUIkukghyAEBchwyGl5bYS16MC05XVthLXowLTlfLV17MCw2M30kEjAKBGNyb24YAiABKAsyIC53b3JrZmxvd3J1bnRpbWUudjEuQ3JvblNjaGVkdWxlSAASNQoHd2ViaG9vaxgDIAEoCzIiLndvcmtmbG93cnVudGltZS52MS5XZWJob29rVHJpZ2dlckgAQg0KBGtpbmQSBbpIAggBIsIDCgxDcm9uU2NoZWR1bGUSHwoKZXhwcmVzc2lvbhgBIAEoCUILukgIyAEBcgMYgAISGQoIdGltZXpvbmUYAiABKAlCB7pIBHICGEASLQoVaml0dGVyX3dpbmRvd19zZWNvbmRzGAMgASgNQgm6SAYqBBiAowVIAIgBARJHCg1yZXBlYXRlZF9ob3VyGAQgASgOMiYud29ya2Zsb3dydW50aW1lLnYxLlJlcGVhdGVkSG91clBvbGljeUIIukgFggECEAESRQoMc2tpcHBlZF9ob3VyGAUgASgOMiUud29ya2Zsb3dydW50aW1lLnYxLlNraXBwZWRIb3VyUG9saWN5Qgi6SAWCAQIQARJSChJibGFja291dF9jYWxlbmRhcnMYBiADKAlCNrpIM5IBMBAIGAEiKnIoMiZeW2EtejAtOV0oW2EtejAtOS5fLV17MCw2Mn1bYS16MC05XSk/JBJJCg5hZnRlcl9ibGFja291dBgHIAEoDjInLndvcmtmbG93cnVudGltZS52MS5BZnRlckJsYWNrb3V0UG9saWN5Qgi6SAWCAQIQAUIYChZfaml0dGVyX3dpbmRvd19zZWNvbmRzIqcDCghDYWxlbmRhchI7CgRuYW1lGAEgASgJQi26SCpyKDImXlthLXowLTldKFthLXowLTkuXy1dezAsNjJ9W2EtejAtOV0pPyQSHQoLZGVzY3JpcHRpb24YAiABKAlCCLpIBXIDGIAIEhkKCHRpbWV6b25lGAMgASgJQge6SARyAhhAEj0KC2RhdGVfcmFuZ2VzGAQgAygLMh0ud29ya2Zsb3dydW50aW1lLnYxLkRhdGVSYW5nZUIJukgGkgEDEOgHEj8KCGhvbGlkYXlzGAUgAygJQi26SCqSAScQ6AcYASIgch4yHF5bMC05XXs0fS1bMC05XXsyfS1bMC05XXsyfSQSQgoOd2Vla2x5X3dpbmRvd3MYBiADKAsyIC53b3JrZmxvd3J1bnRpbWUudjEuV2Vla2x5V2luZG93Qgi6SAWSAQIQZBIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuABCglEYXRlUmFuZ2USNwoKc3RhcnRfZGF0ZRgBIAEoCUIjukggch4yHF5bMC05XXs0fS1bMC05XXsyfS1bMC05XXsyfSQSNQoIZW5kX2RhdGUYAiABKAlCI7pIIHIeMhxeWzAtOV17NH0tWzAtOV17Mn0tWzAtOV17Mn0kOmO6SGAaXgoSZGF0ZV9yYW5nZS5vcmRlcmVkEiZlbmRfZGF0ZSBtdXN0IG5vdCBiZSBiZWZvcmUgc3RhcnRfZGF0ZRogdGhpcy5lbmRfZGF0ZSA+PSB0aGlzLnN0YXJ0X2RhdGUizgEKDFdlZWtseVdpbmRvdxJACgRkYXlzGAEgAygOMhsud29ya2Zsb3dydW50aW1lLnYxLldlZWtkYXlCFbpIEpIBDwgBEAcYASIHggEEEAEgABI6CgpzdGFydF90aW1lGAIgASgJQia6SCNyITIfXihbMDFdWzAtOV18MlswLTNdKTpbMC01XVswLTldJBJACghlbmRfdGltZRgDIAEoCUIuukgrcikyJ14oKFswMV1bMC05XXwyWzAtM10pOlswLTVdWzAtOV18MjQ6MDApJCJ6Cg5XZWJob29rVHJpZ2dlchI1CgRwYXRoGAEgASgJQie6SCTIAQFyHzIdXlthLXowLTldW2EtejAtOS9fLi1dezAsMjU1fSQSHQoGc2VjcmV0GAIgASgJQg26SArYAQFyBSAQKIACEhIKCmhhc19zZWNyZXQYAyABKAgi6AEKC1JldHJ5UG9saWN5Eh0KDG1heF9hdHRlbXB0cxgBIAEoDUIHukgEKgIYZBJBCg9pbml0aWFsX2JhY2tvZmYYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDbpICqoBByIDCJAcMgASPgoLbWF4X2JhY2tvZmYYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDrpIC6oBCCIECICjBTIAEjcKE2JhY2tvZmZfY29lZmZpY2llbnQYBCABKAFCGrpIF9gBARISGQAAAAAAACRAKQAAAAAAAPA/IssDChBEZXBsb3ltZW50Q29uZmlnEkMKDm92ZXJsYXBfcG9saWN5GAEgASgOMiEud29ya2Zsb3dydW50aW1lLnYxLk92ZXJsYXBQb2xpY3lCCLpIBYIBAhABEkYKEWV4ZWN1dGlvbl90aW1lb3V0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQhC6SA2qAQoiBAiAowUyAggBEjUKDHJldHJ5X3BvbGljeRgDIAEoCzIfLndvcmtmbG93cnVudGltZS52MS5SZXRyeVBvbGljeRJCCg9jYXRjaF91cF93aW5kb3cYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDrpIC6oBCCIECID1JDIAEkMKDm1pc2ZpcmVfcG9saWN5GAUgASgOMiEud29ya2Zsb3dydW50aW1lLnYxLk1pc2ZpcmVQb2xpY3lCCLpIBYIBAhABEkIKDXJldGVudGlvbl9hZ2UYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CELpIDaoBCiIGCICGsJYBMgASJgoTcmV0ZW50aW9uX2tlZXBfbGFzdBgHIAEoDUIJukgGKgQYwIQ9IqkDCgpEZXBsb3ltZW50EgoKAmlkGAEgASgJEhMKC3dvcmtmbG93X2lkGAIgASgJEhAKCHJldmlzaW9uGAMgASgFEjQKBnN0YXR1cxgEIAEoDjIkLndvcmtmbG93cnVudGltZS52MS5EZXBsb3ltZW50U3RhdHVzEi8KC2RlcGxveWVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI6CgpkZWZpbml0aW9uGAYgASgLMiYud29ya2Zsb3dydW50aW1lLnYxLldvcmtmbG93RGVmaW5pdGlvbhItCgh0cmlnZ2VycxgHIAMoCzIbLndvcmtmbG93cnVudGltZS52MS5UcmlnZ2VyEjQKBmNvbmZpZxgIIAEoCzIkLndvcmtmbG93cnVudGltZS52MS5EZXBsb3ltZW50Q29uZmlnEi8KC2NyZWF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi3QQKCUV4ZWN1dGlvbhIKCgJpZBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEhMKC3dvcmtmbG93X2lkGAMgASgJEhAKCHJldmlzaW9uGAQgASgFEjMKBnN0YXR1cxgFIAEoDjIjLndvcmtmbG93cnVudGltZS52MS5FeGVjdXRpb25TdGF0dXMSNQoMdHJpZ2dlcl90eXBlGAYgASgOMh8ud29ya2Zsb3dydW50aW1lLnYxLlRyaWdnZXJUeXBlEhIKCnRyaWdnZXJfaWQYByABKAkSFAoMdHJpZ2dlcl9kYXRhGAggASgJEhcKD2lkZW1wb3RlbmN5X2tleRgJIAEoCRIyCg5zY2hlZHVsZWRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBm91dHB1dBgNIAEoCRINCgVlcnJvchgOIAEoCRIPCgdhdHRlbXB0GA8gASgFEi8KC2NyZWF0ZV90aW1lGBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbm9taW5hbF90aW1lGBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL4AQoOVHJpZ2dlckNvbnRleHQSLQoEdHlwZRgBIAEoDjIfLndvcmtmbG93cnVudGltZS52MS5UcmlnZ2VyVHlwZRISCgp0cmlnZ2VyX2lkGAIgASgJEjAKDG5vbWluYWxfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOc2NoZWR1bGVkX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEj0KGWxhc3Rfc3VjY2Vzc19ub21pbmFsX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKoEBChNBZnRlckJsYWNrb3V0UG9saWN5EiUKIUFGVEVSX0JMQUNLT1VUX1BPTElDWV9VTlNQRUNJRklFRBAAEh4KGkFGVEVSX0JMQUNLT1VUX1BPTElDWV9EUk9QEAESIwofQUZURVJfQkxBQ0tPVVRfUE9MSUNZX0ZJUkVfT05DRRACKrYBCgdXZWVrZGF5EhcKE1dFRUtEQVlfVU5TUEVDSUZJRUQQABISCg5XRUVLREFZX01PTkRBWRABEhMKD1dFRUtEQVlfVFVFU0RBWRACEhUKEVdFRUtEQVlfV0VETkVTREFZEAMSFAoQV0VFS0RBWV9USFVSU0RBWRAEEhIKDldFRUtEQVlfRlJJREFZEAUSFAoQV0VFS0RBWV9TQVRVUkRBWRAGEhIKDldFRUtEQVlfU1VOREFZEAcqeQoSUmVwZWF0ZWRIb3VyUG9saWN5EiQKIFJFUEVBVEVEX0hPVVJfUE9MSUNZX1VOU1BFQ0lGSUVEEAASHQoZUkVQRUFURURfSE9VUl9QT0xJQ1lfT05DRRABEh4KGlJFUEVBVEVEX0hPVVJfUE9MSUNZX1RXSUNFEAIqdQoRU2tpcHBlZEhvdXJQb2xpY3kSIwofU0tJUFBFRF9IT1VSX1BPTElDWV9VTlNQRUNJRklFRBAAEh0KGVNLSVBQRURfSE9VUl9QT0xJQ1lfU0hJRlQQARIcChhTS0lQUEVEX0hPVVJfUE9MSUNZX1NLSVAQAirFAQoNT3ZlcmxhcFBvbGljeRIeChpPVkVSTEFQX1BPTElDWV9VTlNQRUNJRklFRBAAEhcKE09WRVJMQVBfUE9MSUNZX1NLSVAQARIdChlPVkVSTEFQX1BPTElDWV9CVUZGRVJfT05FEAISHQoZT1ZFUkxBUF9QT0xJQ1lfQlVGRkVSX0FMTBADEh8KG09WRVJMQVBfUE9MSUNZX0NBTkNFTF9PVEhFUhAEEhwKGE9WRVJMQVBfUE9MSUNZX0FMTE9XX0FMTBAFKoMBCg1NaXNmaXJlUG9saWN5Eh4KGk1JU0ZJUkVfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGwoXTUlTRklSRV9QT0xJQ1lfRklSRV9BTEwQARIcChhNSVNGSVJFX1BPTElDWV9GSVJFX09OQ0UQAhIXChNNSVNGSVJFX1BPTElDWV9TS0lQEAMqsAEKEERlcGxveW1lbnRTdGF0dXMSIQodREVQTE9ZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdERVBMT1lNRU5UX1NUQVRVU19EUkFGVBABEh4KGkRFUExPWU1FTlRfU1RBVFVTX0RFUExPWUVEEAISHAoYREVQTE9ZTUVOVF9TVEFUVVNfUEFVU0VEEAMSHgoaREVQTE9ZTUVOVF9TVEFUVVNfQVJDSElWRUQQBCqKAgoPRXhlY3V0aW9uU3RhdHVzEiAKHEVYRUNVVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIcChhFWEVDVVRJT05fU1RBVFVTX1BFTkRJTkcQARIcChhFWEVDVVRJT05fU1RBVFVTX1JVTk5JTkcQAhIeChpFWEVDVVRJT05fU1RBVFVTX1NVQ0NFRURFRBADEhsKF0VYRUNVVElPTl9TVEFUVVNfRkFJTEVEEAQSHgoaRVhFQ1VUSU9OX1NUQVRVU19DQU5DRUxMRUQQBRIeChpFWEVDVVRJT05fU1RBVFVTX1RJTUVEX09VVBAGEhwKGEVYRUNVVElPTl9TVEFUVVNfU0tJUFBFRBAHKnUKC1RyaWdnZXJUeXBlEhwKGFRSSUdHRVJfVFlQRV9VTlNQRUNJRklFRBAAEhUKEVRSSUdHRVJfVFlQRV9DUk9OEAESGAoUVFJJR0dFUl9UWVBFX1dFQkhPT0sQAhIXChNUUklHR0VSX1RZUEVfTUFOVUFMEANCV1pVZ2l0aHViLmNvbS93b3JrZmxvdy1ydW50aW1lL3dvcmtmbG93LXJ1bnRpbWUvZ2VuL3dvcmtmbG93cnVudGltZS92MTt3b3JrZmxvd3J1bnRpbWV2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * WorkflowDefinition is a directed acyclic graph of nodes. The runtime stores every definition it
@@ -200,6 +200,22 @@ export type CronSchedule = Message<"workflowruntime.v1.CronSchedule"> & {
    * @generated from field: workflowruntime.v1.SkippedHourPolicy skipped_hour = 5;
    */
   skippedHour: SkippedHourPolicy;
+
+  /**
+   * Names of blackout calendars (CreateCalendar): a fire whose scheduled time falls in a window
+   * of any of them is not run but recorded SKIPPED with the calendar's name. At most 8, unique;
+   * each must exist when the deployment is deployed (else failed_precondition).
+   *
+   * @generated from field: repeated string blackout_calendars = 6;
+   */
+  blackoutCalendars: string[];
+
+  /**
+   * What happens when a blackout window that covered fires ends. Default DROP.
+   *
+   * @generated from field: workflowruntime.v1.AfterBlackoutPolicy after_blackout = 7;
+   */
+  afterBlackout: AfterBlackoutPolicy;
 };
 
 /**
@@ -208,6 +224,144 @@ export type CronSchedule = Message<"workflowruntime.v1.CronSchedule"> & {
  */
 export const CronScheduleSchema: GenMessage<CronSchedule> = /*@__PURE__*/
   messageDesc(file_workflowruntime_v1_workflow, 3);
+
+/**
+ * Calendar is a named set of blackout windows, read in one IANA time zone. A time is blacked
+ * out when it falls in any of its date ranges, holidays or weekly windows.
+ *
+ * @generated from message workflowruntime.v1.Calendar
+ */
+export type Calendar = Message<"workflowruntime.v1.Calendar"> & {
+  /**
+   * Unique: lower-case letters, digits, '.', '_' and '-', starting and ending with a letter or
+   * digit, at most 64 characters. Required.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Free text. Optional, at most 1024 characters.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * IANA time zone the dates and times are read in. Default "UTC". That it exists is checked
+   * by the server.
+   *
+   * @generated from field: string timezone = 3;
+   */
+  timezone: string;
+
+  /**
+   * Whole days from start_date to end_date, both included. At most 1000.
+   *
+   * @generated from field: repeated workflowruntime.v1.DateRange date_ranges = 4;
+   */
+  dateRanges: DateRange[];
+
+  /**
+   * Whole days, as "2026-12-25". At most 1000, unique.
+   *
+   * @generated from field: repeated string holidays = 5;
+   */
+  holidays: string[];
+
+  /**
+   * Windows that recur every week. At most 100.
+   *
+   * @generated from field: repeated workflowruntime.v1.WeeklyWindow weekly_windows = 6;
+   */
+  weeklyWindows: WeeklyWindow[];
+
+  /**
+   * Output only: when it was created.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * Output only: when it last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 8;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message workflowruntime.v1.Calendar.
+ * Use `create(CalendarSchema)` to create a new message.
+ */
+export const CalendarSchema: GenMessage<Calendar> = /*@__PURE__*/
+  messageDesc(file_workflowruntime_v1_workflow, 4);
+
+/**
+ * DateRange is whole days, both ends included, as "2026-12-24".
+ *
+ * @generated from message workflowruntime.v1.DateRange
+ */
+export type DateRange = Message<"workflowruntime.v1.DateRange"> & {
+  /**
+   * The first day. Required.
+   *
+   * @generated from field: string start_date = 1;
+   */
+  startDate: string;
+
+  /**
+   * The last day. Required.
+   *
+   * @generated from field: string end_date = 2;
+   */
+  endDate: string;
+};
+
+/**
+ * Describes the message workflowruntime.v1.DateRange.
+ * Use `create(DateRangeSchema)` to create a new message.
+ */
+export const DateRangeSchema: GenMessage<DateRange> = /*@__PURE__*/
+  messageDesc(file_workflowruntime_v1_workflow, 5);
+
+/**
+ * WeeklyWindow is a stretch of wall-clock time on some days of every week, from start_time
+ * (included) to end_time (excluded), as "22:00" and "06:00". An end at or before the start
+ * runs past midnight into the next day; "00:00" to "24:00" is the whole day.
+ *
+ * @generated from message workflowruntime.v1.WeeklyWindow
+ */
+export type WeeklyWindow = Message<"workflowruntime.v1.WeeklyWindow"> & {
+  /**
+   * The days the window starts on. At least one, unique.
+   *
+   * @generated from field: repeated workflowruntime.v1.Weekday days = 1;
+   */
+  days: Weekday[];
+
+  /**
+   * Start, "HH:MM". Required.
+   *
+   * @generated from field: string start_time = 2;
+   */
+  startTime: string;
+
+  /**
+   * End, "HH:MM" or "24:00". Required.
+   *
+   * @generated from field: string end_time = 3;
+   */
+  endTime: string;
+};
+
+/**
+ * Describes the message workflowruntime.v1.WeeklyWindow.
+ * Use `create(WeeklyWindowSchema)` to create a new message.
+ */
+export const WeeklyWindowSchema: GenMessage<WeeklyWindow> = /*@__PURE__*/
+  messageDesc(file_workflowruntime_v1_workflow, 6);
 
 /**
  * WebhookTrigger fires when TriggerWorkflow is called with its path, or, with a secret and the
@@ -248,7 +402,7 @@ export type WebhookTrigger = Message<"workflowruntime.v1.WebhookTrigger"> & {
  * Use `create(WebhookTriggerSchema)` to create a new message.
  */
 export const WebhookTriggerSchema: GenMessage<WebhookTrigger> = /*@__PURE__*/
-  messageDesc(file_workflowruntime_v1_workflow, 4);
+  messageDesc(file_workflowruntime_v1_workflow, 7);
 
 /**
  * RetryPolicy says how a failed execution is retried.
@@ -290,7 +444,7 @@ export type RetryPolicy = Message<"workflowruntime.v1.RetryPolicy"> & {
  * Use `create(RetryPolicySchema)` to create a new message.
  */
 export const RetryPolicySchema: GenMessage<RetryPolicy> = /*@__PURE__*/
-  messageDesc(file_workflowruntime_v1_workflow, 5);
+  messageDesc(file_workflowruntime_v1_workflow, 8);
 
 /**
  * DeploymentConfig holds how a deployment's executions are admitted, timed and retried.
@@ -355,7 +509,7 @@ export type DeploymentConfig = Message<"workflowruntime.v1.DeploymentConfig"> & 
  * Use `create(DeploymentConfigSchema)` to create a new message.
  */
 export const DeploymentConfigSchema: GenMessage<DeploymentConfig> = /*@__PURE__*/
-  messageDesc(file_workflowruntime_v1_workflow, 6);
+  messageDesc(file_workflowruntime_v1_workflow, 9);
 
 /**
  * Deployment is a workflow as the runtime runs it: its current revision, triggers and config.
@@ -439,7 +593,7 @@ export type Deployment = Message<"workflowruntime.v1.Deployment"> & {
  * Use `create(DeploymentSchema)` to create a new message.
  */
 export const DeploymentSchema: GenMessage<Deployment> = /*@__PURE__*/
-  messageDesc(file_workflowruntime_v1_workflow, 7);
+  messageDesc(file_workflowruntime_v1_workflow, 10);
 
 /**
  * Execution is one run of a deployment's revision.
@@ -565,6 +719,15 @@ export type Execution = Message<"workflowruntime.v1.Execution"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 17;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * For cron fires, catch-ups and backfills: the cron expression's time of the slot it runs
+   * for (scheduled_time less the jitter offset). For manual and webhook triggers: the time it
+   * was triggered, as scheduled_time.
+   *
+   * @generated from field: google.protobuf.Timestamp nominal_time = 18;
+   */
+  nominalTime?: Timestamp | undefined;
 };
 
 /**
@@ -572,7 +735,164 @@ export type Execution = Message<"workflowruntime.v1.Execution"> & {
  * Use `create(ExecutionSchema)` to create a new message.
  */
 export const ExecutionSchema: GenMessage<Execution> = /*@__PURE__*/
-  messageDesc(file_workflowruntime_v1_workflow, 8);
+  messageDesc(file_workflowruntime_v1_workflow, 11);
+
+/**
+ * TriggerContext is what started an execution and which slot it is for, as the engine and the
+ * transform node's CEL expressions see it (the variable "trigger").
+ *
+ * @generated from message workflowruntime.v1.TriggerContext
+ */
+export type TriggerContext = Message<"workflowruntime.v1.TriggerContext"> & {
+  /**
+   * What created the execution.
+   *
+   * @generated from field: workflowruntime.v1.TriggerType type = 1;
+   */
+  type: TriggerType;
+
+  /**
+   * The trigger's id, for cron and webhook triggers.
+   *
+   * @generated from field: string trigger_id = 2;
+   */
+  triggerId: string;
+
+  /**
+   * The slot's cron time (cron, catch-up, backfill), or the time it was triggered.
+   *
+   * @generated from field: google.protobuf.Timestamp nominal_time = 3;
+   */
+  nominalTime?: Timestamp | undefined;
+
+  /**
+   * nominal_time plus the jitter offset (cron), or the time it was triggered.
+   *
+   * @generated from field: google.protobuf.Timestamp scheduled_time = 4;
+   */
+  scheduledTime?: Timestamp | undefined;
+
+  /**
+   * The watermark: the nominal time of the latest SUCCEEDED execution of the same trigger whose
+   * nominal time is before this one's, read when the attempt starts. Unset when there is none
+   * and for manual triggers.
+   *
+   * @generated from field: google.protobuf.Timestamp last_success_nominal_time = 5;
+   */
+  lastSuccessNominalTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message workflowruntime.v1.TriggerContext.
+ * Use `create(TriggerContextSchema)` to create a new message.
+ */
+export const TriggerContextSchema: GenMessage<TriggerContext> = /*@__PURE__*/
+  messageDesc(file_workflowruntime_v1_workflow, 12);
+
+/**
+ * AfterBlackoutPolicy says what a cron trigger does when a blackout window that covered some of
+ * its fires ends.
+ *
+ * @generated from enum workflowruntime.v1.AfterBlackoutPolicy
+ */
+export enum AfterBlackoutPolicy {
+  /**
+   * Treated as DROP.
+   *
+   * @generated from enum value: AFTER_BLACKOUT_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Nothing: the covered fires stay SKIPPED.
+   *
+   * @generated from enum value: AFTER_BLACKOUT_POLICY_DROP = 1;
+   */
+  DROP = 1,
+
+  /**
+   * Fire once when the window ends (plus the jitter offset), for the latest covered time: the
+   * execution's nominal time is that time's.
+   *
+   * @generated from enum value: AFTER_BLACKOUT_POLICY_FIRE_ONCE = 2;
+   */
+  FIRE_ONCE = 2,
+}
+
+/**
+ * Describes the enum workflowruntime.v1.AfterBlackoutPolicy.
+ */
+export const AfterBlackoutPolicySchema: GenEnum<AfterBlackoutPolicy> = /*@__PURE__*/
+  enumDesc(file_workflowruntime_v1_workflow, 0);
+
+/**
+ * Weekday is a day of the week.
+ *
+ * @generated from enum workflowruntime.v1.Weekday
+ */
+export enum Weekday {
+  /**
+   * Not a valid day.
+   *
+   * @generated from enum value: WEEKDAY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Monday.
+   *
+   * @generated from enum value: WEEKDAY_MONDAY = 1;
+   */
+  MONDAY = 1,
+
+  /**
+   * Tuesday.
+   *
+   * @generated from enum value: WEEKDAY_TUESDAY = 2;
+   */
+  TUESDAY = 2,
+
+  /**
+   * Wednesday.
+   *
+   * @generated from enum value: WEEKDAY_WEDNESDAY = 3;
+   */
+  WEDNESDAY = 3,
+
+  /**
+   * Thursday.
+   *
+   * @generated from enum value: WEEKDAY_THURSDAY = 4;
+   */
+  THURSDAY = 4,
+
+  /**
+   * Friday.
+   *
+   * @generated from enum value: WEEKDAY_FRIDAY = 5;
+   */
+  FRIDAY = 5,
+
+  /**
+   * Saturday.
+   *
+   * @generated from enum value: WEEKDAY_SATURDAY = 6;
+   */
+  SATURDAY = 6,
+
+  /**
+   * Sunday.
+   *
+   * @generated from enum value: WEEKDAY_SUNDAY = 7;
+   */
+  SUNDAY = 7,
+}
+
+/**
+ * Describes the enum workflowruntime.v1.Weekday.
+ */
+export const WeekdaySchema: GenEnum<Weekday> = /*@__PURE__*/
+  enumDesc(file_workflowruntime_v1_workflow, 1);
 
 /**
  * RepeatedHourPolicy says how a cron trigger fires when the clocks go back and a stretch of
@@ -607,7 +927,7 @@ export enum RepeatedHourPolicy {
  * Describes the enum workflowruntime.v1.RepeatedHourPolicy.
  */
 export const RepeatedHourPolicySchema: GenEnum<RepeatedHourPolicy> = /*@__PURE__*/
-  enumDesc(file_workflowruntime_v1_workflow, 0);
+  enumDesc(file_workflowruntime_v1_workflow, 2);
 
 /**
  * SkippedHourPolicy says how a cron trigger fires when the clocks go forward and a stretch of
@@ -643,7 +963,7 @@ export enum SkippedHourPolicy {
  * Describes the enum workflowruntime.v1.SkippedHourPolicy.
  */
 export const SkippedHourPolicySchema: GenEnum<SkippedHourPolicy> = /*@__PURE__*/
-  enumDesc(file_workflowruntime_v1_workflow, 1);
+  enumDesc(file_workflowruntime_v1_workflow, 3);
 
 /**
  * OverlapPolicy says what happens when an execution is due while another of the same workflow runs.
@@ -698,7 +1018,7 @@ export enum OverlapPolicy {
  * Describes the enum workflowruntime.v1.OverlapPolicy.
  */
 export const OverlapPolicySchema: GenEnum<OverlapPolicy> = /*@__PURE__*/
-  enumDesc(file_workflowruntime_v1_workflow, 2);
+  enumDesc(file_workflowruntime_v1_workflow, 4);
 
 /**
  * MisfirePolicy says what the scheduler does with fire times it missed while it was down.
@@ -739,7 +1059,7 @@ export enum MisfirePolicy {
  * Describes the enum workflowruntime.v1.MisfirePolicy.
  */
 export const MisfirePolicySchema: GenEnum<MisfirePolicy> = /*@__PURE__*/
-  enumDesc(file_workflowruntime_v1_workflow, 3);
+  enumDesc(file_workflowruntime_v1_workflow, 5);
 
 /**
  * DeploymentStatus is the lifecycle state of a deployment.
@@ -787,7 +1107,7 @@ export enum DeploymentStatus {
  * Describes the enum workflowruntime.v1.DeploymentStatus.
  */
 export const DeploymentStatusSchema: GenEnum<DeploymentStatus> = /*@__PURE__*/
-  enumDesc(file_workflowruntime_v1_workflow, 4);
+  enumDesc(file_workflowruntime_v1_workflow, 6);
 
 /**
  * ExecutionStatus is the state of one execution.
@@ -856,7 +1176,7 @@ export enum ExecutionStatus {
  * Describes the enum workflowruntime.v1.ExecutionStatus.
  */
 export const ExecutionStatusSchema: GenEnum<ExecutionStatus> = /*@__PURE__*/
-  enumDesc(file_workflowruntime_v1_workflow, 5);
+  enumDesc(file_workflowruntime_v1_workflow, 7);
 
 /**
  * TriggerType says what created an execution.
@@ -897,5 +1217,5 @@ export enum TriggerType {
  * Describes the enum workflowruntime.v1.TriggerType.
  */
 export const TriggerTypeSchema: GenEnum<TriggerType> = /*@__PURE__*/
-  enumDesc(file_workflowruntime_v1_workflow, 6);
+  enumDesc(file_workflowruntime_v1_workflow, 8);
 
