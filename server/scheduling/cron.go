@@ -3,7 +3,7 @@ package scheduling
 import (
 	"errors"
 	"fmt"
-	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,8 +25,92 @@ var macros = map[string]string{
 // them 1-7 from Sunday, so numbers are rewritten as names, which both read the same way.
 var standardDays = [...]string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"}
 
-// dayNumber matches a day number that is not a step ("/2") or an nth-weekday suffix ("#3").
-var dayNumber = regexp.MustCompile(`(^|[^/#0-9])([0-7])\b`)
+// quartzDayOfWeek rewrites a standard cron day-of-week field in Quartz terms, item by item:
+//
+//   - a number 0-7 or a name becomes the name: "5" is FRI, "0" and "7" are SUN;
+//   - "nL" (the last such weekday of the month) and "n#k" (the k-th) keep their suffix: "5L" is
+//     FRIL, "5#3" FRI#3;
+//   - a range "a-b" or "a-b/s" becomes names ("1-5" is MON-FRI); one that reaches 7, which Quartz
+//     has no day after SAT for, becomes the list of its days ("5-7" is FRI,SAT,SUN), and so does
+//     a range written with SUN at its end ("FRI-SUN");
+//   - "n/s" runs from n through Saturday in steps of s, as Quartz reads it ("1/2" is MON/2:
+//     Monday, Wednesday, Friday);
+//   - "*", "?", "*/s" and anything else pass through (Quartz numbers Sunday 1, so "*/2" is
+//     Sunday, Tuesday, Thursday, Saturday in both).
+func quartzDayOfWeek(field string) string {
+	items := strings.Split(field, ",")
+	for i, item := range items {
+		items[i] = quartzDayItem(item)
+	}
+	return strings.Join(items, ",")
+}
+
+func quartzDayItem(item string) string {
+	upper := strings.ToUpper(item)
+	if base, ok := strings.CutSuffix(upper, "L"); ok && base != "" {
+		if d, ok := standardDay(base); ok {
+			return standardDays[d] + "L"
+		}
+		return item
+	}
+	if base, nth, ok := strings.Cut(upper, "#"); ok {
+		if d, ok := standardDay(base); ok {
+			return standardDays[d] + "#" + nth
+		}
+		return item
+	}
+	base, step, hasStep := strings.Cut(upper, "/")
+	from, to, isRange := strings.Cut(base, "-")
+	a, ok := standardDay(from)
+	if !ok {
+		return item // "*", "?", "*/2", or something Quartz will judge
+	}
+	suffix := ""
+	if hasStep {
+		suffix = "/" + step
+	}
+	if !isRange {
+		return standardDays[a] + suffix
+	}
+	b, ok := standardDay(to)
+	if !ok {
+		return item
+	}
+	if b == 0 && a > 0 {
+		b = 7 // "FRI-SUN": Sunday at the end of the week
+	}
+	if b < 7 || a > b {
+		return standardDays[a] + "-" + standardDays[b] + suffix // Quartz refuses a backward range
+	}
+	s := 1
+	if hasStep {
+		n, err := strconv.Atoi(step)
+		if err != nil || n < 1 {
+			return item
+		}
+		s = n
+	}
+	var days []string
+	for d := a; d <= b; d += s {
+		if d != 7 || a != 0 { // "0-7" holds Sunday once
+			days = append(days, standardDays[d])
+		}
+	}
+	return strings.Join(days, ",")
+}
+
+// standardDay reads a day of standard cron: a number 0-7 or a name SUN-SAT.
+func standardDay(s string) (int, bool) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n, n >= 0 && n <= 7
+	}
+	for i, name := range standardDays[:7] {
+		if strings.EqualFold(s, name) {
+			return i, true
+		}
+	}
+	return 0, false
+}
 
 // NormalizeCron turns a standard 5-field expression or an @-macro into the Quartz 6-field form
 // that go-quartz parses; 6- and 7-field Quartz expressions pass through with whitespace folded.
@@ -45,10 +129,7 @@ func NormalizeCron(expr string) (string, error) {
 	switch len(fields) {
 	case 5:
 		minute, hour, dom, month, dow := fields[0], fields[1], fields[2], fields[3], fields[4]
-		dow = dayNumber.ReplaceAllStringFunc(dow, func(m string) string {
-			sub := dayNumber.FindStringSubmatch(m)
-			return sub[1] + standardDays[sub[2][0]-'0']
-		})
+		dow = quartzDayOfWeek(dow)
 		switch {
 		case dom != "*" && dom != "?" && dow != "*" && dow != "?":
 			return "", errors.New("day-of-month and day-of-week are both restricted; use one of them")
