@@ -1,6 +1,7 @@
 package scheduling
 
 import (
+	"errors"
 	"math"
 	"time"
 
@@ -135,6 +136,14 @@ func (t *Trigger) nextNominal(after int64) (int64, error) {
 			return u, nil
 		}
 		if err != nil {
+			// No matching wall second is left after w; but when the clocks go back at the end of
+			// the span, the next span lives the wall seconds from end+nextOffset on again, and
+			// may hold the second pass of the times just fired ("0 0,30 2 31 10 ? 2027" in
+			// Berlin: 02:00 and 02:30 CET are its last fires).
+			if errors.Is(err, quartz.ErrTriggerExpired) && sp.end != math.MaxInt64 && sp.nextOffset < sp.offset {
+				cur = sp.end - 1
+				continue
+			}
 			return 0, err
 		}
 		// w is the first matching wall second at or after the end of the span.

@@ -1,6 +1,7 @@
 package scheduling
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -308,4 +309,39 @@ func TestLeapDay(t *testing.T) {
 	next, err := ct.NextFireTime(utc(t, "2028-03-01T00:00:00Z").UnixNano())
 	is.NoErr(err)
 	is.Equal(time.Unix(0, next).UTC(), utc(t, "2029-03-01T11:00:00Z")) // go-quartz's answer, pinned
+}
+
+// TestRepeatedTwiceLastFires: when the repeated times are the last an expression ever has, the
+// second pass still fires; the search past the first pass finds nothing in the span that ends
+// with the clocks going back, and must go on into the next span.
+func TestRepeatedTwiceLastFires(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		repeated RepeatedHourPolicy
+		want     []string
+	}{
+		{RepeatedHourTwice, []string{
+			"2027-10-31T00:00:00Z", "2027-10-31T00:30:00Z", // 02:00, 02:30 CEST (+02)
+			"2027-10-31T01:00:00Z", "2027-10-31T01:30:00Z", // 02:00, 02:30 CET (+01)
+		}},
+		{RepeatedHourOnce, []string{"2027-10-31T00:00:00Z", "2027-10-31T00:30:00Z"}},
+	} {
+		t.Run(tt.repeated.String(), func(t *testing.T) {
+			t.Parallel()
+			is := is.New(t)
+			trig := newTestTrigger(t, TriggerConfig{Expression: "0 0,30 2 31 10 ? 2027", TimeZone: "Europe/Berlin", RepeatedHour: tt.repeated})
+			after := utc(t, "2027-10-30T12:00:00Z")
+			var got []string
+			for range len(tt.want) + 1 {
+				f, err := trig.Next(after)
+				if err != nil {
+					is.True(errors.Is(err, quartz.ErrTriggerExpired)) // then nothing more
+					break
+				}
+				got = append(got, f.Scheduled.UTC().Format(time.RFC3339))
+				after = f.Scheduled
+			}
+			is.Equal(got, tt.want)
+		})
+	}
 }
