@@ -119,8 +119,15 @@ func (t *Trigger) wallNext(w int64) (int64, error) {
 // after the unix second after, applying the trigger's DST policies.
 func (t *Trigger) nextNominal(after int64) (int64, error) {
 	cur := after
-	for range maxSpans {
+	for i := range maxSpans {
 		sp := spanAt(t.loc, cur+1)
+		// after is the last second before a gap: the gap's shifted fire, at the span's start, is
+		// still to come (later spans are entered with their gap already checked).
+		if i == 0 && sp.start == cur+1 && sp.prevOffset < sp.offset && t.skipped == SkippedHourShift {
+			if w, err := t.wallNext(sp.start + sp.prevOffset - 1); err == nil && w < sp.start+sp.offset {
+				return sp.start, nil
+			}
+		}
 		// The second pass of a repeated stretch: instants in [start, start+back).
 		repeatEnd := sp.start
 		if sp.prevOffset > sp.offset {

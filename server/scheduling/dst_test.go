@@ -345,3 +345,16 @@ func TestRepeatedTwiceLastFires(t *testing.T) {
 		})
 	}
 }
+
+// TestShiftedFireRightAfter: asked for the next fire from the last second before a gap, the
+// shifted fire at the gap's end comes next (the span search starts in the span after the gap).
+func TestShiftedFireRightAfter(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	trig := newTestTrigger(t, TriggerConfig{Expression: "30 2 * * *", TimeZone: "Europe/Berlin"})
+	for _, from := range []string{"2027-03-28T00:59:58Z", "2027-03-28T00:59:59Z"} { // 01:59:58, 01:59:59 CET
+		is.Equal(nextN(t, trig, utc(t, from), 2), []string{"2027-03-28T01:00:00Z", "2027-03-29T00:30:00Z"}) // 03:00 CEST, then 02:30
+	}
+	skip := newTestTrigger(t, TriggerConfig{Expression: "30 2 * * *", TimeZone: "Europe/Berlin", SkippedHour: SkippedHourSkip})
+	is.Equal(nextN(t, skip, utc(t, "2027-03-28T00:59:59Z"), 1), []string{"2027-03-29T00:30:00Z"}) // SKIP: nothing that day
+}
