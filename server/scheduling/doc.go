@@ -7,6 +7,8 @@
 //   - jitter.go: the jitter formula.
 //   - misfire.go: what to do about fires missed while no scheduler ran.
 //   - preview.go: the next N fires, and the fires of a past range (backfill).
+//   - dstreport.go: the zone transitions of the coming months that touch a trigger, and what it
+//     does there (GetDstReport, deploy warnings).
 //   - queue.go: JobQueue, the quartz.JobQueue the scheduler installs with quartz.WithQueue.
 //
 // # Jitter
@@ -50,6 +52,13 @@
 // one that never fires (February 30th, a year past 2262, an nth weekday "#" in a year field,
 // which go-quartz would search for without end) is refused at deploy. FuzzTrigger and
 // FuzzNormalizeCron (fuzz_test.go) hold these as seeds; docs/fuzzing.md has the runs.
+//
+// The DST report (dstreport.go) finds transitions with the same spans, lists the expression's
+// wall-clock times in each skipped or repeated stretch, and asks Next for the fires, so it says
+// what the trigger will do: "30 2 * * *" in Berlin is SHIFTED to 03:00 CEST on 2027-03-28 and
+// fires ONCE on 2027-10-31; the policy is named with why ("REPEATED_HOUR_POLICY_ONCE (default:
+// the hour field is fixed)"). A transition whose stretch holds no time of the expression is left
+// out.
 //
 // Go's ZoneBounds misreports the span containing the last day of a leap year beyond the tzdata
 // table (2040-12-31 in Berlin); spanAt repairs such spans (tested for 2040 and 2044).

@@ -40,6 +40,8 @@ type Trigger struct {
 	offset     time.Duration
 	repeated   RepeatedHourPolicy // resolved, never Default
 	skipped    SkippedHourPolicy  // resolved, never Default
+	fixedHour  bool               // the hour field is one value or a list: what the defaults follow
+	defaulted  [2]bool            // whether repeated, skipped came from the classic-cron default
 }
 
 var _ quartz.Trigger = (*Trigger)(nil)
@@ -100,6 +102,8 @@ func NewTrigger(cfg TriggerConfig) (*Trigger, error) {
 	}
 	// Classic cron: a job at a fixed hour is a "fixed-time" job, anything else runs by real time.
 	fixedHour := !strings.ContainsAny(strings.Fields(expr)[2], "*?-/")
+	t.fixedHour = fixedHour
+	t.defaulted = [2]bool{t.repeated == RepeatedHourDefault, t.skipped == SkippedHourDefault}
 	if t.repeated == RepeatedHourDefault {
 		t.repeated = RepeatedHourTwice
 		if fixedHour {
