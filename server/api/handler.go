@@ -94,7 +94,8 @@ func (h *Handler) DeployWorkflow(ctx context.Context, req *v1.DeployWorkflowRequ
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}
-	return &v1.DeployWorkflowResponse{Deployment: deploymentToProto(d, mayReadSecrets(ctx)), Created: created, TriggerPreviews: previews}, nil
+	return &v1.DeployWorkflowResponse{Deployment: deploymentToProto(d, mayReadSecrets(ctx)), Created: created, TriggerPreviews: previews,
+		Warnings: h.deployWarnings(ctx, d, req.GetTriggers())}, nil
 }
 
 // UpdateDeployment implements WorkflowRuntimeService.

@@ -10,6 +10,8 @@
 //     SkipLedger, the execution side's SKIPPED records.
 //   - outage.go: fires the store did not answer for, remembered and settled once it does.
 //   - cache.go: the deployment cache the fires read.
+//   - dstreport.go: Service.DSTReport, the DST report of a deployment's cron triggers at the
+//     service's clock (GetDstReport, deploy warnings).
 //
 // # Keeping go-quartz in step with the database
 //
