@@ -1,6 +1,6 @@
 // Package cli is the operator command line of workflow-runtime: deploy, get, list, pause,
 // resume, delete, trigger, executions (list, get, watch, cancel), fires, backfill, jitter,
-// load, health and completion, as commands of the one binary next to serve and migrate
+// load, dst, health and completion, as commands of the one binary next to serve and migrate
 // (server/cmd/workflow-runtime embeds Commands). docs/cli.md is the manual.
 //
 // Every command calls the service through the Go SDK (sdk/go), as any other caller does:
