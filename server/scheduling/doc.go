@@ -2,6 +2,9 @@
 // Redis: the scheduler role wires it to go-quartz and the store.
 //
 //   - cron.go: parsing of standard 5-field, Quartz 6/7-field and @-macro expressions; IANA zones.
+//     A 5-field day-of-week keeps its classic meaning in Quartz terms: 0 and 7 are Sunday, "5L"
+//     is the last Friday, "5#3" the third, "5-7" Friday to Sunday (cron_test.go checks every
+//     form against the calendar).
 //   - trigger.go, dst.go, calendar.go: Trigger, the quartz.Trigger that adds jitter and handles
 //     DST by the policies below.
 //   - jitter.go: the jitter formula.

@@ -59,6 +59,7 @@ func FuzzTrigger(f *testing.F) {
 		}
 		// From a time inside what the scheduler handles: 1970 to 2200.
 		after := time.Unix(int64(uint64(unix)%(230*365*86400)), 0)
+		checkDSTReport(t, tr, after)
 		for range 5 {
 			fire, err := tr.Next(after)
 			if errors.Is(err, quartz.ErrTriggerExpired) {
@@ -81,7 +82,7 @@ func FuzzTrigger(f *testing.F) {
 // FuzzNormalizeCron: NormalizeCron never panics, and what it accepts is an expression of six or
 // seven fields that it reads again as itself.
 func FuzzNormalizeCron(f *testing.F) {
-	for _, s := range []string{"*/5 * * * *", "0 0 30 2 *", "0 0 0 1 1 * 2270", "@daily", "@nope", "0 9 * * 1-5", "0 9 1 * 1", "0 0 0 ? 1 MON#5 2027", "7 7 7 7 7/7", "", "\x00"} {
+	for _, s := range []string{"*/5 * * * *", "0 0 30 2 *", "0 0 0 1 1 * 2270", "@daily", "@nope", "0 9 * * 1-5", "0 9 1 * 1", "0 0 0 ? 1 MON#5 2027", "7 7 7 7 7/7", "0 9 * * 5L", "0 9 * * 5-7/2", "0 9 * * 0-7", "", "\x00"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, expr string) {
@@ -94,4 +95,39 @@ func FuzzNormalizeCron(f *testing.F) {
 			t.Fatalf("NormalizeCron(%q) = %q, which reads as %q, %v", expr, q, again, err)
 		}
 	})
+}
+
+// checkDSTReport holds a trigger's DST report for a year to what it must say: transitions after
+// from, in order, each with times; one fire when SHIFTED, none when SKIPPED, fires inside the
+// stretch's two passes otherwise.
+func checkDSTReport(t *testing.T, tr *Trigger, from time.Time) {
+	t.Helper()
+	r, err := tr.DSTReport(from, 12)
+	if err != nil {
+		t.Fatalf("DSTReport(%s): %v", from, err)
+	}
+	prev := from
+	for _, x := range r.Transitions {
+		if !x.At.After(prev) || len(x.Times) == 0 {
+			t.Fatalf("transition %+v after %s", x, prev)
+		}
+		prev = x.At
+		d := (x.OffsetBefore - x.OffsetAfter).Abs()
+		switch x.Effect {
+		case DSTShifted:
+			if len(x.Fires) != 1 || !x.Fires[0].Nominal.Equal(x.At) {
+				t.Fatalf("shifted %+v: want one fire at the transition", x)
+			}
+		case DSTSkipped:
+			if len(x.Fires) != 0 {
+				t.Fatalf("skipped %+v has fires", x)
+			}
+		default:
+			for _, f := range x.Fires {
+				if f.Nominal.Before(x.At.Add(-d)) || !f.Nominal.Before(x.At.Add(d)) {
+					t.Fatalf("repeated %+v: fire %s outside both passes", x, f.Nominal)
+				}
+			}
+		}
+	}
 }
