@@ -113,6 +113,13 @@ func (c *DeployCmd) finish(p *printer, env *Env, results []deployResult, checkOn
 	if first != nil && checkOnly && !c.DryRun {
 		env.say("nothing deployed" + "\n")
 	}
+	// Warnings go to stderr, as kubectl prints the server's: the table or document on stdout
+	// stays what it was.
+	for _, r := range results {
+		for _, w := range r.res.GetWarnings() {
+			env.say("%s: warning: %s: %s\n", r.doc.name(), w.GetField(), w.GetMessage())
+		}
+	}
 	if !p.people() {
 		var ms []proto.Message
 		for _, r := range results {

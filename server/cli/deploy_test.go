@@ -248,3 +248,20 @@ func TestDeployRefusesAServiceThatIgnoresValidateOnly(t *testing.T) {
 	is.Equal(r.code, cli.ExitError)
 	is.True(strings.Contains(r.stderr, "does not know validate_only"))
 }
+
+func TestDeployPrintsWarnings(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	dir := t.TempDir()
+	// 02:30 in Berlin falls in the hour the clocks skip every March and repeat every October.
+	writeFile(t, dir, "dst.yaml", `definition: {id: warned-nightly, nodes: [{id: a, type: noop}]}
+triggers:
+  - id: nightly
+    cron: {expression: "30 2 * * *", timezone: Europe/Berlin}
+`)
+	r := cmd(t, "deploy", "-f", dir, "--dry-run").must(t)
+	is.True(strings.Contains(r.stderr, "warning: triggers[0].cron.expression:")) // on stderr, with the field
+	is.True(!strings.Contains(r.stdout, "warning"))                              // the table stays clean
+	r = cmd(t, "deploy", "-f", dir).must(t)
+	is.True(strings.Contains(r.stderr, "warning: triggers[0].cron.expression:")) // the deploy warns too
+}
