@@ -66,7 +66,7 @@ func TestGetLoadDistributionWhatIfTenThousandHourly(t *testing.T) {
 		w := resp.GetWhatIf()
 		is.Equal(w.GetWhatIfFires(), int64(10_000))
 		is.Equal(w.GetPeakFiresPerSecondWithoutJitter(), int64(10_000)) // all in 12:00:00 (wf-a keeps its jitter)
-		is.Equal(w.GetMeanFiresPerSecondAfter(), 10_001.0/3600)          // with wf-a's fire
+		is.Equal(w.GetMeanFiresPerSecondAfter(), 10_001.0/3600)         // with wf-a's fire
 		window := w.GetSuggestedJitterWindow()
 		is.True(window != nil)
 		is.True(window.AsDuration() > 0 && window.AsDuration() <= time.Hour) // the fires stay in the hour
@@ -74,7 +74,7 @@ func TestGetLoadDistributionWhatIfTenThousandHourly(t *testing.T) {
 		peak := w.GetPeakFiresPerSecondWithSuggestedWindow()
 		is.True(peak > 0)
 		is.True(float64(peak) <= target*w.GetMeanFiresPerSecondAfter()) // at most target x mean
-		is.True(peak < w.GetPeakFiresPerSecondAfter())                   // the 300 s default is not enough
+		is.True(peak < w.GetPeakFiresPerSecondAfter())                  // the 300 s default is not enough
 		t.Logf("10,000 hourly: peak %d at 0 s, %d at 300 s, %d at the suggested %s (mean %.2f)",
 			w.GetPeakFiresPerSecondWithoutJitter(), w.GetPeakFiresPerSecondAfter(), peak, window.AsDuration(), w.GetMeanFiresPerSecondAfter())
 	})
