@@ -159,11 +159,18 @@ func (h *Handler) GetLoadDistribution(ctx context.Context, req *v1.GetLoadDistri
 			"must be from %s and before %s: the scheduler's fire times end in April 2262",
 			loadEarliest.Format(time.DateOnly), loadHorizon.Format(time.DateOnly)))
 	}
-	ld, err := h.monitoring.LoadDistribution(ctx, &monitoring.LoadQuery{
+	q := &monitoring.LoadQuery{
 		Start:      start,
 		Window:     durationFromProto(req.GetWindow()),
 		Resolution: durationFromProto(req.GetResolution()),
-	})
+	}
+	if w := req.GetWhatIf(); w != nil {
+		var err error
+		if q.WhatIf, err = h.loadWhatIfFromProto(w); err != nil { // whatif.go
+			return nil, h.toConnect(ctx, err)
+		}
+	}
+	ld, err := h.monitoring.LoadDistribution(ctx, q)
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}
@@ -172,12 +179,14 @@ func (h *Handler) GetLoadDistribution(ctx context.Context, req *v1.GetLoadDistri
 		PeakFiresPerSecond:              ld.PeakPerSecond,
 		PeakFiresPerSecondWithoutJitter: ld.PeakPerSecondWithoutJitter,
 		MeanFiresPerSecond:              ld.MeanPerSecond,
+		WhatIf:                          loadWhatIfToProto(ld.WhatIf),
 	}
 	for i, b := range ld.Buckets {
 		resp.Buckets[i] = &v1.LoadBucket{
 			StartTime:          timestamppb.New(b.Start),
 			Fires:              b.Fires,
 			FiresWithoutJitter: b.FiresWithoutJitter,
+			FiresWithWhatIf:    b.FiresWithWhatIf,
 		}
 	}
 	return resp, nil

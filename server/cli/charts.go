@@ -110,6 +110,9 @@ type LoadCmd struct {
 	Start      timeArg       `type:"time" default:"now" help:"Start of the projection: now, +1h, 2026-03-01T12:00. Default ${default}."`
 	Window     time.Duration `default:"1h" help:"Length of the projection, 1s to 24h. Default ${default}."`
 	Resolution time.Duration `default:"2m" help:"Width of one bar, 1s to 1h. Default ${default}."`
+	WhatIf     string        `name:"what-if" placeholder:"FILE|-" predictor:"manifest" help:"Plan a deployment that is not stored: a YAML or JSON file of one deployment, as deploy reads. The answer compares the peaks with and without it and suggests a jitter window."`
+	Copies     uint32        `help:"With --what-if: how many such workflows (ids <id>-2, <id>-3, ...), at most 100000. Default 1."`
+	Target     float64       `help:"With --what-if: the peak over mean fires per second the suggested jitter window keeps to, at least 1. Default 2."`
 }
 
 // Help implements kong.HelpProvider.
@@ -120,10 +123,15 @@ Examples:
 
     workflow-runtime load
     workflow-runtime load --window 24h --resolution 1h
-    workflow-runtime load --start +1h --window 10m --resolution 10s -o json`
+    workflow-runtime load --start +1h --window 10m --resolution 10s -o json
+    workflow-runtime load --what-if workflow.yaml --copies 10000 --target 5`
 }
 
 func (c *LoadCmd) Run(ctx context.Context, env *Env) error {
+	whatIf, err := c.whatIf(env) // loadwhatif.go
+	if err != nil {
+		return err
+	}
 	client, err := c.client()
 	if err != nil {
 		return err
@@ -132,6 +140,7 @@ func (c *LoadCmd) Run(ctx context.Context, env *Env) error {
 		StartTime:  c.Start.timestamp(env),
 		Window:     durationpb.New(c.Window),
 		Resolution: durationpb.New(c.Resolution),
+		WhatIf:     whatIf,
 	})
 	if err != nil {
 		return err
@@ -144,9 +153,12 @@ func (c *LoadCmd) Run(ctx context.Context, env *Env) error {
 		[2]string{"Peak fires/s", fmt.Sprintf("%d (without jitter: %d)", res.GetPeakFiresPerSecond(), res.GetPeakFiresPerSecondWithoutJitter())},
 		[2]string{"Mean fires/s", strconv.FormatFloat(res.GetMeanFiresPerSecond(), 'g', 3, 64)},
 	)
+	if w := res.GetWhatIf(); w != nil {
+		c.printWhatIf(p, w)
+	}
 	var top int64
 	for _, b := range res.GetBuckets() {
-		top = max(top, b.GetFires(), b.GetFiresWithoutJitter())
+		top = max(top, b.GetFires(), b.GetFiresWithoutJitter(), b.GetFiresWithWhatIf())
 	}
 	layout := "15:04:05"
 	if c.Window > 12*time.Hour {
@@ -155,10 +167,19 @@ func (c *LoadCmd) Run(ctx context.Context, env *Env) error {
 	if len(res.GetBuckets()) > 0 {
 		p.println()
 		zone := res.GetBuckets()[0].GetStartTime().AsTime().In(env.Location).Format("MST")
-		p.println(fmt.Sprintf("%-*s  %-*s  %s", len(layout), zone, chartWidth, "FIRES WITH JITTER", "WITHOUT"))
+		header := fmt.Sprintf("%-*s  %-*s  %s", len(layout), zone, chartWidth, "FIRES WITH JITTER", "WITHOUT")
+		if res.GetWhatIf() != nil {
+			header = fmt.Sprintf("%-*s  %-*s %-7s%-7s%s", len(layout), zone, chartWidth, "FIRES WITH THE WHAT-IF", "TOTAL", "STORED", "STORED WITHOUT JITTER")
+		}
+		p.println(header)
 	}
 	for _, b := range res.GetBuckets() {
 		label := b.GetStartTime().AsTime().In(env.Location).Format(layout)
+		if res.GetWhatIf() != nil {
+			p.println(label + "  " + p.paint(bar(float64(b.GetFiresWithWhatIf()), float64(top), chartWidth), text.FgYellow) +
+				fmt.Sprintf(" %-6d %-6d %d", b.GetFiresWithWhatIf(), b.GetFires(), b.GetFiresWithoutJitter()))
+			continue
+		}
 		p.println(label + "  " + p.paint(bar(float64(b.GetFires()), float64(top), chartWidth), text.FgCyan) +
 			fmt.Sprintf(" %-6d %d", b.GetFires(), b.GetFiresWithoutJitter()))
 	}

@@ -93,15 +93,7 @@ var errValidateOnly = errors.New("validate only: roll back")
 // Draft, the deployment becomes DEPLOYED (an archived one is revived; a paused one resumes).
 // With ValidateOnly it answers the same and stores nothing.
 func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, created bool, err error) {
-	v := &apperr.ValidationError{}
-	s.validateDefinition(v, &p.Definition)
-	validateTriggers(v, "triggers", p.Triggers, p.Definition.ID, s.cfg.Now())
-	s.cfg.Limits.checkTriggers(v, "triggers", p.Triggers, s.cfg.Now())
-	s.cfg.Limits.checkConfig(v, "config", &p.Config)
-	if err := v.OrNil(); err != nil {
-		return nil, false, err
-	}
-	if err := s.canSeal(p.Triggers); err != nil {
+	if err := s.Check(p, ""); err != nil {
 		return nil, false, err
 	}
 	triggers := normalizeTriggers(p.Triggers)

@@ -7,7 +7,10 @@
 //   - JitterDistribution: how the hash-jitter offsets of the DEPLOYED cron triggers spread over
 //     their windows, with Pearson's chi-square against a uniform spread.
 //   - LoadDistribution: the projected fires of the DEPLOYED cron triggers over a coming window,
-//     per second and per bucket, with jitter and without.
+//     per second and per bucket, with jitter and without. With a what-if (whatif.go) it also
+//     places a deployment that is not stored (copies of it, each with its own hash jitter) and
+//     searches the smallest jitter window that keeps the peak within a target of the mean:
+//     doubling then bisecting the window, each step one O(fires) placement on per-second counts.
 //   - Janitor: a background part (Start/Stop) that deletes old terminal executions and fire
 //     ledger rows in small batches.
 //   - SchedulingMetrics: fire ledger outcomes, fires per minute and lateness percentiles.

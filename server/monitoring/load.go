@@ -29,6 +29,9 @@ type LoadQuery struct {
 	Window time.Duration
 	// Resolution is the bucket width. Default DefaultLoadResolution; at least 1s; at most Window.
 	Resolution time.Duration
+	// WhatIf also projects a deployment that is not stored, and compares (whatif.go).
+	// Default: none.
+	WhatIf *LoadWhatIf
 }
 
 // LoadDistribution is the answer of LoadDistribution.
@@ -42,6 +45,8 @@ type LoadDistribution struct {
 	PeakPerSecond, PeakPerSecondWithoutJitter int64
 	// MeanPerSecond is the fires (with jitter) in the window over its seconds.
 	MeanPerSecond float64
+	// WhatIf is the comparison, when the query had a what-if.
+	WhatIf *LoadWhatIfResult
 }
 
 // LoadBucket is one bucket of the projection.
@@ -49,6 +54,8 @@ type LoadBucket struct {
 	Start time.Time
 	// Fires with jitter; FiresWithoutJitter at the cron's nominal times.
 	Fires, FiresWithoutJitter int64
+	// FiresWithWhatIf are the fires with jitter, the what-if included; 0 without a what-if.
+	FiresWithWhatIf int64
 }
 
 // scheduleKey groups the triggers that share their nominal times.
@@ -76,14 +83,27 @@ func (s *Service) LoadDistribution(ctx context.Context, q *LoadQuery) (*LoadDist
 		window += time.Second - r
 	}
 	res := min(max(cmp.Or(q.Resolution, DefaultLoadResolution), time.Second), window)
-	return s.project(ctx, triggers, start, window, res)
+	withJitter, without, err := s.perSecond(ctx, triggers, start, window)
+	if err != nil {
+		return nil, err
+	}
+	out := buckets(withJitter, without, start, window, res)
+	if q.WhatIf == nil {
+		return out, nil
+	}
+	if out.WhatIf, err = s.whatIf(ctx, triggers, withJitter, *q.WhatIf, out); err != nil {
+		return nil, fmt.Errorf("load distribution: %w", err)
+	}
+	return out, nil
 }
 
-func (s *Service) project(ctx context.Context, triggers []CronTrigger, start time.Time, window, res time.Duration) (*LoadDistribution, error) {
+// perSecond counts the triggers' fires in each second of [start, start+window), with jitter
+// and without.
+func (s *Service) perSecond(ctx context.Context, triggers []CronTrigger, start time.Time, window time.Duration) (withJitter, without []int64, err error) {
 	end := start.Add(window)
 	seconds := int(window / time.Second)
-	withJitter := make([]int64, seconds)
-	without := make([]int64, seconds)
+	withJitter = make([]int64, seconds)
+	without = make([]int64, seconds)
 	slot := func(t time.Time) (int, bool) {
 		if t.Before(start) || !t.Before(end) {
 			return 0, false
@@ -104,7 +124,7 @@ func (s *Service) project(ctx context.Context, triggers []CronTrigger, start tim
 	budget := s.maxProjectedTimes
 	for k, offsets := range groups {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		zero := int32(0)
 		repeated, skipped := (&deployments.CronSchedule{RepeatedHour: k.repeated, SkippedHour: k.skipped}).Policies()
@@ -136,7 +156,7 @@ func (s *Service) project(ctx context.Context, triggers []CronTrigger, start tim
 			}
 			cursor = f.Nominal
 			if budget--; budget < 0 {
-				return nil, fmt.Errorf("load distribution: more than %d cron times to project; ask for a shorter window: %w",
+				return nil, nil, fmt.Errorf("load distribution: more than %d cron times to project; ask for a shorter window: %w",
 					s.maxProjectedTimes, apperr.ErrFailedPrecondition)
 			}
 			if i, ok := slot(f.Nominal); ok {
@@ -150,6 +170,12 @@ func (s *Service) project(ctx context.Context, triggers []CronTrigger, start tim
 		}
 	}
 
+	return withJitter, without, nil
+}
+
+// buckets sums the per-second counts into buckets of res.
+func buckets(withJitter, without []int64, start time.Time, window, res time.Duration) *LoadDistribution {
+	seconds := len(withJitter)
 	out := &LoadDistribution{Start: start, Window: window, Resolution: res}
 	nb := int((window + res - 1) / res)
 	out.Buckets = make([]LoadBucket, nb)
@@ -166,5 +192,5 @@ func (s *Service) project(ctx context.Context, triggers []CronTrigger, start tim
 		sum += withJitter[i]
 	}
 	out.MeanPerSecond = float64(sum) / math.Max(1, float64(seconds))
-	return out, nil
+	return out
 }

@@ -382,6 +382,65 @@ for (const transport of ["connect", "grpc-web"]) {
   });
 }
 
+// What-if load planning on the Scheduling page: a pasted deployment is projected, not stored.
+test("the what-if form plans 10,000 hourly workflows", async () => {
+  const svc = await mainService();
+  const { page, context, checkConsole } = await openPage();
+  try {
+    await context.addInitScript((t) => {
+      localStorage.setItem("wfr.settings", JSON.stringify({ baseUrl: location.origin, transport: "connect", token: t }));
+    }, token);
+    await page.goto(`${svc.url}/ui/#/scheduling`);
+    const form = page.getByTestId("what-if");
+    const editor = form.locator("#what-if-deployment");
+    const project = form.getByRole("button", { name: "Project the next hour" });
+
+    // YAML that does not parse: said in words, nothing sent.
+    await editor.fill("definition: {id: [");
+    await project.click();
+    await form.getByRole("alert").filter({ hasText: "Not sent: Not valid YAML" }).waitFor();
+
+    // A cron the service refuses: the violation is named under what_if.deployment.
+    await editor.fill('definition: {id: planned, nodes: [{id: a, type: noop}]}\ntriggers: [{id: h, cron: {expression: "not a cron"}}]\n');
+    await project.click();
+    const refusal = form.getByRole("alert").filter({ hasText: "The request was refused as invalid" });
+    await refusal.waitFor();
+    await refusal.locator("table.violations").getByText("what_if.deployment.triggers[0].cron.expression", { exact: true }).waitFor();
+    checkConsole("the refused what-ifs", [failedResource(400)]);
+
+    // 10,000 copies on the hour, target 5: all in one second without jitter, the suggested
+    // window within 5 x the mean, the what-if series in the chart.
+    await editor.fill('definition: {id: planned, nodes: [{id: a, type: noop}]}\ntriggers: [{id: hourly, cron: {expression: "0 * * * *"}}]\n');
+    await form.locator('input[name="copies"]').fill("10000");
+    await form.locator('input[name="target"]').fill("5");
+    await project.click();
+    const chart = form.locator('[data-testid="what-if-chart"][data-drawn="true"]');
+    await chart.waitFor();
+    assert.ok(Number(await chart.getAttribute("data-total")) >= 10_000, "the what-if's fires are in the chart");
+    const figures = form.getByTestId("what-if-figures");
+    assert.match(await figures.innerText(), /Without jitter\s+10,0\d\d/i);
+    const suggested = await form.getByTestId("what-if-suggested").innerText();
+    assert.notEqual(suggested, "none");
+    assert.match(await figures.innerText(), /What-if fires\s+10,000/i);
+    await shot(page, "09-what-if");
+    const stored = await rpc(svc, "GetDeploymentStatus", { workflowId: "planned" }).catch((err) => err);
+    assert.match(String(stored), /404/, "a what-if deploys nothing");
+
+    // JSON, one copy, the default target: no window gets one fire an hour within twice the mean.
+    await editor.fill(JSON.stringify({ definition: { id: "single", nodes: [{ id: "a", type: "noop" }] }, triggers: [{ id: "h", cron: { expression: "0 * * * *" } }] }));
+    await form.locator('input[name="copies"]').fill("1");
+    await form.locator('input[name="target"]').fill("");
+    await project.click();
+    await form.getByTestId("what-if-suggested").filter({ hasText: "none" }).waitFor();
+    checkConsole("the what-if form");
+  } catch (err) {
+    await shot(page, "failure-what-if").catch(() => {});
+    throw err;
+  } finally {
+    await context.close();
+  }
+});
+
 test("every page in light and dark, and at 390x844", async () => {
   const svc = await mainService();
   const deployments = (await rpc(svc, "ListDeployments", {})).deployments ?? [];

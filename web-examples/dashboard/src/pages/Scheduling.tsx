@@ -6,6 +6,7 @@ import { Empty, ErrorBox, Loading, Segmented, Stat } from "../components/ui";
 import { useApp } from "../lib/app";
 import { count, dur, fromMs, ms } from "../lib/format";
 import { useQuery } from "../lib/hooks";
+import { WhatIfSection } from "./WhatIf";
 
 const metricRanges = [
   { value: "1h", label: "1 h", ms: 3_600_000 },
@@ -33,6 +34,7 @@ export function SchedulingPage() {
         <JitterSection />
         <LoadSection />
       </div>
+      <WhatIfSection />
       <OffsetsSection />
     </>
   );

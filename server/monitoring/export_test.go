@@ -1,0 +1,4 @@
+package monitoring
+
+// SmallestWindow exports smallestWindow to the tests.
+var SmallestWindow = smallestWindow
