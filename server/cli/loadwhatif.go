@@ -9,7 +9,7 @@ import (
 )
 
 // defaultWhatIfTarget is the service's default target_peak_over_mean, for messages.
-const defaultWhatIfTarget = 2
+const defaultWhatIfTarget = 5
 
 // whatIf reads load's --what-if file, one deployment as deploy reads it (YAML or JSON, "-" for
 // stdin), into the request's what-if; nil without --what-if.

@@ -17,7 +17,7 @@ import (
 
 // Defaults and bounds of a LoadWhatIf.
 const (
-	DefaultWhatIfTarget = 2.0
+	DefaultWhatIfTarget = 5.0
 	MaxWhatIfCopies     = 100_000
 	// MaxSuggestedJitterWindow bounds the window the what-if suggests, in seconds.
 	MaxSuggestedJitterWindow = 86_400

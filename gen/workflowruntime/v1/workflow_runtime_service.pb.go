@@ -4228,7 +4228,9 @@ type LoadWhatIf struct {
 	// "<id>-3", ... (their jitter differs, as real ones would). Default 1; at most 100000.
 	Copies uint32 `protobuf:"varint,2,opt,name=copies,proto3" json:"copies,omitempty"`
 	// The peak over mean (fires per second, over the window) the suggested jitter window must
-	// keep to. Default 2; at least 1.
+	// keep to. Default 5; at least 1. Offsets are spread by a hash, so the busiest second holds
+	// several times the mean at any window when fires are few per second: 10,000 hourly fires
+	// (2.8 a second) peak near 10, and a target of 2 has no window there.
 	TargetPeakOverMean float64 `protobuf:"fixed64,3,opt,name=target_peak_over_mean,json=targetPeakOverMean,proto3" json:"target_peak_over_mean,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache

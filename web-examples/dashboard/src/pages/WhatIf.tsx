@@ -55,7 +55,7 @@ export function WhatIfSection() {
   const { client } = useApp();
   const [text, setText] = useStored("wfr.what-if", example);
   const [copies, setCopies] = useState("1000");
-  const [target, setTarget] = useState("2");
+  const [target, setTarget] = useState("5");
   const [busy, setBusy] = useState(false);
   const [parseError, setParseError] = useState<string>();
   const [error, setError] = useState<unknown>();
@@ -102,7 +102,7 @@ export function WhatIfSection() {
   }, [res]);
 
   const w = res?.whatIf;
-  const targetShown = Number(target) || 2;
+  const targetShown = Number(target) || 5;
   return (
     <section class="card" aria-labelledby="what-if-h" data-testid="what-if" style={{ marginBottom: "16px" }}>
       <div class="card-head">
