@@ -151,4 +151,3 @@ func TestTriggerFromProtoUnknownType(t *testing.T) {
 	got := triggerFromProto(p)
 	is.Equal(*got, Trigger{Type: TriggerManual, ID: "x"}) // unknown and unspecified types read as manual
 }
-

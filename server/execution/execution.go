@@ -57,9 +57,9 @@ type Execution struct {
 	// NominalAt is the slot the execution runs for: the cron expression's time for cron fires,
 	// catch-ups and backfills (ScheduledAt less the jitter offset), the trigger time (=
 	// ScheduledAt) otherwise. Always set on a row read from the store.
-	NominalAt time.Time
-	StartedAt   time.Time
-	FinishedAt  time.Time
+	NominalAt  time.Time
+	StartedAt  time.Time
+	FinishedAt time.Time
 	// Output is the engine's JSON output once SUCCEEDED.
 	Output []byte
 	Error  string
