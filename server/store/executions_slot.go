@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/uptrace/bun"
 )
 
 // ExecutionLastSuccessNominal implements execution.Store: one backward step of the partial
@@ -14,14 +16,7 @@ import (
 // the index's.
 func (db *DB) ExecutionLastSuccessNominal(ctx context.Context, workflowID, triggerID string, before time.Time) (time.Time, bool, error) {
 	var got time.Time
-	err := db.bun.NewSelect().Model((*executionRow)(nil)).Column("nominal_at").
-		Where("workflow_id = ?", workflowID).
-		Where("trigger_id = ?", triggerID).
-		Where("status = 'SUCCEEDED'").
-		Where("nominal_at < ?", micro(before)).
-		OrderExpr("nominal_at DESC").
-		Limit(1).
-		Scan(ctx, &got)
+	err := db.lastSuccessQuery(workflowID, triggerID, before).Scan(ctx, &got)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return time.Time{}, false, nil
@@ -29,4 +24,14 @@ func (db *DB) ExecutionLastSuccessNominal(ctx context.Context, workflowID, trigg
 		return time.Time{}, false, fmt.Errorf("read the last success of %s/%s: %w", workflowID, triggerID, interpretError(err))
 	}
 	return got.UTC(), true, nil
+}
+
+func (db *DB) lastSuccessQuery(workflowID, triggerID string, before time.Time) *bun.SelectQuery {
+	return db.bun.NewSelect().Model((*executionRow)(nil)).Column("nominal_at").
+		Where("workflow_id = ?", workflowID).
+		Where("trigger_id = ?", triggerID).
+		Where("status = 'SUCCEEDED'").
+		Where("nominal_at < ?", micro(before)).
+		OrderExpr("nominal_at DESC").
+		Limit(1)
 }
