@@ -151,3 +151,27 @@ func TestTriggerFromProtoUnknownType(t *testing.T) {
 	got := triggerFromProto(p)
 	is.Equal(*got, Trigger{Type: TriggerManual, ID: "x"}) // unknown and unspecified types read as manual
 }
+
+// TestTriggerDocExample runs the expression of docs/api.md: a window from the watermark (or an
+// hour before the slot, for the first) to the slot.
+func TestTriggerDocExample(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	b := setup(t, Config{})
+	expr := `{"from": trigger.?last_success_nominal_time.orValue(trigger.nominal_time - duration("1h")), "to": trigger.nominal_time, "first": !has(trigger.last_success_nominal_time)}`
+	slot := time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		last time.Time
+		want string
+	}{
+		{slot.Add(-time.Hour), `{"window":{"first":false,"from":"2026-11-30T10:00:00Z","to":"2026-11-30T11:00:00Z"}}`},
+		{slot.Add(-3 * time.Hour), `{"window":{"first":false,"from":"2026-11-30T08:00:00Z","to":"2026-11-30T11:00:00Z"}}`},
+		{time.Time{}, `{"window":{"first":true,"from":"2026-11-30T10:00:00Z","to":"2026-11-30T11:00:00Z"}}`},
+	} {
+		req := request("", node("window", "transform", map[string]any{"expression": expr}))
+		req.Trigger = &Trigger{Type: TriggerCron, ID: "hourly", NominalTime: slot, ScheduledTime: slot.Add(157 * time.Second), LastSuccessNominalTime: tt.last}
+		res, err := b.eng.Execute(t.Context(), req)
+		is.NoErr(err)
+		is.Equal(string(res.Output), tt.want)
+	}
+}
