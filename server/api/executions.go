@@ -57,6 +57,7 @@ func executionToProto(e *execution.Execution) *v1.Execution {
 		TriggerData:    string(e.TriggerData),
 		IdempotencyKey: e.IdempotencyKey,
 		ScheduledTime:  timestampOrNil(e.ScheduledAt),
+		NominalTime:    timestampOrNil(e.NominalAt),
 		StartTime:      timestampOrNil(e.StartedAt),
 		FinishTime:     timestampOrNil(e.FinishedAt),
 		Output:         string(e.Output),

@@ -60,7 +60,8 @@
 // ends in a Failure once nothing can run.
 //
 // Each node sees two values: input, the trigger data parsed as JSON (null when empty), and deps,
-// an object mapping each dependency's node id to its output. Outputs are JSON values; the
+// an object mapping each dependency's node id to its output. Transform expressions see a third,
+// trigger: what started the execution and the slot it runs for (Request.Trigger, below). Outputs are JSON values; the
 // workflow's output is a JSON object mapping each sink node id (no node depends on it) to its
 // output. JSON numbers are doubles everywhere (as in google.protobuf.Struct).
 //
@@ -85,9 +86,13 @@
 //     messages name the method and scheme://host:port only, never the URL's credentials, path
 //     or query nor the response body, and every other transport failure reads the same, so
 //     the node tells nobody what answered on a port.
-//   - transform: evaluates params.expression, a CEL expression over input (dyn) and deps
-//     (map(string, dyn)), and outputs the result converted to JSON (timestamps and durations as
-//     their JSON strings, bytes as base64). The standard library plus the strings, lists, sets,
+//   - transform: evaluates params.expression, a CEL expression over input (dyn), deps
+//     (map(string, dyn)) and trigger (map(string, dyn): type "CRON", "WEBHOOK" or "MANUAL",
+//     trigger_id, and the timestamps nominal_time, scheduled_time and last_success_nominal_time,
+//     each present only when known, so has(trigger.last_success_nominal_time) tells whether a
+//     slot succeeded before this one; a request without trigger reads as manual with no times;
+//     see trigger.go and docs/api.md), and outputs the result converted to JSON (timestamps and
+//     durations as their JSON strings, bytes as base64). The standard library plus the strings, lists, sets,
 //     math and encoders extensions and optional types are available; numeric comparisons work
 //     across int and double (input.n > 1), arithmetic does not (write input.n + 1.0). Compiled
 //     programs are cached by expression text (Config.ProgramCacheSize, default 1024, LRU), so a

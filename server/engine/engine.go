@@ -47,6 +47,9 @@ type Request struct {
 	Input []byte
 	// Attempt is the attempt number, from 1.
 	Attempt int32
+	// Trigger is what started the execution and which slot it is for, the same on every
+	// attempt. Nil: a manual trigger with no times.
+	Trigger *Trigger
 }
 
 // Result is how a run ended: Failure is nil and Output set on success; Failure is set otherwise.
@@ -215,7 +218,7 @@ func (e *Engine) Execute(ctx context.Context, req *Request) (res *Result, err er
 	if fail != nil {
 		return &Result{Failure: fail}, nil
 	}
-	outputs, fail, err := e.run(ctx, g, input)
+	outputs, fail, err := e.run(ctx, g, input, req.Trigger.celValue())
 	if err != nil {
 		return nil, fmt.Errorf("execute %s: %w", req.ExecutionID, err)
 	}
@@ -285,7 +288,7 @@ func (e *Engine) plan(d *deployments.Definition) (*graph, *Failure) {
 // time, each in its own goroutine. The first node failure cancels the others; run returns only
 // after every started node has returned. It returns the outputs by node index, or the failure,
 // or the parent context's error.
-func (e *Engine) run(parent context.Context, g *graph, input any) ([]any, *Failure, error) {
+func (e *Engine) run(parent context.Context, g *graph, input any, trigger map[string]any) ([]any, *Failure, error) {
 	n := len(g.nodes)
 	outputs := make([]any, n)
 	if n == 0 {
@@ -321,7 +324,7 @@ func (e *Engine) run(parent context.Context, g *graph, input any) ([]any, *Failu
 			i := ready[0]
 			ready = ready[1:]
 			running++
-			in := &nodeInput{input: input, deps: depOutputs(g, i, outputs)}
+			in := &nodeInput{input: input, deps: depOutputs(g, i, outputs), trigger: trigger}
 			go func() {
 				if e.observe != nil {
 					e.observe(nodeEvent{id: g.nodes[i].id, start: true})

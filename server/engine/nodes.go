@@ -26,6 +26,9 @@ type nodeInput struct {
 	input any
 	// deps maps each dependency's node id to its output.
 	deps map[string]any
+	// trigger is the execution's Trigger as transform expressions see it (Trigger.celValue);
+	// nil reads as a manual trigger with no times.
+	trigger map[string]any
 }
 
 // step is a node prepared to run. run returns the node's output, a JSON value (nil, bool, float64,

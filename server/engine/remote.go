@@ -116,6 +116,7 @@ func requestFromProto(p *workflowenginev1.ExecuteWorkflowRequest) *Request {
 		WorkflowID:  p.GetWorkflowId(),
 		Revision:    p.GetRevision(),
 		Attempt:     p.GetAttempt(),
+		Trigger:     triggerFromProto(p.GetTrigger()),
 	}
 	if p.GetInput() != "" {
 		req.Input = []byte(p.GetInput())
@@ -161,6 +162,7 @@ func requestToProto(req *Request) (*workflowenginev1.ExecuteWorkflowRequest, err
 		Definition:  d,
 		Input:       string(req.Input),
 		Attempt:     req.Attempt,
+		Trigger:     triggerToProto(req.Trigger),
 	}, nil
 }
 

@@ -23,14 +23,16 @@ const celInterruptCheckFrequency = 20
 // errEvalTimeout is the cause of an evaluation's context when its time limit passed.
 var errEvalTimeout = errors.New("transform evaluation time limit")
 
-// newCELEnv declares the variables of transform expressions: input (dyn, the trigger data) and
-// deps (map(string, dyn), the dependencies' outputs), with the standard library, the strings,
+// newCELEnv declares the variables of transform expressions: input (dyn, the trigger data), deps
+// (map(string, dyn), the dependencies' outputs) and trigger (map(string, dyn), what started the
+// execution and its slot: Trigger.celValue), with the standard library, the strings,
 // lists, sets, math and encoders extensions, optional types, and comparisons across numeric types
 // (JSON numbers are doubles, literals like 1 are ints).
 func newCELEnv(maxList int) *cel.Env {
 	env, err := cel.NewEnv(
 		cel.Variable("input", cel.DynType),
 		cel.Variable("deps", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("trigger", cel.MapType(cel.StringType, cel.DynType)),
 		cel.CrossTypeNumericComparisons(true),
 		cel.OptionalTypes(),
 		ext.Strings(),
@@ -61,7 +63,7 @@ func (e *Engine) prepareTransform(params map[string]any) (step, error) {
 		return nil, err
 	}
 	if !ok || expr == "" {
-		return nil, paramErrorf("expression", "required: a CEL expression over input and deps")
+		return nil, paramErrorf("expression", "required: a CEL expression over input, deps and trigger")
 	}
 	if len(expr) > maxExpressionLen {
 		return nil, paramErrorf("expression", "longer than %d bytes", maxExpressionLen)
@@ -96,7 +98,11 @@ var jsonValueType = reflect.TypeFor[*structpb.Value]()
 func (s transformStep) run(ctx context.Context, in *nodeInput) (any, error) {
 	evalCtx, cancel := context.WithTimeoutCause(ctx, s.timeout, errEvalTimeout)
 	defer cancel()
-	val, _, err := s.prg.ContextEval(evalCtx, map[string]any{"input": in.input, "deps": in.deps})
+	trigger := in.trigger
+	if trigger == nil {
+		trigger = (*Trigger)(nil).celValue()
+	}
+	val, _, err := s.prg.ContextEval(evalCtx, map[string]any{"input": in.input, "deps": in.deps, "trigger": trigger})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

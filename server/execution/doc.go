@@ -31,6 +31,19 @@
 //     CANCELLED when CancelExecution asked (the request reaches the worker by a notification and,
 //     should that be lost, by polling cancel_requested).
 //
+// # The slot a run is for
+//
+// Every row has a nominal time (nominal_at): the cron expression's time of the slot for cron
+// fires, catch-ups and backfills (FireParams.NominalAt, the scheduler's scheduling.Fire.Nominal),
+// the trigger time for manual and webhook triggers. Each attempt tells the engine the row's type,
+// trigger id, nominal and scheduled times, which never change, so a retry runs for the same slot;
+// and, for cron and webhook rows, the watermark: the nominal time of the latest SUCCEEDED
+// execution of the same workflow and trigger before this one's, read after the claim (slot.go).
+// Reading it then, not at record time, lets a retry or a late run see a slot that succeeded
+// meanwhile. Under every overlap policy but ALLOW_ALL the runs of a workflow do not overlap, so
+// the watermark is exactly the latest success that ended before the attempt started; under
+// ALLOW_ALL a slot still running is not counted until it has succeeded.
+//
 // # Grouped steps
 //
 // A worker runs many executions at once (WorkerConfig.Concurrency), and with short runs most

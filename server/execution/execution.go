@@ -54,8 +54,12 @@ type Execution struct {
 	IdempotencyKey string
 	// ScheduledAt is the jittered fire time for cron fires, the trigger time otherwise.
 	ScheduledAt time.Time
-	StartedAt   time.Time
-	FinishedAt  time.Time
+	// NominalAt is the slot the execution runs for: the cron expression's time for cron fires,
+	// catch-ups and backfills (ScheduledAt less the jitter offset), the trigger time (=
+	// ScheduledAt) otherwise. Always set on a row read from the store.
+	NominalAt  time.Time
+	StartedAt  time.Time
+	FinishedAt time.Time
 	// Output is the engine's JSON output once SUCCEEDED.
 	Output []byte
 	Error  string
@@ -152,6 +156,10 @@ type Store interface {
 	// reports whether a cancellation was requested. apperr.ErrConflict when the row is not
 	// RUNNING under fence any more (another owner took it over).
 	ExecutionHeartbeat(ctx context.Context, id string, fence int64, now time.Time) (cancelRequested bool, err error)
+	// ExecutionLastSuccessNominal returns the nominal time of the latest SUCCEEDED execution of
+	// the workflow's trigger whose nominal time is before before: the watermark of an attempt
+	// (slot.go). ok is false when there is none.
+	ExecutionLastSuccessNominal(ctx context.Context, workflowID, triggerID string, before time.Time) (nominal time.Time, ok bool, err error)
 	// DeploymentRef reads what a trigger needs of a workflow's deployment.
 	DeploymentRef(ctx context.Context, workflowID string) (*DeploymentRef, error)
 	// DeploymentRefByWebhookPath is DeploymentRef for the live deployment owning a webhook path.

@@ -93,6 +93,11 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, d queu
 		log.Warn("load revision failed", slog.Any("error", err))
 		return w.finish(rec, log, e, lease.Fence, StatusFailed, nil, fmt.Sprintf("load revision %d: %v", e.Revision, err))
 	}
+	trig, err := w.triggerContext(rec, log, e)
+	if err != nil {
+		log.Warn("lock lost before the run started; the new owner runs it", slog.Any("error", err))
+		return false
+	}
 
 	runCtx, cancel := context.WithCancelCause(held)
 	defer cancel(nil)
@@ -120,6 +125,7 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e *Execution, d queu
 		Definition:  *def,
 		Input:       e.TriggerData,
 		Attempt:     e.Attempt,
+		Trigger:     trig,
 	})
 	stopWatch()
 

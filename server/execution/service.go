@@ -150,6 +150,7 @@ func (s *Service) Trigger(ctx context.Context, p *TriggerParams) (e *Execution, 
 		TriggerData:    p.TriggerData,
 		IdempotencyKey: p.IdempotencyKey,
 		ScheduledAt:    now,
+		NominalAt:      now,
 		AvailableAt:    now,
 		CreatedAt:      now,
 		UpdatedAt:      now,
@@ -178,6 +179,9 @@ type FireParams struct {
 	TriggerID  string
 	// ScheduledAt is the jittered fire time; with the trigger it is the execution's unique key.
 	ScheduledAt time.Time
+	// NominalAt is the cron expression's time of the slot (ScheduledAt less the jitter offset):
+	// the execution's nominal time. Zero: ScheduledAt.
+	NominalAt   time.Time
 	Traceparent string
 }
 
@@ -195,6 +199,7 @@ func (s *Service) Fire(ctx context.Context, p *FireParams) (e *Execution, dedupl
 		TriggerType:  TriggerCron,
 		TriggerID:    p.TriggerID,
 		ScheduledAt:  p.ScheduledAt.UTC().Truncate(time.Microsecond),
+		NominalAt:    cmp.Or(p.NominalAt, p.ScheduledAt).UTC().Truncate(time.Microsecond),
 		AvailableAt:  now,
 		CreatedAt:    now,
 		UpdatedAt:    now,

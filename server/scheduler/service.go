@@ -107,7 +107,7 @@ func cronTrigger(d *deployments.Deployment, triggerID string) *deployments.CronS
 // DEDUPLICATED when it existed already. A ledger write that fails is logged, not returned: the
 // execution is what matters.
 func (s *Service) fire(ctx context.Context, d *deployments.Deployment, triggerID string, f scheduling.Fire, outcome Outcome, reason string) (*execution.Execution, bool, error) {
-	e, dup, err := s.executions.Fire(ctx, &execution.FireParams{Deployment: d, TriggerID: triggerID, ScheduledAt: f.Scheduled})
+	e, dup, err := s.executions.Fire(ctx, &execution.FireParams{Deployment: d, TriggerID: triggerID, ScheduledAt: f.Scheduled, NominalAt: f.Nominal})
 	if err != nil {
 		return nil, false, fmt.Errorf("fire %s/%s at %s: %w", d.WorkflowID, triggerID, f.Scheduled.UTC().Format(time.RFC3339), err)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -33,6 +34,7 @@ type executionRow struct {
 	TriggerData     string    `bun:"trigger_data"`
 	IdempotencyKey  *string   `bun:"idempotency_key"`
 	ScheduledAt     time.Time `bun:"scheduled_at,nullzero"`
+	NominalAt       time.Time `bun:"nominal_at,nullzero"`
 	StartedAt       time.Time `bun:"started_at,nullzero"`
 	FinishedAt      time.Time `bun:"finished_at,nullzero"`
 	Output          *string   `bun:"output"`
@@ -58,6 +60,7 @@ func toExecutionRow(e *execution.Execution) *executionRow {
 		TriggerData:     string(e.TriggerData),
 		IdempotencyKey:  nilIfEmpty(e.IdempotencyKey),
 		ScheduledAt:     utc(e.ScheduledAt),
+		NominalAt:       utc(cmp.Or(e.NominalAt, e.ScheduledAt)),
 		StartedAt:       utc(e.StartedAt),
 		FinishedAt:      utc(e.FinishedAt),
 		Output:          nilIfEmpty(string(e.Output)),
@@ -81,6 +84,7 @@ func (r *executionRow) toExecution() *execution.Execution {
 		TriggerID:       deref(r.TriggerID),
 		IdempotencyKey:  deref(r.IdempotencyKey),
 		ScheduledAt:     utc(r.ScheduledAt),
+		NominalAt:       utc(cmp.Or(r.NominalAt, r.ScheduledAt)), // NULL: a row of an older binary
 		StartedAt:       utc(r.StartedAt),
 		FinishedAt:      utc(r.FinishedAt),
 		Error:           deref(r.Error),
@@ -142,8 +146,8 @@ func (db *DB) ExecutionTrigger(ctx context.Context, e *execution.Execution, webh
 	} else {
 		q = q.ColumnExpr("?", row.TriggerID).Where("w.id = ?", row.WorkflowID)
 	}
-	q = q.ColumnExpr("?, ?, ?, ?, ?, ?, ?, ?",
-		row.TriggerData, row.IdempotencyKey, row.ScheduledAt, row.AvailableAt, row.CreatedAt, row.UpdatedAt, 0, false).
+	q = q.ColumnExpr("?, ?, ?, ?, ?, ?, ?, ?, ?",
+		row.TriggerData, row.IdempotencyKey, row.ScheduledAt, row.NominalAt, row.AvailableAt, row.CreatedAt, row.UpdatedAt, 0, false).
 		Where("w.deployment_status = ?", deployments.StatusDeployed)
 	var got struct {
 		DeploymentID string  `bun:"deployment_id"`
@@ -152,8 +156,8 @@ func (db *DB) ExecutionTrigger(ctx context.Context, e *execution.Execution, webh
 		TriggerID    *string `bun:"trigger_id"`
 	}
 	err := db.bun.NewRaw(`INSERT INTO executions (id, deployment_id, workflow_id, revision, status, trigger_type,
-		trigger_id, trigger_data, idempotency_key, scheduled_at, available_at, created_at, updated_at, attempt,
-		cancel_requested) ? ON CONFLICT DO NOTHING RETURNING deployment_id, workflow_id, revision, trigger_id`, q).
+		trigger_id, trigger_data, idempotency_key, scheduled_at, nominal_at, available_at, created_at, updated_at,
+		attempt, cancel_requested) ? ON CONFLICT DO NOTHING RETURNING deployment_id, workflow_id, revision, trigger_id`, q).
 		Scan(ctx, &got)
 	switch {
 	case err == nil:
@@ -272,6 +276,7 @@ var triggerBatchColumns = []struct{ name, pgType string }{
 	{"trigger_data", "text"},
 	{"idempotency_key", "text"},
 	{"scheduled_at", "timestamptz"},
+	{"nominal_at", "timestamptz"},
 	{"available_at", "timestamptz"},
 	{"created_at", "timestamptz"},
 	{"updated_at", "timestamptz"},
@@ -305,15 +310,16 @@ func (db *DB) ExecutionTriggerBatch(ctx context.Context, rows []execution.Trigge
 			workflowID, path = nil, &r.WebhookPath
 		}
 		args = append(args, row.ID, workflowID, path, row.Status, row.TriggerType, row.TriggerData,
-			row.IdempotencyKey, row.ScheduledAt, row.AvailableAt, row.CreatedAt, row.UpdatedAt)
+			row.IdempotencyKey, row.ScheduledAt, row.NominalAt, row.AvailableAt, row.CreatedAt, row.UpdatedAt)
 	}
 	args = append(args, false, deployments.StatusDeployed)
 	query := `WITH v (` + strings.Join(names, ", ") + `) AS (VALUES ` + db.valuesList(len(rows), types...) + `)
 		INSERT INTO executions (id, deployment_id, workflow_id, revision, status, trigger_type,
-			trigger_id, trigger_data, idempotency_key, scheduled_at, available_at, created_at, updated_at,
-			attempt, cancel_requested)
+			trigger_id, trigger_data, idempotency_key, scheduled_at, nominal_at, available_at, created_at,
+			updated_at, attempt, cancel_requested)
 		SELECT v.id, w.deployment_id, w.id, w.current_revision, v.status, v.trigger_type,
-			t.id, v.trigger_data, v.idempotency_key, v.scheduled_at, v.available_at, v.created_at, v.updated_at,
+			t.id, v.trigger_data, v.idempotency_key, v.scheduled_at, v.nominal_at, v.available_at, v.created_at,
+			v.updated_at,
 			0, ?
 		FROM v
 		LEFT JOIN triggers AS t ON t.webhook_path = v.webhook_path
