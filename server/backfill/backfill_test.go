@@ -50,7 +50,7 @@ func setup(t *testing.T, db *store.DB, workflowID string) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	clock := testenv.NewFakeClock()
-	clock.Advance(t0.Add(3*24*time.Hour).Sub(clock.Now())) // the range is in the past
+	clock.Advance(t0.Add(3 * 24 * time.Hour).Sub(clock.Now())) // the range is in the past
 	executions := execution.NewService(db, queue.NewLocalQueue(queue.LocalConfig{}), notify.NewLocal(), execution.ServiceConfig{})
 	deploys := deployments.NewService(db, deployments.ServiceConfig{Now: func() time.Time { return t0.Add(-time.Hour) }})
 	sched := scheduler.NewService(db, executions, scheduler.ServiceConfig{Now: clock.Now})
@@ -121,7 +121,7 @@ func TestOperationCompletes(t *testing.T) {
 
 			res, err := b.sched.Backfill(ctx, b.params)
 			is.NoErr(err)
-			is.True(res.Truncated)          // more than the limit
+			is.True(res.Truncated)           // more than the limit
 			is.Equal(len(res.Executions), 0) // nothing in the call
 			op, err := b.svc.Start(ctx, b.params)
 			is.NoErr(err)
@@ -237,8 +237,8 @@ func TestOperationTakeover(t *testing.T) {
 			is.NoErr(err)
 			is.Equal(got.State, backfill.StateSucceeded)
 			is.Equal(got.Created, int64(fires-250))
-			is.Equal(got.Deduplicated, int64(250))                // the dead process's half batch
-			is.Equal(got.Created+got.Deduplicated, got.Total)     // nothing lost
+			is.Equal(got.Deduplicated, int64(250))            // the dead process's half batch
+			is.Equal(got.Created+got.Deduplicated, got.Total) // nothing lost
 			rows, distinct := b.executions(t)
 			is.Equal(rows, fires)     // nothing twice
 			is.Equal(distinct, fires) // every time
