@@ -72,7 +72,7 @@ func TestBackfillOperationRPCs(t *testing.T) {
 			is.Equal(dry.GetPlanned()[2].GetExistingExecutionId(), made.GetExecutions()[1].GetId())
 			is.Equal(dry.GetPlanned()[3].GetExistingExecutionId(), "")
 			is.True(dry.GetPlanned()[4].GetScheduledTime().AsTime().Equal(start.Add(4 * time.Minute))) // oldest first
-			is.Equal(dry.GetOperation(), nil)                                                           // nothing created
+			is.Equal(dry.GetOperation(), nil)                                                          // nothing created
 			whole, err := h.BackfillDeployment(ctx, &v1.BackfillDeploymentRequest{DeploymentId: id,
 				StartTime: timestamppb.New(start), EndTime: timestamppb.New(now), DryRun: true})
 			is.NoErr(err)
