@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -119,22 +120,41 @@ func (sc *backfillScope) count(from, end time.Time) (int64, error) {
 	return total, nil
 }
 
-// backfillFires makes the fires, in order, through fire (each deduplicated by the executions'
-// unique key on (workflow, trigger, scheduled time), recorded in the ledger with reason
-// "backfill"). On an error it returns what it made so far with the error.
+// backfillFires makes the fires, in order: each execution as fire makes it (deduplicated by
+// the executions' unique key on (workflow, trigger, scheduled time)), and their ledger rows,
+// FIRED or DEDUPLICATED with reason "backfill", in one write after them (one statement per
+// batch rather than one per fire; a failed write is logged, as fire does: the executions are
+// what matters). On an error it returns what it made so far with the error, and records that.
 func (s *Service) backfillFires(ctx context.Context, d *deployments.Deployment, fires []backfillFire) (*BackfillResult, error) {
 	res := &BackfillResult{Executions: make([]*execution.Execution, 0, len(fires))}
-	for _, bf := range fires {
-		e, dup, err := s.fire(ctx, d, bf.triggerID, bf.fire, OutcomeFired, "backfill")
-		if err != nil {
-			return res, fmt.Errorf("backfill: %w", err)
+	ledger := make([]Fire, 0, len(fires))
+	defer func() {
+		if len(ledger) == 0 {
+			return
 		}
-		res.Executions = append(res.Executions, e)
+		if err := s.store.FireRecord(ctx, ledger); err != nil {
+			s.logger.WarnContext(ctx, "fire ledger write failed", slog.String("workflow_id", d.WorkflowID),
+				slog.Int("fires", len(ledger)), slog.Any("error", err))
+		}
+	}()
+	for _, bf := range fires {
+		e, dup, err := s.executions.Fire(ctx, &execution.FireParams{Deployment: d, TriggerID: bf.triggerID, ScheduledAt: bf.fire.Scheduled})
+		if err != nil {
+			return res, fmt.Errorf("backfill: fire %s/%s at %s: %w", d.WorkflowID, bf.triggerID, bf.fire.Scheduled.UTC().Format(time.RFC3339), err)
+		}
+		outcome := OutcomeFired
 		if dup {
+			outcome = OutcomeDeduplicated
 			res.Deduplicated++
 		} else {
 			res.Created++
 		}
+		res.Executions = append(res.Executions, e)
+		ledger = append(ledger, Fire{
+			WorkflowID: d.WorkflowID, DeploymentID: d.ID, TriggerID: bf.triggerID,
+			NominalAt: bf.fire.Nominal, ScheduledAt: bf.fire.Scheduled, FiredAt: s.now(),
+			Outcome: outcome, ExecutionID: e.ID, Reason: "backfill",
+		})
 	}
 	return res, nil
 }
