@@ -132,7 +132,10 @@ func (s *Service) backfillFires(ctx context.Context, d *deployments.Deployment, 
 		if len(ledger) == 0 {
 			return
 		}
-		if err := s.store.FireRecord(ctx, ledger); err != nil {
+		// Written even when ctx ended mid-batch (a runner stopping): the executions made are.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerWriteTimeout)
+		defer cancel()
+		if err := s.store.FireRecord(wctx, ledger); err != nil {
 			s.logger.WarnContext(ctx, "fire ledger write failed", slog.String("workflow_id", d.WorkflowID),
 				slog.Int("fires", len(ledger)), slog.Any("error", err))
 		}
@@ -158,6 +161,9 @@ func (s *Service) backfillFires(ctx context.Context, d *deployments.Deployment, 
 	}
 	return res, nil
 }
+
+// ledgerWriteTimeout bounds the ledger write of a batch whose context ended.
+const ledgerWriteTimeout = 5 * time.Second
 
 // backfillUntil is where a backfill of [start, end) stops: end, or now when end is later
 // (the scheduler fires the future when it comes).
