@@ -3,6 +3,7 @@ package backfill_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -358,4 +359,37 @@ func TestRunnerLoop(t *testing.T) {
 	r.Stop() // idempotent
 
 	is.True(backfill.NewRunner(b.db, b.sched, backfill.RunnerConfig{}).Start(ctx) != nil) // no owner
+}
+
+// Concurrent requests for one range make one operation: the partial unique index of RUNNING
+// operations lets one insert win, and the others answer it.
+func TestStartConcurrent(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			is := is.New(t)
+			ctx := context.Background()
+			b := setup(t, be.open(t), "concurrent-"+be.name)
+			ids := make([]string, 8)
+			errs := make([]error, len(ids))
+			var wg sync.WaitGroup
+			for i := range ids {
+				wg.Go(func() {
+					op, err := b.svc.Start(ctx, b.params)
+					if errs[i] = err; err == nil {
+						ids[i] = op.ID
+					}
+				})
+			}
+			wg.Wait()
+			for i := range ids {
+				is.NoErr(errs[i])
+				is.Equal(ids[i], ids[0]) // one operation
+			}
+			running, _, err := b.svc.List(ctx, backfill.ListQuery{DeploymentID: b.d.ID})
+			is.NoErr(err)
+			is.Equal(len(running), 1)
+		})
+	}
 }
