@@ -17,6 +17,7 @@ import (
 
 	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1/workflowruntimev1connect"
+	"github.com/workflow-runtime/workflow-runtime/server/backfill"
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
@@ -46,6 +47,10 @@ type Deps struct {
 	// Watches streams execution changes (WatchExecutions). Optional: without it
 	// WatchExecutions answers unimplemented.
 	Watches *watch.Hub
+	// Backfills runs backfills larger than their limit as operations and answers
+	// Get/List/CancelBackfillOperation. Optional: without it those answer unimplemented and
+	// such a backfill answers truncated.
+	Backfills *backfill.Service
 	// Logger receives internal errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -61,6 +66,7 @@ type Handler struct {
 	scheduling  *scheduler.Service
 	monitoring  *monitoring.Service
 	watches     *watch.Hub
+	backfills   *backfill.Service
 	logger      *slog.Logger
 }
 
@@ -75,6 +81,7 @@ func NewHandler(deps Deps) *Handler {
 	return &Handler{
 		deployments: deps.Deployments, executions: deps.Executions, health: deps.Health,
 		scheduling: deps.Scheduling, monitoring: deps.Monitoring, watches: deps.Watches, logger: logger,
+		backfills: deps.Backfills,
 	}
 }
 

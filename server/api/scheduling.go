@@ -19,6 +19,9 @@ func (h *Handler) BackfillDeployment(ctx context.Context, req *v1.BackfillDeploy
 	if h.scheduling == nil {
 		return h.UnimplementedWorkflowRuntimeServiceHandler.BackfillDeployment(ctx, req)
 	}
+	if req.GetDryRun() {
+		return h.backfillDryRun(ctx, req) // backfill_ops.go
+	}
 	res, err := h.scheduling.Backfill(ctx, &scheduler.BackfillParams{
 		DeploymentID: req.GetDeploymentId(),
 		TriggerID:    req.GetTriggerId(),
@@ -28,6 +31,9 @@ func (h *Handler) BackfillDeployment(ctx context.Context, req *v1.BackfillDeploy
 	})
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
+	}
+	if res.Truncated && h.backfills != nil {
+		return h.backfillOperation(ctx, req) // backfill_ops.go
 	}
 	resp := &v1.BackfillDeploymentResponse{
 		Executions:   make([]*v1.Execution, len(res.Executions)),

@@ -312,12 +312,17 @@ func (a *App) Start(ctx context.Context) error {
 			routes = append(routes, dashboard...)
 		}
 		a.watches = watch.New(db, a.backends.notifier, watch.Config{Logger: a.logger})
+		backfills, err := a.startBackfills(ctx, db, scheduling, instanceID)
+		if err != nil {
+			return err
+		}
 		svc = api.NewHandler(api.Deps{
 			Deployments: deployments.NewService(db, deploymentsCfg),
 			Executions:  executions,
 			Scheduling:  scheduling,
 			Monitoring:  mon.service,
 			Watches:     a.watches,
+			Backfills:   backfills,
 			Health:      a.checker,
 			Logger:      a.logger,
 		})

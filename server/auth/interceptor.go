@@ -39,6 +39,10 @@ var procedureScopes = map[string]Scope{
 	rt.WorkflowRuntimeServiceBackfillDeploymentProcedure: ScopeDeploy,
 	rt.WorkflowRuntimeServiceCancelExecutionProcedure:    ScopeDeploy,
 
+	rt.WorkflowRuntimeServiceGetBackfillOperationProcedure:    ScopeRead,
+	rt.WorkflowRuntimeServiceListBackfillOperationsProcedure:  ScopeRead,
+	rt.WorkflowRuntimeServiceCancelBackfillOperationProcedure: ScopeDeploy,
+
 	workflowenginev1connect.WorkflowEngineServiceExecuteWorkflowProcedure: ScopeEngine,
 
 	"/" + grpchealth.HealthV1ServiceName + "/Check":                       scopePublic,

@@ -29,7 +29,7 @@ type Commands struct {
 	Trigger    TriggerCmd    `cmd:"" group:"executions" help:"Start an execution of a deployment, and optionally wait for its outcome."`
 	Executions ExecutionsCmd `cmd:"" group:"executions" aliases:"execution,exec" help:"List, show, watch and cancel executions."`
 	Fires      FiresCmd      `cmd:"" group:"scheduling" help:"Show a deployment's fire ledger: each scheduled time of its cron triggers and what became of it."`
-	Backfill   BackfillCmd   `cmd:"" group:"scheduling" help:"Create the executions a deployment's cron triggers would have made over a past range."`
+	Backfill   BackfillCmd   `cmd:"" group:"scheduling" help:"Create the executions a deployment's cron triggers would have made over a past range; follow, list and cancel backfill operations."`
 	Jitter     JitterCmd     `cmd:"" group:"scheduling" help:"Show how the cron triggers' jitter offsets spread over their windows, as a histogram."`
 	Load       LoadCmd       `cmd:"" group:"scheduling" help:"Show the fires projected over a coming window, with and without jitter, as a histogram."`
 	Dst        DstCmd        `cmd:"" group:"scheduling" help:"Show what the cron triggers do at the coming daylight-saving transitions: doubled, once, shifted or skipped fires."`

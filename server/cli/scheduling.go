@@ -3,11 +3,8 @@ package cli
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/jedib0t/go-pretty/v6/text"
-	"github.com/schollz/progressbar/v3"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
 )
@@ -94,111 +91,4 @@ func (p *printer) outcome(o v1.FireOutcome) string {
 	default: // DEDUPLICATED, SKIPPED
 		return p.paint(name, text.Faint)
 	}
-}
-
-// BackfillCmd creates the executions of a past range (BackfillDeployment), a chunk of the
-// range per call, with a progress bar on a terminal.
-type BackfillCmd struct {
-	Connection `embed:""`
-	Output     `embed:""`
-
-	Deployment string        `arg:"" help:"The deployment, which must be deployed: its workflow id or its deployment id."`
-	From       timeArg       `type:"time" required:"" help:"Start of the range, inclusive: -7d, 2026-03-01, 2026-03-01T12:00:00Z."`
-	To         timeArg       `type:"time" default:"now" help:"End of the range, exclusive; times after now are left to the scheduler. Default ${default}."`
-	Trigger    string        `placeholder:"ID" help:"Only this cron trigger. Default: every cron trigger of the deployment."`
-	Chunk      time.Duration `default:"24h" help:"Each call to the service covers at most this much of the range (the service allows at most WFR_MAX_BACKFILL_RANGE, 744h by default). Default ${default}."`
-	Batch      uint32        `default:"0" help:"Most fires one call returns; the rest of its chunk follows in the next call, from the last fire returned. Larger than the fires that share one scheduled time. 0: the service's default (1000). Default ${default}."`
-}
-
-// Help implements kong.HelpProvider.
-func (*BackfillCmd) Help() string {
-	return `Creates one execution per scheduled time of the range, as the scheduler would have: a time that has an execution already (fired, or backfilled before) is counted as existing, so running it again creates nothing new. Ranges of any length are sent a chunk at a time, with a progress bar on a terminal.
-
-Examples:
-
-    workflow-runtime backfill hello --from=-7d
-    workflow-runtime backfill hello --from 2026-03-01 --to 2026-03-08 --trigger hourly -o json`
-}
-
-func (c *BackfillCmd) Run(ctx context.Context, env *Env) error {
-	now := env.Now()
-	from, to := c.From.at(now, env.Location), c.To.at(now, env.Location)
-	if !to.After(from) {
-		return usagef("--to (%s) must be after --from (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
-	}
-	if c.Chunk < time.Minute {
-		return usagef("--chunk %s: at least 1m", c.Chunk)
-	}
-	client, err := c.client()
-	if err != nil {
-		return err
-	}
-	d, err := resolve(ctx, client, c.Deployment)
-	if err != nil {
-		return err
-	}
-	var bar *progressbar.ProgressBar
-	if env.StderrTerminal {
-		bar = progressbar.NewOptions64(int64(to.Sub(from)/time.Second),
-			progressbar.OptionSetWriter(env.Stderr),
-			progressbar.OptionSetDescription("backfill "+d.GetDeployment().GetWorkflowId()),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionClearOnFinish(),
-			progressbar.OptionFullWidth(),
-		)
-		defer func() { _ = bar.Exit() }()
-		_ = bar.RenderBlank() // at 0% while the first call runs
-	}
-	total := &v1.BackfillDeploymentResponse{}
-	seen := map[string]bool{} // executions already counted: a truncated call's last time comes again
-	start := from
-	for start.Before(to) {
-		end := start.Add(c.Chunk)
-		if end.After(to) {
-			end = to
-		}
-		res, err := client.BackfillDeployment(ctx, &v1.BackfillDeploymentRequest{
-			DeploymentId: d.GetDeployment().GetId(),
-			TriggerId:    c.Trigger,
-			StartTime:    timestamppb.New(start),
-			EndTime:      timestamppb.New(end),
-			Limit:        c.Batch,
-		})
-		if err != nil {
-			return err
-		}
-		total.Created += res.GetCreated()
-		total.Deduplicated += res.GetDeduplicated()
-		for _, e := range res.GetExecutions() {
-			if seen[e.GetId()] {
-				total.Deduplicated-- // counted by the call before, as created or existing
-				continue
-			}
-			seen[e.GetId()] = true
-			total.Executions = append(total.Executions, e)
-		}
-		next := end
-		if es := res.GetExecutions(); res.GetTruncated() && len(es) > 0 {
-			next = es[len(es)-1].GetScheduledTime().AsTime()
-			if !next.After(start) {
-				return usagef("--batch %d leaves no room to go on from %s: it must be larger than the number of fires that share one scheduled time", c.Batch, start.Format(time.RFC3339))
-			}
-		}
-		start = next
-		if bar != nil {
-			_ = bar.Set64(int64(start.Sub(from) / time.Second))
-		}
-	}
-	if bar != nil {
-		_ = bar.Finish()
-	}
-	p := newPrinter(env, c.Output.Output)
-	if !p.people() {
-		return p.message(total)
-	}
-	p.printf("%s, %s to %s: %d executions created, %d existed already\n",
-		d.GetDeployment().GetWorkflowId(), from.In(env.Location).Format("2006-01-02 15:04:05 MST"),
-		to.In(env.Location).Format("2006-01-02 15:04:05 MST"), total.GetCreated(), total.GetDeduplicated())
-	return nil
 }

@@ -24,12 +24,14 @@ func TestBackfillAndFires(t *testing.T) {
 	is := is.New(t)
 	hourly(t, "backfilled")
 
-	// Six hours, three hours a call, two fires a call: calls are cut short and continued from
-	// their last fire, which comes again and is counted once.
-	res := parse(t, cmd(t, "backfill", "backfilled", "--from=-6h", "--chunk", "3h", "--batch", "2", "-o", "json").must(t).stdout, &v1.BackfillDeploymentResponse{})
+	// Six hours, three hours a call, two fires a call: each call's three fires run as a
+	// backfill operation, which --wait follows to the end.
+	res := parse(t, cmd(t, "backfill", "backfilled", "--from=-6h", "--chunk", "3h", "--batch", "2", "--wait", "--interval", "10ms", "-o", "json").must(t).stdout, &v1.BackfillDeploymentResponse{})
 	is.Equal(res.GetCreated(), int32(6)) // one per hour of the range
 	is.Equal(res.GetDeduplicated(), int32(0))
-	is.Equal(len(res.GetExecutions()), 6)
+	is.Equal(len(res.GetExecutions()), 0) // made by the operations, not in the calls
+	is.Equal(res.GetOperation().GetState(), v1.BackfillOperationState_BACKFILL_OPERATION_STATE_SUCCEEDED)
+	is.Equal(res.GetOperation().GetTotal(), int64(3))
 
 	// Again, with the progress bar of a terminal: nothing new.
 	r := invocation{terminal: true}.run(t, "backfill", "backfilled", "--from=-6h").must(t)

@@ -242,6 +242,10 @@ type Config struct {
 	// MaxBackfillRange is the longest range one BackfillDeployment call may span. At most 744h
 	// (31 days), the longest the API accepts. Default 744h.
 	MaxBackfillRange time.Duration `env:"WFR_MAX_BACKFILL_RANGE" default:"744h" help:"Longest range one backfill may span. Default ${default} (31 days)."`
+	// BackfillPoll is how often an api process looks for backfill operations to run or take
+	// over (one whose process died, once its lease expired); those created in the process
+	// itself start at once. Default 5s.
+	BackfillPoll time.Duration `env:"WFR_BACKFILL_POLL" default:"5s" help:"How often an api process looks for backfill operations to run or take over. Default ${default}."`
 	// TLSCertFile and TLSKeyFile, both set, serve the port over TLS (HTTP/1.1 and HTTP/2 by
 	// ALPN, so gRPC needs no cleartext HTTP/2); the files are read again when they change, so
 	// a renewed certificate needs no restart. Default empty: cleartext (HTTP/1.1 and h2c).
@@ -318,6 +322,7 @@ func Default() Config {
 		MaxTriggerDataBytes:  256 << 10,
 		MaxBackfill:          10000,
 		MaxBackfillRange:     31 * 24 * time.Hour,
+		BackfillPoll:         5 * time.Second,
 		AuthOpenHealth:       true,
 		AuthOpenMetrics:      true,
 		HTTPMaxResponseBytes: 10 << 20,
@@ -545,6 +550,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBackfillRange <= 0 || c.MaxBackfillRange > 31*24*time.Hour {
 		bad("WFR_MAX_BACKFILL_RANGE", "%s must be positive and at most 744h (31 days)", c.MaxBackfillRange)
+	}
+	if c.BackfillPoll < 10*time.Millisecond {
+		bad("WFR_BACKFILL_POLL", "%s must be at least 10ms", c.BackfillPoll)
 	}
 	if c.TriggerRate < 0 {
 		bad("WFR_TRIGGER_RATE", "%g is negative", c.TriggerRate)

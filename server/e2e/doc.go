@@ -6,7 +6,9 @@
 // side; cancellation and timeouts reach a remote engine over the network; the sweeper runs an
 // execution whose message was lost; every process of a fleet restarted in turn, with SIGTERM
 // and then SIGKILL, loses and duplicates no trigger, no cron second and no run; the instance
-// registry lists every live process by role, a killed one until its TTL, a stopped one not at all.
+// registry lists every live process by role, a killed one until its TTL, a stopped one not at all;
+// a backfill operation whose api process is SIGKILLed is finished by another api from its
+// cursor, with one execution per fire.
 //
 // The package has no code of its own outside its tests; this file only documents it.
 //

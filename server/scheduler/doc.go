@@ -4,6 +4,8 @@
 //
 //   - service.go: Service, one fire (execution + ledger record), CatchUp, Backfill, Preview,
 //     ListFires.
+//   - backfill.go: the parts of a backfill shared by the call, its dry run and the backfill
+//     operations' batches (scope, plan, count, BackfillStep, BackfillDryRun).
 //   - scheduler.go: Scheduler, the role: go-quartz with scheduling.JobQueue, resync,
 //     notifications, the fire lock.
 //   - fires.go: the ledger types, the Store the package needs (server/store implements it) and
@@ -144,5 +146,7 @@
 // written by the execution side when the overlap policy skips a cron execution. Backfill
 // records FIRED or DEDUPLICATED with reason "backfill"; one call creates at most
 // ServiceConfig.MaxBackfill executions over at most ServiceConfig.MaxBackfillRange
-// (WFR_MAX_BACKFILL, WFR_MAX_BACKFILL_RANGE; by default the API's own maxima).
+// (WFR_MAX_BACKFILL, WFR_MAX_BACKFILL_RANGE; by default the API's own maxima). A range with
+// more fires than the call's limit creates nothing in the call: it runs as a backfill
+// operation (server/backfill), whose batches are BackfillStep (backfill.go), the same code.
 package scheduler

@@ -74,13 +74,17 @@ func TestBackfillCeilings(t *testing.T) {
 
 			res, err := svc.Backfill(ctx, &scheduler.BackfillParams{DeploymentID: d.ID, Start: t0, End: t0.Add(2 * time.Hour), Limit: 5})
 			is.NoErr(err) // both ceilings exactly
-			is.Equal(res.Created, 5)
-			is.True(res.Truncated)
+			is.Equal(res.Created, 0)
+			is.True(res.Truncated) // more than the limit: left to a backfill operation
 			res, err = svc.Backfill(ctx, &scheduler.BackfillParams{DeploymentID: d.ID, Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)})
 			is.NoErr(err) // no limit given: the default (1000) cut to the ceiling
-			is.Equal(res.Created, 5)
+			is.Equal(res.Created, 0)
 			is.True(res.Truncated)
-			is.Equal(count(), 10)
+			res, err = svc.Backfill(ctx, &scheduler.BackfillParams{DeploymentID: d.ID, Start: t0, End: t0.Add(5 * time.Minute)})
+			is.NoErr(err) // five fires, the ceiling: made in the call
+			is.Equal(res.Created, 5)
+			is.True(!res.Truncated)
+			is.Equal(count(), 5)
 
 			// Without settings: the API's maxima.
 			open := scheduler.NewService(db, executions, scheduler.ServiceConfig{Now: clock})
@@ -89,8 +93,8 @@ func TestBackfillCeilings(t *testing.T) {
 			_, err = open.Backfill(ctx, &scheduler.BackfillParams{DeploymentID: d.ID, Start: now.Add(-scheduler.MaxBackfillRange - time.Second), End: now})
 			is.Equal(violation(t, err).Field, "end_time")
 			res, err = open.Backfill(ctx, &scheduler.BackfillParams{DeploymentID: d.ID, Start: now.Add(-scheduler.MaxBackfillRange), End: now, Limit: 10})
-			is.NoErr(err) // 31 days is allowed
-			is.Equal(len(res.Executions), 10)
+			is.NoErr(err) // 31 days is allowed (and holds more than 10 fires: an operation's)
+			is.True(res.Truncated)
 			t.Logf("ceilings 5 executions / 2h: limit 6 and range 2h0m1s refused; defaults %d / %s", scheduler.MaxBackfillLimit, scheduler.MaxBackfillRange)
 		})
 	}

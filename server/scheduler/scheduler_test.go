@@ -200,12 +200,18 @@ func TestBackfillDeduplicates(t *testing.T) {
 	is.Equal(res.Created, 0)
 	is.Equal(res.Deduplicated, 5)
 
-	// One trigger, with a limit: truncated, oldest first.
+	// One trigger, with a limit: oldest first.
+	res, err = b.svc.Backfill(ctx, &scheduler.BackfillParams{DeploymentID: d.ID, TriggerID: "quarter", Start: t0, End: t0.Add(time.Hour), Limit: 4})
+	is.NoErr(err)
+	is.Equal(len(res.Executions), 4)
+	is.True(!res.Truncated)
+	is.True(res.Executions[0].ScheduledAt.Equal(t0.Add(offset)))
+	// More fires than the limit: nothing is created, the range is an operation's.
 	res, err = b.svc.Backfill(ctx, &scheduler.BackfillParams{DeploymentID: d.ID, TriggerID: "quarter", Start: t0, End: t0.Add(2 * time.Hour), Limit: 3})
 	is.NoErr(err)
-	is.Equal(len(res.Executions), 3)
+	is.Equal(len(res.Executions), 0)
 	is.True(res.Truncated)
-	is.True(res.Executions[0].ScheduledAt.Equal(t0.Add(offset)))
+	is.Equal(len(scheduledTimes(t, b.db, d.WorkflowID)), 5) // still the first hour's
 
 	// The future is not backfilled.
 	res, err = b.svc.Backfill(ctx, &scheduler.BackfillParams{DeploymentID: d.ID, TriggerID: "hourly", Start: now, End: now.Add(5 * time.Hour)})

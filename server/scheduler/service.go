@@ -317,7 +317,7 @@ type BackfillResult struct {
 	Executions []*execution.Execution
 	// Created and Deduplicated count Executions by whether this call made them.
 	Created, Deduplicated int
-	// Truncated says the range holds more fires than the limit.
+	// Truncated says the range holds more fires than the limit: nothing was created.
 	Truncated bool
 }
 
@@ -329,8 +329,32 @@ type backfillFire struct {
 // Backfill creates the executions of every scheduled time in [p.Start, min(p.End, now)) of a
 // DEPLOYED deployment's cron triggers, deduplicated by the same key as the scheduler's fires,
 // so a repeat (or a fire the scheduler made) creates nothing new. Each is recorded in the
-// ledger, FIRED or DEDUPLICATED, with reason "backfill".
+// ledger, FIRED or DEDUPLICATED, with reason "backfill". A range that holds more fires than the
+// limit creates nothing: the result is Truncated, and the caller runs the range as a backfill
+// operation (server/backfill). The fires are made by backfillFires (backfill.go), which the
+// operation's batches share.
 func (s *Service) Backfill(ctx context.Context, p *BackfillParams) (*BackfillResult, error) {
+	limit, err := s.backfillLimit(p)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := s.backfillScope(ctx, p.DeploymentID, p.TriggerID)
+	if err != nil {
+		return nil, err
+	}
+	fires, _, more, err := sc.plan(p.Start, s.backfillUntil(p.End), limit)
+	if err != nil {
+		return nil, err
+	}
+	if more {
+		return &BackfillResult{Truncated: true}, nil
+	}
+	return s.backfillFires(ctx, sc.d, fires)
+}
+
+// backfillLimit checks p against the API's rules and this server's ceilings and returns the
+// limit it asks for, or the default.
+func (s *Service) backfillLimit(p *BackfillParams) (int, error) {
 	v := &apperr.ValidationError{}
 	if !p.End.After(p.Start) {
 		v.Add("end_time", "time_range.ordered", "end_time must be after start_time")
@@ -346,70 +370,9 @@ func (s *Service) Backfill(ctx context.Context, p *BackfillParams) (*BackfillRes
 			"%d is more than this server allows (%d, WFR_MAX_BACKFILL)", p.Limit, s.maxFill)
 	}
 	if err := v.OrNil(); err != nil {
-		return nil, err
+		return 0, err
 	}
-	limit := cmp.Or(p.Limit, min(DefaultBackfillLimit, s.maxFill))
-	d, err := s.store.DeploymentGet(ctx, p.DeploymentID)
-	if err != nil {
-		return nil, fmt.Errorf("backfill deployment %s: %w", p.DeploymentID, err)
-	}
-	if d.Status != deployments.StatusDeployed {
-		return nil, fmt.Errorf("backfill deployment %s: it is %s, not DEPLOYED: %w", d.ID, d.Status, apperr.ErrFailedPrecondition)
-	}
-	end := p.End
-	if now := s.now(); end.After(now) {
-		end = now
-	}
-	res := &BackfillResult{}
-	var all []backfillFire
-	found := false
-	for _, t := range d.Triggers {
-		if t.Cron == nil || (p.TriggerID != "" && t.ID != p.TriggerID) {
-			continue
-		}
-		found = true
-		if !end.After(p.Start) {
-			continue
-		}
-		trig, err := NewTrigger(d.WorkflowID, t.Cron)
-		if err != nil {
-			return nil, fmt.Errorf("backfill %s/%s: %w", d.WorkflowID, t.ID, err)
-		}
-		b, err := trig.Backfill(p.Start, end, limit)
-		if err != nil {
-			return nil, fmt.Errorf("backfill %s/%s: %w", d.WorkflowID, t.ID, err)
-		}
-		res.Truncated = res.Truncated || b.Truncated
-		for _, f := range b.Fires {
-			all = append(all, backfillFire{triggerID: t.ID, fire: f})
-		}
-	}
-	if !found {
-		if p.TriggerID != "" {
-			return nil, fmt.Errorf("backfill deployment %s: no cron trigger %q: %w", d.ID, p.TriggerID, apperr.ErrNotFound)
-		}
-		return nil, fmt.Errorf("backfill deployment %s: it has no cron trigger: %w", d.ID, apperr.ErrFailedPrecondition)
-	}
-	slices.SortStableFunc(all, func(a, b backfillFire) int {
-		return cmp.Or(a.fire.Scheduled.Compare(b.fire.Scheduled), strings.Compare(a.triggerID, b.triggerID))
-	})
-	if len(all) > limit {
-		all = all[:limit]
-		res.Truncated = true
-	}
-	for _, bf := range all {
-		e, dup, err := s.fire(ctx, d, bf.triggerID, bf.fire, OutcomeFired, "backfill")
-		if err != nil {
-			return nil, fmt.Errorf("backfill: %w", err)
-		}
-		res.Executions = append(res.Executions, e)
-		if dup {
-			res.Deduplicated++
-		} else {
-			res.Created++
-		}
-	}
-	return res, nil
+	return cmp.Or(p.Limit, min(DefaultBackfillLimit, s.maxFill)), nil
 }
 
 // Page sizes of ListFires.
