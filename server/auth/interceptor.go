@@ -43,6 +43,14 @@ var procedureScopes = map[string]Scope{
 	rt.WorkflowRuntimeServiceListBackfillOperationsProcedure:  ScopeRead,
 	rt.WorkflowRuntimeServiceCancelBackfillOperationProcedure: ScopeDeploy,
 
+	rt.WorkflowRuntimeServiceGetDstReportProcedure:       ScopeRead,
+	rt.WorkflowRuntimeServiceListScheduleHealthProcedure: ScopeRead,
+	rt.WorkflowRuntimeServiceGetCalendarProcedure:        ScopeRead,
+	rt.WorkflowRuntimeServiceListCalendarsProcedure:      ScopeRead,
+	rt.WorkflowRuntimeServiceCreateCalendarProcedure:     ScopeDeploy,
+	rt.WorkflowRuntimeServiceUpdateCalendarProcedure:     ScopeDeploy,
+	rt.WorkflowRuntimeServiceDeleteCalendarProcedure:     ScopeDeploy,
+
 	workflowenginev1connect.WorkflowEngineServiceExecuteWorkflowProcedure: ScopeEngine,
 
 	"/" + grpchealth.HealthV1ServiceName + "/Check":                       scopePublic,
