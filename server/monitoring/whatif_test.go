@@ -186,9 +186,14 @@ func TestLoadWhatIfTenThousandHourly(t *testing.T) {
 	is.True(float64(res.PeakWithSuggestedWindow) <= 5*10_000.0/3600) // at most target x mean
 	is.True(res.PeakWithSuggestedWindow > 0)
 
-	// Poisson spread: 10,000 fires over 3,600 seconds peak far above twice the mean at any
-	// window, so the default target has no window to suggest.
+	// The default target is 5: the same answer as above.
 	ld, err = svc.LoadDistribution(context.Background(), &monitoring.LoadQuery{WhatIf: tenThousandHourly(0)})
+	is.NoErr(err)
+	is.Equal(ld.WhatIf.SuggestedWindowSeconds, res.SuggestedWindowSeconds)
+
+	// Poisson spread: 10,000 fires over 3,600 seconds peak far above twice the mean at any
+	// window, so a target of 2 has no window to suggest.
+	ld, err = svc.LoadDistribution(context.Background(), &monitoring.LoadQuery{WhatIf: tenThousandHourly(2)})
 	is.NoErr(err)
 	is.True(!ld.WhatIf.HasSuggestion)
 }
