@@ -45,8 +45,8 @@ type JanitorStore interface {
 	ExecutionKeepCutoff(ctx context.Context, deploymentID string, keepLast int) (cutoff Position, ok bool, err error)
 	// ExecutionDeleteExpired deletes at most p.Limit rows and returns how many it deleted.
 	ExecutionDeleteExpired(ctx context.Context, p *DeleteExpiredParams) (int64, error)
-	// FireDeleteExpired deletes at most limit fire ledger rows of the deployment scheduled before
-	// before, and returns how many it deleted.
+	// FireDeleteExpired deletes at most limit fire ledger rows of the deployment written
+	// (created_at) before before, oldest first, and returns how many it deleted.
 	FireDeleteExpired(ctx context.Context, deploymentID string, before time.Time, limit int) (int64, error)
 }
 

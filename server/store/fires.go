@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -58,7 +59,9 @@ func toFireRow(f *scheduler.Fire) *fireRow {
 		Outcome:      string(f.Outcome),
 		ExecutionID:  nilIfEmpty(f.ExecutionID),
 		Reason:       f.Reason,
-		CreatedAt:    micro(orNow(f.CreatedAt)),
+		// When the row is written: the writer's clock of the decision when it gives none, so
+		// that a writer on a test clock writes rows of that clock.
+		CreatedAt: micro(orNow(cmp.Or(f.CreatedAt, f.FiredAt))),
 	}
 }
 
