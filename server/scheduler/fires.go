@@ -24,6 +24,9 @@ const (
 	// OutcomeSkipped: the execution was created, and the overlap policy skipped it. Written by
 	// the execution side.
 	OutcomeSkipped Outcome = "SKIPPED"
+	// OutcomePaused: not fired, the deployment was PAUSED at the time. Recorded by a scheduler
+	// that saw the time pass, or by the catch-up after the resume (paused.go).
+	OutcomePaused Outcome = "PAUSED"
 )
 
 // Fire is one row of the fire ledger.

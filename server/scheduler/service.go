@@ -133,6 +133,9 @@ type CatchUpResult struct {
 	Fired []time.Time
 	// Missed are the scheduled times recorded MISSED.
 	Missed []time.Time
+	// Paused are the scheduled times between a pause and the resume recorded PAUSED
+	// (paused.go).
+	Paused []time.Time
 	// Deferred are the scheduled times the plan found missed but a live fire of another
 	// replica may still make (a catch-up after downtime, of times less than the scheduler's
 	// SettleAfter old): not recorded yet. The Scheduler records them MISSED once those fires
@@ -198,6 +201,13 @@ type gap struct {
 // settlement of a store outage both come here.
 func (s *Service) catchUpFrom(ctx context.Context, d *deployments.Deployment, triggerID string, trig *scheduling.Trigger, g gap) (CatchUpResult, error) {
 	var res CatchUpResult
+	if g.until.IsZero() { // a catch-up, not a settlement: the times of a pause are PAUSED
+		paused, err := s.recordPaused(ctx, d, triggerID, trig, g.last)
+		if err != nil {
+			return res, fmt.Errorf("catch up: %w", err)
+		}
+		res.Paused = paused
+	}
 	// Nothing before the deployment (re)started counts as missed: not a paused stretch, not the
 	// time before the first deploy. Never fired and never deployed: nothing to catch up.
 	last := g.last
