@@ -363,3 +363,42 @@ func TestJanitorAgesBackfilledFiresByWriteTime(t *testing.T) {
 		is.Equal(len(left), 0)
 	})
 }
+
+// SchedulingMetrics of some workflows counts their triggers and their fires only, PAUSED
+// included.
+func TestSchedulingMetricsByWorkflow(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		is := is.New(t)
+		ctx := context.Background()
+		hourly := deployments.CronSchedule{Expression: "0 * * * *", Timezone: "UTC"}
+		a := deploy(t, db, "wf-a", deployments.StatusDeployed, hourly, hourly)
+		b := deploy(t, db, "wf-b", deployments.StatusDeployed, hourly)
+		c := deploy(t, db, "wf-c", deployments.StatusPaused, hourly)
+		end := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+		var fires []scheduler.Fire
+		add := func(d *deployments.Deployment, minute int, o scheduler.Outcome) {
+			at := end.Add(-time.Duration(minute) * time.Minute)
+			fires = append(fires, scheduler.Fire{WorkflowID: d.WorkflowID, DeploymentID: d.ID, TriggerID: "cron-0",
+				NominalAt: at, ScheduledAt: at, FiredAt: at.Add(time.Second), Outcome: o})
+		}
+		add(a, 1, scheduler.OutcomeFired)
+		add(a, 2, scheduler.OutcomeMissed)
+		add(b, 1, scheduler.OutcomeFired)
+		add(b, 2, scheduler.OutcomeFired)
+		add(c, 1, scheduler.OutcomePaused)
+		add(c, 2, scheduler.OutcomePaused)
+		is.NoErr(db.FireRecord(ctx, fires))
+
+		svc := monitoring.NewService(db, monitoring.ServiceConfig{Now: func() time.Time { return end }})
+		m, err := svc.SchedulingMetrics(ctx, &monitoring.SchedulingQuery{})
+		is.NoErr(err)
+		is.Equal(m.ScheduledTriggers, int64(3))
+		is.Equal([]int64{m.Fired, m.Missed, m.Paused}, []int64{3, 1, 2}) // all workflows
+		m, err = svc.SchedulingMetrics(ctx, &monitoring.SchedulingQuery{WorkflowIDs: []string{"wf-a", "wf-c", "unknown"}})
+		is.NoErr(err)
+		is.Equal(m.ScheduledTriggers, int64(2))                           // wf-a's two; wf-c is paused
+		is.Equal([]int64{m.Fired, m.Missed, m.Paused}, []int64{1, 1, 2}) // wf-a and wf-c
+		is.Equal(m.LatenessP50, time.Second)                             // wf-a's one fire
+	})
+}

@@ -430,7 +430,12 @@ const (
 
 // ListFiresQuery selects a page of ListFires.
 type ListFiresQuery struct {
+	// DeploymentID: only this deployment's fires; "" for every deployment's.
 	DeploymentID string
+	// WorkflowIDs: only these workflows' fires; empty means all.
+	WorkflowIDs []string
+	// TriggerID: only this trigger's fires; "" means all.
+	TriggerID string
 	// Start and End bound the scheduled times: [Start, End); zero means unbounded.
 	Start, End time.Time
 	// Outcomes filters; empty means all.
@@ -457,8 +462,8 @@ func firesBinding(q *ListFiresQuery) []byte {
 		outcomes[i] = string(o)
 	}
 	outcomes = slices.Compact(slices.Sorted(slices.Values(outcomes)))
-	return fmt.Appendf(nil, "d=%q\no=%s\nfrom=%d\nto=%d", q.DeploymentID, strings.Join(outcomes, ","),
-		unixOrZero(q.Start), unixOrZero(q.End))
+	return fmt.Appendf(nil, "d=%q\no=%s\nfrom=%d\nto=%d%s", q.DeploymentID, strings.Join(outcomes, ","),
+		unixOrZero(q.Start), unixOrZero(q.End), firesBindingMore(q))
 }
 
 func unixOrZero(t time.Time) int64 {
@@ -468,15 +473,16 @@ func unixOrZero(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// ListFires returns one page of a deployment's fire ledger, oldest scheduled time first, and
-// the token of the next page ("" on the last one).
+// ListFires returns one page of the fire ledger (one deployment's, or every deployment's),
+// oldest scheduled time first, and the token of the next page ("" on the last one).
 func (s *Service) ListFires(ctx context.Context, q ListFiresQuery) ([]Fire, string, error) {
 	size := q.PageSize
 	if size <= 0 {
 		size = DefaultFirePageSize
 	}
 	size = min(size, MaxFirePageSize)
-	p := &FireListParams{DeploymentID: q.DeploymentID, Start: q.Start, End: q.End, Outcomes: slices.Clone(q.Outcomes), Limit: size + 1}
+	p := &FireListParams{DeploymentID: q.DeploymentID, WorkflowIDs: slices.Clone(q.WorkflowIDs), TriggerID: q.TriggerID,
+		Start: q.Start, End: q.End, Outcomes: slices.Clone(q.Outcomes), Limit: size + 1}
 	if q.PageToken != "" {
 		var c fireCursor
 		if err := s.tokens.Decode(q.PageToken, firesTokenKind, firesBinding(&q), &c); err != nil {
@@ -487,8 +493,10 @@ func (s *Service) ListFires(ctx context.Context, q ListFiresQuery) ([]Fire, stri
 		}
 		p.AfterScheduledAt, p.AfterID = c.ScheduledAt.UTC(), c.ID
 	}
-	if _, err := s.store.DeploymentGet(ctx, q.DeploymentID); err != nil {
-		return nil, "", fmt.Errorf("list fires of deployment %s: %w", q.DeploymentID, err)
+	if q.DeploymentID != "" {
+		if _, err := s.store.DeploymentGet(ctx, q.DeploymentID); err != nil {
+			return nil, "", fmt.Errorf("list fires of deployment %s: %w", q.DeploymentID, err)
+		}
 	}
 	fires, err := s.store.FireList(ctx, p)
 	if err != nil {
