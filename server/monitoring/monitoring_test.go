@@ -397,7 +397,7 @@ func TestSchedulingMetricsByWorkflow(t *testing.T) {
 		is.Equal([]int64{m.Fired, m.Missed, m.Paused}, []int64{3, 1, 2}) // all workflows
 		m, err = svc.SchedulingMetrics(ctx, &monitoring.SchedulingQuery{WorkflowIDs: []string{"wf-a", "wf-c", "unknown"}})
 		is.NoErr(err)
-		is.Equal(m.ScheduledTriggers, int64(2))                           // wf-a's two; wf-c is paused
+		is.Equal(m.ScheduledTriggers, int64(2))                          // wf-a's two; wf-c is paused
 		is.Equal([]int64{m.Fired, m.Missed, m.Paused}, []int64{1, 1, 2}) // wf-a and wf-c
 		is.Equal(m.LatenessP50, time.Second)                             // wf-a's one fire
 	})
