@@ -39,15 +39,15 @@ func pausedRange(d *deployments.Deployment, last time.Time) (lo, hi time.Time, o
 	return lo, d.DeployedAt, d.DeployedAt.After(lo)
 }
 
-// pausedPlan lists the scheduled times of trig in (lo, hi]: the latest MaxPausedRecords of
-// them, oldest first, and how many earlier ones there are (counted up to MaxPausedCount; more
-// says the count stopped there).
-func pausedPlan(trig *scheduling.Trigger, lo, hi time.Time) (fires []scheduling.Fire, earlier int, more bool, err error) {
-	// The latest MaxPausedRecords times: PlanMisfires' FIRE_ALL over a window that spans the
+// pausedPlan lists the scheduled times of trig in (lo, hi]: the latest maxRecords of them,
+// oldest first, and how many earlier ones there are (counted up to maxCount; more says the
+// count stopped there).
+func pausedPlan(trig *scheduling.Trigger, lo, hi time.Time, maxRecords, maxCount int) (fires []scheduling.Fire, earlier int, more bool, err error) {
+	// The latest maxRecords times: PlanMisfires' FIRE_ALL over a window that spans the
 	// whole range finds them without walking it.
 	plan, err := scheduling.PlanMisfires(trig, scheduling.MisfireParams{
 		LastFire: lo, Now: hi, CatchUpWindow: hi.Sub(lo), Policy: scheduling.MisfireFireAll,
-		MaxFires: MaxPausedRecords, MaxMissed: 1,
+		MaxFires: maxRecords, MaxMissed: 1,
 	})
 	if err != nil {
 		return nil, 0, false, err
@@ -62,7 +62,7 @@ func pausedPlan(trig *scheduling.Trigger, lo, hi time.Time) (fires []scheduling.
 		if err != nil || !f.Scheduled.Before(first) {
 			break // an expired trigger has no more times
 		}
-		if earlier == MaxPausedCount {
+		if earlier == maxCount {
 			return fires, earlier, true, nil
 		}
 		earlier++
@@ -81,7 +81,7 @@ func (s *Service) recordPaused(ctx context.Context, d *deployments.Deployment, t
 	if !ok {
 		return nil, nil
 	}
-	fires, earlier, more, err := pausedPlan(trig, lo, hi)
+	fires, earlier, more, err := pausedPlan(trig, lo, hi, MaxPausedRecords, MaxPausedCount)
 	if err != nil {
 		return nil, fmt.Errorf("record paused fires of %s/%s: %w", d.WorkflowID, triggerID, err)
 	}

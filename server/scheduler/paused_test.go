@@ -217,8 +217,16 @@ func TestPausedLiveFire(t *testing.T) {
 			is.Equal(res.Paused, []time.Time{base.Add(2 * time.Second), base.Add(3 * time.Second)}) // after the live one
 			is.Equal(len(pausedRows(t, b.db, d.ID)), 3)
 
-			// A live fire of a trigger the deployment no longer has, or of a deployment that is
-			// not paused (archived), records nothing.
+			// A live fire of a trigger that changed while paused, or of a deployment that is not
+			// paused (archived), records nothing; nor does one whose write fails (logged).
+			deploysClock.Set(base.Add(3700 * time.Millisecond))
+			_, err = b.deployments.Update(ctx, &deployments.UpdateParams{ID: d.ID, Paths: []string{deployments.PathStatus}, Status: deployments.StatusPaused})
+			is.NoErr(err)
+			changed := []deployments.Trigger{cron("sec", "*/2 * * * * ?", 0)}
+			_, err = b.deployments.Update(ctx, &deployments.UpdateParams{ID: d.ID, Paths: []string{deployments.PathTriggers}, Triggers: changed})
+			is.NoErr(err)
+			is.NoErr(r1.s.FireForTest(ctx, d, "sec", base.Add(4*time.Second))) // d: the old trigger
+			is.Equal(len(pausedRows(t, b.db, d.ID)), 3)
 			_, err = b.deployments.Delete(ctx, d.ID)
 			is.NoErr(err)
 			is.NoErr(r1.s.FireForTest(ctx, d, "sec", base.Add(4*time.Second)))
