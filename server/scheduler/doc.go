@@ -144,13 +144,17 @@
 // one of two ways:
 //
 //   - a fire of a job still held when the time passes (between the pause and the resync that
-//     removes the job, or a standby's second look) finds the deployment PAUSED and records
-//     the time PAUSED instead of firing it, reason "the deployment was PAUSED";
+//     removes the job) finds the deployment PAUSED at its first look and records the time
+//     PAUSED instead of firing it, reason "the deployment was PAUSED". It does so under the
+//     trigger's fire lock, and only for a time with no execution and no ledger row: a replica
+//     that read the deployment just before the pause and fires the time holds the lock, and
+//     the time keeps its FIRED row alone. A standby's second look never records PAUSED;
 //   - the catch-up after the resume (CatchUp, or the catch-up of a job a resync schedules)
 //     records PAUSED the times in (max(latest ledger time, PausedAt), DeployedAt]: PausedAt is
 //     when the deployment last became PAUSED (workflows.paused_at), DeployedAt when it last
-//     became DEPLOYED. The misfire plan starts at DeployedAt, so none of these times is fired
-//     or recorded MISSED. A settlement of a store outage does not do this.
+//     became DEPLOYED; times with an execution or a ledger row already are left alone. The
+//     misfire plan starts at DeployedAt, so none of these times is fired or recorded MISSED. A
+//     settlement of a store outage does not do this.
 //
 // Every replica's catch-up, a second resume (no change) and a restart write the same rows; the
 // ledger's unique key (workflow, trigger, scheduled time, outcome) keeps one, and once the

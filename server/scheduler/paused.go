@@ -2,11 +2,13 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/lock"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
 )
 
@@ -74,8 +76,9 @@ func pausedPlan(trig *scheduling.Trigger, lo, hi time.Time, maxRecords, maxCount
 // recordPaused records PAUSED, when d was resumed after a pause, the scheduled times of the
 // trigger between the pause and the resume that no scheduler recorded (their jobs were
 // removed while the deployment was paused): (max(last, PausedAt), DeployedAt], the latest
-// MaxPausedRecords of them. The ledger's unique key makes a repeat (a second replica, a second
-// catch-up) write nothing new. It returns the times recorded.
+// MaxPausedRecords of them, but those that have an execution or a ledger row already. The
+// ledger's unique key makes a repeat (a second replica, a second catch-up) write nothing new.
+// It returns the times recorded.
 func (s *Service) recordPaused(ctx context.Context, d *deployments.Deployment, triggerID string, trig *scheduling.Trigger, last time.Time) ([]time.Time, error) {
 	lo, hi, ok := pausedRange(d, last)
 	if !ok {
@@ -88,16 +91,28 @@ func (s *Service) recordPaused(ctx context.Context, d *deployments.Deployment, t
 	if len(fires) == 0 {
 		return nil, nil
 	}
+	// A time that has an execution (a fire in flight at the pause whose ledger write failed) or
+	// a ledger row already is left alone.
+	decided, err := s.store.FireDecided(ctx, d.WorkflowID, triggerID, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("record paused fires of %s/%s: %w", d.WorkflowID, triggerID, err)
+	}
 	now := s.now()
-	recs := make([]Fire, len(fires))
-	out := make([]time.Time, len(fires))
-	for i, f := range fires {
-		recs[i] = Fire{
+	recs := make([]Fire, 0, len(fires))
+	out := make([]time.Time, 0, len(fires))
+	for _, f := range fires {
+		if decided[f.Scheduled.UTC()] {
+			continue
+		}
+		recs = append(recs, Fire{
 			WorkflowID: d.WorkflowID, DeploymentID: d.ID, TriggerID: triggerID,
 			NominalAt: f.Nominal, ScheduledAt: f.Scheduled, FiredAt: now,
 			Outcome: OutcomePaused, Reason: reasonPausedResume,
-		}
-		out[i] = f.Scheduled
+		})
+		out = append(out, f.Scheduled)
+	}
+	if len(recs) == 0 {
+		return nil, nil
 	}
 	switch {
 	case more:
@@ -111,11 +126,14 @@ func (s *Service) recordPaused(ctx context.Context, d *deployments.Deployment, t
 	return out, nil
 }
 
-// recordPausedFire records PAUSED for a live fire that found its deployment PAUSED, with the
-// trigger it was scheduled for unchanged: a scheduler that still held the job when the time
-// passed. Every replica that sees the time writes the same row; the unique key keeps one. A
-// failed write is logged: the resume's catch-up records the time if nothing after it is on
-// record.
+// recordPausedFire records PAUSED for a live fire that found its deployment PAUSED at its
+// first look, with the trigger it was scheduled for unchanged: a scheduler that still held the
+// job when the time passed. It takes the trigger's fire lock first, as a fire does: a replica
+// holding it (one that read the deployment before the pause and is firing the time) decides
+// the time, and this one records nothing; the standby's second look does not record either.
+// Under the lock, a time that has an execution or a ledger row already is left alone. Every
+// replica that records the time writes the same row; the unique key keeps one. A failed read or
+// write is logged: the resume's catch-up records the time if nothing after it is on record.
 func (s *Scheduler) recordPausedFire(ctx context.Context, j *fireJob, d *deployments.Deployment, f scheduling.Fire) {
 	if d == nil || d.Status != deployments.StatusPaused {
 		return
@@ -123,13 +141,32 @@ func (s *Scheduler) recordPausedFire(ctx context.Context, j *fireJob, d *deploym
 	if c := cronTrigger(d, j.triggerID); c == nil || signature(c) != j.signature {
 		return
 	}
-	err := s.store.FireRecord(ctx, []Fire{{
+	log := s.cfg.Logger.With(slog.String("workflow_id", j.workflowID), slog.String("trigger_id", j.triggerID))
+	if s.locker != nil {
+		lease, err := s.locker.Acquire(ctx, "fire:"+jobName(j.workflowID, j.triggerID), s.cfg.FireLockTTL)
+		switch {
+		case err == nil:
+			defer func() { _ = s.locker.Release(context.WithoutCancel(ctx), lease) }()
+		case errors.Is(err, lock.ErrNotAcquired):
+			return // another replica is deciding this time
+		default:
+			log.WarnContext(ctx, "fire lock unavailable; recording PAUSED without it", slog.Any("error", err))
+		}
+	}
+	decided, err := s.store.FireDecided(ctx, j.workflowID, j.triggerID, f.Scheduled.Add(-time.Microsecond), f.Scheduled)
+	if err != nil {
+		log.WarnContext(ctx, "fire ledger read failed", slog.Any("error", err))
+		return
+	}
+	if len(decided) > 0 {
+		return
+	}
+	err = s.store.FireRecord(ctx, []Fire{{
 		WorkflowID: d.WorkflowID, DeploymentID: d.ID, TriggerID: j.triggerID,
 		NominalAt: f.Nominal, ScheduledAt: f.Scheduled, FiredAt: s.svc.now(),
 		Outcome: OutcomePaused, Reason: reasonPausedLive,
 	}})
 	if err != nil {
-		s.cfg.Logger.WarnContext(ctx, "fire ledger write failed", slog.String("workflow_id", j.workflowID),
-			slog.String("trigger_id", j.triggerID), slog.Any("error", err))
+		log.WarnContext(ctx, "fire ledger write failed", slog.Any("error", err))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/lock"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
@@ -209,13 +210,26 @@ func TestPausedLiveFire(t *testing.T) {
 			is.Equal(rows[0].Reason, "the deployment was PAUSED")
 			is.Equal(len(scheduledTimes(t, b.db, d.WorkflowID)), 0) // not fired
 
+			// Another replica holds the fire lock (it read the deployment before the pause and
+			// fires the time): this one records nothing. A time that has an execution already
+			// gets no PAUSED row, live or at the resume.
+			lease, err := locks.Acquire(ctx, "fire:live/sec", time.Minute)
+			is.NoErr(err)
+			is.NoErr(r2.s.FireForTest(ctx, d, "sec", base.Add(2*time.Second)))
+			is.NoErr(locks.Release(ctx, lease))
+			is.Equal(len(pausedRows(t, b.db, d.ID)), 1)
+			_, _, err = b.executions.Fire(ctx, &execution.FireParams{Deployment: d, TriggerID: "sec", ScheduledAt: base.Add(2 * time.Second)})
+			is.NoErr(err)
+			is.NoErr(r2.s.FireForTest(ctx, d, "sec", base.Add(2*time.Second)))
+			is.Equal(len(pausedRows(t, b.db, d.ID)), 1)
+
 			deploysClock.Set(base.Add(3500 * time.Millisecond))
 			d, err = b.deployments.Update(ctx, &deployments.UpdateParams{ID: d.ID, Paths: []string{deployments.PathStatus}, Status: deployments.StatusDeployed})
 			is.NoErr(err)
 			res, err := b.svc.CatchUp(ctx, d, "sec", base.Add(3600*time.Millisecond))
 			is.NoErr(err)
-			is.Equal(res.Paused, []time.Time{base.Add(2 * time.Second), base.Add(3 * time.Second)}) // after the live one
-			is.Equal(len(pausedRows(t, b.db, d.ID)), 3)
+			is.Equal(res.Paused, []time.Time{base.Add(3 * time.Second)}) // after the live one, but the executed one
+			is.Equal(len(pausedRows(t, b.db, d.ID)), 2)
 
 			// A live fire of a trigger that changed while paused, or of a deployment that is not
 			// paused (archived), records nothing; nor does one whose write fails (logged).
@@ -226,11 +240,11 @@ func TestPausedLiveFire(t *testing.T) {
 			_, err = b.deployments.Update(ctx, &deployments.UpdateParams{ID: d.ID, Paths: []string{deployments.PathTriggers}, Triggers: changed})
 			is.NoErr(err)
 			is.NoErr(r1.s.FireForTest(ctx, d, "sec", base.Add(4*time.Second))) // d: the old trigger
-			is.Equal(len(pausedRows(t, b.db, d.ID)), 3)
+			is.Equal(len(pausedRows(t, b.db, d.ID)), 2)
 			_, err = b.deployments.Delete(ctx, d.ID)
 			is.NoErr(err)
 			is.NoErr(r1.s.FireForTest(ctx, d, "sec", base.Add(4*time.Second)))
-			is.Equal(len(pausedRows(t, b.db, d.ID)), 3)
+			is.Equal(len(pausedRows(t, b.db, d.ID)), 2)
 		})
 	}
 }

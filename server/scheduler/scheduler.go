@@ -522,8 +522,7 @@ func (s *Scheduler) fire(ctx context.Context, j *fireJob, f scheduling.Fire) {
 				return
 			}
 			if !live {
-				s.recordPausedFire(ctx, j, d, f)
-				return
+				return // paused since the first look: the lock holder decided the time
 			}
 			reason = "standby replica: the replica holding the fire lock had not fired it"
 		default:
