@@ -198,8 +198,9 @@ func (h *Handler) GetSchedulingMetrics(ctx context.Context, req *v1.GetSchedulin
 		return nil, errNoMonitoring
 	}
 	m, err := h.monitoring.SchedulingMetrics(ctx, &monitoring.SchedulingQuery{
-		Start: optionalTime(req.GetStartTime()),
-		End:   optionalTime(req.GetEndTime()),
+		Start:       optionalTime(req.GetStartTime()),
+		End:         optionalTime(req.GetEndTime()),
+		WorkflowIDs: req.GetWorkflowIds(),
 	})
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
@@ -215,6 +216,7 @@ func (h *Handler) GetSchedulingMetrics(ctx context.Context, req *v1.GetSchedulin
 		Missed:            m.Missed,
 		CaughtUp:          m.CaughtUp,
 		Skipped:           m.Skipped,
+		Paused:            m.Paused,
 	}, nil
 }
 

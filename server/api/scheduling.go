@@ -54,6 +54,8 @@ func (h *Handler) ListFires(ctx context.Context, req *v1.ListFiresRequest) (*v1.
 	}
 	q := scheduler.ListFiresQuery{
 		DeploymentID: req.GetDeploymentId(),
+		WorkflowIDs:  req.GetWorkflowIds(),
+		TriggerID:    req.GetTriggerId(),
 		PageSize:     int(req.GetPageSize()),
 		PageToken:    req.GetPageToken(),
 	}
@@ -79,13 +81,17 @@ func (h *Handler) ListFires(ctx context.Context, req *v1.ListFiresRequest) (*v1.
 
 func fireToProto(f *scheduler.Fire) *v1.Fire {
 	return &v1.Fire{
-		TriggerId:     f.TriggerID,
-		NominalTime:   timestamppb.New(f.NominalAt),
-		ScheduledTime: timestamppb.New(f.ScheduledAt),
-		FireTime:      timestamppb.New(f.FiredAt),
-		Outcome:       v1.FireOutcome(v1.FireOutcome_value["FIRE_OUTCOME_"+string(f.Outcome)]),
-		ExecutionId:   f.ExecutionID,
-		Reason:        f.Reason,
+		TriggerId:        f.TriggerID,
+		NominalTime:      timestamppb.New(f.NominalAt),
+		ScheduledTime:    timestamppb.New(f.ScheduledAt),
+		FireTime:         timestamppb.New(f.FiredAt),
+		Outcome:          v1.FireOutcome(v1.FireOutcome_value["FIRE_OUTCOME_"+string(f.Outcome)]),
+		ExecutionId:      f.ExecutionID,
+		Reason:           f.Reason,
+		WorkflowId:       f.WorkflowID,
+		DeploymentId:     f.DeploymentID,
+		BlackoutCalendar: f.BlackoutCalendar,
+		CreateTime:       timestamppb.New(f.CreatedAt),
 	}
 }
 

@@ -28,7 +28,7 @@ type Commands struct {
 	Delete     DeleteCmd     `cmd:"" group:"deployments" help:"Delete (archive) a deployment: its triggers go, its history stays."`
 	Trigger    TriggerCmd    `cmd:"" group:"executions" help:"Start an execution of a deployment, and optionally wait for its outcome."`
 	Executions ExecutionsCmd `cmd:"" group:"executions" aliases:"execution,exec" help:"List, show, watch and cancel executions."`
-	Fires      FiresCmd      `cmd:"" group:"scheduling" help:"Show a deployment's fire ledger: each scheduled time of its cron triggers and what became of it."`
+	Fires      FiresCmd      `cmd:"" group:"scheduling" help:"Show the fire ledger of a deployment, or of every deployment: each scheduled time of the cron triggers and what became of it."`
 	Backfill   BackfillCmd   `cmd:"" group:"scheduling" help:"Create the executions a deployment's cron triggers would have made over a past range; follow, list and cancel backfill operations."`
 	Jitter     JitterCmd     `cmd:"" group:"scheduling" help:"Show how the cron triggers' jitter offsets spread over their windows, as a histogram."`
 	Load       LoadCmd       `cmd:"" group:"scheduling" help:"Show the fires projected over a coming window, with and without jitter, as a histogram."`

@@ -107,3 +107,57 @@ triggers: [{id: every-minute, cron: {expression: "* * * * *", jitterWindowSecond
 	is.Equal(r.code, cli.ExitUsage) // the API's limit, by field and rule
 	is.True(strings.Contains(r.stderr, "window"))
 }
+
+// fires without a deployment lists every deployment's ledger, filtered by workflows, trigger and
+// outcome, with a workflow column for people.
+func TestFiresAcrossDeployments(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	hourly(t, "ledger-one")
+	hourly(t, "ledger-two")
+	hourly(t, "ledger-three")
+	for _, wf := range []string{"ledger-one", "ledger-two", "ledger-three"} {
+		cmd(t, "backfill", wf, "--from=-3h").must(t)
+	}
+	cmd(t, "backfill", "ledger-one", "--from=-3h").must(t) // DEDUPLICATED rows for ledger-one
+
+	fires := parse(t, cmd(t, "fires", "--workflow", "ledger-one,ledger-two", "--since=-4h", "-o", "json").must(t).stdout, &v1.ListFiresResponse{})
+	perWorkflow := map[string]int{}
+	for _, f := range fires.GetFires() {
+		perWorkflow[f.GetWorkflowId()]++
+		is.True(f.GetDeploymentId() != "")
+		is.True(f.GetCreateTime() != nil)
+	}
+	is.Equal(len(perWorkflow), 2)             // the two asked for, not the third
+	is.True(perWorkflow["ledger-one"] >= 6)   // FIRED and DEDUPLICATED
+	is.True(perWorkflow["ledger-two"] >= 3)   // FIRED
+	is.True(perWorkflow["ledger-three"] == 0) // not asked for
+
+	dedup := parse(t, cmd(t, "fires", "--workflow", "ledger-one", "--workflow", "ledger-two", "--trigger", "hourly",
+		"--outcome", "deduplicated", "--since=-4h", "-o", "json").must(t).stdout, &v1.ListFiresResponse{})
+	is.True(len(dedup.GetFires()) >= 3)
+	for _, f := range dedup.GetFires() {
+		is.Equal(f.GetWorkflowId(), "ledger-one")
+		is.Equal(f.GetOutcome(), v1.FireOutcome_FIRE_OUTCOME_DEDUPLICATED)
+	}
+	none := parse(t, cmd(t, "fires", "--workflow", "ledger-one", "--trigger", "other", "--since=-4h", "-o", "json").must(t).stdout, &v1.ListFiresResponse{})
+	is.Equal(len(none.GetFires()), 0)
+
+	table := cmd(t, "fires", "--workflow", "ledger-two,ledger-three", "--since=-4h").must(t).stdout
+	is.True(strings.Contains(strings.ToLower(table), "workflow")) // a workflow column across deployments
+	is.True(strings.Contains(table, "ledger-two") && strings.Contains(table, "ledger-three"))
+
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"fires", "--workflow", "Not A Workflow!"}, cli.ExitUsage}, // the API's workflow id pattern
+		{[]string{"fires", "--trigger", "Bad!"}, cli.ExitUsage},             // the API's trigger id pattern
+		{[]string{"fires", "--outcome", "late"}, cli.ExitUsage},             // not an outcome
+		{[]string{"fires", "no-such-deployment"}, cli.ExitNotFound},         // unknown
+	} {
+		r := cmd(t, tc.args...)
+		is.Equal(r.code, tc.code) // exit code of the refusal
+		is.True(r.stderr != "")
+	}
+}

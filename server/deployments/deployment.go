@@ -153,6 +153,9 @@ type Deployment struct {
 	Status   Status
 	// DeployedAt is when it last became DEPLOYED or deployed a new revision; zero when never.
 	DeployedAt time.Time
+	// PausedAt is when it last became PAUSED; zero when never. A resume's catch-up records the
+	// cron times in (PausedAt, DeployedAt] PAUSED (server/scheduler).
+	PausedAt   time.Time
 	Definition Definition
 	Triggers   []Trigger
 	Config     Config

@@ -366,6 +366,7 @@ func transition(d *Deployment, to Status, now time.Time) error {
 		return nil
 	case to == StatusPaused && d.Status == StatusDeployed:
 		d.Status = StatusPaused
+		d.PausedAt = now
 		return nil
 	default:
 		return fmt.Errorf("cannot move deployment %s from %s to %s: %w", d.ID, d.Status, to, apperr.ErrFailedPrecondition)

@@ -99,6 +99,10 @@ func TestLifecycle(t *testing.T) {
 		d, err = svc.Update(ctx, &deployments.UpdateParams{ID: d.ID, Paths: []string{"status"}, Status: deployments.StatusPaused})
 		is.NoErr(err)
 		is.Equal(d.Status, deployments.StatusPaused)
+		is.True(!d.PausedAt.IsZero()) // when it became PAUSED
+		stored, err := svc.Get(ctx, d.ID)
+		is.NoErr(err)
+		is.True(stored.PausedAt.Equal(d.PausedAt.Truncate(time.Microsecond))) // stored
 
 		newDef := def("billing")
 		newDef.Name = "renamed"

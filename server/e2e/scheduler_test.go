@@ -102,7 +102,7 @@ func TestSchedulersFireOnce(t *testing.T) {
 		}
 	}
 
-	// Resume: fires again, and the paused stretch stays empty (a pause is not a misfire).
+	// Resume: fires again, and the paused stretch has no execution (a pause is not a misfire).
 	resuming := time.Now()
 	setStatus(t, api, d.GetId(), v1.DeploymentStatus_DEPLOYMENT_STATUS_DEPLOYED)
 	waitFor(t, 10*time.Second, "fires after the resume", func() bool {
@@ -117,6 +117,22 @@ func TestSchedulersFireOnce(t *testing.T) {
 	for at := range c.cronTimes(t, d.GetWorkflowId()) {
 		if at.After(paused.Add(time.Second)) && at.Before(resuming) {
 			t.Errorf("fired at %s, while paused (%s to %s)", at.Format(time.RFC3339Nano), paused.Format(time.RFC3339Nano), resuming.Format(time.RFC3339Nano))
+		}
+	}
+	// Every second of the paused stretch is recorded PAUSED once, by whichever scheduler saw it
+	// pass or by the resume's catch-up of every scheduler; none MISSED. A time fired just before
+	// the pause took effect keeps its FIRED row and gets no PAUSED one.
+	fired := c.ledgerCounts(t, d.GetWorkflowId(), "outcome IN ('FIRED', 'CAUGHT_UP', 'DEDUPLICATED')")
+	for at, n := range c.ledgerCounts(t, d.GetWorkflowId(), "outcome = 'PAUSED'") {
+		if fired[at] > 0 {
+			t.Errorf("%s: %d PAUSED rows and %d fired", at.Format(time.RFC3339Nano), n, fired[at])
+		}
+	}
+	pausedRows := c.ledgerCounts(t, d.GetWorkflowId(), "outcome = 'PAUSED'")
+	missedRows := c.ledgerCounts(t, d.GetWorkflowId(), "outcome = 'MISSED'")
+	for at := paused.Add(2 * time.Second).UTC().Truncate(time.Second); at.Before(resuming); at = at.Add(time.Second) {
+		if pausedRows[at] != 1 || missedRows[at] != 0 {
+			t.Errorf("%s, while paused: %d PAUSED rows and %d MISSED, want 1 and 0", at.Format(time.RFC3339Nano), pausedRows[at], missedRows[at])
 		}
 	}
 

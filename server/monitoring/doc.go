@@ -29,8 +29,10 @@
 // now - retention age, and are older than the deployment's N newest executions (any status), N
 // being the keep-last count. Each DELETE takes at most BatchSize rows chosen by a LIMITed
 // subquery, so no statement holds its locks for long; the janitor loops until a batch comes back
-// short. Fire ledger rows of the deployment scheduled before the same age go the same way, first
-// (whatever their outcome; nothing references them). The age
+// short. Fire ledger rows of the deployment written (created_at) before the same age go the same
+// way, first (whatever their outcome; nothing references them). They are aged by when they were
+// written, not by their scheduled time: a backfill of a range older than the retention age
+// writes rows that live as long as its executions. The age
 // and N come from the deployment's config (retention_age, retention_keep_last) when set, else
 // from JanitorConfig. Deleting is idempotent, so two janitors (two replicas) running at once
 // only race to delete the same rows.

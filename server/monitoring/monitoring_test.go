@@ -14,10 +14,13 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
+	"github.com/workflow-runtime/workflow-runtime/server/notify"
+	"github.com/workflow-runtime/workflow-runtime/server/queue"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduling"
 	"github.com/workflow-runtime/workflow-runtime/server/store"
 	"github.com/workflow-runtime/workflow-runtime/server/store/storetest"
+	"github.com/workflow-runtime/workflow-runtime/server/testenv"
 )
 
 // eachBackend runs f against a fresh SQLite and PostgreSQL store.
@@ -313,5 +316,89 @@ func TestSchedulingMetrics(t *testing.T) {
 		is.Equal(m.LatenessP50, 300*time.Millisecond)
 		is.Equal(m.LatenessP95, 8080*time.Millisecond) // rank 3.8: 0.4 + 0.8*(10-0.4) s
 		is.Equal(m.LatenessP99, 9616*time.Millisecond) // rank 3.96: 0.4 + 0.96*9.6 s
+	})
+}
+
+// A backfill of a range older than the retention age keeps its ledger rows (they are aged by
+// when they were written, like its executions), and they go once they were written longer ago
+// than the retention age.
+func TestJanitorAgesBackfilledFiresByWriteTime(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		is := is.New(t)
+		ctx := context.Background()
+		clock := testenv.NewFakeClock()
+		deploys := deployments.NewService(db, deployments.ServiceConfig{Now: clock.Now})
+		d, _, err := deploys.Deploy(ctx, &deployments.DeployParams{
+			Definition: deployments.Definition{ID: "backfilled", Nodes: []deployments.Node{{ID: "a", Type: "noop"}}},
+			Triggers:   []deployments.Trigger{{ID: "hourly", Cron: &deployments.CronSchedule{Expression: "0 * * * *"}}},
+		})
+		is.NoErr(err)
+		executions := execution.NewService(db, queue.NewLocalQueue(queue.LocalConfig{}), notify.NewLocal(), execution.ServiceConfig{})
+		svc := scheduler.NewService(db, executions, scheduler.ServiceConfig{Now: clock.Now})
+		// Sixty days ago, for six hours: older than the 30-day retention age.
+		start := clock.Now().Add(-60 * 24 * time.Hour)
+		res, err := svc.Backfill(ctx, &scheduler.BackfillParams{DeploymentID: d.ID, Start: start, End: start.Add(6 * time.Hour)})
+		is.NoErr(err)
+		is.Equal(res.Created, 6)
+
+		clock.Advance(2 * time.Minute)
+		j := monitoring.NewJanitor(db, monitoring.JanitorConfig{RetentionAge: 30 * 24 * time.Hour, KeepLast: 1, Now: clock.Now})
+		pass, err := j.RunOnce(ctx)
+		is.NoErr(err)
+		is.Equal(pass.FiresDeleted, int64(0)) // written two minutes ago: kept
+		kept, err := db.FireList(ctx, &scheduler.FireListParams{DeploymentID: d.ID})
+		is.NoErr(err)
+		is.Equal(len(kept), 6)
+		for _, f := range kept {
+			is.True(f.CreatedAt.Equal(clock.Now().Add(-2 * time.Minute))) // when it was written
+		}
+
+		clock.Advance(31 * 24 * time.Hour)
+		pass, err = j.RunOnce(ctx)
+		is.NoErr(err)
+		is.Equal(pass.FiresDeleted, int64(6)) // written longer ago than the retention age
+		left, err := db.FireList(ctx, &scheduler.FireListParams{DeploymentID: d.ID})
+		is.NoErr(err)
+		is.Equal(len(left), 0)
+	})
+}
+
+// SchedulingMetrics of some workflows counts their triggers and their fires only, PAUSED
+// included.
+func TestSchedulingMetricsByWorkflow(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		is := is.New(t)
+		ctx := context.Background()
+		hourly := deployments.CronSchedule{Expression: "0 * * * *", Timezone: "UTC"}
+		a := deploy(t, db, "wf-a", deployments.StatusDeployed, hourly, hourly)
+		b := deploy(t, db, "wf-b", deployments.StatusDeployed, hourly)
+		c := deploy(t, db, "wf-c", deployments.StatusPaused, hourly)
+		end := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+		var fires []scheduler.Fire
+		add := func(d *deployments.Deployment, minute int, o scheduler.Outcome) {
+			at := end.Add(-time.Duration(minute) * time.Minute)
+			fires = append(fires, scheduler.Fire{WorkflowID: d.WorkflowID, DeploymentID: d.ID, TriggerID: "cron-0",
+				NominalAt: at, ScheduledAt: at, FiredAt: at.Add(time.Second), Outcome: o})
+		}
+		add(a, 1, scheduler.OutcomeFired)
+		add(a, 2, scheduler.OutcomeMissed)
+		add(b, 1, scheduler.OutcomeFired)
+		add(b, 2, scheduler.OutcomeFired)
+		add(c, 1, scheduler.OutcomePaused)
+		add(c, 2, scheduler.OutcomePaused)
+		is.NoErr(db.FireRecord(ctx, fires))
+
+		svc := monitoring.NewService(db, monitoring.ServiceConfig{Now: func() time.Time { return end }})
+		m, err := svc.SchedulingMetrics(ctx, &monitoring.SchedulingQuery{})
+		is.NoErr(err)
+		is.Equal(m.ScheduledTriggers, int64(3))
+		is.Equal([]int64{m.Fired, m.Missed, m.Paused}, []int64{3, 1, 2}) // all workflows
+		m, err = svc.SchedulingMetrics(ctx, &monitoring.SchedulingQuery{WorkflowIDs: []string{"wf-a", "wf-c", "unknown"}})
+		is.NoErr(err)
+		is.Equal(m.ScheduledTriggers, int64(2))                          // wf-a's two; wf-c is paused
+		is.Equal([]int64{m.Fired, m.Missed, m.Paused}, []int64{1, 1, 2}) // wf-a and wf-c
+		is.Equal(m.LatenessP50, time.Second)                             // wf-a's one fire
 	})
 }

@@ -15,6 +15,8 @@ type SchedulingQuery struct {
 	Start time.Time
 	// End of the range, exclusive. Default: now.
 	End time.Time
+	// WorkflowIDs: only these workflows' triggers and fires; empty means all.
+	WorkflowIDs []string
 }
 
 // SchedulingMetrics is the answer of SchedulingMetrics.
@@ -27,7 +29,7 @@ type SchedulingMetrics struct {
 	// Lateness percentiles: fired_at - scheduled_at of FIRED and CAUGHT_UP fires.
 	LatenessP50, LatenessP95, LatenessP99 time.Duration
 	// Fire ledger rows by outcome.
-	Fired, Deduplicated, Missed, CaughtUp, Skipped int64
+	Fired, Deduplicated, Missed, CaughtUp, Skipped, Paused int64
 }
 
 // Fire ledger outcomes (scheduler.Outcome; repeated to keep this package off the scheduler's).
@@ -37,9 +39,11 @@ const (
 	outcomeMissed       = "MISSED"
 	outcomeCaughtUp     = "CAUGHT_UP"
 	outcomeSkipped      = "SKIPPED"
+	outcomePaused       = "PAUSED"
 )
 
-// SchedulingMetrics summarises the fire ledger over the query's range.
+// SchedulingMetrics summarises the fire ledger over the query's range (of the query's workflows
+// when it names any).
 func (s *Service) SchedulingMetrics(ctx context.Context, q *SchedulingQuery) (*SchedulingMetrics, error) {
 	end := q.End
 	if end.IsZero() {
@@ -49,11 +53,11 @@ func (s *Service) SchedulingMetrics(ctx context.Context, q *SchedulingQuery) (*S
 	if start.IsZero() {
 		start = end.Add(-DefaultSchedulingRange)
 	}
-	n, err := s.store.CronTriggerCountDeployed(ctx)
+	n, err := s.store.CronTriggerCountDeployed(ctx, q.WorkflowIDs)
 	if err != nil {
 		return nil, fmt.Errorf("scheduling metrics: %w", err)
 	}
-	fs, err := s.store.FireStatsGet(ctx, start, end)
+	fs, err := s.store.FireStatsGet(ctx, &FireStatsParams{Start: start, End: end, WorkflowIDs: q.WorkflowIDs})
 	if err != nil {
 		return nil, fmt.Errorf("scheduling metrics: %w", err)
 	}
@@ -65,6 +69,7 @@ func (s *Service) SchedulingMetrics(ctx context.Context, q *SchedulingQuery) (*S
 		Missed:       fs.ByOutcome[outcomeMissed],
 		CaughtUp:     fs.ByOutcome[outcomeCaughtUp],
 		Skipped:      fs.ByOutcome[outcomeSkipped],
+		Paused:       fs.ByOutcome[outcomePaused],
 	}
 	if minutes := end.Sub(start).Minutes(); minutes > 0 {
 		m.FiresPerMinute = float64(m.Fired+m.CaughtUp) / minutes

@@ -20,16 +20,26 @@ type Store interface {
 	DeploymentCountByStatus(ctx context.Context, deploymentID string) (map[deployments.Status]int64, error)
 	// CronTriggerListDeployed returns the cron triggers of DEPLOYED deployments.
 	CronTriggerListDeployed(ctx context.Context) ([]CronTrigger, error)
-	// CronTriggerCountDeployed counts them.
-	CronTriggerCountDeployed(ctx context.Context) (int64, error)
-	// FireStatsGet summarises the fire ledger rows scheduled in [start, end).
-	FireStatsGet(ctx context.Context, start, end time.Time) (*FireStats, error)
+	// CronTriggerCountDeployed counts them: those of the workflows when workflowIDs is not
+	// empty.
+	CronTriggerCountDeployed(ctx context.Context, workflowIDs []string) (int64, error)
+	// FireStatsGet summarises the fire ledger rows scheduled in [p.Start, p.End), of p's
+	// workflows when it names any.
+	FireStatsGet(ctx context.Context, p *FireStatsParams) (*FireStats, error)
+}
+
+// FireStatsParams selects the fire ledger rows FireStatsGet summarises.
+type FireStatsParams struct {
+	// Start and End bound scheduled_at: [Start, End).
+	Start, End time.Time
+	// WorkflowIDs: only these workflows' rows; empty means all.
+	WorkflowIDs []string
 }
 
 // FireStats summarises fire ledger rows.
 type FireStats struct {
 	// ByOutcome counts rows by outcome (scheduler.Outcome values: FIRED, DEDUPLICATED, MISSED,
-	// CAUGHT_UP, SKIPPED).
+	// CAUGHT_UP, SKIPPED, PAUSED).
 	ByOutcome map[string]int64
 	// LatenessP50, P95, P99 are percentiles (as Percentile) of fired_at - scheduled_at over the
 	// FIRED and CAUGHT_UP rows; 0 when there is none.
@@ -45,8 +55,8 @@ type JanitorStore interface {
 	ExecutionKeepCutoff(ctx context.Context, deploymentID string, keepLast int) (cutoff Position, ok bool, err error)
 	// ExecutionDeleteExpired deletes at most p.Limit rows and returns how many it deleted.
 	ExecutionDeleteExpired(ctx context.Context, p *DeleteExpiredParams) (int64, error)
-	// FireDeleteExpired deletes at most limit fire ledger rows of the deployment scheduled before
-	// before, and returns how many it deleted.
+	// FireDeleteExpired deletes at most limit fire ledger rows of the deployment written
+	// (created_at) before before, oldest first, and returns how many it deleted.
 	FireDeleteExpired(ctx context.Context, deploymentID string, before time.Time, limit int) (int64, error)
 }
 

@@ -11,6 +11,7 @@
 //   - fires.go: the ledger types, the Store the package needs (server/store implements it) and
 //     SkipLedger, the execution side's SKIPPED records.
 //   - outage.go: fires the store did not answer for, remembered and settled once it does.
+//   - paused.go: the PAUSED records of the times a paused deployment let pass.
 //   - cache.go: the deployment cache the fires read.
 //   - dstreport.go: Service.DSTReport, the DST report of a deployment's cron triggers at the
 //     service's clock (GetDstReport, deploy warnings).
@@ -47,9 +48,10 @@
 // A fire at scheduled time T (go-quartz's run time, passed in the job's context):
 //
 //  1. looks the deployment up (the cache, or the database after a notification): not
-//     DEPLOYED, or the trigger gone or changed, and nothing happens (and the workflow is
-//     resynced). A pause therefore stops fires as soon as its notification arrives, and at the
-//     latest at the next full resync when the notification is lost;
+//     DEPLOYED, or the trigger gone or changed, and nothing is fired (and the workflow is
+//     resynced); PAUSED with the trigger unchanged records the time PAUSED (see "Paused
+//     deployments"). A pause therefore stops fires as soon as its notification arrives, and at
+//     the latest at the next full resync when the notification is lost;
 //  2. takes the trigger's fire lock "fire:workflow/trigger" (FireLockTTL 10 s, released after
 //     the fire). A replica that loses it waits StandbyDelay (2 s), reads the deployment again
 //     and fires too: when the winner made the fire, the database turns it into a no-op
@@ -139,11 +141,52 @@
 // rows (its times have no execution, and no MISSED row says so). A job removed or replaced
 // forgets its debt.
 //
+// # Paused deployments
+//
+// A paused deployment's jobs are removed (desiredOf schedules DEPLOYED deployments only), so
+// most of the times a pause lets pass are seen by no scheduler. Each is recorded PAUSED once,
+// one of two ways:
+//
+//   - a fire of a job still held when the time passes (between the pause and the resync that
+//     removes the job) finds the deployment PAUSED at its first look and records the time
+//     PAUSED instead of firing it, reason "the deployment was PAUSED". It does so under the
+//     trigger's fire lock, and only for a time with no execution and no ledger row: a replica
+//     that read the deployment just before the pause and fires the time holds the lock, and
+//     the time keeps its FIRED row alone. A standby's second look never records PAUSED;
+//   - the catch-up after the resume (CatchUp, or the catch-up of a job a resync schedules)
+//     records PAUSED the times in (max(latest ledger time, PausedAt), DeployedAt]: PausedAt is
+//     when the deployment last became PAUSED (workflows.paused_at), DeployedAt when it last
+//     became DEPLOYED; times with an execution or a ledger row already are left alone. The
+//     misfire plan starts at DeployedAt, so none of these times is fired or recorded MISSED. A
+//     settlement of a store outage does not do this.
+//
+// Every replica's catch-up, a second resume (no change) and a restart write the same rows; the
+// ledger's unique key (workflow, trigger, scheduled time, outcome) keeps one, and once the
+// rows are written the latest ledger time is past the pause, so a later catch-up has nothing to
+// add. The range is computed with the trigger the deployment has at the resume: a resume that
+// deploys a new revision records the new expression's times.
+//
+// The reconstruction is bounded: a per-second trigger paused for a week owes 604,800 rows. It
+// records at most MaxPausedRecords (1000) per trigger, the latest ones (the ones a reader of
+// the ledger looks at, and the ones that let the next catch-up see the pause as recorded); the
+// oldest recorded row's reason says how many earlier times of the pause were left out,
+// "N earlier times of the pause are not recorded". Counting them walks the schedule (about
+// 3 µs a time), up to MaxPausedCount (1,000,000); beyond it the reason says "more than N".
+// Finding the latest 1000 does not walk the pause (scheduling.PlanMisfires' look-back).
+//
+// A retention pass that deletes a pause's rows before any later time of the trigger is on
+// record (a yearly trigger, a short retention) lets a restart's catch-up write them again, with
+// a new created_at.
+//
 // # The ledger
 //
 // fire_ledger holds one row per (workflow, trigger, scheduled time, outcome): retries are
 // idempotent, and one time can hold FIRED (the winner) and DEDUPLICATED (a standby). SKIPPED is
-// written by the execution side when the overlap policy skips a cron execution. Backfill
+// written by the execution side when the overlap policy skips a cron execution; PAUSED as above.
+// ListFires pages through it for one deployment or across all of them, filtered by outcomes,
+// a scheduled-time range, workflows and a trigger, keyset-ordered by (scheduled_at, id); its
+// page token is bound to the filters. The retention janitor (server/monitoring) ages rows by
+// created_at, when they were written. Backfill
 // records FIRED or DEDUPLICATED with reason "backfill"; one call creates at most
 // ServiceConfig.MaxBackfill executions over at most ServiceConfig.MaxBackfillRange
 // (WFR_MAX_BACKFILL, WFR_MAX_BACKFILL_RANGE; by default the API's own maxima). A range with

@@ -24,6 +24,9 @@ const (
 	// OutcomeSkipped: the execution was created, and the overlap policy skipped it. Written by
 	// the execution side.
 	OutcomeSkipped Outcome = "SKIPPED"
+	// OutcomePaused: not fired, the deployment was PAUSED at the time. Recorded by a scheduler
+	// that saw the time pass, or by the catch-up after the resume (paused.go).
+	OutcomePaused Outcome = "PAUSED"
 )
 
 // Fire is one row of the fire ledger.
@@ -43,13 +46,22 @@ type Fire struct {
 	// ExecutionID is empty for MISSED.
 	ExecutionID string
 	// Reason says why, in words.
-	Reason    string
+	Reason string
+	// BlackoutCalendar names the blackout calendar that skipped the time (SKIPPED); "" otherwise.
+	BlackoutCalendar string
+	// CreatedAt is when the row was written (the retention janitor ages rows by it). FireRecord
+	// takes FiredAt when it is zero.
 	CreatedAt time.Time
 }
 
-// FireListParams selects a page of FireList: one deployment's fires ordered by (ScheduledAt, ID).
+// FireListParams selects a page of FireList: fires ordered by (ScheduledAt, ID).
 type FireListParams struct {
+	// DeploymentID: only this deployment's fires; "" for every deployment's.
 	DeploymentID string
+	// WorkflowIDs: only these workflows' fires; empty means all.
+	WorkflowIDs []string
+	// TriggerID: only this trigger's fires; "" means all.
+	TriggerID string
 	// Start and End bound ScheduledAt: [Start, End). Zero means unbounded.
 	Start, End time.Time
 	// Outcomes filters; empty means all.
@@ -73,7 +85,8 @@ type Store interface {
 	// FireRecord inserts the ledger rows; a row whose (workflow, trigger, scheduled time,
 	// outcome) is recorded already is left as it is, so a retry changes nothing.
 	FireRecord(ctx context.Context, fires []Fire) error
-	// FireList returns one page of a deployment's fires, oldest scheduled time first.
+	// FireList returns one page of fires (one deployment's, or every deployment's), oldest
+	// scheduled time first.
 	FireList(ctx context.Context, p *FireListParams) ([]Fire, error)
 	// FireLastScheduled returns the latest scheduled time recorded for the trigger, whatever the
 	// outcome; the zero time when there is none.

@@ -261,7 +261,7 @@ func (s *Scheduler) recordDeferredDue(ctx context.Context, now time.Time) {
 				slog.String("workflow_id", r.p.job.workflowID), slog.String("trigger_id", r.p.job.triggerID), slog.Any("error", err))
 			continue
 		}
-		s.cfg.Metrics.Misfire(ctx, int64(recorded))
+		s.cfg.Metrics.Misfire(ctx, r.p.job.workflowID, int64(recorded))
 	}
 }
 
@@ -354,7 +354,7 @@ func (s *Scheduler) settle(ctx context.Context, j *fireJob, since, until time.Ti
 		return fmt.Errorf("settle %s: %w", name, err)
 	}
 	res, err := s.svc.catchUpFrom(ctx, d, j.triggerID, j.trigger, gap{last: last, until: until, now: s.cfg.Now(), cause: causeOutage, decided: decided})
-	s.cfg.Metrics.Misfire(ctx, int64(len(res.Missed)))
+	s.cfg.Metrics.Misfire(ctx, j.workflowID, int64(len(res.Missed)))
 	if err != nil {
 		return fmt.Errorf("settle %s: %w", name, err)
 	}

@@ -408,7 +408,7 @@ func (s *Scheduler) apply(ctx context.Context, dj desiredJob, last *time.Time) {
 	}
 	res, err := s.svc.catchUpFrom(ctx, dj.deployment, dj.triggerID, trig, g)
 	s.deferMissed(job, res.deferred)
-	s.cfg.Metrics.Misfire(ctx, int64(len(res.Missed)))
+	s.cfg.Metrics.Misfire(ctx, dj.workflowID, int64(len(res.Missed)))
 	if err != nil {
 		log.Warn("catch-up failed", slog.Any("error", err))
 		return
@@ -498,6 +498,7 @@ func (s *Scheduler) fire(ctx context.Context, j *fireJob, f scheduling.Fire) {
 		return
 	}
 	if !live {
+		s.recordPausedFire(ctx, j, d, f)
 		return
 	}
 	outcome, reason := OutcomeFired, ""
@@ -521,7 +522,7 @@ func (s *Scheduler) fire(ctx context.Context, j *fireJob, f scheduling.Fire) {
 				return
 			}
 			if !live {
-				return
+				return // paused since the first look: the lock holder decided the time
 			}
 			reason = "standby replica: the replica holding the fire lock had not fired it"
 		default:
@@ -535,7 +536,8 @@ func (s *Scheduler) fire(ctx context.Context, j *fireJob, f scheduling.Fire) {
 	s.storeAnswered(j)
 }
 
-// live says whether j may fire: its deployment DEPLOYED, with this trigger unchanged. The
+// live says whether j may fire: its deployment DEPLOYED, with this trigger unchanged (the
+// deployment is returned either way, nil when there is none). The
 // deployment comes from the cache, which the notifications invalidate and the resyncs refill;
 // on a miss, or when there is no notifier, it is read from the database (and cached). A job
 // that may not fire is resynced away. A failed read is returned: the fire is owed.
@@ -566,5 +568,5 @@ func (s *Scheduler) live(ctx context.Context, j *fireJob) (*deployments.Deployme
 	case s.changes <- j.workflowID:
 	default:
 	}
-	return nil, false, nil
+	return d, false, nil
 }

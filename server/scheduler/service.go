@@ -133,6 +133,9 @@ type CatchUpResult struct {
 	Fired []time.Time
 	// Missed are the scheduled times recorded MISSED.
 	Missed []time.Time
+	// Paused are the scheduled times between a pause and the resume recorded PAUSED
+	// (paused.go).
+	Paused []time.Time
 	// Deferred are the scheduled times the plan found missed but a live fire of another
 	// replica may still make (a catch-up after downtime, of times less than the scheduler's
 	// SettleAfter old): not recorded yet. The Scheduler records them MISSED once those fires
@@ -198,6 +201,13 @@ type gap struct {
 // settlement of a store outage both come here.
 func (s *Service) catchUpFrom(ctx context.Context, d *deployments.Deployment, triggerID string, trig *scheduling.Trigger, g gap) (CatchUpResult, error) {
 	var res CatchUpResult
+	if g.until.IsZero() { // a catch-up, not a settlement: the times of a pause are PAUSED
+		paused, err := s.recordPaused(ctx, d, triggerID, trig, g.last)
+		if err != nil {
+			return res, fmt.Errorf("catch up: %w", err)
+		}
+		res.Paused = paused
+	}
 	// Nothing before the deployment (re)started counts as missed: not a paused stretch, not the
 	// time before the first deploy. Never fired and never deployed: nothing to catch up.
 	last := g.last
@@ -383,7 +393,12 @@ const (
 
 // ListFiresQuery selects a page of ListFires.
 type ListFiresQuery struct {
+	// DeploymentID: only this deployment's fires; "" for every deployment's.
 	DeploymentID string
+	// WorkflowIDs: only these workflows' fires; empty means all.
+	WorkflowIDs []string
+	// TriggerID: only this trigger's fires; "" means all.
+	TriggerID string
 	// Start and End bound the scheduled times: [Start, End); zero means unbounded.
 	Start, End time.Time
 	// Outcomes filters; empty means all.
@@ -410,8 +425,8 @@ func firesBinding(q *ListFiresQuery) []byte {
 		outcomes[i] = string(o)
 	}
 	outcomes = slices.Compact(slices.Sorted(slices.Values(outcomes)))
-	return fmt.Appendf(nil, "d=%q\no=%s\nfrom=%d\nto=%d", q.DeploymentID, strings.Join(outcomes, ","),
-		unixOrZero(q.Start), unixOrZero(q.End))
+	return fmt.Appendf(nil, "d=%q\no=%s\nfrom=%d\nto=%d%s", q.DeploymentID, strings.Join(outcomes, ","),
+		unixOrZero(q.Start), unixOrZero(q.End), firesBindingMore(q))
 }
 
 func unixOrZero(t time.Time) int64 {
@@ -421,15 +436,16 @@ func unixOrZero(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// ListFires returns one page of a deployment's fire ledger, oldest scheduled time first, and
-// the token of the next page ("" on the last one).
+// ListFires returns one page of the fire ledger (one deployment's, or every deployment's),
+// oldest scheduled time first, and the token of the next page ("" on the last one).
 func (s *Service) ListFires(ctx context.Context, q ListFiresQuery) ([]Fire, string, error) {
 	size := q.PageSize
 	if size <= 0 {
 		size = DefaultFirePageSize
 	}
 	size = min(size, MaxFirePageSize)
-	p := &FireListParams{DeploymentID: q.DeploymentID, Start: q.Start, End: q.End, Outcomes: slices.Clone(q.Outcomes), Limit: size + 1}
+	p := &FireListParams{DeploymentID: q.DeploymentID, WorkflowIDs: slices.Clone(q.WorkflowIDs), TriggerID: q.TriggerID,
+		Start: q.Start, End: q.End, Outcomes: slices.Clone(q.Outcomes), Limit: size + 1}
 	if q.PageToken != "" {
 		var c fireCursor
 		if err := s.tokens.Decode(q.PageToken, firesTokenKind, firesBinding(&q), &c); err != nil {
@@ -440,8 +456,10 @@ func (s *Service) ListFires(ctx context.Context, q ListFiresQuery) ([]Fire, stri
 		}
 		p.AfterScheduledAt, p.AfterID = c.ScheduledAt.UTC(), c.ID
 	}
-	if _, err := s.store.DeploymentGet(ctx, q.DeploymentID); err != nil {
-		return nil, "", fmt.Errorf("list fires of deployment %s: %w", q.DeploymentID, err)
+	if q.DeploymentID != "" {
+		if _, err := s.store.DeploymentGet(ctx, q.DeploymentID); err != nil {
+			return nil, "", fmt.Errorf("list fires of deployment %s: %w", q.DeploymentID, err)
+		}
 	}
 	fires, err := s.store.FireList(ctx, p)
 	if err != nil {

@@ -38,6 +38,7 @@ type workflowRow struct {
 	CurrentRevision  int32     `bun:"current_revision"`
 	DeploymentStatus string    `bun:"deployment_status"`
 	DeployedAt       time.Time `bun:"deployed_at,nullzero"`
+	PausedAt         time.Time `bun:"paused_at,nullzero"`
 	DeploymentConfig string    `bun:"deployment_config"`
 	CreatedAt        time.Time `bun:"created_at"`
 	UpdatedAt        time.Time `bun:"updated_at"`
@@ -286,6 +287,7 @@ func toDeployment(row *workflowRow, definition string, triggers []triggerRow) (*
 		Revision:   row.CurrentRevision,
 		Status:     deployments.Status(row.DeploymentStatus),
 		DeployedAt: utc(row.DeployedAt),
+		PausedAt:   utc(row.PausedAt),
 		CreatedAt:  utc(row.CreatedAt),
 		UpdatedAt:  utc(row.UpdatedAt),
 	}
@@ -364,7 +366,7 @@ func (t *tx) DeploymentUpdate(ctx context.Context, d *deployments.Deployment) er
 		return fmt.Errorf("update deployment of workflow %s: %w", d.WorkflowID, err)
 	}
 	res, err := t.tx.NewUpdate().Model(row).
-		Column("current_revision", "deployment_status", "deployed_at", "deployment_config", "name", "description", "updated_at").
+		Column("current_revision", "deployment_status", "deployed_at", "paused_at", "deployment_config", "name", "description", "updated_at").
 		WherePK().
 		Exec(ctx)
 	if err != nil {
@@ -448,6 +450,7 @@ func toWorkflowRow(d *deployments.Deployment) (*workflowRow, error) {
 		CurrentRevision:  d.Revision,
 		DeploymentStatus: string(d.Status),
 		DeployedAt:       utc(d.DeployedAt),
+		PausedAt:         utc(d.PausedAt),
 		DeploymentConfig: string(config),
 		CreatedAt:        orNow(d.CreatedAt),
 		UpdatedAt:        orNow(d.UpdatedAt),

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,6 +36,8 @@ type fireRow struct {
 	ExecutionID  *string   `bun:"execution_id"`
 	Reason       string    `bun:"reason"`
 	CreatedAt    time.Time `bun:"created_at"`
+	// BlackoutCalendar is NULL unless a blackout calendar skipped the time.
+	BlackoutCalendar string `bun:"blackout_calendar,nullzero"`
 }
 
 // micro is t in UTC at the microsecond precision both dialects keep, so that what is written
@@ -48,33 +52,37 @@ func toFireRow(f *scheduler.Fire) *fireRow {
 		id = uuid.Must(uuid.NewV7()).String()
 	}
 	return &fireRow{
-		ID:           id,
-		WorkflowID:   f.WorkflowID,
-		DeploymentID: f.DeploymentID,
-		TriggerID:    f.TriggerID,
-		NominalAt:    micro(f.NominalAt),
-		ScheduledAt:  micro(f.ScheduledAt),
-		FiredAt:      micro(orNow(f.FiredAt)),
-		Outcome:      string(f.Outcome),
-		ExecutionID:  nilIfEmpty(f.ExecutionID),
-		Reason:       f.Reason,
-		CreatedAt:    micro(orNow(f.CreatedAt)),
+		ID:               id,
+		WorkflowID:       f.WorkflowID,
+		DeploymentID:     f.DeploymentID,
+		TriggerID:        f.TriggerID,
+		NominalAt:        micro(f.NominalAt),
+		ScheduledAt:      micro(f.ScheduledAt),
+		FiredAt:          micro(orNow(f.FiredAt)),
+		Outcome:          string(f.Outcome),
+		ExecutionID:      nilIfEmpty(f.ExecutionID),
+		Reason:           f.Reason,
+		BlackoutCalendar: f.BlackoutCalendar,
+		// When the row is written: the writer's clock of the decision when it gives none, so
+		// that a writer on a test clock writes rows of that clock.
+		CreatedAt: micro(orNow(cmp.Or(f.CreatedAt, f.FiredAt))),
 	}
 }
 
 func (r *fireRow) toFire() scheduler.Fire {
 	return scheduler.Fire{
-		ID:           r.ID,
-		WorkflowID:   r.WorkflowID,
-		DeploymentID: r.DeploymentID,
-		TriggerID:    r.TriggerID,
-		NominalAt:    utc(r.NominalAt),
-		ScheduledAt:  utc(r.ScheduledAt),
-		FiredAt:      utc(r.FiredAt),
-		Outcome:      scheduler.Outcome(r.Outcome),
-		ExecutionID:  deref(r.ExecutionID),
-		Reason:       r.Reason,
-		CreatedAt:    utc(r.CreatedAt),
+		ID:               r.ID,
+		WorkflowID:       r.WorkflowID,
+		DeploymentID:     r.DeploymentID,
+		TriggerID:        r.TriggerID,
+		NominalAt:        utc(r.NominalAt),
+		ScheduledAt:      utc(r.ScheduledAt),
+		FiredAt:          utc(r.FiredAt),
+		Outcome:          scheduler.Outcome(r.Outcome),
+		ExecutionID:      deref(r.ExecutionID),
+		Reason:           r.Reason,
+		BlackoutCalendar: r.BlackoutCalendar,
+		CreatedAt:        utc(r.CreatedAt),
 	}
 }
 
@@ -94,7 +102,15 @@ func (db *DB) FireRecord(ctx context.Context, fires []scheduler.Fire) error {
 	return nil
 }
 
-// FireList implements scheduler.Store.
+// FireList implements scheduler.Store: one deployment's fires, or every deployment's, ordered
+// by (scheduled_at, id) with the keyset bound "(scheduled_at, id) > (after)" as a row
+// comparison, so that both dialects walk an index from the bound and stop after Limit rows:
+// (deployment_id, scheduled_at, id) for one deployment, (outcome, scheduled_at, id) for one
+// outcome across deployments ("which deployments missed fires today"), (scheduled_at, id)
+// otherwise (migrations 000002 and 20261201000001). Several outcomes across deployments become
+// one branch per outcome, each walking its part of (outcome, scheduled_at, id) for at most
+// Limit rows, merged by a UNION ALL (as ExecutionHistoryList does): an IN list on the first
+// column of that index would read and sort every matching row.
 func (db *DB) FireList(ctx context.Context, p *scheduler.FireListParams) ([]scheduler.Fire, error) {
 	limit := p.Limit
 	if limit <= 0 {
@@ -102,29 +118,16 @@ func (db *DB) FireList(ctx context.Context, p *scheduler.FireListParams) ([]sche
 	}
 	limit = min(limit, maxFireListLimit)
 	var rows []fireRow
-	q := db.bun.NewSelect().Model(&rows).
-		Where("deployment_id = ?", p.DeploymentID).
-		OrderExpr("scheduled_at ASC, id ASC").
-		Limit(int64(limit))
-	if !p.Start.IsZero() {
-		q = q.Where("scheduled_at >= ?", micro(p.Start))
+	var err error
+	if raw := db.fireListUnion(p, limit); raw != nil {
+		err = raw.Scan(ctx, &rows)
+	} else {
+		err = db.fireListQuery(p, p.Outcomes, limit).Model(&rows).Scan(ctx)
 	}
-	if !p.End.IsZero() {
-		q = q.Where("scheduled_at < ?", micro(p.End))
-	}
-	if len(p.Outcomes) > 0 {
-		q = q.Where("outcome IN (?)", bun.List(p.Outcomes))
-	}
-	if !p.AfterScheduledAt.IsZero() {
-		at := micro(p.AfterScheduledAt)
-		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.Where("scheduled_at > ?", at).
-				WhereGroup(" OR ", func(q *bun.SelectQuery) *bun.SelectQuery {
-					return q.Where("scheduled_at = ?", at).Where("id > ?", p.AfterID)
-				})
-		})
-	}
-	if err := q.Scan(ctx); err != nil {
+	if err != nil {
+		if p.DeploymentID == "" {
+			return nil, fmt.Errorf("list fires: %w", interpretError(err))
+		}
 		return nil, fmt.Errorf("list fires of deployment %s: %w", p.DeploymentID, interpretError(err))
 	}
 	out := make([]scheduler.Fire, len(rows))
@@ -132,6 +135,60 @@ func (db *DB) FireList(ctx context.Context, p *scheduler.FireListParams) ([]sche
 		out[i] = rows[i].toFire()
 	}
 	return out, nil
+}
+
+// fireListUnion is FireList's statement for several outcomes across deployments: one branch
+// per outcome, merged; nil for the other filters (fireListQuery).
+func (db *DB) fireListUnion(p *scheduler.FireListParams, limit int) *bun.RawQuery {
+	if len(p.Outcomes) < 2 || p.DeploymentID != "" {
+		return nil
+	}
+	branches := make([]string, len(p.Outcomes))
+	args := make([]any, 0, len(p.Outcomes)+1)
+	for i, o := range p.Outcomes {
+		branches[i] = fmt.Sprintf("SELECT * FROM (?) AS b%d", i)
+		args = append(args, db.fireListQuery(p, []scheduler.Outcome{o}, limit))
+	}
+	args = append(args, limit)
+	return db.bun.NewRaw("SELECT * FROM ("+strings.Join(branches, " UNION ALL ")+
+		") AS fires ORDER BY scheduled_at ASC, id ASC LIMIT ?", args...)
+}
+
+// fireListQuery selects one page of p with outcomes (all when empty).
+func (db *DB) fireListQuery(p *scheduler.FireListParams, outcomes []scheduler.Outcome, limit int) *bun.SelectQuery {
+	q := db.bun.NewSelect().Model((*fireRow)(nil)).
+		OrderExpr("scheduled_at ASC, id ASC").
+		Limit(int64(limit))
+	if p.DeploymentID != "" {
+		q = q.Where("deployment_id = ?", p.DeploymentID)
+	}
+	switch len(outcomes) {
+	case 0:
+	case 1:
+		q = q.Where("outcome = ?", outcomes[0])
+	default:
+		q = q.Where("outcome IN (?)", bun.List(outcomes))
+	}
+	switch len(p.WorkflowIDs) {
+	case 0:
+	case 1:
+		q = q.Where("workflow_id = ?", p.WorkflowIDs[0])
+	default:
+		q = q.Where("workflow_id IN (?)", bun.List(p.WorkflowIDs))
+	}
+	if p.TriggerID != "" {
+		q = q.Where("trigger_id = ?", p.TriggerID)
+	}
+	if !p.Start.IsZero() {
+		q = q.Where("scheduled_at >= ?", micro(p.Start))
+	}
+	if !p.End.IsZero() {
+		q = q.Where("scheduled_at < ?", micro(p.End))
+	}
+	if !p.AfterScheduledAt.IsZero() {
+		q = q.Where("(scheduled_at, id) > (?, ?)", micro(p.AfterScheduledAt), p.AfterID)
+	}
+	return q
 }
 
 // FireLastScheduled implements scheduler.Store. It reads one entry of the unique index on

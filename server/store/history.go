@@ -156,13 +156,15 @@ func (db *DB) ExecutionDeleteExpired(ctx context.Context, p *monitoring.DeleteEx
 	return n, nil
 }
 
-// FireDeleteExpired implements monitoring.JanitorStore, through the
-// (deployment_id, scheduled_at, id) index of fire_ledger.
+// FireDeleteExpired implements monitoring.JanitorStore: rows written (created_at) before
+// before, oldest first, through the (deployment_id, created_at, id) index of fire_ledger
+// (20261201000001). Not by scheduled_at: a backfill of an old range writes rows whose scheduled
+// times are older than the retention age, and they must live as long as any other.
 func (db *DB) FireDeleteExpired(ctx context.Context, deploymentID string, before time.Time, limit int) (int64, error) {
 	sub := db.bun.NewSelect().Model((*fireRow)(nil)).Column("id").
 		Where("deployment_id = ?", deploymentID).
-		Where("scheduled_at < ?", micro(before)).
-		OrderExpr("scheduled_at ASC, id ASC").
+		Where("created_at < ?", micro(before)).
+		OrderExpr("created_at ASC, id ASC").
 		Limit(int64(limit))
 	res, err := db.bun.NewDelete().Model((*fireRow)(nil)).Where("id IN (?)", sub).Exec(ctx)
 	if err != nil {

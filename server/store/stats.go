@@ -222,15 +222,18 @@ func (db *DB) CronTriggerListDeployed(ctx context.Context) ([]monitoring.CronTri
 }
 
 // CronTriggerCountDeployed implements monitoring.Store.
-func (db *DB) CronTriggerCountDeployed(ctx context.Context) (int64, error) {
+func (db *DB) CronTriggerCountDeployed(ctx context.Context, workflowIDs []string) (int64, error) {
 	var n int64
-	err := db.bun.NewSelect().
+	q := db.bun.NewSelect().
 		TableExpr("triggers AS t").
 		Join("JOIN workflows AS w ON w.id = t.workflow_id").
 		ColumnExpr("count(*)").
 		Where("t.kind = ?", kindCron).
-		Where("w.deployment_status = ?", deployments.StatusDeployed).
-		Scan(ctx, &n)
+		Where("w.deployment_status = ?", deployments.StatusDeployed)
+	if len(workflowIDs) > 0 {
+		q = q.Where("t.workflow_id IN (?)", bun.List(workflowIDs))
+	}
+	err := q.Scan(ctx, &n)
 	if err != nil {
 		return 0, fmt.Errorf("count deployed cron triggers: %w", interpretError(err))
 	}
@@ -240,10 +243,18 @@ func (db *DB) CronTriggerCountDeployed(ctx context.Context) (int64, error) {
 // firedOutcomes are the fire ledger outcomes whose lateness counts.
 var firedOutcomes = bun.List([]string{"FIRED", "CAUGHT_UP"})
 
-// FireStatsGet implements monitoring.Store through idx_fire_ledger_scheduled (000003): counts by
+// FireStatsGet implements monitoring.Store through idx_fire_ledger_scheduled_id
+// (20261201000001; the unique key's (workflow_id, ...) when it names workflows): counts by
 // outcome, and lateness percentiles (percentile_cont on PostgreSQL, monitoring.Percentile on
 // SQLite).
-func (db *DB) FireStatsGet(ctx context.Context, start, end time.Time) (*monitoring.FireStats, error) {
+func (db *DB) FireStatsGet(ctx context.Context, p *monitoring.FireStatsParams) (*monitoring.FireStats, error) {
+	start, end := p.Start, p.End
+	inWorkflows := func(q *bun.SelectQuery) *bun.SelectQuery {
+		if len(p.WorkflowIDs) > 0 {
+			q = q.Where("workflow_id IN (?)", bun.List(p.WorkflowIDs))
+		}
+		return q
+	}
 	var counts []struct {
 		Outcome string `bun:"outcome"`
 		Count   int64  `bun:"count"`
@@ -252,6 +263,7 @@ func (db *DB) FireStatsGet(ctx context.Context, start, end time.Time) (*monitori
 		ColumnExpr("outcome, count(*) AS count").
 		Where("scheduled_at >= ?", micro(start)).
 		Where("scheduled_at < ?", micro(end)).
+		Apply(inWorkflows).
 		GroupExpr("outcome").
 		Scan(ctx, &counts)
 	if err != nil {
@@ -264,7 +276,8 @@ func (db *DB) FireStatsGet(ctx context.Context, start, end time.Time) (*monitori
 	lateness := db.bun.NewSelect().Model((*fireRow)(nil)).
 		Where("scheduled_at >= ?", micro(start)).
 		Where("scheduled_at < ?", micro(end)).
-		Where("outcome IN (?)", firedOutcomes)
+		Where("outcome IN (?)", firedOutcomes).
+		Apply(inWorkflows)
 	if db.dialect == DialectPostgres {
 		var p struct {
 			P50 *float64 `bun:"p50"`

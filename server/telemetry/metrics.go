@@ -93,13 +93,15 @@ func (m *Metrics) FireLateness(ctx context.Context, late time.Duration) {
 	m.fireLateness.Record(ctx, max(late, 0).Seconds())
 }
 
-// Misfire counts n fire times missed (fired late by catch-up or dropped):
-// wfr_scheduler_misfires_total. For the scheduler.
-func (m *Metrics) Misfire(ctx context.Context, n int64) {
+// Misfire counts n fire times of the workflow recorded MISSED (after scheduler downtime or a
+// store outage): wfr_scheduler_misfires_total{workflow}. For the scheduler. One series per
+// workflow that ever missed a fire: bounded by the deployments, as the other per-workflow
+// views of the API.
+func (m *Metrics) Misfire(ctx context.Context, workflowID string, n int64) {
 	if m == nil || n <= 0 {
 		return
 	}
-	m.misfires.Add(ctx, n)
+	m.misfires.Add(ctx, n, metric.WithAttributes(attribute.String("workflow", workflowID)))
 }
 
 // JanitorDeleted counts n rows the retention janitor deleted from table (executions, fires):

@@ -30,7 +30,7 @@ func TestMetricsNames(t *testing.T) {
 	m.ExecutionFinished(ctx, "FAILED")
 	m.LockWait(ctx, "SKIP")
 	m.FireLateness(ctx, 1500*time.Millisecond)
-	m.Misfire(ctx, 2)
+	m.Misfire(ctx, "nightly", 2)
 	m.JanitorDeleted(ctx, "executions", 10)
 	m.TakingWork(ctx, true)
 	m.TakingWork(ctx, false)
@@ -64,6 +64,13 @@ func TestMetricsNames(t *testing.T) {
 	is.Equal(families["wfr_queue_oldest_age_seconds"].GetMetric()[0].GetGauge().GetValue(), 3.0)
 	is.Equal(families["wfr_worker_taking_work"].GetMetric()[0].GetGauge().GetValue(), 0.0) // the last value
 	is.Equal(families["wfr_scheduler_fire_lateness_seconds"].GetMetric()[0].GetHistogram().GetSampleSum(), 1.5)
+	misfires := families["wfr_scheduler_misfires_total"].GetMetric()[0]
+	is.Equal(misfires.GetCounter().GetValue(), 2.0)
+	labels := map[string]string{}
+	for _, l := range misfires.GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	is.Equal(labels["workflow"], "nightly") // by workflow
 	var nilMetrics *telemetry.Metrics
 	nilMetrics.ExecutionFinished(ctx, "SUCCEEDED") // a nil *Metrics records nothing
 	nilMetrics.TakingWork(ctx, true)

@@ -432,6 +432,7 @@ func testTimestampsRoundTrip(t *testing.T, s deployments.Store) {
 	d.CreatedAt = time.Date(2024, 3, 31, 2, 30, 0, 123456789, paris) // nanoseconds, not UTC
 	d.UpdatedAt = time.Date(2025, 12, 31, 23, 59, 59, 999999999, time.UTC)
 	d.DeployedAt = time.Date(2026, 1, 1, 0, 0, 0, 1000, time.FixedZone("X", -5*3600))
+	d.PausedAt = time.Date(2025, 12, 1, 8, 0, 0, 2000, paris)
 	is.NoErr(Create(ctx, s, d))
 
 	got, err := s.DeploymentGet(ctx, d.ID)
@@ -443,6 +444,7 @@ func testTimestampsRoundTrip(t *testing.T, s deployments.Store) {
 		{"created_at", got.CreatedAt, d.CreatedAt},
 		{"updated_at", got.UpdatedAt, d.UpdatedAt},
 		{"deployed_at", got.DeployedAt, d.DeployedAt},
+		{"paused_at", got.PausedAt, d.PausedAt},
 	} {
 		is.Equal(c.got.Location(), time.UTC)                     // read back in UTC
 		is.Equal(c.got, c.want.UTC().Truncate(time.Microsecond)) // same instant, microseconds
@@ -452,11 +454,13 @@ func testTimestampsRoundTrip(t *testing.T, s deployments.Store) {
 	_, err = bump(ctx, s, d.WorkflowID, func(d *deployments.Deployment) {
 		d.Status = deployments.StatusPaused
 		d.DeployedAt = time.Time{}
+		d.PausedAt = time.Time{}
 	})
 	is.NoErr(err)
 	got, err = s.DeploymentGet(ctx, d.ID)
 	is.NoErr(err)
 	is.True(got.DeployedAt.IsZero()) // never deployed
+	is.True(got.PausedAt.IsZero())   // never paused
 }
 
 func testRollbackOnError(t *testing.T, s deployments.Store) {
