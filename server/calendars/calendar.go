@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"regexp"
-	"slices"
 	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
@@ -131,14 +130,4 @@ func clock(s string, allowEnd bool) (time.Duration, bool) {
 	}
 	h, mi := int(m[1][0]-'0')*10+int(m[1][1]-'0'), int(m[2][0]-'0')*10+int(m[2][1]-'0')
 	return time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute, true
-}
-
-// SortedNames returns the names of cs, sorted.
-func SortedNames(cs []*Calendar) []string {
-	out := make([]string, len(cs))
-	for i, c := range cs {
-		out[i] = c.Name
-	}
-	slices.Sort(out)
-	return out
 }
