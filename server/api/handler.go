@@ -17,6 +17,7 @@ import (
 
 	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1/workflowruntimev1connect"
+	"github.com/workflow-runtime/workflow-runtime/server/calendars"
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
@@ -46,6 +47,9 @@ type Deps struct {
 	// Watches streams execution changes (WatchExecutions). Optional: without it
 	// WatchExecutions answers unimplemented.
 	Watches *watch.Hub
+	// Calendars stores blackout calendars. Optional: without it the calendar RPCs answer
+	// unimplemented.
+	Calendars *calendars.Service
 	// Logger receives internal errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -61,6 +65,7 @@ type Handler struct {
 	scheduling  *scheduler.Service
 	monitoring  *monitoring.Service
 	watches     *watch.Hub
+	calendars   *calendars.Service
 	logger      *slog.Logger
 }
 
@@ -75,6 +80,7 @@ func NewHandler(deps Deps) *Handler {
 	return &Handler{
 		deployments: deps.Deployments, executions: deps.Executions, health: deps.Health,
 		scheduling: deps.Scheduling, monitoring: deps.Monitoring, watches: deps.Watches, logger: logger,
+		calendars: deps.Calendars,
 	}
 }
 
@@ -90,7 +96,7 @@ func (h *Handler) DeployWorkflow(ctx context.Context, req *v1.DeployWorkflowRequ
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}
-	previews, err := h.triggerPreviews(d)
+	previews, err := h.triggerPreviews(ctx, d)
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}

@@ -319,6 +319,7 @@ func (a *App) Start(ctx context.Context) error {
 			Monitoring:  mon.service,
 			Watches:     a.watches,
 			Health:      a.checker,
+			Calendars:   a.calendarService(db),
 			Logger:      a.logger,
 		})
 	}

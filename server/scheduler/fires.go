@@ -21,8 +21,9 @@ const (
 	OutcomeMissed Outcome = "MISSED"
 	// OutcomeCaughtUp: fired late, after downtime, inside the catch-up window.
 	OutcomeCaughtUp Outcome = "CAUGHT_UP"
-	// OutcomeSkipped: the execution was created, and the overlap policy skipped it. Written by
-	// the execution side.
+	// OutcomeSkipped: the execution was created, and the overlap policy skipped it (written by
+	// the execution side); or a blackout calendar covered the time, and no execution was
+	// created (BlackoutCalendar names it; blackout.go).
 	OutcomeSkipped Outcome = "SKIPPED"
 )
 
@@ -43,8 +44,10 @@ type Fire struct {
 	// ExecutionID is empty for MISSED.
 	ExecutionID string
 	// Reason says why, in words.
-	Reason    string
-	CreatedAt time.Time
+	Reason string
+	// BlackoutCalendar is the calendar that covered the time, for SKIPPED by a blackout.
+	BlackoutCalendar string
+	CreatedAt        time.Time
 }
 
 // FireListParams selects a page of FireList: one deployment's fires ordered by (ScheduledAt, ID).

@@ -33,7 +33,9 @@ type fireRow struct {
 	Outcome      string    `bun:"outcome"`
 	ExecutionID  *string   `bun:"execution_id"`
 	Reason       string    `bun:"reason"`
-	CreatedAt    time.Time `bun:"created_at"`
+	// BlackoutCalendar: the column fire_ledger.blackout_calendar ('' when none).
+	BlackoutCalendar string    `bun:"blackout_calendar"`
+	CreatedAt        time.Time `bun:"created_at"`
 }
 
 // micro is t in UTC at the microsecond precision both dialects keep, so that what is written
@@ -48,33 +50,35 @@ func toFireRow(f *scheduler.Fire) *fireRow {
 		id = uuid.Must(uuid.NewV7()).String()
 	}
 	return &fireRow{
-		ID:           id,
-		WorkflowID:   f.WorkflowID,
-		DeploymentID: f.DeploymentID,
-		TriggerID:    f.TriggerID,
-		NominalAt:    micro(f.NominalAt),
-		ScheduledAt:  micro(f.ScheduledAt),
-		FiredAt:      micro(orNow(f.FiredAt)),
-		Outcome:      string(f.Outcome),
-		ExecutionID:  nilIfEmpty(f.ExecutionID),
-		Reason:       f.Reason,
-		CreatedAt:    micro(orNow(f.CreatedAt)),
+		ID:               id,
+		WorkflowID:       f.WorkflowID,
+		DeploymentID:     f.DeploymentID,
+		TriggerID:        f.TriggerID,
+		NominalAt:        micro(f.NominalAt),
+		ScheduledAt:      micro(f.ScheduledAt),
+		FiredAt:          micro(orNow(f.FiredAt)),
+		Outcome:          string(f.Outcome),
+		ExecutionID:      nilIfEmpty(f.ExecutionID),
+		Reason:           f.Reason,
+		BlackoutCalendar: f.BlackoutCalendar,
+		CreatedAt:        micro(orNow(f.CreatedAt)),
 	}
 }
 
 func (r *fireRow) toFire() scheduler.Fire {
 	return scheduler.Fire{
-		ID:           r.ID,
-		WorkflowID:   r.WorkflowID,
-		DeploymentID: r.DeploymentID,
-		TriggerID:    r.TriggerID,
-		NominalAt:    utc(r.NominalAt),
-		ScheduledAt:  utc(r.ScheduledAt),
-		FiredAt:      utc(r.FiredAt),
-		Outcome:      scheduler.Outcome(r.Outcome),
-		ExecutionID:  deref(r.ExecutionID),
-		Reason:       r.Reason,
-		CreatedAt:    utc(r.CreatedAt),
+		ID:               r.ID,
+		WorkflowID:       r.WorkflowID,
+		DeploymentID:     r.DeploymentID,
+		TriggerID:        r.TriggerID,
+		NominalAt:        utc(r.NominalAt),
+		ScheduledAt:      utc(r.ScheduledAt),
+		FiredAt:          utc(r.FiredAt),
+		Outcome:          scheduler.Outcome(r.Outcome),
+		ExecutionID:      deref(r.ExecutionID),
+		Reason:           r.Reason,
+		BlackoutCalendar: r.BlackoutCalendar,
+		CreatedAt:        utc(r.CreatedAt),
 	}
 }
 
@@ -223,6 +227,31 @@ func (db *DB) FireDecided(ctx context.Context, workflowID, triggerID string, aft
 		for _, r := range rows {
 			out[utc(r.ScheduledAt)] = true
 		}
+	}
+	return out, nil
+}
+
+// FireLatest returns the ledger rows of the trigger's latest scheduled time (one time may hold
+// several outcomes); none when the trigger has no row. The scheduler decides an after-blackout
+// fire from them (server/scheduler/blackout.go).
+func (db *DB) FireLatest(ctx context.Context, workflowID, triggerID string) ([]scheduler.Fire, error) {
+	last, err := db.FireLastScheduled(ctx, workflowID, triggerID)
+	if err != nil || last.IsZero() {
+		return nil, err
+	}
+	var rows []fireRow
+	err = db.bun.NewSelect().Model(&rows).
+		Where("workflow_id = ?", workflowID).
+		Where("trigger_id = ?", triggerID).
+		Where("scheduled_at = ?", micro(last)).
+		OrderExpr("id ASC").
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("latest fires of %s/%s: %w", workflowID, triggerID, interpretError(err))
+	}
+	out := make([]scheduler.Fire, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toFire()
 	}
 	return out, nil
 }
