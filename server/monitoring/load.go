@@ -54,6 +54,7 @@ type LoadBucket struct {
 // scheduleKey groups the triggers that share their nominal times.
 type scheduleKey struct {
 	expression, timezone, repeated, skipped string
+	calendars                               string // blackout calendar names, joined
 }
 
 // LoadDistribution projects the fires of every DEPLOYED cron trigger over [Start, Start+Window).
@@ -94,18 +95,23 @@ func (s *Service) project(ctx context.Context, triggers []CronTrigger, start tim
 	// offsets[key][offset seconds] = triggers
 	groups := map[scheduleKey]map[int]int64{}
 	for _, t := range triggers {
-		k := scheduleKey{t.Expression, t.Timezone, t.RepeatedHour, t.SkippedHour}
+		k := scheduleKey{t.Expression, t.Timezone, t.RepeatedHour, t.SkippedHour, calendarKey(t.BlackoutCalendars)}
 		if groups[k] == nil {
 			groups[k] = map[int]int64{}
 		}
 		groups[k][scheduling.JitterSeconds(t.WorkflowID, t.JitterWindowSeconds)]++
 	}
 
+	blackouts, err := s.blackoutSets(ctx, groups)
+	if err != nil {
+		return nil, err
+	}
 	budget := s.maxProjectedTimes
 	for k, offsets := range groups {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		covered := blackouts[k.calendars] // nil: nothing covered
 		zero := int32(0)
 		repeated, skipped := (&deployments.CronSchedule{RepeatedHour: k.repeated, SkippedHour: k.skipped}).Policies()
 		tr, err := scheduling.NewTrigger(scheduling.TriggerConfig{
@@ -139,11 +145,12 @@ func (s *Service) project(ctx context.Context, triggers []CronTrigger, start tim
 				return nil, fmt.Errorf("load distribution: more than %d cron times to project; ask for a shorter window: %w",
 					s.maxProjectedTimes, apperr.ErrFailedPrecondition)
 			}
-			if i, ok := slot(f.Nominal); ok {
+			if i, ok := slot(f.Nominal); ok && covered.Covering(f.Nominal) == "" {
 				without[i] += total
 			}
 			for off, c := range offsets {
-				if i, ok := slot(f.Nominal.Add(time.Duration(off) * time.Second)); ok {
+				at := f.Nominal.Add(time.Duration(off) * time.Second)
+				if i, ok := slot(at); ok && covered.Covering(at) == "" {
 					withJitter[i] += c
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/apperr"
 	"github.com/workflow-runtime/workflow-runtime/server/calendars"
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
+	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
 )
 
 var _ calendars.Store = (*DB)(nil)
@@ -260,6 +261,33 @@ func loadTriggerCalendars(ctx context.Context, idb bun.IDB, ds []*deployments.De
 				t.Cron.BlackoutCalendars = names[key{d.WorkflowID, t.ID}]
 			}
 		}
+	}
+	return nil
+}
+
+// setCronTriggerCalendars sets the BlackoutCalendars of the load projection's triggers, from
+// one read of the trigger_calendars of deployed workflows.
+func setCronTriggerCalendars(ctx context.Context, idb bun.IDB, triggers []monitoring.CronTrigger) error {
+	if len(triggers) == 0 {
+		return nil
+	}
+	var rows []triggerCalendarRow
+	err := idb.NewSelect().Model(&rows).
+		Join("JOIN workflows AS w ON w.id = trigger_calendar_row.workflow_id").
+		Where("w.deployment_status = ?", deployments.StatusDeployed).
+		OrderExpr("trigger_calendar_row.workflow_id ASC, trigger_calendar_row.trigger_id ASC, trigger_calendar_row.position ASC").
+		Scan(ctx)
+	if err != nil {
+		return fmt.Errorf("read the calendars of deployed triggers: %w", interpretError(err))
+	}
+	type key struct{ wf, trigger string }
+	names := map[key][]string{}
+	for _, r := range rows {
+		k := key{r.WorkflowID, r.TriggerID}
+		names[k] = append(names[k], r.CalendarName)
+	}
+	for i := range triggers {
+		triggers[i].BlackoutCalendars = names[key{triggers[i].WorkflowID, triggers[i].TriggerID}]
 	}
 	return nil
 }
