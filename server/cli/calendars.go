@@ -124,6 +124,15 @@ type CalendarsUpdateCmd struct {
 	calendarFile `embed:""`
 }
 
+// Help implements kong.HelpProvider.
+func (*CalendarsUpdateCmd) Help() string {
+	return `The file holds the whole calendar, as for create; the triggers that name it follow at once.
+
+Examples:
+
+    workflow-runtime calendars update -f freeze.yaml`
+}
+
 func (c *CalendarsUpdateCmd) Run(ctx context.Context, env *Env) error {
 	cal, err := c.read(env.Stdin)
 	if err != nil {
@@ -148,6 +157,14 @@ type CalendarsGetCmd struct {
 	Name string `arg:"" help:"The calendar's name."`
 }
 
+// Help implements kong.HelpProvider.
+func (*CalendarsGetCmd) Help() string {
+	return `Examples:
+
+    workflow-runtime calendars get release-freeze
+    workflow-runtime calendars get release-freeze -o yaml`
+}
+
 func (c *CalendarsGetCmd) Run(ctx context.Context, env *Env) error {
 	client, err := c.client()
 	if err != nil {
@@ -164,6 +181,14 @@ func (c *CalendarsGetCmd) Run(ctx context.Context, env *Env) error {
 type CalendarsListCmd struct {
 	Connection `embed:""`
 	Output     `embed:""`
+}
+
+// Help implements kong.HelpProvider.
+func (*CalendarsListCmd) Help() string {
+	return `Examples:
+
+    workflow-runtime calendars list
+    workflow-runtime calendars ls -o json`
 }
 
 func (c *CalendarsListCmd) Run(ctx context.Context, env *Env) error {
@@ -201,6 +226,15 @@ type CalendarsDeleteCmd struct {
 	Connection `embed:""`
 
 	Name string `arg:"" help:"The calendar's name."`
+}
+
+// Help implements kong.HelpProvider.
+func (*CalendarsDeleteCmd) Help() string {
+	return `Refused (exit code of a conflict) while a cron trigger of a deployment that is not deleted names the calendar.
+
+Examples:
+
+    workflow-runtime calendars delete release-freeze`
 }
 
 func (c *CalendarsDeleteCmd) Run(ctx context.Context, env *Env) error {
