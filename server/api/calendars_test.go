@@ -188,4 +188,3 @@ func TestCalendarsOnTriggers(t *testing.T) {
 		})
 	}
 }
-
