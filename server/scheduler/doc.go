@@ -10,6 +10,7 @@
 //     SkipLedger, the execution side's SKIPPED records.
 //   - outage.go: fires the store did not answer for, remembered and settled once it does.
 //   - cache.go: the deployment cache the fires read.
+//   - blackout.go: blackout calendars in the fire path (see "Blackouts" below).
 //
 // # Keeping go-quartz in step with the database
 //
@@ -134,6 +135,29 @@
 // times after the latest ledger time, so a gap that live fires closed behind it stays without
 // rows (its times have no execution, and no MISSED row says so). A job removed or replaced
 // forgets its debt.
+//
+// # Blackouts
+//
+// A cron trigger may name blackout calendars (server/calendars). Every path that would make a
+// fire first asks whether one of them covers its scheduled time: the live fire (before the
+// fire lock: recording is idempotent), a catch-up or outage settlement (covered times leave the
+// plan, whether it would fire or miss them) and a backfill. A covered time gets a SKIPPED row
+// with no execution, BlackoutCalendar set and the reason "blackout calendar <name>"; nothing
+// runs. The calendars are read through a cache in the Service: off without a notifier (every
+// read goes to the database); with one, the scheduler subscribes to CalendarsChangedChannel
+// (the calendar service's OnChange publishes there) and invalidates the whole cache on any
+// change; every full resync invalidates it too, so a lost notification lasts at most
+// ResyncInterval.
+//
+// With AfterBlackout FIRE_ONCE the trigger fires once when the window ends: scheduled at
+// calendars.Set.WindowEnd of the latest covered time plus the jitter offset, with that time's
+// nominal time. Whether it is owed is decided from the ledger alone (Service.AfterBlackout):
+// the trigger's latest row is a blackout SKIPPED. The replica whose live fire was covered arms
+// a timer for the window's end; apply decides again after every catch-up, so a replica that
+// restarted during the window (or after it, inside the catch-up window) makes it too. The
+// executions' unique key makes it once across replicas, and its FIRED (or DEDUPLICATED) row,
+// now the latest, ends the debt. A calendar changed while a timer waits is read again when it
+// goes off: a longer window arms it again; a shorter one fires at the old end, late.
 //
 // # The ledger
 //
