@@ -232,3 +232,38 @@ func TestBlackoutBackfillAndPreview(t *testing.T) {
 		is.Equal(p.BlackoutCalendar(99), "")
 	})
 }
+
+// A running scheduler with a notifier: a calendar change reaches the fires at once (the cache
+// is invalidated by the notification), and the after-window fire of a covered live fire is
+// made by the timer the fire armed, when the window ends.
+func TestBlackoutRunningScheduler(t *testing.T) {
+	t.Parallel()
+	blackoutBackends(t, deployments.AfterBlackoutFireOnce, func(t *testing.T, b blackoutBundle) {
+		is := is.New(t)
+		ctx := context.Background()
+		notifier := notify.NewLocal()
+		cals := calendars.NewService(b.db, calendars.ServiceConfig{OnChange: func(ctx context.Context, name string) {
+			_ = notifier.Publish(ctx, scheduler.CalendarsChangedChannel, name)
+		}})
+		b.clock.Set(b.t0.Add(25*time.Minute - 10*time.Millisecond))
+		s := scheduler.New(b.svc, b.db, nil, notifier, scheduler.Config{Now: b.clock.Now})
+		is.NoErr(s.Start(ctx))
+		t.Cleanup(s.Stop)
+
+		// 12:20 is covered; the fire arms the after-window timer for 12:25, 10 ms away.
+		is.NoErr(s.FireForTest(ctx, b.d, "ten", b.t0.Add(20*time.Minute)))
+		b.clock.Set(b.t0.Add(25 * time.Minute))
+		waitFor(t, func() bool { return scheduledTimes(t, b.db, b.d.WorkflowID)[b.t0.Add(25*time.Minute)] == 1 })
+
+		// Move the window: 12:30 is covered now, from the next fire on.
+		_, err := cals.Update(ctx, &calendars.Calendar{Name: "freeze", WeeklyWindows: []calendars.WeeklyWindow{
+			{Days: []time.Weekday{b.t0.Weekday()}, Start: "12:30", End: "12:35"},
+		}})
+		is.NoErr(err)
+		is.NoErr(s.FireForTest(ctx, b.d, "ten", b.t0.Add(30*time.Minute)))
+		_, ran := scheduledTimes(t, b.db, b.d.WorkflowID)[b.t0.Add(30*time.Minute)]
+		is.True(!ran) // covered by the updated calendar
+		is.NoErr(s.FireForTest(ctx, b.d, "ten", b.t0.Add(40*time.Minute)))
+		is.Equal(scheduledTimes(t, b.db, b.d.WorkflowID)[b.t0.Add(40*time.Minute)], 1) // not covered
+	})
+}
