@@ -267,3 +267,24 @@ func TestBlackoutRunningScheduler(t *testing.T) {
 		is.Equal(scheduledTimes(t, b.db, b.d.WorkflowID)[b.t0.Add(40*time.Minute)], 1) // not covered
 	})
 }
+
+// An after-window fire owed for longer than the catch-up window (a scheduler down well past
+// the window's end) is recorded MISSED, once.
+func TestAfterBlackoutTooLate(t *testing.T) {
+	t.Parallel()
+	blackoutBackends(t, deployments.AfterBlackoutFireOnce, func(t *testing.T, b blackoutBundle) {
+		is := is.New(t)
+		ctx := context.Background()
+		res, err := b.svc.CatchUp(ctx, b.d, "ten", b.t0.Add(21*time.Minute))
+		is.NoErr(err)
+		is.Equal(res.BlackedOut, b.at(10, 20))
+		res2, err := b.svc.AfterBlackout(ctx, b.d, "ten", b.t0.Add(25*time.Minute+11*time.Minute))
+		is.NoErr(err)
+		is.True(res2.Missed && !res2.Fired)
+		is.Equal(len(scheduledTimes(t, b.db, b.d.WorkflowID)), 0) // nothing ran
+		res2, err = b.svc.AfterBlackout(ctx, b.d, "ten", b.t0.Add(40*time.Minute))
+		is.NoErr(err)
+		is.True(!res2.Missed && res2.Due.IsZero()) // decided
+		is.Equal(ledger(t, b.db, b.d.ID)[scheduler.OutcomeMissed][len(ledger(t, b.db, b.d.ID)[scheduler.OutcomeMissed])-1], b.t0.Add(25*time.Minute))
+	})
+}
