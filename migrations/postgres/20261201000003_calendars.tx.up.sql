@@ -4,8 +4,8 @@
 -- the windows as a JSON document: {"date_ranges":[{"start","end"}], "holidays":[...],
 -- "weekly_windows":[{"days":[0..6, Sunday 0],"start":"HH:MM","end":"HH:MM"}]}.
 CREATE TABLE calendars (
-    name        VARCHAR(64)  PRIMARY KEY
-        CHECK (name ~ '^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$'),
+    -- The shape of a name (lower-case letters, digits, '.', '_', '-') is checked by the service.
+    name        VARCHAR(64)  PRIMARY KEY CHECK (name <> ''),
     description TEXT         NOT NULL DEFAULT '',
     timezone    VARCHAR(64)  NOT NULL DEFAULT 'UTC',
     spec        JSONB        NOT NULL DEFAULT '{}',

@@ -2,7 +2,7 @@
 -- postgres/20261201000003_calendars.tx.up.sql (see it for the notes); timestamps are TEXT and
 -- spec is JSON text.
 CREATE TABLE calendars (
-    name        VARCHAR(64)  PRIMARY KEY NOT NULL,
+    name        VARCHAR(64)  PRIMARY KEY NOT NULL CHECK (name <> ''),
     description TEXT         NOT NULL DEFAULT '',
     timezone    VARCHAR(64)  NOT NULL DEFAULT 'UTC',
     spec        TEXT         NOT NULL DEFAULT '{}' CHECK (json_valid(spec)),

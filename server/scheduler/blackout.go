@@ -166,22 +166,29 @@ func (s *Service) skipBlackouts(ctx context.Context, d *deployments.Deployment, 
 // blackout says whether a calendar of the trigger covers f, and records it SKIPPED when one
 // does (live fires and backfill).
 func (s *Service) blackout(ctx context.Context, d *deployments.Deployment, triggerID string, f scheduling.Fire) (bool, error) {
-	c := cronTrigger(d, triggerID)
-	if c == nil || len(c.BlackoutCalendars) == 0 {
-		return false, nil
-	}
-	set, err := s.cal.set(ctx, c.BlackoutCalendars)
-	if err != nil {
+	name, err := s.Covering(ctx, d, triggerID, f.Scheduled)
+	if err != nil || name == "" {
 		return false, err
-	}
-	name := set.Covering(f.Scheduled)
-	if name == "" {
-		return false, nil
 	}
 	if err := s.store.FireRecord(ctx, []Fire{blackoutRecord(d, triggerID, f, name, s.now())}); err != nil {
 		return false, fmt.Errorf("record blacked-out fire of %s/%s: %w", d.WorkflowID, triggerID, err)
 	}
 	return true, nil
+}
+
+// Covering returns the name of the first calendar of the trigger that covers the scheduled
+// time; "" when none does (or the trigger names none). For callers that plan fires without
+// making them (a backfill's dry run marks its PlannedFire.blackout_calendar with it).
+func (s *Service) Covering(ctx context.Context, d *deployments.Deployment, triggerID string, scheduled time.Time) (string, error) {
+	c := cronTrigger(d, triggerID)
+	if c == nil || len(c.BlackoutCalendars) == 0 {
+		return "", nil
+	}
+	set, err := s.cal.set(ctx, c.BlackoutCalendars)
+	if err != nil {
+		return "", fmt.Errorf("blackouts of %s/%s: %w", d.WorkflowID, triggerID, err)
+	}
+	return set.Covering(scheduled), nil
 }
 
 // AfterBlackoutResult is what AfterBlackout found or did.

@@ -288,3 +288,20 @@ func TestAfterBlackoutTooLate(t *testing.T) {
 		is.Equal(ledger(t, b.db, b.d.ID)[scheduler.OutcomeMissed][len(ledger(t, b.db, b.d.ID)[scheduler.OutcomeMissed])-1], b.t0.Add(25*time.Minute))
 	})
 }
+
+func TestCovering(t *testing.T) {
+	t.Parallel()
+	blackoutBackends(t, "", func(t *testing.T, b blackoutBundle) {
+		is := is.New(t)
+		ctx := context.Background()
+		name, err := b.svc.Covering(ctx, b.d, "ten", b.t0.Add(10*time.Minute))
+		is.NoErr(err)
+		is.Equal(name, "freeze")
+		name, err = b.svc.Covering(ctx, b.d, "ten", b.t0.Add(30*time.Minute))
+		is.NoErr(err)
+		is.Equal(name, "")
+		name, err = b.svc.Covering(ctx, b.d, "no-such-trigger", b.t0.Add(10*time.Minute))
+		is.NoErr(err)
+		is.Equal(name, "")
+	})
+}
