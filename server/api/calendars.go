@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
@@ -141,4 +143,26 @@ func blackoutFromProto(p *v1.CronSchedule, c *deployments.CronSchedule) {
 func blackoutToProto(c *deployments.CronSchedule, p *v1.CronSchedule) {
 	p.BlackoutCalendars = c.BlackoutCalendars
 	p.AfterBlackout = v1.AfterBlackoutPolicy(v1.AfterBlackoutPolicy_value["AFTER_BLACKOUT_POLICY_"+c.AfterBlackout])
+}
+
+// blackoutWarnings are DeployWorkflow's "blackout.covers_all" warnings: cron triggers whose
+// calendars cover every fire of the coming year.
+func (h *Handler) blackoutWarnings(ctx context.Context, d *deployments.Deployment) ([]*v1.DeployWarning, error) {
+	if h.scheduling == nil {
+		return nil, nil
+	}
+	silenced, err := h.scheduling.Silenced(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*v1.DeployWarning, 0, len(silenced))
+	for _, s := range silenced {
+		out = append(out, &v1.DeployWarning{
+			Field: fmt.Sprintf("triggers[%d].cron.blackout_calendars", s.Index),
+			Id:    "blackout.covers_all",
+			Message: fmt.Sprintf("the blackout calendars %s cover every fire of trigger %q in the coming year: it will never run",
+				strings.Join(s.Calendars, ", "), s.TriggerID),
+		})
+	}
+	return out, nil
 }

@@ -175,6 +175,9 @@ func TestCalendarsOnTriggers(t *testing.T) {
 			for _, f := range fires {
 				is.Equal(f.GetBlackoutCalendar(), "always") // every fire marked
 			}
+			is.Equal(len(res.GetWarnings()), 1) // the calendar silences the trigger
+			is.Equal(res.GetWarnings()[0].GetId(), "blackout.covers_all")
+			is.Equal(res.GetWarnings()[0].GetField(), "triggers[0].cron.blackout_calendars")
 
 			_, err = c.DeleteCalendar(ctx, &v1.DeleteCalendarRequest{Name: "always"})
 			is.Equal(code(err), connect.CodeFailedPrecondition)

@@ -100,7 +100,11 @@ func (h *Handler) DeployWorkflow(ctx context.Context, req *v1.DeployWorkflowRequ
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}
-	return &v1.DeployWorkflowResponse{Deployment: deploymentToProto(d, mayReadSecrets(ctx)), Created: created, TriggerPreviews: previews}, nil
+	warnings, err := h.blackoutWarnings(ctx, d)
+	if err != nil {
+		return nil, h.toConnect(ctx, err)
+	}
+	return &v1.DeployWorkflowResponse{Deployment: deploymentToProto(d, mayReadSecrets(ctx)), Created: created, TriggerPreviews: previews, Warnings: warnings}, nil
 }
 
 // UpdateDeployment implements WorkflowRuntimeService.

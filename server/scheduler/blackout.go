@@ -426,3 +426,70 @@ func (s *Scheduler) afterBlackout(ctx context.Context, j *fireJob, d *deployment
 		})
 	}
 }
+
+// SilencedTrigger is a cron trigger whose blackout calendars cover every fire of the coming
+// year.
+type SilencedTrigger struct {
+	// Index is the trigger's position in the deployment's triggers.
+	Index     int
+	TriggerID string
+	Calendars []string
+}
+
+// silenceHorizon is how far ahead Silenced looks, and silenceSteps bounds its work: each step
+// is one fire that runs (the answer) or one whole window jumped over.
+const (
+	silenceHorizon = 365 * 24 * time.Hour
+	silenceSteps   = 10000
+)
+
+// Silenced returns the cron triggers of d none of whose fires in the year after now (the
+// Service's clock) runs: each
+// falls in a window of one of its calendars (DeployWorkflow warns "blackout.covers_all"). It
+// walks the fires window by window (calendars.Set.WindowEnd), not fire by fire, so an
+// every-minute trigger costs what its windows cost. A trigger that stops firing within the
+// year, or whose walk takes more than silenceSteps, is not reported.
+func (s *Service) Silenced(ctx context.Context, d *deployments.Deployment) ([]SilencedTrigger, error) {
+	now := s.now()
+	var out []SilencedTrigger
+	for i, t := range d.Triggers {
+		if t.Cron == nil || len(t.Cron.BlackoutCalendars) == 0 {
+			continue
+		}
+		set, err := s.cal.set(ctx, t.Cron.BlackoutCalendars)
+		if err != nil {
+			return nil, fmt.Errorf("blackouts of %s/%s: %w", d.WorkflowID, t.ID, err)
+		}
+		trig, err := NewTrigger(d.WorkflowID, t.Cron)
+		if err != nil || len(set) == 0 {
+			continue
+		}
+		if silenced(trig, set, now) {
+			out = append(out, SilencedTrigger{Index: i, TriggerID: t.ID, Calendars: t.Cron.BlackoutCalendars})
+		}
+	}
+	return out, nil
+}
+
+func silenced(trig *scheduling.Trigger, set calendars.Set, now time.Time) bool {
+	until := now.Add(silenceHorizon)
+	after := now
+	for range silenceSteps {
+		f, err := trig.Next(after)
+		if err != nil {
+			return false // stops firing: not the calendars' doing
+		}
+		if f.Scheduled.After(until) {
+			return true
+		}
+		if set.Covering(f.Scheduled) == "" {
+			return false
+		}
+		end := set.WindowEnd(f.Scheduled)
+		if end.IsZero() || end.After(until) {
+			return true // the blackout lasts past the horizon
+		}
+		after = end.Add(-time.Nanosecond) // the next fire at or after the window's end
+	}
+	return false
+}

@@ -305,3 +305,47 @@ func TestCovering(t *testing.T) {
 		is.Equal(name, "")
 	})
 }
+
+// Silenced finds the triggers none of whose fires of the coming year runs, walking window by
+// window.
+func TestSilenced(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	ctx := context.Background()
+	db := storetest.OpenSQLite(t)
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	executions := execution.NewService(db, queue.NewLocalQueue(queue.LocalConfig{}), notify.NewLocal(), execution.ServiceConfig{})
+	svc := scheduler.NewService(db, executions, scheduler.ServiceConfig{Now: func() time.Time { return now }, Blackouts: db})
+	deploys := deployments.NewService(db, deployments.ServiceConfig{Now: func() time.Time { return now }})
+	cals := calendars.NewService(db, calendars.ServiceConfig{})
+	weekdays := []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
+	for _, c := range []*calendars.Calendar{
+		{Name: "workdays", WeeklyWindows: []calendars.WeeklyWindow{{Days: weekdays, Start: "00:00", End: "24:00"}}},
+		{Name: "christmas", Holidays: []string{"2026-12-25"}},
+	} {
+		_, err := cals.Create(ctx, c)
+		is.NoErr(err)
+	}
+	with := func(id, expr string, names ...string) deployments.Trigger {
+		tr := cron(id, expr, 0)
+		tr.Cron.BlackoutCalendars = names
+		return tr
+	}
+	d, _, err := deploys.Deploy(ctx, &deployments.DeployParams{
+		Definition: definition("silenced"),
+		Triggers: []deployments.Trigger{
+			with("weekday-noon", "0 12 * * 1-5", "workdays"),  // every fire on a workday
+			with("every-minute", "* * * * *", "workdays"),     // weekends run
+			with("christmas-day", "0 9 25 12 *", "christmas"), // the one fire of the year
+			cron("plain", "* * * * *", 0),
+		},
+	})
+	is.NoErr(err)
+	got, err := svc.Silenced(ctx, d)
+	is.NoErr(err)
+	is.Equal(len(got), 2)
+	is.Equal(got[0].TriggerID, "weekday-noon")
+	is.Equal(got[0].Index, 0)
+	is.Equal(got[1].TriggerID, "christmas-day")
+	is.Equal(got[1].Calendars, []string{"christmas"})
+}
