@@ -177,6 +177,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		})
 		if err != nil {
 			cancel()
+			s.after.stopAll()
 			return fmt.Errorf("start scheduler: %w", err)
 		}
 		s.unsubscribe = unsub
