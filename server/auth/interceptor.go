@@ -39,13 +39,6 @@ var procedureScopes = map[string]Scope{
 	rt.WorkflowRuntimeServiceBackfillDeploymentProcedure: ScopeDeploy,
 	rt.WorkflowRuntimeServiceCancelExecutionProcedure:    ScopeDeploy,
 
-	// Blackout calendars: reading them is reading; changing them changes when deployments fire.
-	rt.WorkflowRuntimeServiceGetCalendarProcedure:    ScopeRead,
-	rt.WorkflowRuntimeServiceListCalendarsProcedure:  ScopeRead,
-	rt.WorkflowRuntimeServiceCreateCalendarProcedure: ScopeDeploy,
-	rt.WorkflowRuntimeServiceUpdateCalendarProcedure: ScopeDeploy,
-	rt.WorkflowRuntimeServiceDeleteCalendarProcedure: ScopeDeploy,
-
 	workflowenginev1connect.WorkflowEngineServiceExecuteWorkflowProcedure: ScopeEngine,
 
 	"/" + grpchealth.HealthV1ServiceName + "/Check":                       scopePublic,
