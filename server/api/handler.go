@@ -18,6 +18,7 @@ import (
 	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
 	"github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1/workflowruntimev1connect"
 	"github.com/workflow-runtime/workflow-runtime/server/backfill"
+	"github.com/workflow-runtime/workflow-runtime/server/calendars"
 	"github.com/workflow-runtime/workflow-runtime/server/deployments"
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
@@ -51,6 +52,9 @@ type Deps struct {
 	// Get/List/CancelBackfillOperation. Optional: without it those answer unimplemented and
 	// such a backfill answers truncated.
 	Backfills *backfill.Service
+	// Calendars stores blackout calendars. Optional: without it the calendar RPCs answer
+	// unimplemented.
+	Calendars *calendars.Service
 	// Logger receives internal errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -67,6 +71,7 @@ type Handler struct {
 	monitoring  *monitoring.Service
 	watches     *watch.Hub
 	backfills   *backfill.Service
+	calendars   *calendars.Service
 	logger      *slog.Logger
 }
 
@@ -82,6 +87,7 @@ func NewHandler(deps Deps) *Handler {
 		deployments: deps.Deployments, executions: deps.Executions, health: deps.Health,
 		scheduling: deps.Scheduling, monitoring: deps.Monitoring, watches: deps.Watches, logger: logger,
 		backfills: deps.Backfills,
+		calendars: deps.Calendars,
 	}
 }
 
@@ -97,12 +103,16 @@ func (h *Handler) DeployWorkflow(ctx context.Context, req *v1.DeployWorkflowRequ
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}
-	previews, err := h.triggerPreviews(d)
+	previews, err := h.triggerPreviews(ctx, d)
+	if err != nil {
+		return nil, h.toConnect(ctx, err)
+	}
+	blackouts, err := h.blackoutWarnings(ctx, d)
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}
 	return &v1.DeployWorkflowResponse{Deployment: deploymentToProto(d, mayReadSecrets(ctx)), Created: created, TriggerPreviews: previews,
-		Warnings: h.deployWarnings(ctx, d, req.GetTriggers())}, nil
+		Warnings: append(h.deployWarnings(ctx, d, req.GetTriggers()), blackouts...)}, nil
 }
 
 // UpdateDeployment implements WorkflowRuntimeService.

@@ -98,7 +98,7 @@ func fireToProto(f *scheduler.Fire) *v1.Fire {
 // deploymentStatusResponse is GetDeploymentStatus's answer: the deployment and, when the
 // scheduling service is wired, the previews of its cron triggers.
 func (h *Handler) deploymentStatusResponse(ctx context.Context, d *deployments.Deployment) (*v1.GetDeploymentStatusResponse, error) {
-	previews, err := h.triggerPreviews(d)
+	previews, err := h.triggerPreviews(ctx, d)
 	if err != nil {
 		return nil, h.toConnect(ctx, err)
 	}
@@ -107,7 +107,7 @@ func (h *Handler) deploymentStatusResponse(ctx context.Context, d *deployments.D
 
 // triggerPreviews are the next fires of d's cron triggers (GetDeploymentStatus,
 // DeployWorkflow); none when the scheduling service is not wired.
-func (h *Handler) triggerPreviews(d *deployments.Deployment) ([]*v1.TriggerPreview, error) {
+func (h *Handler) triggerPreviews(ctx context.Context, d *deployments.Deployment) ([]*v1.TriggerPreview, error) {
 	if h.scheduling == nil {
 		return nil, nil
 	}
@@ -115,13 +115,17 @@ func (h *Handler) triggerPreviews(d *deployments.Deployment) ([]*v1.TriggerPrevi
 	if err != nil {
 		return nil, err
 	}
+	if err := h.scheduling.MarkBlackouts(ctx, d, previews); err != nil {
+		return nil, err
+	}
 	out := make([]*v1.TriggerPreview, 0, len(previews))
 	for _, p := range previews {
 		tp := &v1.TriggerPreview{TriggerId: p.TriggerID, Offset: durationpb.New(p.Offset)}
-		for _, f := range p.Fires {
+		for i, f := range p.Fires {
 			tp.Fires = append(tp.Fires, &v1.ScheduledFire{
-				NominalTime:   timestamppb.New(f.Nominal),
-				ScheduledTime: timestamppb.New(f.Scheduled),
+				NominalTime:      timestamppb.New(f.Nominal),
+				ScheduledTime:    timestamppb.New(f.Scheduled),
+				BlackoutCalendar: p.BlackoutCalendar(i),
 			})
 		}
 		out = append(out, tp)
@@ -133,10 +137,12 @@ func (h *Handler) triggerPreviews(d *deployments.Deployment) ([]*v1.TriggerPrevi
 func cronPoliciesFromProto(p *v1.CronSchedule, c *deployments.CronSchedule) {
 	c.RepeatedHour = enumName(p.GetRepeatedHour().String(), "REPEATED_HOUR_POLICY_")
 	c.SkippedHour = enumName(p.GetSkippedHour().String(), "SKIPPED_HOUR_POLICY_")
+	blackoutFromProto(p, c)
 }
 
 // cronPoliciesToProto sets the proto's DST policies from a domain cron schedule.
 func cronPoliciesToProto(c *deployments.CronSchedule, p *v1.CronSchedule) {
 	p.RepeatedHour = v1.RepeatedHourPolicy(v1.RepeatedHourPolicy_value["REPEATED_HOUR_POLICY_"+c.RepeatedHour])
 	p.SkippedHour = v1.SkippedHourPolicy(v1.SkippedHourPolicy_value["SKIPPED_HOUR_POLICY_"+c.SkippedHour])
+	blackoutToProto(c, p)
 }

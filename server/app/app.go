@@ -324,6 +324,7 @@ func (a *App) Start(ctx context.Context) error {
 			Watches:     a.watches,
 			Backfills:   backfills,
 			Health:      a.checker,
+			Calendars:   a.calendarService(db),
 			Logger:      a.logger,
 		})
 	}

@@ -25,7 +25,7 @@ type monitoringParts struct {
 // counts (metrics).
 func newMonitoring(db *store.DB, logger *slog.Logger, onPass func(monitoring.JanitorResult), tokens *pagetoken.Codec) *monitoringParts {
 	return &monitoringParts{
-		service: monitoring.NewService(db, monitoring.ServiceConfig{Logger: logger, PageTokens: tokens}),
+		service: monitoring.NewService(db, monitoring.ServiceConfig{Logger: logger, PageTokens: tokens, Calendars: db}),
 		janitor: monitoring.NewJanitor(db, monitoring.JanitorConfig{Logger: logger, OnPass: onPass}),
 	}
 }

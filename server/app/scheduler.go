@@ -19,6 +19,7 @@ func (a *App) schedulingService(db *store.DB, executions *execution.Service) *sc
 		PageTokens:       a.pageTokens(),
 		MaxBackfill:      a.cfg.MaxBackfill,
 		MaxBackfillRange: a.cfg.MaxBackfillRange,
+		Blackouts:        db,
 	})
 }
 

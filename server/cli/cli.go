@@ -33,6 +33,7 @@ type Commands struct {
 	Jitter     JitterCmd     `cmd:"" group:"scheduling" help:"Show how the cron triggers' jitter offsets spread over their windows, as a histogram."`
 	Load       LoadCmd       `cmd:"" group:"scheduling" help:"Show the fires projected over a coming window, with and without jitter, as a histogram."`
 	Dst        DstCmd        `cmd:"" group:"scheduling" help:"Show what the cron triggers do at the coming daylight-saving transitions: doubled, once, shifted or skipped fires."`
+	Calendars  CalendarsCmd  `cmd:"" group:"scheduling" aliases:"calendar" help:"Create, show, list and delete blackout calendars: windows in which cron triggers do not fire."`
 	Health     HealthCmd     `cmd:"" group:"operations" help:"Show the service's health: its dependencies and instances."`
 	Completion CompletionCmd `cmd:"" group:"operations" help:"Print the shell completion script for bash, zsh or fish."`
 }

@@ -52,7 +52,19 @@ type CronSchedule struct {
 	// SkippedHour is the policy for wall-clock times that never happen (clocks go forward):
 	// SkippedHourShift, SkippedHourSkip, or "" for the classic-cron default.
 	SkippedHour string
+	// BlackoutCalendars names the blackout calendars (server/calendars) whose windows this
+	// trigger does not fire in, in the caller's order; each must exist at deploy.
+	BlackoutCalendars []string
+	// AfterBlackout is what happens when a blackout window that covered fires ends:
+	// AfterBlackoutDrop, AfterBlackoutFireOnce, or "" (DROP).
+	AfterBlackout string
 }
+
+// After-blackout policies of a cron trigger (triggers.after_blackout); "" is DROP.
+const (
+	AfterBlackoutDrop     = "DROP"
+	AfterBlackoutFireOnce = "FIRE_ONCE"
+)
 
 // DST policies of a cron trigger (triggers.repeated_hour, triggers.skipped_hour); "" is the
 // classic-cron default of server/scheduling.

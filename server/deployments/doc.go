@@ -51,6 +51,12 @@
 // does not exist: February 30th or a year past 2262 is refused at deploy, not found out by the
 // scheduler.
 //
+// A cron trigger may name blackout calendars (CronSchedule.BlackoutCalendars, with an
+// AfterBlackout policy); Deploy and Update refuse, inside the write transaction, a name no
+// calendar has: apperr.ErrFailedPrecondition naming the field
+// ("triggers[0].cron.blackout_calendars[1]"). The store's foreign key holds against a calendar
+// deleted meanwhile.
+//
 // List's page tokens are signed by server/pagetoken (ServiceConfig.PageTokens) and bound to
 // the status filter.
 package deployments

@@ -133,6 +133,9 @@ func (s *Service) Deploy(ctx context.Context, p *DeployParams) (d *Deployment, c
 				return err
 			}
 			d.Triggers = sealed
+			if err := checkCalendars(ctx, tx, d.Triggers); err != nil {
+				return err
+			}
 			d.Config = config
 			d.UpdatedAt = now
 			switch {
@@ -266,6 +269,9 @@ func (s *Service) Update(ctx context.Context, p *UpdateParams) (*Deployment, err
 			case PathTriggers:
 				sealed, err := s.sealSecrets(normalizeTriggers(p.Triggers), d.Triggers)
 				if err != nil {
+					return err
+				}
+				if err := checkCalendars(ctx, tx, sealed); err != nil {
 					return err
 				}
 				d.Triggers = sealed

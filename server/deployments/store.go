@@ -41,6 +41,8 @@ type Tx interface {
 	// TriggersReplace deletes the workflow's triggers and inserts d.Triggers.
 	// apperr.ErrAlreadyExists when a webhook path belongs to another deployment.
 	TriggersReplace(ctx context.Context, d *Deployment) error
+	// CalendarsMissing returns the names among names that no blackout calendar has.
+	CalendarsMissing(ctx context.Context, names []string) ([]string, error)
 }
 
 // ListParams selects a page of DeploymentList.

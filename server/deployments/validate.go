@@ -152,6 +152,7 @@ func validateTriggers(v *apperr.ValidationError, prefix string, triggers []Trigg
 			continue
 		}
 		field := fmt.Sprintf("%s[%d].cron", prefix, i)
+		validateBlackout(v, field, t.Cron)
 		if r := t.Cron.RepeatedHour; r != "" && r != RepeatedHourOnce && r != RepeatedHourTwice {
 			v.Add(field+".repeated_hour", "enum.defined_only", "unknown repeated-hour policy %q", r)
 		}

@@ -61,6 +61,7 @@ type LoadBucket struct {
 // scheduleKey groups the triggers that share their nominal times.
 type scheduleKey struct {
 	expression, timezone, repeated, skipped string
+	calendars                               string // blackout calendar names, joined
 }
 
 // LoadDistribution projects the fires of every DEPLOYED cron trigger over [Start, Start+Window).
@@ -114,18 +115,23 @@ func (s *Service) perSecond(ctx context.Context, triggers []CronTrigger, start t
 	// offsets[key][offset seconds] = triggers
 	groups := map[scheduleKey]map[int]int64{}
 	for _, t := range triggers {
-		k := scheduleKey{t.Expression, t.Timezone, t.RepeatedHour, t.SkippedHour}
+		k := scheduleKey{t.Expression, t.Timezone, t.RepeatedHour, t.SkippedHour, calendarKey(t.BlackoutCalendars)}
 		if groups[k] == nil {
 			groups[k] = map[int]int64{}
 		}
 		groups[k][scheduling.JitterSeconds(t.WorkflowID, t.JitterWindowSeconds)]++
 	}
 
+	blackouts, err := s.blackoutSets(ctx, groups)
+	if err != nil {
+		return nil, nil, err
+	}
 	budget := s.maxProjectedTimes
 	for k, offsets := range groups {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
+		covered := blackouts[k.calendars] // nil: nothing covered
 		zero := int32(0)
 		repeated, skipped := (&deployments.CronSchedule{RepeatedHour: k.repeated, SkippedHour: k.skipped}).Policies()
 		tr, err := scheduling.NewTrigger(scheduling.TriggerConfig{
@@ -159,11 +165,12 @@ func (s *Service) perSecond(ctx context.Context, triggers []CronTrigger, start t
 				return nil, nil, fmt.Errorf("load distribution: more than %d cron times to project; ask for a shorter window: %w",
 					s.maxProjectedTimes, apperr.ErrFailedPrecondition)
 			}
-			if i, ok := slot(f.Nominal); ok {
+			if i, ok := slot(f.Nominal); ok && covered.Covering(f.Nominal) == "" {
 				without[i] += total
 			}
 			for off, c := range offsets {
-				if i, ok := slot(f.Nominal.Add(time.Duration(off) * time.Second)); ok {
+				at := f.Nominal.Add(time.Duration(off) * time.Second)
+				if i, ok := slot(at); ok && covered.Covering(at) == "" {
 					withJitter[i] += c
 				}
 			}

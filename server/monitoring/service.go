@@ -21,6 +21,9 @@ type ServiceConfig struct {
 	// PageTokens signs History's page tokens. Default pagetoken.New(nil), the development key:
 	// the app passes the one built from WFR_PAGE_TOKEN_KEY.
 	PageTokens *pagetoken.Codec
+	// Calendars reads the blackout calendars the load projection leaves covered fires out by.
+	// Default nil: no fire is left out.
+	Calendars CalendarReader
 }
 
 // Service answers the monitoring RPCs.
@@ -30,6 +33,7 @@ type Service struct {
 	maxProjectedTimes int
 	logger            *slog.Logger
 	tokens            *pagetoken.Codec
+	calendars         CalendarReader
 }
 
 // NewService returns a Service over store.
@@ -40,6 +44,7 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 		maxProjectedTimes: cmp.Or(cfg.MaxProjectedTimes, 2_000_000),
 		logger:            cfg.Logger,
 		tokens:            cfg.PageTokens,
+		calendars:         cfg.Calendars,
 	}
 	if s.tokens == nil {
 		s.tokens = pagetoken.New(nil)

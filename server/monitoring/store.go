@@ -131,6 +131,8 @@ type CronTrigger struct {
 	JitterWindowSeconds int
 	// RepeatedHour and SkippedHour are the DST policies (deployments.RepeatedHour*, ...).
 	RepeatedHour, SkippedHour string
+	// BlackoutCalendars names the trigger's blackout calendars, in its order.
+	BlackoutCalendars []string
 }
 
 // RetentionTarget is a deployment as the Janitor sees it.

@@ -141,7 +141,18 @@ func (s *Service) backfillFires(ctx context.Context, d *deployments.Deployment, 
 		}
 	}()
 	for _, bf := range fires {
-		e, dup, err := s.executions.Fire(ctx, &execution.FireParams{Deployment: d, TriggerID: bf.triggerID, ScheduledAt: bf.fire.Scheduled})
+		// A time a blackout calendar covers is recorded SKIPPED with the calendar's name, in
+		// the batch's ledger write, and makes no execution.
+		name, err := s.Covering(ctx, d, bf.triggerID, bf.fire.Scheduled)
+		if err != nil {
+			return res, fmt.Errorf("backfill: %w", err)
+		}
+		if name != "" {
+			res.BlackedOut++
+			ledger = append(ledger, blackoutRecord(d, bf.triggerID, bf.fire, name, s.now()))
+			continue
+		}
+		e, dup, err := s.executions.Fire(ctx, &execution.FireParams{Deployment: d, TriggerID: bf.triggerID, ScheduledAt: bf.fire.Scheduled, NominalAt: bf.fire.Nominal})
 		if err != nil {
 			return res, fmt.Errorf("backfill: fire %s/%s at %s: %w", d.WorkflowID, bf.triggerID, bf.fire.Scheduled.UTC().Format(time.RFC3339), err)
 		}
@@ -226,9 +237,14 @@ func (s *Service) BackfillDryRun(ctx context.Context, p *BackfillParams) (*Backf
 		}
 	}
 	for i, bf := range fires {
+		name, err := s.Covering(ctx, sc.d, bf.triggerID, bf.fire.Scheduled)
+		if err != nil {
+			return nil, fmt.Errorf("backfill dry run of deployment %s: %w", sc.d.ID, err)
+		}
 		plan.Planned[i] = PlannedFire{
 			TriggerID: bf.triggerID, Nominal: bf.fire.Nominal, Scheduled: bf.fire.Scheduled,
 			ExistingExecutionID: existing[ScheduledKey{TriggerID: bf.triggerID, ScheduledAt: bf.fire.Scheduled.UTC().Truncate(time.Microsecond)}],
+			BlackoutCalendar:    name,
 		}
 	}
 	return plan, nil
@@ -315,7 +331,7 @@ func (s *Service) BackfillStep(ctx context.Context, p *BackfillStepParams) (*Bac
 	if err != nil {
 		return nil, err
 	}
-	res := &BackfillStepResult{Created: made.Created, Deduplicated: made.Deduplicated, Cursor: p.Until, Done: !more}
+	res := &BackfillStepResult{Created: made.Created, Deduplicated: made.Deduplicated, BlackedOut: made.BlackedOut, Cursor: p.Until, Done: !more}
 	if more {
 		res.Cursor = next
 	}

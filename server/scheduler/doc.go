@@ -15,6 +15,7 @@
 //   - cache.go: the deployment cache the fires read.
 //   - dstreport.go: Service.DSTReport, the DST report of a deployment's cron triggers at the
 //     service's clock (GetDstReport, deploy warnings).
+//   - blackout.go: blackout calendars in the fire path (see "Blackouts" below).
 //
 // # Keeping go-quartz in step with the database
 //
@@ -177,6 +178,29 @@
 // A retention pass that deletes a pause's rows before any later time of the trigger is on
 // record (a yearly trigger, a short retention) lets a restart's catch-up write them again, with
 // a new created_at.
+//
+// # Blackouts
+//
+// A cron trigger may name blackout calendars (server/calendars). Every path that would make a
+// fire first asks whether one of them covers its scheduled time: the live fire (before the
+// fire lock: recording is idempotent), a catch-up or outage settlement (covered times leave the
+// plan, whether it would fire or miss them) and a backfill. A covered time gets a SKIPPED row
+// with no execution, BlackoutCalendar set and the reason "blackout calendar <name>"; nothing
+// runs. The calendars are read through a cache in the Service: off without a notifier (every
+// read goes to the database); with one, the scheduler subscribes to CalendarsChangedChannel
+// (the calendar service's OnChange publishes there) and invalidates the whole cache on any
+// change; every full resync invalidates it too, so a lost notification lasts at most
+// ResyncInterval.
+//
+// With AfterBlackout FIRE_ONCE the trigger fires once when the window ends: scheduled at
+// calendars.Set.WindowEnd of the latest covered time plus the jitter offset, with that time's
+// nominal time. Whether it is owed is decided from the ledger alone (Service.AfterBlackout):
+// the trigger's latest row is a blackout SKIPPED. The replica whose live fire was covered arms
+// a timer for the window's end; apply decides again after every catch-up, so a replica that
+// restarted during the window (or after it, inside the catch-up window) makes it too. The
+// executions' unique key makes it once across replicas, and its FIRED (or DEDUPLICATED) row,
+// now the latest, ends the debt. A calendar changed while a timer waits is read again when it
+// goes off: a longer window arms it again; a shorter one fires at the old end, late.
 //
 // # The ledger
 //

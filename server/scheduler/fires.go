@@ -21,8 +21,9 @@ const (
 	OutcomeMissed Outcome = "MISSED"
 	// OutcomeCaughtUp: fired late, after downtime, inside the catch-up window.
 	OutcomeCaughtUp Outcome = "CAUGHT_UP"
-	// OutcomeSkipped: the execution was created, and the overlap policy skipped it. Written by
-	// the execution side.
+	// OutcomeSkipped: the execution was created, and the overlap policy skipped it (written by
+	// the execution side); or a blackout calendar covered the time, and no execution was
+	// created (BlackoutCalendar names it; blackout.go).
 	OutcomeSkipped Outcome = "SKIPPED"
 	// OutcomePaused: not fired, the deployment was PAUSED at the time. Recorded by a scheduler
 	// that saw the time pass, or by the catch-up after the resume (paused.go).

@@ -88,6 +88,7 @@ type Scheduler struct {
 	tracer trace.Tracer
 
 	cache deploymentCache
+	after afterTimers // pending after-blackout fires (blackout.go)
 
 	syncMu sync.Mutex           // serialises resyncs
 	mu     sync.Mutex           // guards jobs
@@ -159,6 +160,10 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.changes = make(chan string, 1024)
+	if err := s.startBlackouts(runCtx); err != nil {
+		cancel()
+		return fmt.Errorf("start scheduler: %w", err)
+	}
 	if s.notifier != nil {
 		unsub, err := s.notifier.Subscribe(ctx, ChangedChannel, func(workflowID string) {
 			// Before anything else: from now on a fire of this workflow reads the database,
@@ -172,6 +177,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		})
 		if err != nil {
 			cancel()
+			s.after.stopAll()
 			return fmt.Errorf("start scheduler: %w", err)
 		}
 		s.unsubscribe = unsub
@@ -197,6 +203,7 @@ func (s *Scheduler) Stop() {
 			return
 		}
 		s.cancel()
+		s.after.stopAll()
 		if s.done != nil {
 			<-s.done
 		}
@@ -266,6 +273,7 @@ func desiredOf(d *deployments.Deployment) []desiredJob {
 func (s *Scheduler) ResyncAll(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	s.svc.cal.invalidate() // calendars are read again at every full resync
 	want := map[string]bool{}
 	listed := map[string]bool{}
 	after := ""
@@ -413,6 +421,7 @@ func (s *Scheduler) apply(ctx context.Context, dj desiredJob, last *time.Time) {
 		log.Warn("catch-up failed", slog.Any("error", err))
 		return
 	}
+	s.afterBlackout(ctx, job, dj.deployment) // an after-window fire a restart left owed
 	if len(res.Fired)+len(res.Missed)+len(res.Deferred) > 0 {
 		log.Info("caught up missed fires", slog.Int("fired", len(res.Fired)), slog.Int("missed", len(res.Missed)),
 			slog.Int("missed_if_not_fired_live", len(res.Deferred)))
@@ -427,6 +436,7 @@ func (s *Scheduler) remove(name string) {
 	s.mu.Lock()
 	delete(s.jobs, name)
 	s.mu.Unlock()
+	s.after.stop(name)
 	s.forgive(name)
 }
 
@@ -499,6 +509,12 @@ func (s *Scheduler) fire(ctx context.Context, j *fireJob, f scheduling.Fire) {
 	}
 	if !live {
 		s.recordPausedFire(ctx, j, d, f)
+		return
+	}
+	if covered, err := s.blackout(ctx, j, d, f); err != nil || covered {
+		if err != nil {
+			failed(err)
+		}
 		return
 	}
 	outcome, reason := OutcomeFired, ""

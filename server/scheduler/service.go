@@ -38,6 +38,9 @@ type ServiceConfig struct {
 	// MaxBackfillRange is the longest [start, end) one Backfill may span (WFR_MAX_BACKFILL_RANGE).
 	// Default and at most MaxBackfillRange.
 	MaxBackfillRange time.Duration
+	// Blackouts reads blackout calendars and the ledger's latest rows (blackout.go). Default
+	// nil: no trigger is ever blacked out.
+	Blackouts BlackoutStore
 }
 
 // Service is the scheduling work shared by the scheduler role and the API: make one fire (the
@@ -51,11 +54,13 @@ type Service struct {
 	tokens     *pagetoken.Codec
 	maxFill    int           // ServiceConfig.MaxBackfill
 	maxRange   time.Duration // ServiceConfig.MaxBackfillRange
+	cal        *calendarCache
 }
 
 // NewService returns a Service.
 func NewService(store Store, executions Executions, cfg ServiceConfig) *Service {
-	s := &Service{store: store, executions: executions, now: cfg.Now, logger: cfg.Logger, tokens: cfg.PageTokens}
+	s := &Service{store: store, executions: executions, now: cfg.Now, logger: cfg.Logger, tokens: cfg.PageTokens,
+		cal: &calendarCache{store: cfg.Blackouts}}
 	if s.tokens == nil {
 		s.tokens = pagetoken.New(nil)
 	}
@@ -141,6 +146,8 @@ type CatchUpResult struct {
 	// SettleAfter old): not recorded yet. The Scheduler records them MISSED once those fires
 	// are done, if they still have no execution and no ledger row (outage.go).
 	Deferred []time.Time
+	// BlackedOut are the scheduled times a blackout calendar covered: recorded SKIPPED.
+	BlackedOut []time.Time
 
 	deferred []Fire // the MISSED rows of Deferred
 }
@@ -232,6 +239,9 @@ func (s *Service) catchUpFrom(ctx context.Context, d *deployments.Deployment, tr
 		return slices.DeleteFunc(fs, func(f scheduling.Fire) bool { return g.decided[f.Scheduled.UTC()] })
 	}
 	plan.Missed, plan.Fire = undecided(plan.Missed), undecided(plan.Fire)
+	if plan.Fire, plan.Missed, res.BlackedOut, err = s.skipBlackouts(ctx, d, triggerID, g.now, plan.Fire, plan.Missed); err != nil {
+		return res, fmt.Errorf("catch up %s/%s: %w", d.WorkflowID, triggerID, err)
+	}
 	reason := fmt.Sprintf("%s; misfire policy %s, catch-up window %s", g.cause, policy, d.Config.CatchUpWindow)
 	var missed []Fire
 	for _, f := range plan.Missed {
@@ -274,6 +284,9 @@ func (s *Service) catchUpFrom(ctx context.Context, d *deployments.Deployment, tr
 type TriggerPreview struct {
 	TriggerID string
 	scheduling.Preview
+	// Blackouts, parallel to Fires, name the calendar covering each ("" when it runs); set
+	// by MarkBlackouts.
+	Blackouts []string
 }
 
 // PreviewFires is how many fires Preview lists per trigger.
@@ -329,6 +342,8 @@ type BackfillResult struct {
 	Created, Deduplicated int
 	// Truncated says the range holds more fires than the limit: nothing was created.
 	Truncated bool
+	// BlackedOut counts the times a blackout calendar covered: recorded SKIPPED, no execution.
+	BlackedOut int
 }
 
 type backfillFire struct {

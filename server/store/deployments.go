@@ -66,6 +66,7 @@ type triggerRow struct {
 	JitterWindowSeconds int64     `bun:"jitter_window_seconds"`
 	RepeatedHour        string    `bun:"repeated_hour"`
 	SkippedHour         string    `bun:"skipped_hour"`
+	AfterBlackout       string    `bun:"after_blackout"`
 	WebhookPath         *string   `bun:"webhook_path"`
 	WebhookSecret       []byte    `bun:"webhook_secret"` // sealed (server/webhook.Box), never plaintext
 	CreatedAt           time.Time `bun:"created_at"`
@@ -176,7 +177,7 @@ func (db *DB) DeploymentList(ctx context.Context, params *deployments.ListParams
 			}
 			list = append(list, d)
 		}
-		return nil
+		return loadTriggerCalendars(ctx, rtx, list)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list deployments after %q: %w", params.AfterWorkflowID, err)
@@ -270,7 +271,14 @@ func (db *DB) deploymentGet(ctx context.Context, idb bun.IDB, column, value stri
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	return toDeployment(&row, rev.Definition, triggers)
+	d, err := toDeployment(&row, rev.Definition, triggers)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadTriggerCalendars(ctx, idb, []*deployments.Deployment{d}); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // errMissingRevision reports a workflows row whose current revision is not stored: a caller
@@ -312,6 +320,7 @@ func toDeployment(row *workflowRow, definition string, triggers []triggerRow) (*
 				JitterWindowSeconds: uint32(t.JitterWindowSeconds), //nolint:gosec // written from a uint32
 				RepeatedHour:        t.RepeatedHour,
 				SkippedHour:         t.SkippedHour,
+				AfterBlackout:       t.AfterBlackout,
 			}
 		case kindWebhook:
 			trigger.Webhook = &deployments.Webhook{Path: deref(t.WebhookPath), SealedSecret: t.WebhookSecret}
@@ -417,6 +426,7 @@ func (t *tx) TriggersReplace(ctx context.Context, d *deployments.Deployment) err
 			row.JitterWindowSeconds = int64(trigger.Cron.JitterWindowSeconds)
 			row.RepeatedHour = trigger.Cron.RepeatedHour
 			row.SkippedHour = trigger.Cron.SkippedHour
+			row.AfterBlackout = trigger.Cron.AfterBlackout
 		case trigger.Webhook != nil && trigger.Cron == nil:
 			row.Kind = kindWebhook
 			row.WebhookPath = &trigger.Webhook.Path
@@ -432,6 +442,11 @@ func (t *tx) TriggersReplace(ctx context.Context, d *deployments.Deployment) err
 				return fmt.Errorf("webhook path %q is used by another deployment: %w", trigger.Webhook.Path, apperr.ErrAlreadyExists)
 			}
 			return fmt.Errorf("replace triggers of workflow %s: insert trigger %s: %w", d.WorkflowID, trigger.ID, err)
+		}
+		if trigger.Cron != nil {
+			if err := insertTriggerCalendars(ctx, t.tx, d.WorkflowID, trigger.ID, trigger.Cron.BlackoutCalendars); err != nil {
+				return fmt.Errorf("replace triggers of workflow %s: %w", d.WorkflowID, err)
+			}
 		}
 	}
 	return nil

@@ -283,3 +283,28 @@ func (db *DB) FireDecided(ctx context.Context, workflowID, triggerID string, aft
 	}
 	return out, nil
 }
+
+// FireLatest returns the ledger rows of the trigger's latest scheduled time (one time may hold
+// several outcomes); none when the trigger has no row. The scheduler decides an after-blackout
+// fire from them (server/scheduler/blackout.go).
+func (db *DB) FireLatest(ctx context.Context, workflowID, triggerID string) ([]scheduler.Fire, error) {
+	last, err := db.FireLastScheduled(ctx, workflowID, triggerID)
+	if err != nil || last.IsZero() {
+		return nil, err
+	}
+	var rows []fireRow
+	err = db.bun.NewSelect().Model(&rows).
+		Where("workflow_id = ?", workflowID).
+		Where("trigger_id = ?", triggerID).
+		Where("scheduled_at = ?", micro(last)).
+		OrderExpr("id ASC").
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("latest fires of %s/%s: %w", workflowID, triggerID, interpretError(err))
+	}
+	out := make([]scheduler.Fire, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toFire()
+	}
+	return out, nil
+}

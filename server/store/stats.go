@@ -218,6 +218,9 @@ func (db *DB) CronTriggerListDeployed(ctx context.Context) ([]monitoring.CronTri
 			SkippedHour:         r.SkippedHour,
 		}
 	}
+	if err := setCronTriggerCalendars(ctx, db.bun, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
