@@ -143,7 +143,7 @@ func Evaluate(t *Trigger, now time.Time, grace time.Duration) Verdict {
 		}
 		return v
 	}
-	v.Owed, v.OldestOwed = owed(trig, v.LastSettled, now.Add(-grace))
+	v.Owed, v.OldestOwed, _ = owed(trig, v.LastSettled, now.Add(-grace))
 	v.NextFire = next(trig, now)
 	switch {
 	case v.Owed > 0:
@@ -171,15 +171,11 @@ func Evaluate(t *Trigger, now time.Time, grace time.Duration) Verdict {
 }
 
 // owed counts the trigger's scheduled times in (after, until), at most MaxOwed, and returns
-// the first. A zero after owes nothing (never deployed, never fired).
-func owed(trig *scheduling.Trigger, after, until time.Time) (int64, time.Time) {
+// the first and the last. A zero after owes nothing (never deployed, never fired).
+func owed(trig *scheduling.Trigger, after, until time.Time) (n int64, oldest, newest time.Time) {
 	if after.IsZero() || !until.After(after) {
-		return 0, time.Time{}
+		return 0, time.Time{}, time.Time{}
 	}
-	var (
-		n      int64
-		oldest time.Time
-	)
 	for at := after; n < MaxOwed; n++ {
 		f, err := trig.Next(at)
 		if err != nil || !f.Scheduled.Before(until) {
@@ -188,9 +184,9 @@ func owed(trig *scheduling.Trigger, after, until time.Time) (int64, time.Time) {
 		if n == 0 {
 			oldest = f.Scheduled
 		}
-		at = f.Scheduled
+		newest, at = f.Scheduled, f.Scheduled
 	}
-	return n, oldest
+	return n, oldest, newest
 }
 
 // next returns the first scheduled time after now; zero when none comes.
