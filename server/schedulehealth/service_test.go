@@ -255,6 +255,6 @@ func TestEvaluatorStartStop(t *testing.T) {
 	ev.Stop() // idempotent
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	is.Equal(rec.triggers["OVERDUE"], int64(3)) // never fired since t0, years ago
+	is.Equal(rec.triggers["OVERDUE"], int64(3))                         // never fired since t0, years ago
 	NewEvaluator(NewService(store, Config{}), EvaluatorConfig{}).Stop() // never started
 }

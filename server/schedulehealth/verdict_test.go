@@ -29,7 +29,9 @@ func fired(minute int, late time.Duration, outcome scheduler.Outcome) *LastFire 
 func TestEvaluate(t *testing.T) {
 	t.Parallel()
 	grace := 30 * time.Second
-	minute := func(m int, s int) time.Time { return t0.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second) }
+	minute := func(m int, s int) time.Time {
+		return t0.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second)
+	}
 	tests := []struct {
 		name       string
 		trigger    *Trigger
