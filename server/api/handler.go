@@ -21,6 +21,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
 	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
+	"github.com/workflow-runtime/workflow-runtime/server/schedulehealth"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 	"github.com/workflow-runtime/workflow-runtime/server/watch"
 )
@@ -46,6 +47,9 @@ type Deps struct {
 	// Watches streams execution changes (WatchExecutions). Optional: without it
 	// WatchExecutions answers unimplemented.
 	Watches *watch.Hub
+	// ScheduleHealth answers ListScheduleHealth. Optional: without it the RPC answers
+	// unimplemented.
+	ScheduleHealth *schedulehealth.Service
 	// Logger receives internal errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -62,6 +66,8 @@ type Handler struct {
 	monitoring  *monitoring.Service
 	watches     *watch.Hub
 	logger      *slog.Logger
+
+	scheduleHealth *schedulehealth.Service
 }
 
 var _ workflowruntimev1connect.WorkflowRuntimeServiceHandler = (*Handler)(nil)
@@ -75,6 +81,7 @@ func NewHandler(deps Deps) *Handler {
 	return &Handler{
 		deployments: deps.Deployments, executions: deps.Executions, health: deps.Health,
 		scheduling: deps.Scheduling, monitoring: deps.Monitoring, watches: deps.Watches, logger: logger,
+		scheduleHealth: deps.ScheduleHealth,
 	}
 }
 
