@@ -312,6 +312,10 @@ func (a *App) Start(ctx context.Context) error {
 			routes = append(routes, dashboard...)
 		}
 		a.watches = watch.New(db, a.backends.notifier, watch.Config{Logger: a.logger})
+		scheduleHealth, err := a.startScheduleHealth(ctx, db)
+		if err != nil {
+			return err
+		}
 		svc = api.NewHandler(api.Deps{
 			Deployments: deployments.NewService(db, deploymentsCfg),
 			Executions:  executions,
@@ -320,6 +324,8 @@ func (a *App) Start(ctx context.Context) error {
 			Watches:     a.watches,
 			Health:      a.checker,
 			Logger:      a.logger,
+
+			ScheduleHealth: scheduleHealth,
 		})
 	}
 	return a.startServer(ctx, svc, routes...)

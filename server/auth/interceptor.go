@@ -30,6 +30,7 @@ var procedureScopes = map[string]Scope{
 	rt.WorkflowRuntimeServiceGetLoadDistributionProcedure:   ScopeRead,
 	rt.WorkflowRuntimeServiceListFiresProcedure:             ScopeRead,
 	rt.WorkflowRuntimeServiceWatchExecutionsProcedure:       ScopeRead,
+	rt.WorkflowRuntimeServiceListScheduleHealthProcedure:    ScopeRead,
 
 	rt.WorkflowRuntimeServiceTriggerWorkflowProcedure: ScopeTrigger,
 
