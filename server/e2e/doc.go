@@ -6,7 +6,9 @@
 // side; cancellation and timeouts reach a remote engine over the network; the sweeper runs an
 // execution whose message was lost; every process of a fleet restarted in turn, with SIGTERM
 // and then SIGKILL, loses and duplicates no trigger, no cron second and no run; the instance
-// registry lists every live process by role, a killed one until its TTL, a stopped one not at all.
+// registry lists every live process by role, a killed one until its TTL, a stopped one not at all;
+// with every scheduler stopped for a minute the api alone reports a cron trigger OVERDUE (RPC
+// and metrics), and a scheduler started again settles the owed times per the misfire policy.
 //
 // The package has no code of its own outside its tests; this file only documents it.
 //
