@@ -32,6 +32,7 @@ type Commands struct {
 	Backfill   BackfillCmd   `cmd:"" group:"scheduling" help:"Create the executions a deployment's cron triggers would have made over a past range."`
 	Jitter     JitterCmd     `cmd:"" group:"scheduling" help:"Show how the cron triggers' jitter offsets spread over their windows, as a histogram."`
 	Load       LoadCmd       `cmd:"" group:"scheduling" help:"Show the fires projected over a coming window, with and without jitter, as a histogram."`
+	Schedules  SchedulesCmd  `cmd:"" group:"scheduling" help:"Show whether each cron trigger's fires come on time: overdue, late, silent, paused or on time."`
 	Health     HealthCmd     `cmd:"" group:"operations" help:"Show the service's health: its dependencies and instances."`
 	Completion CompletionCmd `cmd:"" group:"operations" help:"Print the shell completion script for bash, zsh or fish."`
 }
