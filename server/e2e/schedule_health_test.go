@@ -99,7 +99,7 @@ func TestScheduleHealthWithoutSchedulers(t *testing.T) {
 	// A scheduler again: the catch-up settles the owed times.
 	c.start("scheduler-2", "scheduler")
 	var caughtUp []time.Time
-	missed := map[time.Time]bool{}
+	var missed map[time.Time]bool
 	deadline := time.Now().Add(catchUpTimeout)
 	for {
 		caughtUp, missed = caughtUp[:0], map[time.Time]bool{}
