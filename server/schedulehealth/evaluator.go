@@ -139,7 +139,7 @@ func (e *Evaluator) Pass(ctx context.Context) (PassResult, error) {
 		if prev, ok := e.counted[k]; ok && prev.After(after) {
 			after = prev
 		}
-		n, newest := countOwed(t, after, now.Add(-e.svc.grace))
+		n, newest := e.countOwed(t, after, now.Add(-e.svc.grace))
 		res.NewlyOverdue += n
 		if n > 0 {
 			e.counted[k] = newest
@@ -160,12 +160,14 @@ func (e *Evaluator) Pass(ctx context.Context) (PassResult, error) {
 	return res, nil
 }
 
-// countOwed is owed for a Trigger: the count and the newest.
-func countOwed(t *Trigger, after, until time.Time) (int64, time.Time) {
+// countOwed counts the trigger's owed times in (after, until) through the service's cache
+// (the first pass after a long outage counts from the last settled point, as the verdict did):
+// the count and the newest.
+func (e *Evaluator) countOwed(t *Trigger, after, until time.Time) (int64, time.Time) {
 	trig, err := t.Cron.Trigger(t.WorkflowID)
 	if err != nil {
 		return 0, time.Time{}
 	}
-	n, _, newest := owed(trig, after, until)
+	n, _, newest := e.svc.owed.count(trig, after, until)
 	return n, newest
 }

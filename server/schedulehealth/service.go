@@ -61,11 +61,12 @@ type Service struct {
 	grace  time.Duration
 	now    func() time.Time
 	tokens *pagetoken.Codec
+	owed   *owedCache
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, cfg Config) *Service {
-	s := &Service{store: store, grace: cmp.Or(cfg.Grace, DefaultGrace), now: cfg.Now, tokens: cfg.PageTokens}
+	s := &Service{store: store, grace: cmp.Or(cfg.Grace, DefaultGrace), now: cfg.Now, tokens: cfg.PageTokens, owed: newOwedCache()}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -88,6 +89,10 @@ func (s *Service) Evaluate(ctx context.Context, deploymentID string, now time.Ti
 		verdicts []Verdict
 		triggers []*Trigger
 	)
+	var gen uint64
+	if deploymentID == "" {
+		gen = s.owed.begin()
+	}
 	p := &TriggerParams{DeploymentID: deploymentID, Limit: storePage}
 	for {
 		page, next, err := s.store.ScheduleHealthTriggers(ctx, p)
@@ -95,13 +100,16 @@ func (s *Service) Evaluate(ctx context.Context, deploymentID string, now time.Ti
 			return nil, nil, fmt.Errorf("schedule health: %w", err)
 		}
 		for i := range page {
-			verdicts = append(verdicts, Evaluate(&page[i], now, s.grace))
+			verdicts = append(verdicts, evaluate(&page[i], now, s.grace, s.owed.count))
 			triggers = append(triggers, &page[i])
 		}
 		if next == "" {
 			break
 		}
 		p.AfterWorkflowID = next
+	}
+	if gen > 0 {
+		s.owed.end(gen)
 	}
 	order := make([]int, len(verdicts))
 	for i := range order {

@@ -118,6 +118,13 @@ const intervalSample = 5
 // Evaluate decides one trigger's verdict at now with grace. It is pure: the trigger's own
 // fields and the clock decide.
 func Evaluate(t *Trigger, now time.Time, grace time.Duration) Verdict {
+	return evaluate(t, now, grace, owed)
+}
+
+// counter counts the owed times of a trigger in (after, until): owed, or a cache over it.
+type counter func(trig *scheduling.Trigger, after, until time.Time) (n int64, oldest, newest time.Time)
+
+func evaluate(t *Trigger, now time.Time, grace time.Duration, count counter) Verdict {
 	v := Verdict{DeploymentID: t.DeploymentID, WorkflowID: t.WorkflowID, TriggerID: t.TriggerID}
 	v.LastSettled = t.DeployedAt
 	if t.Last != nil {
@@ -143,7 +150,7 @@ func Evaluate(t *Trigger, now time.Time, grace time.Duration) Verdict {
 		}
 		return v
 	}
-	v.Owed, v.OldestOwed, _ = owed(trig, v.LastSettled, now.Add(-grace))
+	v.Owed, v.OldestOwed, _ = count(trig, v.LastSettled, now.Add(-grace))
 	v.NextFire = next(trig, now)
 	switch {
 	case v.Owed > 0:
@@ -173,10 +180,20 @@ func Evaluate(t *Trigger, now time.Time, grace time.Duration) Verdict {
 // owed counts the trigger's scheduled times in (after, until), at most MaxOwed, and returns
 // the first and the last. A zero after owes nothing (never deployed, never fired).
 func owed(trig *scheduling.Trigger, after, until time.Time) (n int64, oldest, newest time.Time) {
+	return owedFrom(trig, after, until, 0, time.Time{}, time.Time{})
+}
+
+// owedFrom goes on counting where an earlier count of (after, until0) with until0 <= until
+// stopped: n times, the first oldest, the last newest (zero when n is 0).
+func owedFrom(trig *scheduling.Trigger, after, until time.Time, n int64, oldest, newest time.Time) (int64, time.Time, time.Time) {
 	if after.IsZero() || !until.After(after) {
 		return 0, time.Time{}, time.Time{}
 	}
-	for at := after; n < MaxOwed; n++ {
+	at := after
+	if n > 0 {
+		at = newest
+	}
+	for ; n < MaxOwed; n++ {
 		f, err := trig.Next(at)
 		if err != nil || !f.Scheduled.Before(until) {
 			break
