@@ -22,6 +22,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/httpserver"
 	"github.com/workflow-runtime/workflow-runtime/server/notify"
 	"github.com/workflow-runtime/workflow-runtime/server/queue"
+	"github.com/workflow-runtime/workflow-runtime/server/schedulehealth"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 )
 
@@ -33,13 +34,15 @@ func calendarClient(t *testing.T, be backend) client {
 	db := be.open(t)
 	logger := slog.New(slog.DiscardHandler)
 	executions := execution.NewService(db, queue.NewLocalQueue(queue.LocalConfig{}), notify.NewLocal(), execution.ServiceConfig{Logger: logger})
+	scheduling := scheduler.NewService(db, executions, scheduler.ServiceConfig{Blackouts: db})
 	handler := api.NewHandler(api.Deps{
-		Deployments: deployments.NewService(db, deployments.ServiceConfig{KnownNodeTypes: engine.NodeTypes()}),
-		Executions:  executions,
-		Scheduling:  scheduler.NewService(db, executions, scheduler.ServiceConfig{Blackouts: db}),
-		Calendars:   calendars.NewService(db, calendars.ServiceConfig{}),
-		Health:      health.NewChecker(health.Options{Version: "test"}),
-		Logger:      logger,
+		Deployments:    deployments.NewService(db, deployments.ServiceConfig{KnownNodeTypes: engine.NodeTypes()}),
+		Executions:     executions,
+		Scheduling:     scheduling,
+		Calendars:      calendars.NewService(db, calendars.ServiceConfig{}),
+		ScheduleHealth: schedulehealth.NewService(db, schedulehealth.Config{Silenced: scheduling.TriggerSilenced}),
+		Health:         health.NewChecker(health.Options{Version: "test"}),
+		Logger:         logger,
 	})
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -178,6 +181,13 @@ func TestCalendarsOnTriggers(t *testing.T) {
 			is.Equal(len(res.GetWarnings()), 1) // the calendar silences the trigger
 			is.Equal(res.GetWarnings()[0].GetId(), "blackout.covers_all")
 			is.Equal(res.GetWarnings()[0].GetField(), "triggers[0].cron.blackout_calendars")
+
+			// Schedule health: a trigger its calendars silence is SILENT, saying which.
+			h, err := c.ListScheduleHealth(ctx, &v1.ListScheduleHealthRequest{DeploymentId: res.GetDeployment().GetId()})
+			is.NoErr(err)
+			is.Equal(len(h.GetSchedules()), 1)
+			is.Equal(h.GetSchedules()[0].GetState(), v1.ScheduleHealthState_SCHEDULE_HEALTH_STATE_SILENT)
+			is.True(strings.Contains(h.GetSchedules()[0].GetReason(), "always"))
 
 			_, err = c.DeleteCalendar(ctx, &v1.DeleteCalendarRequest{Name: "always"})
 			is.Equal(code(err), connect.CodeFailedPrecondition)

@@ -23,6 +23,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/server/execution"
 	"github.com/workflow-runtime/workflow-runtime/server/health"
 	"github.com/workflow-runtime/workflow-runtime/server/monitoring"
+	"github.com/workflow-runtime/workflow-runtime/server/schedulehealth"
 	"github.com/workflow-runtime/workflow-runtime/server/scheduler"
 	"github.com/workflow-runtime/workflow-runtime/server/watch"
 )
@@ -55,6 +56,9 @@ type Deps struct {
 	// Calendars stores blackout calendars. Optional: without it the calendar RPCs answer
 	// unimplemented.
 	Calendars *calendars.Service
+	// ScheduleHealth answers ListScheduleHealth. Optional: without it the RPC answers
+	// unimplemented.
+	ScheduleHealth *schedulehealth.Service
 	// Logger receives internal errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -73,6 +77,8 @@ type Handler struct {
 	backfills   *backfill.Service
 	calendars   *calendars.Service
 	logger      *slog.Logger
+
+	scheduleHealth *schedulehealth.Service
 }
 
 var _ workflowruntimev1connect.WorkflowRuntimeServiceHandler = (*Handler)(nil)
@@ -86,8 +92,9 @@ func NewHandler(deps Deps) *Handler {
 	return &Handler{
 		deployments: deps.Deployments, executions: deps.Executions, health: deps.Health,
 		scheduling: deps.Scheduling, monitoring: deps.Monitoring, watches: deps.Watches, logger: logger,
-		backfills: deps.Backfills,
-		calendars: deps.Calendars,
+		backfills:      deps.Backfills,
+		calendars:      deps.Calendars,
+		scheduleHealth: deps.ScheduleHealth,
 	}
 }
 

@@ -316,16 +316,21 @@ func (a *App) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		scheduleHealth, err := a.startScheduleHealth(ctx, db, scheduling)
+		if err != nil {
+			return err
+		}
 		svc = api.NewHandler(api.Deps{
-			Deployments: deployments.NewService(db, deploymentsCfg),
-			Executions:  executions,
-			Scheduling:  scheduling,
-			Monitoring:  mon.service,
-			Watches:     a.watches,
-			Backfills:   backfills,
-			Health:      a.checker,
-			Calendars:   a.calendarService(db),
-			Logger:      a.logger,
+			Deployments:    deployments.NewService(db, deploymentsCfg),
+			Executions:     executions,
+			Scheduling:     scheduling,
+			Monitoring:     mon.service,
+			Watches:        a.watches,
+			Backfills:      backfills,
+			Health:         a.checker,
+			Calendars:      a.calendarService(db),
+			Logger:         a.logger,
+			ScheduleHealth: scheduleHealth,
 		})
 	}
 	return a.startServer(ctx, svc, routes...)

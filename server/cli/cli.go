@@ -34,6 +34,7 @@ type Commands struct {
 	Load       LoadCmd       `cmd:"" group:"scheduling" help:"Show the fires projected over a coming window, with and without jitter, as a histogram."`
 	Dst        DstCmd        `cmd:"" group:"scheduling" help:"Show what the cron triggers do at the coming daylight-saving transitions: doubled, once, shifted or skipped fires."`
 	Calendars  CalendarsCmd  `cmd:"" group:"scheduling" aliases:"calendar" help:"Create, show, list and delete blackout calendars: windows in which cron triggers do not fire."`
+	Schedules  SchedulesCmd  `cmd:"" group:"scheduling" help:"Show whether each cron trigger's fires come on time: overdue, late, silent, paused or on time."`
 	Health     HealthCmd     `cmd:"" group:"operations" help:"Show the service's health: its dependencies and instances."`
 	Completion CompletionCmd `cmd:"" group:"operations" help:"Print the shell completion script for bash, zsh or fish."`
 }

@@ -246,6 +246,14 @@ type Config struct {
 	// over (one whose process died, once its lease expired); those created in the process
 	// itself start at once. Default 5s.
 	BackfillPoll time.Duration `env:"WFR_BACKFILL_POLL" default:"5s" help:"How often an api process looks for backfill operations to run or take over. Default ${default}."`
+	// ScheduleHealthInterval is how often the api roles (api, all) recompute every cron
+	// trigger's schedule health for the metrics (wfr_schedule_health_*). Default 15s.
+	ScheduleHealthInterval time.Duration `env:"WFR_SCHEDULE_HEALTH_INTERVAL" default:"15s" help:"How often the schedule health metrics are recomputed. Default ${default}."`
+	// ScheduleHealthGrace is how long after its scheduled time a fire may come and still be on
+	// time; a time with no ledger row after it is owed (OVERDUE). It must exceed the latest a
+	// live fire can come (17s: a standby scheduler's delay plus a dead replica's fire lock), so
+	// the default leaves room for the database writes. Default 30s.
+	ScheduleHealthGrace time.Duration `env:"WFR_SCHEDULE_HEALTH_GRACE" default:"30s" help:"How late a fire may be and still be on time in schedule health. Default ${default}."`
 	// TLSCertFile and TLSKeyFile, both set, serve the port over TLS (HTTP/1.1 and HTTP/2 by
 	// ALPN, so gRPC needs no cleartext HTTP/2); the files are read again when they change, so
 	// a renewed certificate needs no restart. Default empty: cleartext (HTTP/1.1 and h2c).
@@ -334,6 +342,9 @@ func Default() Config {
 		CELMaxListItems:      100_000,
 		WebhookTolerance:     5 * time.Minute,
 		UI:                   "off",
+
+		ScheduleHealthInterval: 15 * time.Second,
+		ScheduleHealthGrace:    30 * time.Second,
 	}
 }
 
@@ -530,6 +541,8 @@ func (c Config) Validate() error {
 		{"WFR_MAX_NODE_DELAY", c.MaxNodeDelay},
 		{"WFR_MAX_EXECUTION_TIMEOUT", c.MaxExecutionTimeout},
 		{"WFR_MAX_RETENTION_AGE", c.MaxRetentionAge},
+		{"WFR_SCHEDULE_HEALTH_INTERVAL", c.ScheduleHealthInterval},
+		{"WFR_SCHEDULE_HEALTH_GRACE", c.ScheduleHealthGrace},
 	} {
 		if d.v <= 0 {
 			bad(d.env, "%s must be positive", d.v)

@@ -164,6 +164,13 @@ var groups = []group{
 		},
 	},
 	{
+		title: "Schedule health",
+		intro: "Whether each cron trigger's fires come on time, computed from the database by the " +
+			"roles that serve the API (`all` and `api`), so it holds with no scheduler alive: " +
+			"ListScheduleHealth, `workflow-runtime schedules`, and the `wfr_schedule_health_*` metrics.",
+		envs: []string{"WFR_SCHEDULE_HEALTH_INTERVAL", "WFR_SCHEDULE_HEALTH_GRACE"},
+	},
+	{
 		title: "Webhooks",
 		intro: "Signed webhook deliveries at `POST /hooks/{path}`, outside token authentication " +
 			"([the API reference](api.md#signed-webhooks-post-hookspath) describes the signature).",

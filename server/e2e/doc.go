@@ -9,6 +9,8 @@
 // registry lists every live process by role, a killed one until its TTL, a stopped one not at all;
 // a backfill operation whose api process is SIGKILLed is finished by another api from its
 // cursor, with one execution per fire.
+// with every scheduler stopped for a minute the api alone reports a cron trigger OVERDUE (RPC
+// and metrics), and a scheduler started again settles the owed times per the misfire policy.
 //
 // The package has no code of its own outside its tests; this file only documents it.
 //

@@ -493,3 +493,21 @@ func silenced(trig *scheduling.Trigger, set calendars.Set, now time.Time) bool {
 	}
 	return false
 }
+
+// TriggerSilenced says whether the blackout calendars of the cron trigger c of workflowID
+// cover every fire it would make in the coming year from now (as Silenced does for a
+// deployment), for schedule health's SILENT. False when c names no calendar.
+func (s *Service) TriggerSilenced(ctx context.Context, workflowID string, c *deployments.CronSchedule, now time.Time) (bool, error) {
+	if c == nil || len(c.BlackoutCalendars) == 0 {
+		return false, nil
+	}
+	set, err := s.cal.set(ctx, c.BlackoutCalendars)
+	if err != nil {
+		return false, fmt.Errorf("blackouts of %s: %w", workflowID, err)
+	}
+	trig, err := NewTrigger(workflowID, c)
+	if err != nil || len(set) == 0 {
+		return false, nil //nolint:nilerr // a trigger that cannot be built is not the calendars' doing
+	}
+	return silenced(trig, set, now), nil
+}
