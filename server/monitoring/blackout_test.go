@@ -46,3 +46,35 @@ func TestLoadDistributionLeavesBlackoutsOut(t *testing.T) {
 		is.Equal(all.Buckets[10].Fires, int64(2))
 	})
 }
+
+// A what-if's cron trigger that names a blackout calendar is projected as the scheduler would
+// fire it: its covered fires are left out.
+func TestLoadWhatIfLeavesBlackoutsOut(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		is := is.New(t)
+		ctx := context.Background()
+		start := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+		is.NoErr(db.CalendarInsert(ctx, &calendars.Calendar{Name: "quiet", Timezone: "UTC", WeeklyWindows: []calendars.WeeklyWindow{
+			{Days: []time.Weekday{start.Weekday()}, Start: "10:05", End: "10:25"},
+		}}))
+		svc := monitoring.NewService(db, monitoring.ServiceConfig{Now: func() time.Time { return start }, Calendars: db})
+		whatIf := func(names []string) *monitoring.LoadDistribution {
+			ld, err := svc.LoadDistribution(ctx, &monitoring.LoadQuery{WhatIf: &monitoring.LoadWhatIf{WorkflowID: "planned", Triggers: []deployments.Trigger{
+				{ID: "minutely", Cron: &deployments.CronSchedule{Expression: "* * * * *", Timezone: "UTC", BlackoutCalendars: names}},
+			}}})
+			is.NoErr(err)
+			return ld
+		}
+		plain, quiet := whatIf(nil), whatIf([]string{"quiet"})
+		is.Equal(plain.WhatIf.Fires, int64(60)) // one a minute over the hour
+		is.Equal(quiet.WhatIf.Fires, int64(40)) // less the 20 minutes the calendar covers
+		for i, b := range quiet.Buckets {
+			want := int64(1)
+			if i >= 5 && i < 25 {
+				want = 0
+			}
+			is.Equal(b.FiresWithWhatIf, want) // the gap is where the calendar is
+		}
+	})
+}

@@ -69,6 +69,9 @@ type LoadWhatIfResult struct {
 type whatIfCron struct {
 	window  int
 	nominal []int64
+	// covered marks the seconds of the projection its blackout calendars cover (a fire
+	// scheduled there is recorded SKIPPED, not run); nil when it names none.
+	covered []bool
 }
 
 // whatIfLoad places the what-if's fires on the per-second counts of the rest of the load.
@@ -80,6 +83,9 @@ type whatIfLoad struct {
 }
 
 // whatIfIDs are the workflow ids of the copies.
+// maxWorkflowIDLength is the longest workflow id (WorkflowDefinition.id's max_len).
+const maxWorkflowIDLength = 128
+
 func whatIfIDs(w *LoadWhatIf) []string {
 	ids := make([]string, w.Copies)
 	ids[0] = w.WorkflowID
@@ -95,6 +101,12 @@ func (s *Service) whatIf(ctx context.Context, all []CronTrigger, withJitter []in
 	w.Copies = max(w.Copies, 1)
 	if w.Copies > MaxWhatIfCopies {
 		return nil, apperr.Invalid("what_if.copies", "uint32.lte", "must be at most %d", MaxWhatIfCopies)
+	}
+	// The last copy's id must be a workflow id a deploy would take.
+	if last := len(w.WorkflowID) + len("-") + len(strconv.Itoa(w.Copies)); w.Copies > 1 && last > maxWorkflowIDLength {
+		return nil, apperr.Invalid("what_if.copies", "copies.workflow_id_length",
+			"copy %d would have the workflow id %q, longer than %d characters: shorten the workflow id or ask for fewer copies",
+			w.Copies, w.WorkflowID+"-"+strconv.Itoa(w.Copies), maxWorkflowIDLength)
 	}
 	w.Target = cmp.Or(w.Target, DefaultWhatIfTarget)
 	start, window := out.Start, out.Window
@@ -125,6 +137,9 @@ func (s *Service) whatIf(ctx context.Context, all []CronTrigger, withJitter []in
 		}
 	}
 	if err := l.addCrons(w, start, window); err != nil {
+		return nil, err
+	}
+	if err := s.coverWhatIf(ctx, l, w, start, window); err != nil {
 		return nil, err
 	}
 
@@ -223,6 +238,9 @@ func (l *whatIfLoad) place(windowOf func(whatIfCron) int) (peak, sum int64) {
 			// nominal + off in [0, seconds)
 			i, _ := slices.BinarySearch(c.nominal, -off)
 			for ; i < len(c.nominal) && c.nominal[i]+off < seconds; i++ {
+				if c.covered != nil && c.covered[c.nominal[i]+off] {
+					continue
+				}
 				l.total[c.nominal[i]+off]++
 			}
 		}
@@ -279,4 +297,43 @@ func smallestWindow(maxWindow int, ok func(w int) (bool, error)) (int, bool, err
 		}
 	}
 	return hi, true, nil
+}
+
+// coverWhatIf marks, for each cron trigger of the what-if that names blackout calendars, the
+// seconds of the projection they cover, as the stored triggers' projection leaves covered
+// fires out. A calendar that does not exist covers nothing (DeployWorkflow would refuse it).
+func (s *Service) coverWhatIf(ctx context.Context, l *whatIfLoad, w LoadWhatIf, start time.Time, window time.Duration) error {
+	groups := map[scheduleKey]map[int]int64{}
+	i := 0
+	keys := make([]string, len(l.crons))
+	for _, t := range w.Triggers {
+		if t.Cron == nil {
+			continue
+		}
+		keys[i] = calendarKey(t.Cron.BlackoutCalendars)
+		if keys[i] != "" {
+			groups[scheduleKey{calendars: keys[i]}] = nil
+		}
+		i++
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	sets, err := s.blackoutSets(ctx, groups)
+	if err != nil {
+		return err
+	}
+	seconds := int(window / time.Second)
+	for i, k := range keys {
+		set := sets[k]
+		if len(set) == 0 {
+			continue
+		}
+		covered := make([]bool, seconds)
+		for sec := range covered {
+			covered[sec] = set.Covering(start.Add(time.Duration(sec)*time.Second)) != ""
+		}
+		l.crons[i].covered = covered
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,6 +163,12 @@ func TestLoadWhatIf(t *testing.T) {
 		_, err = svc.LoadDistribution(ctx, &monitoring.LoadQuery{WhatIf: &monitoring.LoadWhatIf{WorkflowID: "x", Copies: monitoring.MaxWhatIfCopies + 1}})
 		var ve *apperr.ValidationError
 		is.True(errors.As(err, &ve))
+		// Copies whose ids would be longer than a workflow id may be.
+		_, err = svc.LoadDistribution(ctx, &monitoring.LoadQuery{WhatIf: &monitoring.LoadWhatIf{WorkflowID: strings.Repeat("w", 126), Copies: 10}})
+		is.True(errors.As(err, &ve))
+		is.True(strings.Contains(err.Error(), "what_if.copies")) // the field
+		_, err = svc.LoadDistribution(ctx, &monitoring.LoadQuery{WhatIf: &monitoring.LoadWhatIf{WorkflowID: strings.Repeat("w", 126), Copies: 9}})
+		is.NoErr(err) // "<id>-9" is 128 characters
 		canceled, cancel := context.WithCancel(ctx)
 		cancel()
 		_, err = svc.LoadDistribution(canceled, &monitoring.LoadQuery{WhatIf: whatIf})
