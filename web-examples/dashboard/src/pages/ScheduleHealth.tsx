@@ -57,8 +57,10 @@ export function ScheduleHealthSection({ loc }: { loc: Location }) {
       </div>
       {q.data && (
         <div class="health-counts" data-testid="schedule-health-counts" data-total={total}>
-          <strong>{count(total)}</strong> cron trigger{total === 1 ? "" : "s"}
-          {states.length > 0 ? " in the chosen states" : ""}
+          <span>
+            <strong>{count(total)}</strong> cron trigger{total === 1 ? "" : "s"}
+            {states.length > 0 ? " in the chosen states" : ""}
+          </span>
           {scheduleHealthStates.map((s) => {
             const c = counts.find((x) => x.state === s);
             return c && c.count > 0n ? (
