@@ -146,7 +146,7 @@ function App() {
   else if (loc.path === "/deployments" || loc.path === "/") page = <DeploymentsPage loc={loc} />;
   else if ((m = loc.path.match(/^\/executions\/([^/]+)$/))) page = <ExecutionDetailPage id={decodeURIComponent(m[1])} key={m[1]} />;
   else if (loc.path === "/executions") page = <ExecutionsPage loc={loc} />;
-  else if (loc.path === "/scheduling") page = <SchedulingPage />;
+  else if (loc.path === "/scheduling") page = <SchedulingPage loc={loc} />;
   else if (loc.path === "/system") page = <SystemPage />;
   else
     page = (

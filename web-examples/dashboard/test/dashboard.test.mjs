@@ -7,7 +7,8 @@
 // API, see the deployment listed, open it, pause and resume it, trigger it with JSON (an invalid
 // document is refused in words before anything is sent; a bad idempotency key comes back as a
 // field violation), watch the execution reach SUCCEEDED without reloading, open it, and see the
-// jitter chart drawn from the deployed triggers. Screenshots of every page (light, dark, and at
+// jitter chart drawn from the deployed triggers. Schedule health lists a per-second trigger and
+// a paused one, with the API's counts and a working state filter. Screenshots of every page (light, dark, and at
 // 390x844) go to test-results/. A last test seeds 1,000 deployments and 100,000 executions and
 // reports (does not assert) the time to first data.
 //
@@ -438,6 +439,94 @@ test("the what-if form plans 10,000 hourly workflows", async () => {
     throw err;
   } finally {
     await context.close();
+  }
+});
+
+// Schedule health on the Scheduling page: a per-second trigger and a paused one. The service
+// runs a scheduler (role all), so the per-second trigger is ON_TIME when the machine keeps up;
+// a loaded one may make a fire late (LATE) or let times pass the grace unfired (OVERDUE). What
+// holds whatever the timing: it is one of those three, never PAUSED or SILENT; the paused one is
+// PAUSED; the counts are the service's (the number of triggers and of paused ones do not move).
+test("schedule health lists a per-second trigger and a paused one", async () => {
+  const svc = await mainService();
+  const { page, context, checkConsole } = await openPage();
+  const live = "health-every-second";
+  const held = "health-paused";
+  const ids = [];
+  const ranks = ["OVERDUE", "LATE", "SILENT", "PAUSED", "ON_TIME"];
+  const running = ["ON_TIME", "LATE", "OVERDUE"];
+  try {
+    const noop = (id) => ({ id, nodes: [{ id: "a", type: "noop" }] });
+    ids.push(
+      (
+        await rpc(svc, "DeployWorkflow", {
+          definition: noop(live),
+          triggers: [{ id: "tick", cron: { expression: "* * * * * *", jitterWindowSeconds: 0 } }],
+        })
+      ).deployment.id,
+    );
+    const pausedId = (await rpc(svc, "DeployWorkflow", { definition: noop(held), triggers: [{ id: "hourly", cron: { expression: "0 * * * *" } }] }))
+      .deployment.id;
+    ids.push(pausedId);
+    await rpc(svc, "UpdateDeployment", { deploymentId: pausedId, status: "DEPLOYMENT_STATUS_PAUSED", updateMask: "status" });
+    const want = await rpc(svc, "ListScheduleHealth", {});
+    const wantTotal = (want.counts ?? []).reduce((a, c) => a + Number(c.count), 0);
+    const wantPaused = Number((want.counts ?? []).find((c) => c.state === "SCHEDULE_HEALTH_STATE_PAUSED")?.count ?? 0);
+    assert.ok(wantPaused >= 1, "the paused deployment's trigger is counted PAUSED");
+
+    await context.addInitScript((t) => {
+      localStorage.setItem("wfr.settings", JSON.stringify({ baseUrl: location.origin, transport: "connect", token: t }));
+    }, token);
+    await page.goto(`${svc.url}/ui/#/scheduling`);
+    const table = page.getByTestId("schedule-health");
+    const liveRow = table.locator(`tr[data-workflow="${live}"]`);
+    const heldRow = table.locator(`tr[data-workflow="${held}"][data-state="PAUSED"]`);
+    await liveRow.waitFor();
+    await heldRow.waitFor();
+    await heldRow.locator(".badge", { hasText: "Paused" }).waitFor();
+    const liveState = await liveRow.getAttribute("data-state");
+    assert.ok(running.includes(liveState), `the per-second trigger is ${liveState}`);
+    console.log(`# schedule health: the per-second trigger is ${liveState}`);
+
+    // The counts are the service's; the rows come unhealthy first, as the service orders them.
+    const counts = page.getByTestId("schedule-health-counts");
+    assert.equal(Number(await counts.getAttribute("data-total")), wantTotal);
+    assert.equal(Number(await counts.locator('[data-state="PAUSED"]').getAttribute("data-count")), wantPaused);
+    assert.match(await counts.locator('[data-state="PAUSED"]').innerText(), new RegExp(`^Paused ${wantPaused}$`));
+    const shown = await table.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.state));
+    assert.deepEqual(
+      shown,
+      [...shown].sort((a, b) => ranks.indexOf(a) - ranks.indexOf(b)),
+      "unhealthy first",
+    );
+    await shot(page, "10-schedule-health");
+    checkConsole("the schedule health list");
+
+    // The state filter: only PAUSED, in the URL, then all again.
+    const filter = page.getByRole("group", { name: "State" });
+    await filter.getByRole("button", { name: "Paused" }).click();
+    await liveRow.waitFor({ state: "detached" });
+    await heldRow.waitFor();
+    assert.equal(await table.locator('tbody tr:not([data-state="PAUSED"])').count(), 0, "only PAUSED rows");
+    assert.equal(Number(await counts.getAttribute("data-total")), wantPaused);
+    assert.match(page.url(), /[?&]health=PAUSED/);
+    await filter.getByRole("button", { name: "All" }).click();
+    await liveRow.waitFor();
+
+    // The workflow links its deployment, whose trigger shows the same verdict.
+    await liveRow.getByRole("link", { name: live }).click();
+    await page.getByRole("heading", { level: 1, name: live }).waitFor();
+    const verdict = page.locator('[data-trigger="tick"] [data-testid="trigger-health"]');
+    await verdict.waitFor();
+    assert.ok(running.includes(await verdict.getAttribute("data-state")));
+    checkConsole("the state filter and the deployment's trigger health");
+  } catch (err) {
+    await shot(page, "failure-schedule-health").catch(() => {});
+    throw err;
+  } finally {
+    await context.close();
+    // The per-second trigger would fire through the tests that follow.
+    for (const id of ids) await rpc(svc, "DeleteDeployment", { deploymentId: id }).catch(() => {});
   }
 });
 

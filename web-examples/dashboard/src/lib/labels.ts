@@ -6,6 +6,7 @@ import {
   MisfirePolicy,
   OverlapPolicy,
   RepeatedHourPolicy,
+  ScheduleHealthState,
   SkippedHourPolicy,
   TriggerType,
 } from "@workflow-runtime/sdk";
@@ -100,6 +101,7 @@ export const fireOutcomes = [
   FireOutcome.DEDUPLICATED,
   FireOutcome.CAUGHT_UP,
   FireOutcome.SKIPPED,
+  FireOutcome.PAUSED,
   FireOutcome.MISSED,
 ];
 
@@ -113,11 +115,44 @@ export function fireOutcomeTone(o: FireOutcome): Tone {
       return "ok";
     case FireOutcome.DEDUPLICATED:
       return "info";
+    case FireOutcome.PAUSED:
+      return ""; // the deployment was paused then: nothing is wrong
     case FireOutcome.CAUGHT_UP:
     case FireOutcome.SKIPPED:
       return "warn";
     case FireOutcome.MISSED:
       return "err";
+    default:
+      return "";
+  }
+}
+
+// In the server's order: unhealthy first.
+export const scheduleHealthStates = [
+  ScheduleHealthState.OVERDUE,
+  ScheduleHealthState.LATE,
+  ScheduleHealthState.SILENT,
+  ScheduleHealthState.PAUSED,
+  ScheduleHealthState.ON_TIME,
+];
+
+export function scheduleHealthStateName(s: ScheduleHealthState): string {
+  return ScheduleHealthState[s] ?? String(s);
+}
+
+export function scheduleHealthLabel(s: ScheduleHealthState): string {
+  return words(scheduleHealthStateName(s));
+}
+
+export function scheduleHealthTone(s: ScheduleHealthState): Tone {
+  switch (s) {
+    case ScheduleHealthState.OVERDUE:
+      return "err";
+    case ScheduleHealthState.LATE:
+    case ScheduleHealthState.SILENT:
+      return "warn";
+    case ScheduleHealthState.ON_TIME:
+      return "ok";
     default:
       return "";
   }

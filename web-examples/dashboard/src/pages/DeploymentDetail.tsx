@@ -1,5 +1,5 @@
-// One deployment: its graph, triggers with their coming fires, config, revisions, fire ledger,
-// success rate and run-time percentiles.
+// One deployment: its graph, triggers with their coming fires and schedule health, config,
+// revisions, fire ledger, success rate and run-time percentiles.
 import { useState } from "preact/hooks";
 import { FireOutcome, type Deployment, type DeploymentConfig, type Execution } from "@workflow-runtime/sdk";
 import { Dag } from "../components/Dag";
@@ -24,6 +24,7 @@ import {
   triggerTypeLabel,
 } from "../lib/labels";
 import { href } from "../lib/router";
+import { TriggerHealthLine, useTriggerHealth } from "./ScheduleHealth";
 
 const ranges = [
   { value: "1h", label: "1 h", ms: 3_600_000 },
@@ -169,12 +170,14 @@ function TriggersSection({
   previews: { triggerId: string; offset?: { seconds: bigint; nanos: number }; fires: { nominalTime?: { seconds: bigint; nanos: number }; scheduledTime?: { seconds: bigint; nanos: number } }[] }[];
   now: number;
 }) {
+  const health = useTriggerHealth(d);
   return (
     <section class="card" aria-labelledby="triggers-h">
       <div class="card-head">
         <h2 id="triggers-h">Triggers and coming fires</h2>
         <span class="small muted">{d.triggers.length} triggers</span>
       </div>
+      {health.error !== undefined && <ErrorBox error={health.error} onRetry={health.reload} inline />}
       {d.triggers.length === 0 ? (
         <Empty title="No triggers">
           <p>It runs only when triggered by workflow id (the Trigger button, or TriggerWorkflow).</p>
@@ -213,6 +216,7 @@ function TriggersSection({
                     hour {skippedHourLabel(c.skippedHour)}
                   </span>
                 </div>
+                <TriggerHealthLine s={health.byTrigger.get(t.id)} />
                 {p && p.fires.length > 0 ? (
                   <div class="table-wrap" style={{ marginTop: "6px" }}>
                     <table class="small">

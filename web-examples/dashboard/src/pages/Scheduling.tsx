@@ -1,11 +1,14 @@
 // Scheduling: how the deployed cron triggers' jitter offsets spread over their windows, the load
-// to come with and without jitter, and how punctual the scheduler has been.
+// to come with and without jitter, how punctual the scheduler has been, and whether each cron
+// trigger fires on time (schedule health).
 import { useMemo, useState } from "preact/hooks";
 import { Chart, type ChartSeries } from "../components/Chart";
 import { Empty, ErrorBox, Loading, Segmented, Stat } from "../components/ui";
 import { useApp } from "../lib/app";
 import { count, dur, fromMs, ms } from "../lib/format";
 import { useQuery } from "../lib/hooks";
+import type { Location } from "../lib/router";
+import { ScheduleHealthSection } from "./ScheduleHealth";
 import { WhatIfSection } from "./WhatIf";
 
 const metricRanges = [
@@ -20,7 +23,7 @@ const loadWindows = [
   { value: "24h", label: "24 h", windowS: 86_400, resolutionS: 900 },
 ];
 
-export function SchedulingPage() {
+export function SchedulingPage({ loc }: { loc: Location }) {
   return (
     <>
       <div class="page-head">
@@ -30,6 +33,7 @@ export function SchedulingPage() {
         </div>
       </div>
       <MetricsSection />
+      <ScheduleHealthSection loc={loc} />
       <div class="grid grid-2">
         <JitterSection />
         <LoadSection />
