@@ -26,7 +26,11 @@ export function Dialog({
     if (!d.open) d.showModal();
     return () => {
       if (d.open) d.close();
-      before?.focus?.();
+      // Return focus to where it was, unless something has taken it since the dialog closed:
+      // the render that unmounts the dialog comes after Escape has closed it, and a key
+      // pressed in between (/ focuses the filter) must keep what it focused.
+      const now = document.activeElement;
+      if (!now || now === document.body || d.contains(now)) before?.focus?.();
     };
   }, []);
   return (
