@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"connectrpc.com/connect"
+
 	v1 "github.com/workflow-runtime/workflow-runtime/gen/workflowruntime/v1"
 	runtime "github.com/workflow-runtime/workflow-runtime/sdk/go"
 )
@@ -250,8 +252,12 @@ func (c *ExecutionsWatchCmd) Run(ctx context.Context, env *Env) error {
 	}
 	for e, err := range client.WatchDeployment(watchCtx, d.GetDeployment().GetId()) {
 		if err != nil {
-			if ctx.Err() == nil && errors.Is(watchCtx.Err(), context.DeadlineExceeded) {
-				return nil // --wait-timeout: the watch has lasted as long as asked
+			// --wait-timeout: the watch has lasted as long as asked. The server holds the same
+			// deadline (sent with the call) and may end the stream with deadline_exceeded a
+			// moment before this process's own timer goes off.
+			if ctx.Err() == nil && c.WaitTimeout > 0 &&
+				(errors.Is(watchCtx.Err(), context.DeadlineExceeded) || connect.CodeOf(err) == connect.CodeDeadlineExceeded) {
+				return nil
 			}
 			return err
 		}
