@@ -131,15 +131,6 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 	}
 }
 
-func (w *Worker) release(ctx context.Context, log *slog.Logger, l *lock.Lease) {
-	if l == nil {
-		return
-	}
-	if err := w.steps.releaseLease(context.WithoutCancel(ctx), l); err != nil && !errors.Is(err, lock.ErrLost) {
-		log.Warn("release failed", slog.String("key", l.Key), slog.Any("error", err))
-	}
-}
-
 func (w *Worker) requeue(ctx context.Context, log *slog.Logger, id string, d queue.Delivery, at time.Time) {
 	m := queue.Message{ExecutionID: id, Traceparent: cmp.Or(d.Traceparent, telemetry.Traceparent(ctx))}
 	enqueue := func() error { return w.queue.EnqueueAt(ctx, m, at) }
