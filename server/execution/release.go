@@ -22,6 +22,11 @@ import (
 // runs it. So a failed release is tried again with backoff until it is made, the lease is
 // found gone (lock.ErrLost), the lease's TTL has run out (it has expired by itself then), or
 // the worker stops (the TTL frees it, as before).
+//
+// While this worker is still releasing a lease (the retries take longer than ClaimIdle, or a
+// delivery of the same execution comes meanwhile), a delivery that finds that lease held waits
+// for the release to end and asks again (acquireOwnLease), instead of taking its own lease for
+// another worker's.
 
 // releaseRetryFirst and releaseRetryMax are the first and the longest wait between attempts.
 const (
@@ -34,6 +39,18 @@ func (w *Worker) release(ctx context.Context, log *slog.Logger, l *lock.Lease) {
 	if l == nil {
 		return
 	}
+	w.mu.Lock()
+	if w.freeing[l.Key] == nil {
+		done := make(chan struct{})
+		w.freeing[l.Key] = done
+		defer func() {
+			w.mu.Lock()
+			delete(w.freeing, l.Key)
+			w.mu.Unlock()
+			close(done)
+		}()
+	}
+	w.mu.Unlock()
 	// No renewal runs any more: the lease expires at most its TTL from now.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.TTL)
 	defer cancel()
@@ -67,4 +84,25 @@ func (w *Worker) release(ctx context.Context, log *slog.Logger, l *lock.Lease) {
 	case err == nil && failures > 0:
 		log.Info("lease released after retries", slog.String("key", l.Key), slog.Int("failures", failures))
 	}
+}
+
+// acquireOwnLease takes the lease of key; when another owner holds it and that owner is this
+// worker, still releasing it, it waits for the release to end and asks once more.
+func (w *Worker) acquireOwnLease(ctx context.Context, key string) (*lock.Lease, error) {
+	l, err := w.steps.acquireLease(ctx, key)
+	if !errors.Is(err, lock.ErrNotAcquired) {
+		return l, err
+	}
+	w.mu.Lock()
+	done := w.freeing[key]
+	w.mu.Unlock()
+	if done == nil {
+		return nil, err
+	}
+	select {
+	case <-done:
+	case <-w.quit:
+		return nil, err
+	}
+	return w.steps.acquireLease(ctx, key)
 }
