@@ -51,8 +51,13 @@ func (w *Worker) release(ctx context.Context, log *slog.Logger, l *lock.Lease) {
 		}()
 	}
 	w.mu.Unlock()
+	ctx = context.WithoutCancel(ctx)
+	err := w.steps.releaseLease(ctx, l) // the first attempt is made even when the worker stops
+	if err == nil || errors.Is(err, lock.ErrLost) {
+		return
+	}
 	// No renewal runs any more: the lease expires at most its TTL from now.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.TTL)
+	ctx, cancel := context.WithTimeout(ctx, l.TTL)
 	defer cancel()
 	stop := make(chan struct{})
 	defer close(stop)
@@ -66,8 +71,8 @@ func (w *Worker) release(ctx context.Context, log *slog.Logger, l *lock.Lease) {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = releaseRetryFirst
 	b.MaxInterval = releaseRetryMax
-	failures := 0
-	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+	failures := 1
+	_, err = backoff.Retry(ctx, func() (struct{}, error) {
 		err := w.steps.releaseLease(ctx, l)
 		switch {
 		case err == nil:
