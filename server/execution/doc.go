@@ -105,6 +105,12 @@
 //     original, an early message of a retry): the execution's lease is taken before the
 //     workflow lock, so the second finds the lease held and is re-delivered later; it never
 //     applies the overlap policy to its own execution (which SKIP would end SKIPPED).
+//   - A lease's release fails (Redis has just restarted and the client still refuses some
+//     calls, a reply is lost): release.go retries it with backoff until it is made, the lease
+//     is gone, its TTL has run out or the worker stops, and a delivery of the same execution
+//     that finds the lease still being released by this worker waits for that and asks again.
+//     Otherwise the next delivery would take its own abandoned lease for another worker's run
+//     and put the execution off by a whole LockTTL although nobody runs it.
 //   - Message delivered too often (MaxDeliveries): the execution ends FAILED with the reason and
 //     the message goes to the dead-letter stream. This is judged only by a worker holding the
 //     execution's lease: a message taken over again and again while its run is alive (its

@@ -68,7 +68,7 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 	// delivery while the row is still PENDING and apply the overlap policy to itself (SKIP
 	// would end it SKIPPED, CANCEL_OTHER would cancel it). Holding the execution's lease, the
 	// gate's holder is another execution (or a dead earlier run of this one, row RUNNING).
-	lease, err := w.steps.acquireLease(ctx, "execution:"+e.ID)
+	lease, err := w.acquireOwnLease(ctx, "execution:"+e.ID)
 	if err != nil {
 		if errors.Is(err, lock.ErrNotAcquired) {
 			// Another worker runs it now; look again once that lease could have ended.
@@ -128,15 +128,6 @@ func (w *Worker) handle(ctx context.Context, d queue.Delivery) {
 	}
 	if buffers(policy) {
 		w.wakeNext(ctx, log, e.WorkflowID)
-	}
-}
-
-func (w *Worker) release(ctx context.Context, log *slog.Logger, l *lock.Lease) {
-	if l == nil {
-		return
-	}
-	if err := w.steps.releaseLease(context.WithoutCancel(ctx), l); err != nil && !errors.Is(err, lock.ErrLost) {
-		log.Warn("release failed", slog.String("key", l.Key), slog.Any("error", err))
 	}
 }
 

@@ -160,6 +160,7 @@ type Worker struct {
 	mu       sync.Mutex
 	running  map[string]context.CancelCauseFunc // execution id -> cancel of its engine call
 	held     map[string]int                     // deployment id -> slots its executions hold
+	freeing  map[string]chan struct{}           // lease key -> closed once its release ends (release.go)
 	maxHeld  int                                // most slots one deployment may hold (MaxShare)
 	stopping bool                               // set when the grace ends; runs that start later are cancelled
 	paused   chan struct{}                      // non-nil while the engine is unreachable; closed on resume
@@ -195,6 +196,7 @@ func NewWorker(store Store, q Queue, locker Locker, eng Engine, waitlist Waitlis
 		steps:     newSteps(store, locker, q, cfg.LockTTL, cfg.Logger),
 		running:   map[string]context.CancelCauseFunc{},
 		held:      map[string]int{},
+		freeing:   map[string]chan struct{}{},
 		maxHeld:   max(1, int(cfg.MaxShare*float64(cfg.Concurrency))),
 		quit:      make(chan struct{}),
 		slots:     make(chan struct{}, cfg.Concurrency),
