@@ -209,15 +209,7 @@ type BackfillPlan struct {
 // fires of the range, oldest first, each with the execution that exists for it already (read
 // in one query for the page). It checks p as Backfill does.
 func (s *Service) BackfillDryRun(ctx context.Context, p *BackfillParams) (*BackfillPlan, error) {
-	limit, err := s.backfillLimit(p)
-	if err != nil {
-		return nil, err
-	}
-	sc, err := s.backfillScope(ctx, p.DeploymentID, p.TriggerID)
-	if err != nil {
-		return nil, err
-	}
-	fires, _, more, err := sc.plan(p.Start, s.backfillUntil(p.End), limit)
+	sc, fires, more, err := s.backfillPage(ctx, p)
 	if err != nil {
 		return nil, err
 	}

@@ -359,15 +359,7 @@ type backfillFire struct {
 // operation (server/backfill). The fires are made by backfillFires (backfill.go), which the
 // operation's batches share.
 func (s *Service) Backfill(ctx context.Context, p *BackfillParams) (*BackfillResult, error) {
-	limit, err := s.backfillLimit(p)
-	if err != nil {
-		return nil, err
-	}
-	sc, err := s.backfillScope(ctx, p.DeploymentID, p.TriggerID)
-	if err != nil {
-		return nil, err
-	}
-	fires, _, more, err := sc.plan(p.Start, s.backfillUntil(p.End), limit)
+	sc, fires, more, err := s.backfillPage(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -375,6 +367,23 @@ func (s *Service) Backfill(ctx context.Context, p *BackfillParams) (*BackfillRes
 		return &BackfillResult{Truncated: true}, nil
 	}
 	return s.backfillFires(ctx, sc.d, fires)
+}
+
+// backfillPage checks p and plans the first limit fires of its range (up to now): what
+// Backfill makes and BackfillDryRun lists; more says the range holds further fires.
+func (s *Service) backfillPage(ctx context.Context, p *BackfillParams) (sc *backfillScope, fires []backfillFire, more bool, err error) {
+	limit, err := s.backfillLimit(p)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if sc, err = s.backfillScope(ctx, p.DeploymentID, p.TriggerID); err != nil {
+		return nil, nil, false, err
+	}
+	fires, _, more, err = sc.plan(p.Start, s.backfillUntil(p.End), limit)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return sc, fires, more, nil
 }
 
 // backfillLimit checks p against the API's rules and this server's ceilings and returns the
