@@ -286,7 +286,13 @@ func TestOverlapPolicies(t *testing.T) {
 					// Long enough that a newcomer finds the run still going, even on a loaded machine.
 					wf := b.deploy(t, delay("300ms"), deployments.Config{OverlapPolicy: tt.policy})
 					counts := b.burst(t, wf, 10)
-					tt.check(is.New(t), b.engine.peakOf(wf), counts)
+					peak := b.engine.peakOf(wf)
+					t.Cleanup(func() {
+						if t.Failed() { // what the check saw, for a failure that happens once under load
+							t.Logf("peak %d, counts %v", peak, counts)
+						}
+					})
+					tt.check(is.New(t), peak, counts)
 				})
 			}
 		})
