@@ -8,7 +8,7 @@
 #   docker run ... workflow-runtime serve --role=api                       # one role (see deploy/k8s)
 #
 # The container listens on :8080 (every interface), so the process refuses to start without a
-# tokens file (NAME SCOPES TOKEN per line, see server/auth) unless WFR_AUTH=none is said.
+# tokens file (NAME SCOPES TOKEN per line, see internal/auth) unless WFR_AUTH=none is said.
 #   docker run ... workflow-runtime migrate
 #
 # compose.yaml builds the same image on RUNTIME_BASE=gcr.io/distroless/static-debian12:debug-nonroot,
@@ -31,8 +31,8 @@ COPY . .
 ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X github.com/workflow-runtime/workflow-runtime/server/app.Version=${VERSION}" \
-      -o /out/workflow-runtime ./server/cmd/workflow-runtime \
+      -ldflags "-s -w -X github.com/workflow-runtime/workflow-runtime/internal/app.Version=${VERSION}" \
+      -o /out/workflow-runtime ./cmd/workflow-runtime \
  && mkdir -p /out/data
 
 FROM ${RUNTIME_BASE}

@@ -46,7 +46,10 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require github.com/klauspost/compress v1.20.1
+require (
+	github.com/klauspost/compress v1.20.1
+	github.com/riverqueue/river/rivershared v0.51.2
+)
 
 require (
 	github.com/hashicorp/errwrap v1.1.0 // indirect

@@ -2,7 +2,7 @@
 # Fails when the committed generated code is stale: runs scripts/generate.sh (buf format -w proto,
 # buf generate, scripts/config-docs.sh, the dashboard's build) and checks that gen/,
 # sdk/ts/src/gen, proto/, the configuration reference (docs/configuration.md, README.md's
-# settings) and the dashboard's build (server/ui/dist) came out exactly as they went in, with no
+# settings) and the dashboard's build (internal/ui/dist) came out exactly as they went in, with no
 # changed, deleted or new files.
 #
 # "As they went in" is a snapshot of the work tree taken just before generating, so the check is
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-paths=(gen sdk/ts/src/gen proto docs/configuration.md README.md server/ui/dist)
+paths=(gen sdk/ts/src/gen proto docs/configuration.md README.md internal/ui/dist)
 
 # snapshot writes the current content of $paths (tracked and untracked, minus .gitignore'd files)
 # as a git tree object through a private index, leaving the real index alone; prints its id.
@@ -35,4 +35,4 @@ if [ "$before" != "$after" ]; then
   git status --porcelain --untracked-files=all -- "${paths[@]}" >&2
   exit 1
 fi
-echo "check-generated: gen/, sdk/ts/src/gen, proto/, the configuration reference and server/ui/dist are up to date."
+echo "check-generated: gen/, sdk/ts/src/gen, proto/, the configuration reference and internal/ui/dist are up to date."

@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-go build -o "$bin/workflow-runtime" ./server/cmd/workflow-runtime
+go build -o "$bin/workflow-runtime" ./cmd/workflow-runtime
 "$bin/workflow-runtime" config docs --output=docs/configuration.md
 "$bin/workflow-runtime" config docs --format=summary --splice --output=README.md

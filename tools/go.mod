@@ -2,8 +2,6 @@ module github.com/workflow-runtime/workflow-runtime/tools
 
 go 1.26.8
 
-require github.com/bufbuild/protovalidate v1.2.2
-
 require (
 	4d63.com/gocheckcompilerdirectives v1.4.0 // indirect
 	4d63.com/gochecknoglobals v0.2.2 // indirect

@@ -16,15 +16,15 @@ import (
 
 	"github.com/matryer/is"
 
-	"github.com/workflow-runtime/workflow-runtime/server/config"
-	"github.com/workflow-runtime/workflow-runtime/server/health"
+	"github.com/workflow-runtime/workflow-runtime/internal/config"
+	"github.com/workflow-runtime/workflow-runtime/internal/health"
 )
 
 // This file is what the tests know of the binary, each fact read from its code: the settings
 // (config.Config's env tags), the roles (its enum tag), how a command line and an environment
-// are parsed (config.Parse, as `serve` does), and the health endpoints (server/health).
+// are parsed (config.Parse, as `serve` does), and the health endpoints (internal/health).
 
-// metricsPath is where every role serves Prometheus metrics (server/httpserver mounts it next to
+// metricsPath is where every role serves Prometheus metrics (internal/httpserver mounts it next to
 // the health endpoints on WFR_ADDR).
 const metricsPath = "/metrics"
 
@@ -98,7 +98,7 @@ type invocation struct {
 // parseInvocation parses args (after the entrypoint; defaultArgs when empty, the image's CMD)
 // with the environment env as the binary would at start-up: `serve` through config.Parse, which
 // also validates (a split role without Redis, the API off loopback without tokens, a bad value
-// fail here as they would in the pod); `migrate` with the settings it reads (server/cmd:
+// fail here as they would in the pod); `migrate` with the settings it reads (cmd/workflow-runtime:
 // WFR_DATABASE_URL and the log settings), validated the same way.
 func parseInvocation(args, defaultArgs []string, env map[string]string) (invocation, error) {
 	if len(args) == 0 {

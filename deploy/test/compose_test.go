@@ -73,7 +73,7 @@ func checkCompose(proj *types.Project, img image, root string) []string {
 			cs.env[k] = *v
 		}
 		if names := unknownSettings(cs.env); len(names) > 0 {
-			p.add("%s: sets %v, which the binary does not read (server/config)", cs.where, names)
+			p.add("%s: sets %v, which the binary does not read (internal/config)", cs.where, names)
 		}
 		if len(s.Entrypoint) > 0 && !slices.Equal(s.Entrypoint, img.entrypoint) {
 			p.add("%s: entrypoint %v replaces the image's %v", cs.where, s.Entrypoint, img.entrypoint)

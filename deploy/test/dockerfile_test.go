@@ -56,9 +56,9 @@ func readDockerfile(file string) (image, []string) {
 		return image{}, append(problems, file+": no stage")
 	}
 
-	// The binary the build stages compile: `go build ... -o PATH ./server/cmd/workflow-runtime`.
+	// The binary the build stages compile: `go build ... -o PATH ./cmd/workflow-runtime`.
 	built := map[string]string{} // stage name -> output path
-	buildOut := regexp.MustCompile(`go build .*-o (\S+) \./server/cmd/workflow-runtime\b`)
+	buildOut := regexp.MustCompile(`go build .*-o (\S+) \./cmd/workflow-runtime\b`)
 	for _, st := range stages[:len(stages)-1] {
 		for _, c := range st.Commands {
 			if run, ok := c.(*instructions.RunCommand); ok {

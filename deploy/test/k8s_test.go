@@ -145,7 +145,7 @@ func (m *manifests) resolve(pd *pod, c *corev1.Container, img image, p *problems
 	out.env = maps.Clone(img.env)
 	maps.Copy(out.env, defined)
 	if names := unknownSettings(out.env); len(names) > 0 {
-		p.add("%s: sets %v, which the binary does not read (server/config)", out.where, names)
+		p.add("%s: sets %v, which the binary does not read (internal/config)", out.where, names)
 	}
 	if len(c.Command) > 0 && !slices.Equal(c.Command, img.entrypoint) {
 		p.add("%s: command %v replaces the image's entrypoint %v", out.where, c.Command, img.entrypoint)
@@ -430,7 +430,7 @@ func (m *manifests) tokensFile(c *container) (string, bool) {
 }
 
 // tokenScopes returns the scopes of token in a tokens file (NAME SCOPES TOKEN per line; see
-// server/auth), nil when it is not there.
+// internal/auth), nil when it is not there.
 func tokenScopes(file, token string) []string {
 	for line := range strings.Lines(file) {
 		line, _, _ = strings.Cut(line, "#")

@@ -17,10 +17,6 @@ import (
 	runtime "github.com/workflow-runtime/workflow-runtime/sdk/go"
 )
 
-// deliveryIDHeader carries the provider's id of a delivery, the same on each of its retries:
-// the execution's idempotency key.
-const deliveryIDHeader = "X-Delivery-Id"
-
 // ruleMaxTriggerData is the runtime's rule for trigger data over WFR_MAX_TRIGGER_DATA_BYTES.
 const ruleMaxTriggerData = "limits.max_trigger_data_bytes"
 
@@ -63,11 +59,12 @@ type answer struct {
 	Error       string `json:"error,omitempty"`
 }
 
-// webhook handles one delivery: route, body, signature, delivery id, JSON, then the trigger.
-// The signature is checked before anything else about the body is said, so that a caller
-// without the secret learns nothing but 401.
+// webhook handles one delivery: route, body, signature (which covers the delivery id), JSON,
+// then the trigger with the delivery id as the idempotency key. The signature is checked
+// before anything else about the body is said, so that a caller without the secret learns
+// nothing but 401 (or 400 when it sent no Webhook-Id at all).
 func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
-	path, deliveryID := r.PathValue("path"), r.Header.Get(deliveryIDHeader)
+	path, deliveryID := r.PathValue("path"), r.Header.Get(headerID)
 	log := g.log.With("path", path, "delivery_id", deliveryID)
 	refuse := func(status int, msg string, args ...any) {
 		log.Warn("delivery refused", append([]any{"status", status, "reason", msg}, args...)...)
@@ -89,12 +86,14 @@ func (g *Gateway) webhook(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, "could not read the body", "error", err)
 		return
 	}
-	if err := verify(r.Header.Get(signatureHeader), body, route.Secret, time.Now(), g.tolerance); err != nil {
-		refuse(http.StatusUnauthorized, "invalid signature", "error", err)
+	err = verify(route.Secret, deliveryID, r.Header.Get(headerTimestamp), r.Header.Get(headerSignature),
+		body, time.Now(), g.tolerance)
+	switch {
+	case errors.Is(err, errNoID):
+		refuse(http.StatusBadRequest, headerID+" header required")
 		return
-	}
-	if deliveryID == "" {
-		refuse(http.StatusBadRequest, deliveryIDHeader+" header required")
+	case err != nil:
+		refuse(http.StatusUnauthorized, "invalid signature", "error", err)
 		return
 	}
 	if !json.Valid(body) {

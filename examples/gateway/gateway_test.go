@@ -104,7 +104,8 @@ func (b *testBundle) executions(t *testing.T, workflowID string) []*v1.Execution
 // delivery is one request to the gateway.
 type delivery struct {
 	path, id, body string
-	signature      string // X-Signature; default: signed with secret now
+	at             time.Time // Webhook-Timestamp; default: now
+	signature      string    // Webhook-Signature; default: id, at and body signed with secret
 }
 
 // reply is the gateway's answer.
@@ -116,17 +117,21 @@ type reply struct {
 
 func (b *testBundle) send(t *testing.T, d delivery) reply {
 	t.Helper()
+	if d.at.IsZero() {
+		d.at = time.Now()
+	}
 	if d.signature == "" {
-		d.signature = sign([]byte(secret), []byte(d.body), time.Now())
+		d.signature = sign([]byte(secret), d.id, d.at.Unix(), []byte(d.body))
 	}
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.gateway.URL+"/webhooks/"+d.path, strings.NewReader(d.body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(signatureHeader, d.signature)
+	req.Header.Set(headerTimestamp, strconv.FormatInt(d.at.Unix(), 10))
+	req.Header.Set(headerSignature, d.signature)
 	if d.id != "" {
-		req.Header.Set(deliveryIDHeader, d.id)
+		req.Header.Set(headerID, d.id)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -189,8 +194,8 @@ func TestDeliveryToWebhookTrigger(t *testing.T) {
 	is.Equal(all[0].GetTriggerData(), `{"name": "ada"}`)
 }
 
-// TestDuplicateDelivery: a provider's retry of a delivery (same id, signed anew) answers 200
-// with the first execution; nothing new runs.
+// TestDuplicateDelivery: a provider's retry of a delivery (same id, a later timestamp, signed
+// anew) answers 200 with the first execution; nothing new runs.
 func TestDuplicateDelivery(t *testing.T) {
 	t.Parallel()
 	is := is.New(t)
@@ -198,14 +203,52 @@ func TestDuplicateDelivery(t *testing.T) {
 	b := setup(t, runtimeURL, triggerToken, Route{Path: "dup", WorkflowID: wf, Secret: []byte(secret)})
 	b.deploy(t, wf)
 
-	first := b.send(t, delivery{path: "dup", id: "evt_dup", body: `{"name": "ada"}`})
+	now := time.Now()
+	first := b.send(t, delivery{path: "dup", id: "evt_dup", body: `{"name": "ada"}`, at: now.Add(-time.Minute)})
 	is.Equal(first.status, http.StatusAccepted)
-	again := b.send(t, delivery{path: "dup", id: "evt_dup", body: `{"name": "ada"}`,
-		signature: sign([]byte(secret), []byte(`{"name": "ada"}`), time.Now().Add(time.Second))})
+	again := b.send(t, delivery{path: "dup", id: "evt_dup", body: `{"name": "ada"}`, at: now})
 	is.Equal(again.status, http.StatusOK)          // a duplicate is a success for the provider
 	is.True(again.Duplicate)                       // and says so
 	is.Equal(again.ExecutionID, first.ExecutionID) // the first execution
 	is.Equal(len(b.executions(t, wf)), 1)          // one execution
+}
+
+// TestReplayWithAnotherID: someone who captured a signed delivery and sends it again inside
+// the tolerance under a delivery id of their own (a new idempotency key) is refused, since the
+// signature covers the id; the workflow ran once.
+func TestReplayWithAnotherID(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	wf := unique("gw-replay")
+	b := setup(t, runtimeURL, triggerToken, Route{Path: "replay", WorkflowID: wf, Secret: []byte(secret)})
+	b.deploy(t, wf)
+
+	captured := delivery{path: "replay", id: "evt_orig", body: `{"name": "ada"}`, at: time.Now()}
+	captured.signature = sign([]byte(secret), captured.id, captured.at.Unix(), []byte(captured.body))
+	is.Equal(b.send(t, captured).status, http.StatusAccepted)
+
+	replay := captured
+	replay.id = "evt_replayed" // the same timestamp, body and signature
+	r := b.send(t, replay)
+	is.Equal(r.status, http.StatusUnauthorized)
+	is.Equal(r.ExecutionID, "")
+	is.Equal(len(b.executions(t, wf)), 1) // the captured delivery ran once
+}
+
+// TestSecretRotation: a provider rotating its secret signs with the old and the new one; the
+// gateway, which knows one of them, accepts the delivery.
+func TestSecretRotation(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	wf := unique("gw-rotation")
+	b := setup(t, runtimeURL, triggerToken, Route{Path: "rotated", WorkflowID: wf, Secret: []byte(secret)})
+	b.deploy(t, wf)
+
+	d := delivery{path: "rotated", id: "evt_rot", body: `{"name": "ada"}`, at: time.Now()}
+	d.signature = sign([]byte("whsec-the-old-secret-0000000"), d.id, d.at.Unix(), []byte(d.body)) + " " +
+		sign([]byte(secret), d.id, d.at.Unix(), []byte(d.body))
+	is.Equal(b.send(t, d).status, http.StatusAccepted)
+	is.Equal(len(b.executions(t, wf)), 1)
 }
 
 // TestRefusedDeliveries: deliveries the gateway refuses itself trigger nothing.
@@ -221,10 +264,11 @@ func TestRefusedDeliveries(t *testing.T) {
 		d    delivery
 		want int
 	}{
-		{"wrong signature", delivery{signature: sign([]byte("not-the-secret-0123456789"), []byte(body), now)}, http.StatusUnauthorized},
-		{"stale timestamp", delivery{signature: sign([]byte(secret), []byte(body), now.Add(-time.Hour))}, http.StatusUnauthorized},
-		{"timestamp ahead", delivery{signature: sign([]byte(secret), []byte(body), now.Add(time.Hour))}, http.StatusUnauthorized},
-		{"signature of another body", delivery{body: `{"name": "eve"}`, signature: sign([]byte(secret), []byte(body), now)}, http.StatusUnauthorized},
+		{"wrong signature", delivery{id: "evt_w", signature: sign([]byte("not-the-secret-0123456789"), "evt_w", now.Unix(), []byte(body))}, http.StatusUnauthorized},
+		{"stale timestamp", delivery{at: now.Add(-time.Hour)}, http.StatusUnauthorized},
+		{"timestamp ahead", delivery{at: now.Add(time.Hour)}, http.StatusUnauthorized},
+		{"signed at another time", delivery{id: "evt_t", at: now, signature: sign([]byte(secret), "evt_t", now.Unix()-1, []byte(body))}, http.StatusUnauthorized},
+		{"signature of another body", delivery{id: "evt_b", body: `{"name": "eve"}`, signature: sign([]byte(secret), "evt_b", now.Unix(), []byte(body))}, http.StatusUnauthorized},
 		{"no signature", delivery{signature: "none"}, http.StatusUnauthorized},
 		{"no delivery id", delivery{id: "-"}, http.StatusBadRequest},
 		{"body not JSON", delivery{body: "name=mallory"}, http.StatusBadRequest},

@@ -17,7 +17,7 @@ import (
 )
 
 // The tests run the gateway in front of the real runtime: TestMain builds workflow-runtime from
-// this repository (../../server/cmd/workflow-runtime) and starts it with every role in one
+// this repository (../../cmd/workflow-runtime) and starts it with every role in one
 // process, on SQLite in a temporary directory, on a free loopback port, with bearer tokens
 // (the approach of sdk/go/main_test.go).
 var (
@@ -77,7 +77,7 @@ func build(dir string) (string, error) {
 	out := filepath.Join(dir, "workflow-runtime")
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./server/cmd/workflow-runtime")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/workflow-runtime")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOWORK=off")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -18,7 +18,7 @@ import (
 )
 
 // The examples and the live tests run against the real service: TestMain builds
-// `workflow-runtime` from this repository (../../server/cmd/workflow-runtime) and starts it
+// `workflow-runtime` from this repository (../../cmd/workflow-runtime) and starts it
 // with every role in one process, on SQLite in a temporary directory, listening on a free
 // loopback port, with bearer-token authentication and signed webhooks on.
 var (
@@ -78,14 +78,14 @@ func build(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(filepath.Join(root, "server", "cmd", "workflow-runtime")); err != nil {
+	if _, err := os.Stat(filepath.Join(root, "cmd", "workflow-runtime")); err != nil {
 		return "", fmt.Errorf("the tests need the service's source next to the SDK (%s): %w", root, err)
 	}
 	out := filepath.Join(dir, "workflow-runtime")
 	// TestMain has no test context to bound the build with.
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./server/cmd/workflow-runtime")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/workflow-runtime")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOWORK=off")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -18,7 +18,7 @@ import (
 	"connectrpc.com/connect"
 )
 
-// The webhook delivery headers the service checks (its server/webhook/signature package).
+// The webhook delivery headers the service checks (its internal/webhook/signature package).
 const (
 	headerWebhookID        = "Webhook-Id"
 	headerWebhookTimestamp = "Webhook-Timestamp"
@@ -172,7 +172,7 @@ func webhookCode(status int) connect.Code {
 }
 
 // signWebhook is the Webhook-Signature of a delivery: "v1=" and the hex HMAC-SHA256 of
-// "<id>.<timestamp>.<body>" under secret, as the service's server/webhook/signature.Sign.
+// "<id>.<timestamp>.<body>" under secret, as the service's internal/webhook/signature.Sign.
 func signWebhook(secret []byte, id string, timestamp int64, body []byte) string {
 	h := hmac.New(sha256.New, secret)
 	h.Write([]byte(id))

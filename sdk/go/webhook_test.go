@@ -11,7 +11,7 @@ import (
 )
 
 // TestSignWebhookKnownAnswer pins the signed content to the service's: the same vector as
-// server/webhook/signature's TestSignKnownAnswer.
+// internal/webhook/signature's TestSignKnownAnswer.
 //
 //	printf '%s' 'evt_1.1800000000.{"order":42}' | openssl dgst -sha256 -hmac 'whsec-0123456789abcdef'
 func TestSignWebhookKnownAnswer(t *testing.T) {

@@ -1,6 +1,6 @@
 import { defineConfig } from "vite";
 
-// The build goes into the Go tree (server/ui/dist), which the service embeds and serves at /ui/
+// The build goes into the Go tree (internal/ui/dist), which the service embeds and serves at /ui/
 // with WFR_UI=on; it is committed like generated code and .ci/run checks it is not stale.
 // base "./" makes every asset URL relative, so the same build works at /ui/, from
 // WFR_UI_DIR, and from any static host.
@@ -13,7 +13,7 @@ export default defineConfig({
     dedupe: ["@bufbuild/protobuf", "@connectrpc/connect", "@connectrpc/connect-web", "preact"],
   },
   build: {
-    outDir: "../../server/ui/dist",
+    outDir: "../../internal/ui/dist",
     emptyOutDir: true,
     target: "es2022",
     reportCompressedSize: false,

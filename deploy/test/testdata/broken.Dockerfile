@@ -3,7 +3,7 @@
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY . .
-RUN CGO_ENABLED=0 go build -o /out/workflow-runtime ./server/cmd/workflow-runtime
+RUN CGO_ENABLED=0 go build -o /out/workflow-runtime ./cmd/workflow-runtime
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/workflow-runtime /workflow-runtime

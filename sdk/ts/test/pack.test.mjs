@@ -51,7 +51,7 @@ after(async () => {
 // startService builds workflow-runtime and runs it until the test ends.
 async function startService() {
   const binary = join(work, "workflow-runtime");
-  run("go", ["build", "-o", binary, "./server/cmd/workflow-runtime"], repoRoot);
+  run("go", ["build", "-o", binary, "./cmd/workflow-runtime"], repoRoot);
   const home = join(work, "service");
   mkdirSync(home);
   writeFileSync(join(home, "tokens"), `sdk-ts admin ${token}\n`);

@@ -15,7 +15,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/workflow-runtime/workflow-runtime/server/store"
+	"github.com/workflow-runtime/workflow-runtime/internal/store"
 )
 
 // seedSQL inserts ?1 executions over every workflow with a deployment: statuses 85% SUCCEEDED,
