@@ -175,6 +175,18 @@ func (l *logLines) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// dumpIfFailed logs every line when t failed, so that a failure shows what the worker did.
+func (l *logLines) dumpIfFailed(t *testing.T) {
+	if !t.Failed() {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		t.Log(line)
+	}
+}
+
 // first returns the first line containing s, "" when none does.
 func (l *logLines) first(s string) string {
 	l.mu.Lock()
@@ -221,7 +233,8 @@ func TestWorkerPausesWhileRedisIsDown(t *testing.T) {
 
 	db := storetest.OpenSQLite(t)
 	logs := &logLines{}
-	logger := slog.New(slog.NewTextHandler(logs, nil))
+	t.Cleanup(func() { logs.dumpIfFailed(t) })
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	q := queue.NewRedisQueue(client, queue.RedisConfig{MoveInterval: 10 * time.Millisecond, MaxBlock: 50 * time.Millisecond, Logger: logger})
 	startStop(t, q)
 	notifier := notify.NewRedis(client, "")

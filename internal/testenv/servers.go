@@ -1,9 +1,11 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -58,15 +60,45 @@ func logSkip(path, test, msg string) error {
 	return errors.Join(err, f.Close())
 }
 
-// FreePort returns a TCP port nobody listens on now.
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on, for a server a test starts,
+// chosen below the kernel's ephemeral range (ip_local_port_range). There, no outgoing
+// connection takes it as its local port: a client redialling a stopped test server on an
+// ephemeral port can connect to itself (TCP simultaneous open when the kernel picks the
+// destination port as the source), which answered the client with its own commands and kept
+// the restarted server from binding its port.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	low := ephemeralLow()
+	const floor = 10000
+	for range 1000 {
+		port := floor + rand.IntN(low-floor)
+		ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken
+		}
+		_ = ln.Close()
+		return port
 	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatalf("no free port between %d and %d", floor, low)
+	return 0
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's default 32768 when it
+// cannot be read).
+func ephemeralLow() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 {
+		return 32768
+	}
+	low, err := strconv.Atoi(fields[0])
+	if err != nil || low <= 10001 {
+		return 32768
+	}
+	return low
 }
 
 // RedisServer is a throwaway redis-server child process on a port of its own.
@@ -75,6 +107,8 @@ type RedisServer struct {
 	port int
 	cmd  *exec.Cmd
 	tls  *TLSFiles // set: the port speaks TLS only
+
+	exited chan struct{} // closed once cmd has exited
 }
 
 // StartRedis runs a throwaway redis-server (no persistence), stopped when the test ends.
@@ -122,17 +156,35 @@ func (r *RedisServer) Start() {
 			"--tls-key-file", r.tls.Key, "--tls-ca-cert-file", r.tls.Cert, "--tls-auth-clients", "no")
 		opts.TLSConfig = r.tls.ClientConfig(r.t)
 	}
-	r.cmd = exec.CommandContext(r.t.Context(), "redis-server", args...)
-	if err := r.cmd.Start(); err != nil {
+	var out bytes.Buffer
+	cmd := exec.CommandContext(r.t.Context(), "redis-server", args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
 	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	r.cmd, r.exited = cmd, exited
 	client := redis.NewClient(opts)
 	defer func() { _ = client.Close() }()
 	Poll(r.t, 10*time.Second, func() error {
+		select {
+		case <-exited: // its port was taken, say
+			r.t.Fatalf("redis-server on port %d exited:\n%s", r.port, out.String())
+		default:
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if err := client.Ping(ctx).Err(); err != nil {
+		info, err := client.Info(ctx, "server").Result()
+		if err != nil {
 			return fmt.Errorf("redis-server on port %d does not answer: %w", r.port, err)
+		}
+		// The server that answers is this one.
+		if !strings.Contains(info, fmt.Sprintf("process_id:%d\r\n", cmd.Process.Pid)) {
+			return fmt.Errorf("port %d is answered by a Redis that is not this test's (pid %d)", r.port, cmd.Process.Pid)
 		}
 		return nil
 	})
@@ -144,7 +196,7 @@ func (r *RedisServer) Stop() {
 		return
 	}
 	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
+	<-r.exited
 	r.cmd = nil
 }
 
