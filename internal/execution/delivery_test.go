@@ -146,28 +146,31 @@ func TestCancelFinishedExecutionFails(t *testing.T) {
 
 // TestDuplicateDeliveriesRunOnce: messages of one PENDING execution delivered at the same time
 // (the sweeper's next to the original, a redelivery) run it once; the overlap policy is never
-// applied by a delivery to its own execution (under SKIP it would end SKIPPED, "another
-// execution is running", with nothing else running).
+// applied by a delivery to its own execution: under SKIP it would end SKIPPED ("another
+// execution is running", with nothing else running), under CANCEL_OTHER a duplicate would
+// cancel the run of its own execution as the older one.
 func TestDuplicateDeliveriesRunOnce(t *testing.T) {
 	t.Parallel()
 	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
-			t.Parallel()
-			is := is.New(t)
-			o := m.opts
-			o.noWorker = true
-			b := setup(t, o)
-			wf := b.deploy(t, delay("100ms"), deployments.Config{OverlapPolicy: policy.OverlapSkip})
-			e := b.trigger(t, wf) // one message
-			for range 4 {
-				is.NoErr(b.queue.Enqueue(context.Background(), queue.Message{ExecutionID: e.ID}))
-			}
-			b.startWorker(t, o)
-			done := b.waitStatus(t, e.ID, execution.StatusSucceeded, execution.StatusSkipped, execution.StatusCancelled, execution.StatusFailed)
-			is.Equal(done.Status, execution.StatusSucceeded) // not SKIPPED by its own duplicate
-			is.Equal(done.Attempt, int32(1))
-			is.Equal(b.engine.calls.Load(), int64(1))
-		})
+		for _, overlap := range []policy.Overlap{policy.OverlapSkip, policy.OverlapCancelOther} {
+			t.Run(m.name+"/"+overlap.String(), func(t *testing.T) {
+				t.Parallel()
+				is := is.New(t)
+				o := m.opts
+				o.noWorker = true
+				b := setup(t, o)
+				wf := b.deploy(t, delay("100ms"), deployments.Config{OverlapPolicy: overlap})
+				e := b.trigger(t, wf) // one message
+				for range 4 {
+					is.NoErr(b.queue.Enqueue(context.Background(), queue.Message{ExecutionID: e.ID}))
+				}
+				b.startWorker(t, o)
+				done := b.waitStatus(t, e.ID, execution.StatusSucceeded, execution.StatusSkipped, execution.StatusCancelled, execution.StatusFailed)
+				is.Equal(done.Status, execution.StatusSucceeded) // not ended by its own duplicate
+				is.Equal(done.Attempt, int32(1))
+				is.Equal(b.engine.calls.Load(), int64(1))
+			})
+		}
 	}
 }
 
