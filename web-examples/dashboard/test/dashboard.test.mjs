@@ -235,6 +235,11 @@ for (const transport of ["connect", "grpc-web"]) {
       await settings.locator('input[name="token"]').fill(token);
       await settings.getByRole("button", { name: "Save" }).click();
       await page.getByRole("alert").filter({ hasText: "Not signed in" }).waitFor({ state: "hidden" });
+      // Until the token was saved, the signed-out page kept asking (its refreshes, the watch's
+      // retries), each answered 401 and logged by the browser, at times of their own: one
+      // logged after the check above is the signed-out page's too. Saving the token aborts what
+      // is in flight, and the alert is gone once a call with the token has answered.
+      checkConsole("the sign-in", [failedResource(401)]);
 
       // Deploy through the API; the list shows it (r refreshes at once).
       await rpc(svc, "DeployWorkflow", definitionFor(workflowId, transport));
