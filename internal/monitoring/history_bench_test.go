@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,51 +41,17 @@ FROM (SELECT g, now() - g * interval '2592 millisecond' AS ts,
       FROM generate_series(1::bigint, %[2]d) g) s`, benchWorkflows, benchRows),
 }
 
-// seed loads the data set on one connection: the executions indexes (those of the migrations)
-// are dropped and rebuilt around the bulk insert, and the foreign-key triggers are off during it
-// when the role may (session_replication_role), which makes the load minutes faster; the
-// indexes the queries run on are exactly the migrations'.
+// seed loads the data set the fast way (storetest.BulkLoadExecutions: the indexes rebuilt after
+// the bulk insert, exactly the migrations', so the queries run on those).
 func seed(b *testing.B, db *store.DB) {
 	b.Helper()
-	ctx := context.Background()
 	start := time.Now()
-	conn, err := db.Bun().Conn(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = conn.Close() }()
-	var defs, names []string
-	err = conn.NewRaw(`SELECT indexdef, indexname FROM pg_indexes
-WHERE schemaname = current_schema() AND tablename = 'executions' AND indexname <> 'executions_pkey'`).Scan(ctx, &defs, &names)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, n := range names {
-		if _, err := conn.ExecContext(ctx, "DROP INDEX "+n); err != nil {
-			b.Fatal(err)
-		}
-	}
-	_, _ = conn.ExecContext(ctx, "SET session_replication_role = replica")
-	for _, q := range seedSQL {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			b.Fatal(err)
-		}
-	}
-	_, _ = conn.ExecContext(ctx, "RESET session_replication_role")
-	for _, d := range defs {
-		// A partitioned table's index comes as CREATE INDEX ... ON ONLY (the parent alone).
-		if _, err := conn.ExecContext(ctx, strings.Replace(d, " ON ONLY ", " ON ", 1)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if _, err := conn.ExecContext(ctx, "ANALYZE"); err != nil {
-		b.Fatal(err)
-	}
+	rebuilt := storetest.BulkLoadExecutions(b, db, seedSQL)
 	var n int
-	if err := conn.NewRaw("SELECT count(*) FROM executions").Scan(ctx, &n); err != nil || n != benchRows {
+	if err := db.Bun().NewRaw("SELECT count(*) FROM executions").Scan(context.Background(), &n); err != nil || n != benchRows {
 		b.Fatalf("seeded %d executions, want %d (%v)", n, benchRows, err)
 	}
-	b.Logf("seeded %d executions, %d indexes rebuilt, in %s", benchRows, len(defs), time.Since(start).Round(time.Second))
+	b.Logf("seeded %d executions, %d indexes rebuilt, in %s", benchRows, rebuilt, time.Since(start).Round(time.Second))
 }
 
 // BenchmarkExecutionHistory measures monitoring.Service.History (domain + SQL + row decoding)

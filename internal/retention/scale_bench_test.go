@@ -14,6 +14,7 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/internal/monitoring"
 	"github.com/workflow-runtime/workflow-runtime/internal/retention"
 	"github.com/workflow-runtime/workflow-runtime/internal/store"
+	"github.com/workflow-runtime/workflow-runtime/internal/store/storetest"
 )
 
 // Shape of BenchmarkScale's data set: scaleDays days of executions, created evenly back from
@@ -245,47 +246,9 @@ func BenchmarkScale(b *testing.B) {
 	}
 }
 
-// seedScale loads the data set on one connection, with the executions indexes dropped and
-// rebuilt around the bulk insert and triggers (foreign keys, the key trigger) off during it
-// (session_replication_role; the data set has no repeated key), ANALYZEd after.
+// seedScale loads the data set the fast way (storetest.BulkLoadExecutions; the data set has no
+// repeated key).
 func seedScale(b *testing.B, db *store.DB, rows int) {
 	b.Helper()
-	ctx := context.Background()
-	conn, err := db.Bun().Conn(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = conn.Close() }()
-	var defs, names []string
-	err = conn.NewRaw(`SELECT indexdef, indexname FROM pg_indexes
-WHERE schemaname = current_schema() AND tablename = 'executions' AND indexname <> 'executions_pkey'`).Scan(ctx, &defs, &names)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, n := range names {
-		if _, err := conn.ExecContext(ctx, "DROP INDEX "+n); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for _, q := range append([]string{"SET session_replication_role = replica"}, scaleSeedSQL(rows)...) {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if _, err := conn.ExecContext(ctx, "RESET session_replication_role"); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "SET maintenance_work_mem = '512MB'"); err != nil {
-		b.Fatal(err)
-	}
-	for _, d := range defs {
-		// pg_indexes gives a partitioned table's index as CREATE INDEX ... ON ONLY, which would
-		// make it on the parent alone (invalid, and no partition's): build it on every partition.
-		if _, err := conn.ExecContext(ctx, strings.Replace(d, " ON ONLY ", " ON ", 1)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if _, err := conn.ExecContext(ctx, "ANALYZE"); err != nil {
-		b.Fatal(err)
-	}
+	storetest.BulkLoadExecutions(b, db, scaleSeedSQL(rows))
 }
