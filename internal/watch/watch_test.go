@@ -189,7 +189,9 @@ func (b *testBundle) watch(t *testing.T, q watch.Query) *stream {
 	return s
 }
 
-// next returns the next event (bounded: 60 s).
+// next returns the next event (bounded: 60 s). Events sent before the watch ended come first:
+// the last one and the end can both be ready (the events are buffered), and select picks
+// between ready cases at random.
 func (s *stream) next(t *testing.T) watch.Event {
 	t.Helper()
 	select {
@@ -197,6 +199,11 @@ func (s *stream) next(t *testing.T) watch.Event {
 		return ev
 	case err := <-s.done:
 		s.once.Do(func() { s.err = err })
+		select {
+		case ev := <-s.events:
+			return ev
+		default:
+		}
 		t.Fatalf("the watch ended before its next event: %v", err)
 	case <-time.After(60 * time.Second):
 		t.Fatal("no event within 60s")
