@@ -500,6 +500,9 @@ func (s *Scheduler) apply(ctx context.Context, dj desiredJob, last *time.Time) {
 		return
 	}
 	trig := &job.trigger
+	// The job's live fires make the times after this; the catch-up below reads the ledger
+	// before it (a live fire that lands first must not start the catch-up after its time).
+	scheduledAt := s.cfg.Now()
 	// Scheduled before it enters the table: until then the queue finds the job it replaces.
 	if err := s.quartz.ScheduleJob(job.JobDetail(), trig); err != nil {
 		log().Warn("cron trigger cannot be scheduled", slog.Any("error", err))
@@ -522,7 +525,10 @@ func (s *Scheduler) apply(ctx context.Context, dj desiredJob, last *time.Time) {
 	now := s.cfg.Now()
 	g := gap{now: now, cause: causeDowntime, liveAfter: now.Add(-s.cfg.SettleAfter)}
 	if last == nil {
-		if g.last, err = s.store.FireLastScheduled(ctx, dj.workflowID, dj.triggerID); err != nil {
+		// Read after ScheduleJob, so bounded by the time it was called: the job may have fired
+		// already, and its time as the latest on record would leave the missed times before it
+		// unfired. A time made before then by another replica is on record, as it should be.
+		if g.last, err = s.store.FireLastScheduledBefore(ctx, dj.workflowID, dj.triggerID, scheduledAt); err != nil {
 			log().Warn("catch-up failed", slog.Any("error", err))
 			return
 		}
