@@ -137,7 +137,30 @@ func (m *RedisManager) Acquire(ctx context.Context, key string, ttl time.Duratio
 	owner := uuid.NewString()
 	c := m.acquireCall(key, owner, ttl)
 	sent := time.Now()
-	return acquired(acquireScript.Run(ctx, m.client, c.keys, c.args...), key, owner, ttl, sent)
+	l, err := acquired(acquireScript.Run(ctx, m.client, c.keys, c.args...), key, owner, ttl, sent)
+	if err != nil && !errors.Is(err, ErrNotAcquired) {
+		m.forget(ctx, []scriptCall{c})
+	}
+	return l, err
+}
+
+// forgetTimeout bounds forget's round trip.
+const forgetTimeout = time.Second
+
+// forget releases, best effort, the leases of acquire calls that got no answer: the script may
+// have run and its reply been lost (a connection dropped, or the caller's deadline passed, while
+// the reply was on its way). Such a lease would hold its key until its TTL with nobody to
+// release it, since its caller was told it did not get it. Its owner token is the call's
+// alone, so the compare-and-delete frees nothing else; a call that did not run finds no lease.
+// When Redis does not answer this either, the TTL frees the key as before.
+func (m *RedisManager) forget(ctx context.Context, acquires []scriptCall) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), forgetTimeout)
+	defer cancel()
+	releases := make([]scriptCall, len(acquires))
+	for i, c := range acquires {
+		releases[i] = scriptCall{keys: c.keys[:1], args: c.args[:1]} // the lock key, the owner
+	}
+	m.runMany(ctx, releaseScript, releases)
 }
 
 // acquired turns the answer of acquireScript for key into Acquire's results.
@@ -211,9 +234,16 @@ func (m *RedisManager) AcquireMany(ctx context.Context, keys []string, ttl time.
 		calls = append(calls, m.acquireCall(key, owner, ttl))
 	}
 	sent := time.Now()
+	var unanswered []scriptCall
 	for j, cmd := range m.runMany(ctx, acquireScript, calls) {
 		i := items[j]
 		leases[i], errs[i] = acquired(cmd, keys[i], owners[j], ttl, sent)
+		if errs[i] != nil && !errors.Is(errs[i], ErrNotAcquired) {
+			unanswered = append(unanswered, calls[j])
+		}
+	}
+	if len(unanswered) > 0 {
+		m.forget(ctx, unanswered)
 	}
 	return leases, errs
 }
