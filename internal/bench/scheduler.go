@@ -347,6 +347,15 @@ func (s *fireSink) Fire(_ context.Context, p *execution.FireParams) (*execution.
 	return sinkExecution, false, nil
 }
 
+// FireMany records each fire as Fire does (the benchmark makes no backfill).
+func (s *fireSink) FireMany(ctx context.Context, ps []*execution.FireParams) ([]execution.FireResult, error) {
+	out := make([]execution.FireResult, len(ps))
+	for i, p := range ps {
+		out[i].Execution, _, _ = s.Fire(ctx, p)
+	}
+	return out, nil
+}
+
 func (s *fireSink) take() []sinkFire {
 	s.mu.Lock()
 	defer s.mu.Unlock()

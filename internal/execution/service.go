@@ -64,11 +64,21 @@ type ServiceStore interface {
 	// (workflow_id, trigger_id, scheduled_at) is taken, it inserts nothing and returns the existing
 	// execution with inserted false.
 	ExecutionInsert(ctx context.Context, e *Execution) (got *Execution, inserted bool, err error)
+	// ExecutionInsertMany is ExecutionInsert for the cron fires of one workflow, in one write:
+	// the results are in es's order.
+	ExecutionInsertMany(ctx context.Context, es []*Execution) ([]InsertResult, error)
 	// ExecutionGet returns one execution; errdefs.ErrNotFound when there is none.
 	ExecutionGet(ctx context.Context, id string) (*Execution, error)
 	// ExecutionCancel cancels: a PENDING execution ends CANCELLED at once; a RUNNING one gets
 	// cancel_requested; a terminal one is unchanged. It returns the row after the change.
 	ExecutionCancel(ctx context.Context, id, reason string, now time.Time) (*Execution, error)
+}
+
+// InsertResult is one row of ExecutionInsertMany: the execution recorded, or the one that holds
+// its key already (Inserted false).
+type InsertResult struct {
+	Execution *Execution
+	Inserted  bool
 }
 
 // ServiceQueue is what a Service needs of the queue: its outbox enqueues recorded executions,
@@ -223,6 +233,56 @@ func (s *Service) Fire(ctx context.Context, p *FireParams) (e *Execution, dedupl
 		UpdatedAt:    now,
 	}
 	return s.record(ctx, e)
+}
+
+// FireResult is one fire of FireMany: its execution, and whether that existed already.
+type FireResult struct {
+	Execution    *Execution
+	Deduplicated bool
+}
+
+// FireMany is Fire for many fires of one deployment, in one write of the store: a backfill's
+// batch. Made one by one, the fires of one workflow wait for each other's commits (on
+// PostgreSQL a keyed insert holds its workflow's lock until it commits). The results are in
+// ps's order.
+func (s *Service) FireMany(ctx context.Context, ps []*FireParams) ([]FireResult, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	es := make([]*Execution, len(ps))
+	for i, p := range ps {
+		es[i] = &Execution{
+			ID:           uuid.Must(uuid.NewV7()).String(),
+			DeploymentID: p.Deployment.ID,
+			WorkflowID:   p.Deployment.WorkflowID,
+			Revision:     p.Deployment.Revision,
+			Status:       StatusPending,
+			TriggerType:  TriggerCron,
+			TriggerID:    p.TriggerID,
+			ScheduledAt:  p.ScheduledAt.UTC().Truncate(time.Microsecond),
+			NominalAt:    cmp.Or(p.NominalAt, p.ScheduledAt).UTC().Truncate(time.Microsecond),
+			AvailableAt:  now,
+			CreatedAt:    now,
+			UpdatedAt:    now,
+		}
+	}
+	got, err := s.store.ExecutionInsertMany(ctx, es)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FireResult, len(got))
+	tp := telemetry.Traceparent(ctx)
+	for i, g := range got {
+		out[i] = FireResult{Execution: g.Execution, Deduplicated: !g.Inserted}
+		if !g.Inserted {
+			s.requeueIfLost(ctx, g.Execution)
+			continue
+		}
+		s.outbox.add(message(g.Execution, tp))
+		s.changes.add(g.Execution.DeploymentID, g.Execution.ID, StatusPending)
+	}
+	return out, nil
 }
 
 // record inserts e and hands it to the outbox when it is new (or when, deduplicated, its

@@ -120,11 +120,13 @@ func (sc *backfillScope) count(from, end time.Time) (int64, error) {
 	return total, nil
 }
 
-// backfillFires makes the fires, in order: each execution as fire makes it (deduplicated by
-// the executions' unique key on (workflow, trigger, scheduled time)), and their ledger rows,
-// FIRED or DEDUPLICATED with reason "backfill", in one write after them (one statement per
-// batch rather than one per fire; a failed write is logged, as fire does: the executions are
-// what matters). On an error it returns what it made so far with the error, and records that.
+// backfillFires makes the fires, in order: their executions in one write (FireMany, each
+// deduplicated by the executions' unique key on (workflow, trigger, scheduled time), as fire
+// makes one), and their ledger rows, FIRED or DEDUPLICATED with reason "backfill", in one write
+// after them (a failed ledger write is logged, as fire does: the executions are what matters).
+// A time a blackout calendar covers makes no execution and is recorded SKIPPED with the
+// calendar's name. On an error it returns what it made (the blacked-out times: the executions'
+// write is one statement) with the error, and records that.
 func (s *Service) backfillFires(ctx context.Context, d *deployments.Deployment, fires []backfillFire) (*BackfillResult, error) {
 	res := &BackfillResult{Executions: make([]*execution.Execution, 0, len(fires))}
 	ledger := make([]Fire, 0, len(fires))
@@ -140,9 +142,11 @@ func (s *Service) backfillFires(ctx context.Context, d *deployments.Deployment, 
 				slog.Int("fires", len(ledger)), slog.Any("error", err))
 		}
 	}()
+	var (
+		params []*execution.FireParams
+		made   []backfillFire // the fires of params
+	)
 	for _, bf := range fires {
-		// A time a blackout calendar covers is recorded SKIPPED with the calendar's name, in
-		// the batch's ledger write, and makes no execution.
 		name, err := s.Covering(ctx, d, bf.triggerID, bf.fire.Scheduled)
 		if err != nil {
 			return res, fmt.Errorf("backfill: %w", err)
@@ -152,22 +156,30 @@ func (s *Service) backfillFires(ctx context.Context, d *deployments.Deployment, 
 			ledger = append(ledger, blackoutRecord(d, bf.triggerID, bf.fire, name, s.now()))
 			continue
 		}
-		e, dup, err := s.executions.Fire(ctx, &execution.FireParams{Deployment: d, TriggerID: bf.triggerID, ScheduledAt: bf.fire.Scheduled, NominalAt: bf.fire.Nominal})
-		if err != nil {
-			return res, fmt.Errorf("backfill: fire %s/%s at %s: %w", d.WorkflowID, bf.triggerID, bf.fire.Scheduled.UTC().Format(time.RFC3339), err)
-		}
+		params = append(params, &execution.FireParams{Deployment: d, TriggerID: bf.triggerID, ScheduledAt: bf.fire.Scheduled, NominalAt: bf.fire.Nominal})
+		made = append(made, bf)
+	}
+	if len(params) == 0 {
+		return res, nil
+	}
+	got, err := s.executions.FireMany(ctx, params)
+	if err != nil {
+		return res, fmt.Errorf("backfill: fire %d times of %s from %s: %w", len(params), d.WorkflowID, made[0].fire.Scheduled.UTC().Format(time.RFC3339), err)
+	}
+	for i, g := range got {
+		bf := made[i]
 		outcome := OutcomeFired
-		if dup {
+		if g.Deduplicated {
 			outcome = OutcomeDeduplicated
 			res.Deduplicated++
 		} else {
 			res.Created++
 		}
-		res.Executions = append(res.Executions, e)
+		res.Executions = append(res.Executions, g.Execution)
 		ledger = append(ledger, Fire{
 			WorkflowID: d.WorkflowID, DeploymentID: d.ID, TriggerID: bf.triggerID,
 			NominalAt: bf.fire.Nominal, ScheduledAt: bf.fire.Scheduled, FiredAt: s.now(),
-			Outcome: outcome, ExecutionID: e.ID, Reason: "backfill",
+			Outcome: outcome, ExecutionID: g.Execution.ID, Reason: "backfill",
 		})
 	}
 	return res, nil

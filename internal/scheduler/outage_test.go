@@ -86,6 +86,13 @@ func (e outageExecutions) Fire(ctx context.Context, p *execution.FireParams) (*e
 	return e.Executions.Fire(ctx, p)
 }
 
+func (e outageExecutions) FireMany(ctx context.Context, ps []*execution.FireParams) ([]execution.FireResult, error) {
+	if e.down.Load() {
+		return nil, errDown
+	}
+	return e.Executions.FireMany(ctx, ps)
+}
+
 // clock is the settlement's clock, set by the test.
 type clock struct {
 	mu  sync.Mutex

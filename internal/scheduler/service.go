@@ -20,6 +20,8 @@ import (
 // time). execution.Service implements it.
 type Executions interface {
 	Fire(ctx context.Context, p *execution.FireParams) (e *execution.Execution, deduplicated bool, err error)
+	// FireMany is Fire for many times of one deployment, in one write: a backfill's batch.
+	FireMany(ctx context.Context, ps []*execution.FireParams) ([]execution.FireResult, error)
 }
 
 // ServiceConfig configures a Service. Every field has a default.

@@ -139,6 +139,82 @@ func (db *DB) ExecutionInsert(ctx context.Context, e *execution.Execution) (*exe
 	return existing.toExecution(), false, nil
 }
 
+// ExecutionInsertMany implements execution.ServiceStore: ExecutionInsert for the cron fires of
+// one workflow in one INSERT, whose RETURNING names the rows it inserted (a fire whose key is
+// taken is skipped: by ON CONFLICT on SQLite, by the executions_unique_keys trigger on
+// PostgreSQL, which takes the workflow's advisory lock once for the statement), then one read
+// of the rows that hold the keys of the others.
+func (db *DB) ExecutionInsertMany(ctx context.Context, es []*execution.Execution) ([]execution.InsertResult, error) {
+	out := make([]execution.InsertResult, len(es))
+	if len(es) == 0 {
+		return out, nil
+	}
+	workflowID := es[0].WorkflowID
+	rows := make([]*executionRow, len(es))
+	for i, e := range es {
+		if e.TriggerType != execution.TriggerCron || e.TriggerID == "" || e.ScheduledAt.IsZero() || e.IdempotencyKey != "" || e.WorkflowID != workflowID {
+			return nil, fmt.Errorf("insert %d executions of %s: execution %s is not a cron fire of that workflow", len(es), workflowID, e.ID)
+		}
+		rows[i] = toExecutionRow(e)
+	}
+	var inserted []string
+	err := db.bun.NewInsert().Model(&rows).On("CONFLICT DO NOTHING").Returning("id").Scan(ctx, &inserted)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("insert %d executions of %s: %w", len(es), workflowID, interpretError(err))
+	}
+	isNew := make(map[string]bool, len(inserted))
+	for _, id := range inserted {
+		isNew[id] = true
+	}
+	type fireKey struct {
+		trigger string
+		at      time.Time
+	}
+	var (
+		taken    = map[fireKey][]int{} // the fires not inserted, by key
+		triggers []string
+		times    []time.Time
+	)
+	for i, row := range rows {
+		if isNew[row.ID] {
+			out[i] = execution.InsertResult{Execution: row.toExecution(), Inserted: true}
+			continue
+		}
+		k := fireKey{es[i].TriggerID, utc(es[i].ScheduledAt)}
+		if len(taken[k]) == 0 {
+			triggers, times = append(triggers, k.trigger), append(times, k.at)
+		}
+		taken[k] = append(taken[k], i)
+	}
+	if len(taken) == 0 {
+		return out, nil
+	}
+	var existing []executionRow
+	err = db.bun.NewSelect().Model(&existing).
+		Where("workflow_id = ?", workflowID).
+		Where("trigger_type = 'CRON'").
+		Where("trigger_id IN (?)", bun.List(triggers)).
+		Where("scheduled_at IN (?)", bun.List(times)).
+		Scan(ctx)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("find the executions that hold the keys of %d fires of %s: %w", len(taken), workflowID, interpretError(err))
+	}
+	for _, r := range existing {
+		if r.TriggerID == nil {
+			continue
+		}
+		for _, i := range taken[fireKey{*r.TriggerID, utc(r.ScheduledAt)}] {
+			out[i] = execution.InsertResult{Execution: r.toExecution()}
+		}
+	}
+	for i := range out {
+		if out[i].Execution == nil { // neither inserted nor found: the id itself was taken
+			return nil, fmt.Errorf("insert execution %s: id taken: %w", es[i].ID, errdefs.ErrConflict)
+		}
+	}
+	return out, nil
+}
+
 // ExecutionTrigger implements execution.TriggerStore: the deployment's check and the insert in one
 // statement (INSERT … SELECT from workflows WHERE DEPLOYED), the hot path of TriggerWorkflow.
 // Only when it inserts nothing does it look further, to say why.
