@@ -29,7 +29,7 @@ type liveFireStore struct {
 
 func (s *liveFireStore) land(ctx context.Context) {
 	s.once.Do(func() {
-		if err := s.DB.FireRecord(ctx, []scheduler.Fire{s.fire}); err != nil {
+		if err := s.FireRecord(ctx, []scheduler.Fire{s.fire}); err != nil {
 			s.t.Error(err)
 		}
 	})
