@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,17 +145,39 @@ func (db *DB) ExecutionInsert(ctx context.Context, e *execution.Execution) (*exe
 // taken is skipped: by ON CONFLICT on SQLite, by the executions_unique_keys trigger on
 // PostgreSQL, which takes the workflow's advisory lock once for the statement), then one read
 // of the rows that hold the keys of the others.
+// More than insertManyRows fires are made in parts of that many, one statement each: that
+// bounds a statement's text (bun writes the values into it; a synchronous backfill may make
+// 10,000 fires) and, on PostgreSQL, how long one transaction holds the workflow's lock, which
+// the scheduler's live fires of that workflow wait for.
 func (db *DB) ExecutionInsertMany(ctx context.Context, es []*execution.Execution) ([]execution.InsertResult, error) {
-	out := make([]execution.InsertResult, len(es))
+	out := make([]execution.InsertResult, 0, len(es))
 	if len(es) == 0 {
 		return out, nil
 	}
 	workflowID := es[0].WorkflowID
-	rows := make([]*executionRow, len(es))
-	for i, e := range es {
+	for _, e := range es {
 		if e.TriggerType != execution.TriggerCron || e.TriggerID == "" || e.ScheduledAt.IsZero() || e.IdempotencyKey != "" || e.WorkflowID != workflowID {
 			return nil, fmt.Errorf("insert %d executions of %s: execution %s is not a cron fire of that workflow", len(es), workflowID, e.ID)
 		}
+	}
+	for part := range slices.Chunk(es, insertManyRows) {
+		got, err := db.insertMany(ctx, workflowID, part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+// insertManyRows is how many rows one statement of ExecutionInsertMany inserts at most.
+const insertManyRows = 500
+
+// insertMany is ExecutionInsertMany for at most insertManyRows fires of workflowID.
+func (db *DB) insertMany(ctx context.Context, workflowID string, es []*execution.Execution) ([]execution.InsertResult, error) {
+	out := make([]execution.InsertResult, len(es))
+	rows := make([]*executionRow, len(es))
+	for i, e := range es {
 		rows[i] = toExecutionRow(e)
 	}
 	var inserted []string

@@ -75,6 +75,28 @@ func TestExecutionInsertMany(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(n, int64(1)) // the new time of the two batches: made once
 
+		// More fires than one statement makes (insertManyRows, 500): made in parts, answered in
+		// order, and deduplicated in parts when made again.
+		big := make([]*execution.Execution, 1201)
+		for i := range big {
+			big[i] = cronFire(wf, "c", at(0).Add(time.Duration(i)*time.Second))
+		}
+		got, err = db.ExecutionInsertMany(ctx, big)
+		is.NoErr(err)
+		is.Equal(len(got), len(big))
+		for i, g := range got {
+			is.True(g.Inserted && g.Execution.ID == big[i].ID)
+		}
+		again := make([]*execution.Execution, len(big))
+		for i := range again {
+			again[i] = cronFire(wf, "c", big[i].ScheduledAt)
+		}
+		got, err = db.ExecutionInsertMany(ctx, again)
+		is.NoErr(err)
+		for i, g := range got {
+			is.True(!g.Inserted && g.Execution.ID == big[i].ID)
+		}
+
 		// Only cron fires of one workflow.
 		manual := newExecution(wf)
 		_, err = db.ExecutionInsertMany(ctx, []*execution.Execution{cronFire(wf, "a", at(9)), manual})
