@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/workflow-runtime/workflow-runtime/internal/errdefs"
 	"github.com/workflow-runtime/workflow-runtime/internal/execution"
@@ -104,8 +107,10 @@ func (db *DB) ExecutionGetMany(ctx context.Context, ids []string) (map[string]*e
 //	    AND executions.id BETWEEN <the smallest id> AND <the largest> (idBound)
 //	RETURNING executions.* (* on SQLite)
 //
+// That is the statement on SQLite and for large batches; PostgreSQL's for batches of at most
+// arrayFormRows says the same with arrays (claimManyPostgres).
 // Of several params naming one row only the one with the largest fence (the first of equal
-// ones) enters the VALUES list; the others get nil. With one row to claim it is ExecutionClaim.
+// ones) is sent; the others get nil. With one row to claim it is ExecutionClaim.
 func (db *DB) ExecutionClaimMany(ctx context.Context, ps []execution.ClaimParams) ([]*execution.Execution, error) {
 	out := make([]*execution.Execution, len(ps))
 	winner := make(map[string]int, len(ps)) // argument → index of the claim sent for that row
@@ -130,6 +135,9 @@ func (db *DB) ExecutionClaimMany(ctx context.Context, ps []execution.ClaimParams
 		}
 		out[i] = e
 		return out, nil
+	}
+	if db.dialect == DialectPostgres && len(sent) <= arrayFormRows {
+		return db.claimManyPostgres(ctx, ps, winner, sent, out)
 	}
 	values := db.valuesList(len(sent), "uuid", "bigint", "timestamptz")
 	args := make([]any, 0, 3*len(sent)+2)
@@ -172,6 +180,64 @@ func (db *DB) ExecutionClaimMany(ctx context.Context, ps []execution.ClaimParams
 	return out, nil
 }
 
+// arrayFormRows is the largest batch claimManyPostgres and finishManyPostgres write. A larger
+// one takes the VALUES form: its planning (about 2 ms) is shared by more rows, while each row of
+// the array form looks its values up by position (array_position, linear in the batch), so its
+// cost grows with the square of the batch. Measured on the two-core machine: at 500
+// executions/s (batches of a few rows) the array forms cut PostgreSQL's planning time by 40%
+// (pg_stat_statements); flat out with every batch in the array form, PostgreSQL's CPU grew by
+// 10%, and with this bound it fell by 1 to 10%.
+const arrayFormRows = 16
+
+// claimManyPostgres is ExecutionClaimMany's statement on PostgreSQL for small batches, where
+// the UPDATE … FROM a VALUES list costs the planner about 2 ms whatever the batch's size (it
+// weighs join paths over every index of the partition): the ids, fences and times go as array
+// constants instead, each row finds its own by its id's position, and the planner sees one
+// table, pruned to the partitions of the ids (id = ANY of a constant), in 0.2 to 0.5 ms. Same
+// conditions, same RETURNING:
+//
+//	UPDATE executions SET status = 'RUNNING', attempt = attempt + 1,
+//	    deaths = deaths + CASE WHEN status = 'RUNNING' THEN 1 ELSE 0 END,
+//	    fencing_token = fences[k], started_at = times[k], updated_at = times[k]
+//	WHERE id = ANY(ids)
+//	    AND (status = 'RUNNING' OR (status = 'PENDING' AND (available_at IS NULL OR available_at <= times[k])))
+//	    AND (fencing_token IS NULL OR fencing_token < fences[k])
+//	RETURNING *
+//
+// where k is array_position(ids, id): sent holds each id once.
+func (db *DB) claimManyPostgres(ctx context.Context, ps []execution.ClaimParams, winner map[string]int, sent []string, out []*execution.Execution) ([]*execution.Execution, error) {
+	fences := make([]int64, len(sent))
+	times := make([]time.Time, len(sent))
+	for j, a := range sent {
+		p := ps[winner[a]]
+		fences[j], times[j] = p.Fence, p.Now.UTC()
+	}
+	ids, fa, ta := pgdialect.Array(sent), pgdialect.Array(fences), pgdialect.Array(times)
+	const k = `array_position(?0::uuid[], id)`
+	query := `UPDATE executions SET status = ?3, attempt = attempt + 1,
+			deaths = deaths + CASE WHEN status = ?3 THEN 1 ELSE 0 END,
+			fencing_token = (?1::bigint[])[` + k + `],
+			started_at = (?2::timestamptz[])[` + k + `], updated_at = (?2::timestamptz[])[` + k + `]
+		WHERE id = ANY(?0::uuid[])
+			AND (status = ?3 OR (status = ?4
+				AND (available_at IS NULL OR available_at <= (?2::timestamptz[])[` + k + `])))
+			AND (fencing_token IS NULL OR fencing_token < (?1::bigint[])[` + k + `])
+		RETURNING *`
+	var rows []executionRow
+	if err := db.bun.NewRaw(query, ids, fa, ta, execution.StatusRunning, execution.StatusPending).Scan(ctx, &rows); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("claim %d executions: %w", len(sent), interpretError(err))
+	}
+	for k := range rows {
+		r := &rows[k]
+		i, ok := winner[r.ID]
+		if !ok || r.FencingToken == nil || *r.FencingToken != ps[i].Fence {
+			return nil, fmt.Errorf("claim %d executions: the database returned an unknown claim of %s", len(sent), r.ID)
+		}
+		out[i] = r.toExecution()
+	}
+	return out, nil
+}
+
 // finishKey names one owner's write of one row.
 type finishKey struct {
 	id    string
@@ -191,7 +257,8 @@ type finishKey struct {
 // Params for one row under different fences all enter the VALUES list: at most one matches the
 // row's fence. Of several params with one row and fence only the first does (after it the row
 // is not RUNNING any more, so ExecutionFinish would refuse the others). With one param to send
-// it is ExecutionFinish.
+// it is ExecutionFinish. That is the statement on SQLite and for large batches; PostgreSQL's
+// for batches of at most arrayFormRows says the same with arrays (finishManyPostgres).
 func (db *DB) ExecutionFinishMany(ctx context.Context, ps []*execution.FinishParams) ([]bool, error) {
 	ok := make([]bool, len(ps))
 	sent := make(map[finishKey]int, len(ps)) // (argument, fence) → index of the write sent
@@ -231,6 +298,9 @@ func (db *DB) ExecutionFinishMany(ctx context.Context, ps []*execution.FinishPar
 		ok[i] = err == nil
 		return ok, nil
 	}
+	if db.dialect == DialectPostgres && len(keys) <= arrayFormRows {
+		return db.finishManyPostgres(ctx, ps, sent, keys, ok)
+	}
 	values := db.valuesList(len(keys), "uuid", "bigint", "text", "text", "text", "timestamptz")
 	args := make([]any, 0, 6*len(keys)+1)
 	for _, key := range keys {
@@ -252,6 +322,54 @@ func (db *DB) ExecutionFinishMany(ctx context.Context, ps []*execution.FinishPar
 		Fence int64  `bun:"fencing_token"`
 	}
 	if err := db.bun.NewRaw(query, args...).Scan(ctx, &written); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("finish %d executions: %w", len(keys), interpretError(err))
+	}
+	for _, w := range written {
+		i, found := sent[finishKey{w.ID, w.Fence}]
+		if !found {
+			return nil, fmt.Errorf("finish %d executions: the database returned an unknown write of %s", len(keys), w.ID)
+		}
+		ok[i] = true
+	}
+	return ok, nil
+}
+
+// finishManyPostgres is ExecutionFinishMany's statement on PostgreSQL for small batches, with array constants
+// for the reason claimManyPostgres gives. A row may be named under several fences, so each
+// write is found by its key "id:fence" (k below); an empty output or error is NULL, as
+// nilIfEmpty makes it in the SQLite form:
+//
+//	UPDATE executions SET status = statuses[k], output = NULLIF(outputs[k], ''),
+//	    error = NULLIF(errors[k], ''), finished_at = times[k], updated_at = times[k]
+//	WHERE id = ANY(ids) AND status = 'RUNNING' AND k IS NOT NULL
+//	RETURNING id, fencing_token
+func (db *DB) finishManyPostgres(ctx context.Context, ps []*execution.FinishParams, sent map[finishKey]int, keys []finishKey, ok []bool) ([]bool, error) {
+	var (
+		ids      = make([]string, len(keys))
+		writes   = make([]string, len(keys))
+		statuses = make([]string, len(keys))
+		outputs  = make([]string, len(keys))
+		errs     = make([]string, len(keys))
+		times    = make([]time.Time, len(keys))
+	)
+	for j, key := range keys {
+		p := ps[sent[key]]
+		ids[j], writes[j] = key.id, key.id+":"+strconv.FormatInt(key.fence, 10)
+		statuses[j], outputs[j], errs[j], times[j] = string(p.Status), string(p.Output), p.Error, p.Now.UTC()
+	}
+	const k = `array_position(?1::text[], id::text || ':' || fencing_token::text)`
+	query := `UPDATE executions SET status = (?2::text[])[` + k + `],
+			output = NULLIF((?3::text[])[` + k + `], ''), error = NULLIF((?4::text[])[` + k + `], ''),
+			finished_at = (?5::timestamptz[])[` + k + `], updated_at = (?5::timestamptz[])[` + k + `]
+		WHERE id = ANY(?0::uuid[]) AND status = ?6 AND ` + k + ` IS NOT NULL
+		RETURNING id, fencing_token`
+	var written []struct {
+		ID    string `bun:"id"`
+		Fence int64  `bun:"fencing_token"`
+	}
+	err := db.bun.NewRaw(query, pgdialect.Array(ids), pgdialect.Array(writes), pgdialect.Array(statuses), pgdialect.Array(outputs),
+		pgdialect.Array(errs), pgdialect.Array(times), execution.StatusRunning).Scan(ctx, &written)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("finish %d executions: %w", len(keys), interpretError(err))
 	}
 	for _, w := range written {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -461,5 +462,56 @@ func TestExecutionFinishMany(t *testing.T) {
 		got, err := db.ExecutionGet(ctx, one.ID)
 		is.NoErr(err)
 		is.Equal(got.Status, execution.StatusSucceeded)
+	})
+}
+
+// Batches on both sides of arrayFormRows (16): PostgreSQL writes the small ones with array
+// constants and the large ones with a VALUES list, SQLite every one with the VALUES list; each
+// claims and finishes every row it names, under its own fence, with its own values.
+func TestExecutionClaimFinishManyBatchSizes(t *testing.T) {
+	t.Parallel()
+	executionBackends(t, func(t *testing.T, db *store.DB, wf string) {
+		is := is.New(t)
+		ctx := context.Background()
+		base := time.Now().UTC().Truncate(time.Microsecond)
+		for _, n := range []int{2, 16, 17, 40} {
+			claims := make([]execution.ClaimParams, n)
+			for i := range claims {
+				e := newExecution(wf)
+				_, _, err := db.ExecutionInsert(ctx, e)
+				is.NoErr(err)
+				claims[i] = execution.ClaimParams{ID: e.ID, Fence: int64(100 + i), Now: base.Add(time.Duration(i) * time.Millisecond)}
+			}
+			claimed, err := db.ExecutionClaimMany(ctx, claims)
+			is.NoErr(err)
+			finishes := make([]*execution.FinishParams, n)
+			for i, c := range claims {
+				is.True(claimed[i] != nil) // every row claimed
+				is.Equal(claimed[i].FencingToken, c.Fence)
+				is.True(claimed[i].StartedAt.Equal(c.Now))
+				status, errText := execution.StatusSucceeded, ""
+				if i%2 == 1 {
+					status, errText = execution.StatusFailed, fmt.Sprintf("failure %d", i)
+				}
+				finishes[i] = &execution.FinishParams{ID: c.ID, Fence: c.Fence, Status: status, Error: errText,
+					Output: []byte(fmt.Sprintf(`{"i":%d}`, i)), Now: c.Now.Add(time.Second)}
+			}
+			// A stale fence for the first row: refused, while the right one is written.
+			stale := *finishes[0]
+			stale.Fence--
+			ok, err := db.ExecutionFinishMany(ctx, append(finishes, &stale))
+			is.NoErr(err)
+			is.Equal(len(ok), n+1)
+			is.True(!ok[n])
+			for i, f := range finishes {
+				is.True(ok[i])
+				got, err := db.ExecutionGet(ctx, f.ID)
+				is.NoErr(err)
+				is.Equal(got.Status, f.Status)
+				is.Equal(got.Error, f.Error)
+				is.Equal(string(got.Output), string(f.Output))
+				is.True(got.FinishedAt.Equal(f.Now))
+			}
+		}
 	})
 }
