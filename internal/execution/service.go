@@ -217,8 +217,12 @@ type FireParams struct {
 // deduplicated true. It runs the deployment's current revision. The worker's span continues
 // the trace of ctx's span (the scheduler's fire).
 func (s *Service) Fire(ctx context.Context, p *FireParams) (e *Execution, deduplicated bool, err error) {
-	now := s.now().UTC().Truncate(time.Microsecond)
-	e = &Execution{
+	return s.record(ctx, fireExecution(p, s.now().UTC().Truncate(time.Microsecond)))
+}
+
+// fireExecution is the new PENDING execution of the fire p, recorded at now.
+func fireExecution(p *FireParams, now time.Time) *Execution {
+	return &Execution{
 		ID:           uuid.Must(uuid.NewV7()).String(),
 		DeploymentID: p.Deployment.ID,
 		WorkflowID:   p.Deployment.WorkflowID,
@@ -232,7 +236,6 @@ func (s *Service) Fire(ctx context.Context, p *FireParams) (e *Execution, dedupl
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
-	return s.record(ctx, e)
 }
 
 // FireResult is one fire of FireMany: its execution, and whether that existed already.
@@ -252,20 +255,7 @@ func (s *Service) FireMany(ctx context.Context, ps []*FireParams) ([]FireResult,
 	now := s.now().UTC().Truncate(time.Microsecond)
 	es := make([]*Execution, len(ps))
 	for i, p := range ps {
-		es[i] = &Execution{
-			ID:           uuid.Must(uuid.NewV7()).String(),
-			DeploymentID: p.Deployment.ID,
-			WorkflowID:   p.Deployment.WorkflowID,
-			Revision:     p.Deployment.Revision,
-			Status:       StatusPending,
-			TriggerType:  TriggerCron,
-			TriggerID:    p.TriggerID,
-			ScheduledAt:  p.ScheduledAt.UTC().Truncate(time.Microsecond),
-			NominalAt:    cmp.Or(p.NominalAt, p.ScheduledAt).UTC().Truncate(time.Microsecond),
-			AvailableAt:  now,
-			CreatedAt:    now,
-			UpdatedAt:    now,
-		}
+		es[i] = fireExecution(p, now)
 	}
 	got, err := s.store.ExecutionInsertMany(ctx, es)
 	if err != nil {

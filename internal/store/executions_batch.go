@@ -169,15 +169,7 @@ func (db *DB) ExecutionClaimMany(ctx context.Context, ps []execution.ClaimParams
 	if err := db.bun.NewRaw(query, args...).Scan(ctx, &rows); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("claim %d executions: %w", len(sent), interpretError(err))
 	}
-	for k := range rows {
-		r := &rows[k]
-		i, ok := winner[r.ID]
-		if !ok || r.FencingToken == nil || *r.FencingToken != ps[i].Fence {
-			return nil, fmt.Errorf("claim %d executions: the database returned an unknown claim of %s", len(sent), r.ID)
-		}
-		out[i] = r.toExecution()
-	}
-	return out, nil
+	return claimedRows(rows, ps, winner, len(sent), out)
 }
 
 // arrayFormRows is the largest batch claimManyPostgres and finishManyPostgres write. A larger
@@ -227,11 +219,17 @@ func (db *DB) claimManyPostgres(ctx context.Context, ps []execution.ClaimParams,
 	if err := db.bun.NewRaw(query, ids, fa, ta, execution.StatusRunning, execution.StatusPending).Scan(ctx, &rows); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("claim %d executions: %w", len(sent), interpretError(err))
 	}
+	return claimedRows(rows, ps, winner, len(sent), out)
+}
+
+// claimedRows puts the rows a claim statement of n rows returned into out, at the index of the
+// params that claimed each (winner); a row nobody claimed under its fence is an error.
+func claimedRows(rows []executionRow, ps []execution.ClaimParams, winner map[string]int, n int, out []*execution.Execution) ([]*execution.Execution, error) {
 	for k := range rows {
 		r := &rows[k]
 		i, ok := winner[r.ID]
 		if !ok || r.FencingToken == nil || *r.FencingToken != ps[i].Fence {
-			return nil, fmt.Errorf("claim %d executions: the database returned an unknown claim of %s", len(sent), r.ID)
+			return nil, fmt.Errorf("claim %d executions: the database returned an unknown claim of %s", n, r.ID)
 		}
 		out[i] = r.toExecution()
 	}
@@ -317,21 +315,11 @@ func (db *DB) ExecutionFinishMany(ctx context.Context, ps []*execution.FinishPar
 			AND executions.status = ?
 			AND executions.id BETWEEN ` + db.idBound() + ` AND ` + db.idBound() + `
 		RETURNING executions.id, executions.fencing_token`
-	var written []struct {
-		ID    string `bun:"id"`
-		Fence int64  `bun:"fencing_token"`
-	}
+	var written []finishedRow
 	if err := db.bun.NewRaw(query, args...).Scan(ctx, &written); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("finish %d executions: %w", len(keys), interpretError(err))
 	}
-	for _, w := range written {
-		i, found := sent[finishKey{w.ID, w.Fence}]
-		if !found {
-			return nil, fmt.Errorf("finish %d executions: the database returned an unknown write of %s", len(keys), w.ID)
-		}
-		ok[i] = true
-	}
-	return ok, nil
+	return finishedRows(written, sent, len(keys), ok)
 }
 
 // finishManyPostgres is ExecutionFinishMany's statement on PostgreSQL for small batches, with array constants
@@ -363,19 +351,28 @@ func (db *DB) finishManyPostgres(ctx context.Context, ps []*execution.FinishPara
 			finished_at = (?5::timestamptz[])[` + k + `], updated_at = (?5::timestamptz[])[` + k + `]
 		WHERE id = ANY(?0::uuid[]) AND status = ?6 AND ` + k + ` IS NOT NULL
 		RETURNING id, fencing_token`
-	var written []struct {
-		ID    string `bun:"id"`
-		Fence int64  `bun:"fencing_token"`
-	}
+	var written []finishedRow
 	err := db.bun.NewRaw(query, pgdialect.Array(ids), pgdialect.Array(writes), pgdialect.Array(statuses), pgdialect.Array(outputs),
 		pgdialect.Array(errs), pgdialect.Array(times), execution.StatusRunning).Scan(ctx, &written)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("finish %d executions: %w", len(keys), interpretError(err))
 	}
+	return finishedRows(written, sent, len(keys), ok)
+}
+
+// finishedRow is a row a finish statement wrote: RETURNING id, fencing_token.
+type finishedRow struct {
+	ID    string `bun:"id"`
+	Fence int64  `bun:"fencing_token"`
+}
+
+// finishedRows marks in ok the params of each write a finish statement of n writes made (sent:
+// (id, fence) → index); a write nobody sent is an error.
+func finishedRows(written []finishedRow, sent map[finishKey]int, n int, ok []bool) ([]bool, error) {
 	for _, w := range written {
 		i, found := sent[finishKey{w.ID, w.Fence}]
 		if !found {
-			return nil, fmt.Errorf("finish %d executions: the database returned an unknown write of %s", len(keys), w.ID)
+			return nil, fmt.Errorf("finish %d executions: the database returned an unknown write of %s", n, w.ID)
 		}
 		ok[i] = true
 	}
