@@ -14,11 +14,9 @@ import (
 	"github.com/workflow-runtime/workflow-runtime/internal/store"
 )
 
-// cronFire is a PENDING cron execution of wf for trigger at scheduled.
+// cronFire is a PENDING cron execution of wf for trigger at scheduled, without jitter.
 func cronFire(wf, trigger string, scheduled time.Time) *execution.Execution {
-	e := newExecution(wf)
-	e.TriggerType, e.TriggerID, e.ScheduledAt, e.NominalAt = execution.TriggerCron, trigger, scheduled, scheduled
-	return e
+	return cronExecution(wf, trigger, scheduled, 0)
 }
 
 // ExecutionInsertMany makes one execution per (trigger, scheduled time), as ExecutionInsert
