@@ -17,7 +17,7 @@ import (
 //
 // Each entry is marked with the epoch it was put in: keepOnly drops the entries of older ones.
 // The deployments are held in a table keyed by their own workflow id (a million of them cost
-// 12 to 24 MB there, against 50 to 80 in a map); the workflows known to have none in a map.
+// 16 to 32 MB there, against 50 to 80 in a map); the workflows known to have none in a map.
 type deploymentCache struct {
 	mu      sync.Mutex
 	entries *table[deployments.Deployment]

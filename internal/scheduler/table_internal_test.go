@@ -11,16 +11,37 @@ import (
 type tableElem struct{ name string }
 
 // TestTable checks the table against a map through random puts, marks and deletes (deletes
-// exercise moving elements back into the holes).
+// exercise moving elements back into the holes), with its own hash and with weak ones: keys
+// whose hashes are equal (so a probe must compare the keys) and hashes of a few bits (long
+// probe runs that wrap around the end of the slots).
 func TestTable(t *testing.T) {
 	t.Parallel()
+	hashes := map[string]func(string) uint32{
+		"maphash": nil,
+		"equal":   func(string) uint32 { return 12345 },
+		"4 bits":  func(s string) uint32 { return uint32(len(s)*7+int(s[len(s)-1])) & 15 },
+	}
+	for name, hash := range hashes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tab := newTable(func(e *tableElem) string { return e.name })
+			steps := 200000
+			if hash != nil {
+				tab = newTableHash(func(e *tableElem) string { return e.name }, hash)
+				steps = 20000
+			}
+			checkTable(t, tab, steps)
+		})
+	}
+}
+
+func checkTable(t *testing.T, tab *table[tableElem], steps int) {
 	is := is.New(t)
-	tab := newTable(func(e *tableElem) string { return e.name })
 	want := map[string]*tableElem{}
 	marks := map[string]uint32{}
 	r := rand.New(rand.NewPCG(1, 2))
-	for step := range 200000 {
-		name := strconv.Itoa(r.IntN(5000))
+	for step := range steps {
+		name := strconv.Itoa(r.IntN(steps / 40))
 		switch r.IntN(4) {
 		case 0, 1:
 			e := &tableElem{name}
