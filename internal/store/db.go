@@ -62,6 +62,11 @@ type DB struct {
 	bun     *bun.DB
 	dialect string
 	opts    Options
+	// tracer makes the spans of the prepared statements (queryPrepared); nil without
+	// Options.TracerProvider.
+	tracer trace.Tracer
+	// keepExecMode: the PostgreSQL URL set default_query_exec_mode, which queryPrepared keeps.
+	keepExecMode bool
 	// writeSem serialises InTx on SQLite (capacity 1), so that writers queue in Go, in order and
 	// honouring their context, instead of in SQLite's busy handler. nil on PostgreSQL.
 	writeSem chan struct{}
@@ -98,6 +103,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*DB, error) {
 		hook := []bunotel.Option{bunotel.WithDBName(db.dialect)}
 		if opts.TracerProvider != nil {
 			hook = append(hook, bunotel.WithTracerProvider(opts.TracerProvider))
+			db.tracer = opts.TracerProvider.Tracer("github.com/uptrace/bun")
 		}
 		if opts.MeterProvider != nil {
 			hook = append(hook, bunotel.WithMeterProvider(opts.MeterProvider))
@@ -126,7 +132,8 @@ func openPostgres(databaseURL string, opts Options) (*DB, error) {
 	// bun formats every query client-side, so each SQL text is new to pgx: its default
 	// (prepare and describe each new statement, then execute) would cost a second round trip
 	// per query and fill the statement cache with one-off texts. Send queries as they are,
-	// unless the URL chooses otherwise.
+	// unless the URL chooses otherwise. The few statements written with $n parameters are
+	// prepared (queryPrepared).
 	if !strings.Contains(databaseURL, "default_query_exec_mode") {
 		config.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	}
@@ -136,9 +143,10 @@ func openPostgres(databaseURL string, opts Options) (*DB, error) {
 	sqldb.SetMaxIdleConns(cmp.Or(opts.MaxIdleConns, maxOpen))
 	sqldb.SetConnMaxLifetime(cmp.Or(opts.ConnMaxLifetime, 30*time.Minute))
 	return &DB{
-		bun:     bun.NewDB(sqldb, pgdialect.New()),
-		dialect: DialectPostgres,
-		opts:    opts,
+		bun:          bun.NewDB(sqldb, pgdialect.New()),
+		dialect:      DialectPostgres,
+		opts:         opts,
+		keepExecMode: strings.Contains(databaseURL, "default_query_exec_mode"),
 	}, nil
 }
 
