@@ -62,9 +62,9 @@ type DB struct {
 	bun     *bun.DB
 	dialect string
 	opts    Options
-	// tracer makes the spans of the prepared statements (queryPrepared); nil without
-	// Options.TracerProvider.
-	tracer trace.Tracer
+	// hooks are the query hooks given to bun, which the prepared statements run themselves
+	// (queryPrepared).
+	hooks []bun.QueryHook
 	// keepExecMode: the PostgreSQL URL set default_query_exec_mode, which queryPrepared keeps.
 	keepExecMode bool
 	// writeSem serialises InTx on SQLite (capacity 1), so that writers queue in Go, in order and
@@ -103,12 +103,13 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*DB, error) {
 		hook := []bunotel.Option{bunotel.WithDBName(db.dialect)}
 		if opts.TracerProvider != nil {
 			hook = append(hook, bunotel.WithTracerProvider(opts.TracerProvider))
-			db.tracer = opts.TracerProvider.Tracer("github.com/uptrace/bun")
 		}
 		if opts.MeterProvider != nil {
 			hook = append(hook, bunotel.WithMeterProvider(opts.MeterProvider))
 		}
-		db.bun = db.bun.WithQueryHook(bunotel.NewQueryHook(hook...))
+		h := bunotel.NewQueryHook(hook...)
+		db.bun = db.bun.WithQueryHook(h)
+		db.hooks = append(db.hooks, h)
 	}
 	if err := db.Ping(ctx); err != nil {
 		_ = db.Close()
@@ -136,6 +137,10 @@ func openPostgres(databaseURL string, opts Options) (*DB, error) {
 	// prepared (queryPrepared).
 	if !strings.Contains(databaseURL, "default_query_exec_mode") {
 		config.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+		// The prepared statements' plans, made once (see queryPrepared).
+		if _, set := config.RuntimeParams["plan_cache_mode"]; !set {
+			config.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+		}
 	}
 	sqldb := stdlib.OpenDB(*config)
 	maxOpen := cmp.Or(opts.MaxOpenConns, 20)

@@ -243,26 +243,18 @@ func (db *DB) insertMany(ctx context.Context, workflowID string, es []*execution
 // Only when it inserts nothing does it look further, to say why.
 func (db *DB) ExecutionTrigger(ctx context.Context, e *execution.Execution, webhookPath string) (*execution.Execution, bool, error) {
 	row := toExecutionRow(e)
-	q := db.bun.NewSelect().TableExpr("workflows AS w").
-		ColumnExpr("?, w.deployment_id, w.id, w.current_revision, ?, ?", row.ID, row.Status, row.TriggerType)
-	if webhookPath != "" {
-		q = q.ColumnExpr("t.id").Join("JOIN triggers AS t ON t.workflow_id = w.id").Where("t.webhook_path = ?", webhookPath)
-	} else {
-		q = q.ColumnExpr("?", row.TriggerID).Where("w.id = ?", row.WorkflowID)
-	}
-	q = q.ColumnExpr("?, ?, ?, ?, ?, ?, ?, ?, ?",
-		row.TriggerData, row.IdempotencyKey, row.ScheduledAt, row.NominalAt, row.AvailableAt, row.CreatedAt, row.UpdatedAt, 0, false).
-		Where("w.deployment_status = ?", deployments.StatusDeployed)
 	var got struct {
 		DeploymentID string  `bun:"deployment_id"`
 		WorkflowID   string  `bun:"workflow_id"`
 		Revision     int32   `bun:"revision"`
 		TriggerID    *string `bun:"trigger_id"`
 	}
-	err := db.bun.NewRaw(`INSERT INTO executions (id, deployment_id, workflow_id, revision, status, trigger_type,
-		trigger_id, trigger_data, idempotency_key, scheduled_at, nominal_at, available_at, created_at, updated_at,
-		attempt, cancel_requested) ? ON CONFLICT DO NOTHING RETURNING deployment_id, workflow_id, revision, trigger_id`, q).
-		Scan(ctx, &got)
+	var err error
+	if db.dialect == DialectPostgres {
+		err = db.triggerPostgres(ctx, row, webhookPath, &got)
+	} else {
+		err = db.triggerQuery(row, webhookPath).Scan(ctx, &got)
+	}
 	switch {
 	case err == nil:
 		row.DeploymentID, row.WorkflowID, row.Revision, row.TriggerID = got.DeploymentID, got.WorkflowID, got.Revision, got.TriggerID
@@ -273,6 +265,50 @@ func (db *DB) ExecutionTrigger(ctx context.Context, e *execution.Execution, webh
 	// Nothing inserted: no such workflow or webhook, not DEPLOYED, or the key is taken.
 	existing, err := db.triggerNotInserted(ctx, e, webhookPath, nil)
 	return existing, false, err
+}
+
+// triggerPostgres is triggerQuery's statement on PostgreSQL, prepared. Its two texts (by
+// workflow id, by webhook path) take the same values.
+func (db *DB) triggerPostgres(ctx context.Context, row *executionRow, webhookPath string, got any) error {
+	var args pgParams
+	var from, match, triggerID string
+	if webhookPath != "" {
+		from, match, triggerID = `workflows AS w JOIN triggers AS t ON t.workflow_id = w.id`, `t.webhook_path = `+args.add(webhookPath), `t.id`
+	} else {
+		from, match = `workflows AS w`, `w.id = `+args.add(row.WorkflowID)
+		triggerID = args.add(row.TriggerID) + `::text`
+	}
+	query := `INSERT INTO executions (id, deployment_id, workflow_id, revision, status, trigger_type,
+			trigger_id, trigger_data, idempotency_key, scheduled_at, nominal_at, available_at, created_at, updated_at,
+			attempt, cancel_requested)
+		SELECT ` + args.add(row.ID) + `::uuid, w.deployment_id, w.id, w.current_revision, ` +
+		args.add(row.Status) + `::text, ` + args.add(row.TriggerType) + `::text, ` + triggerID + `, ` +
+		args.add(row.TriggerData) + `::text, ` + args.add(row.IdempotencyKey) + `::text, ` +
+		args.add(nullTime(row.ScheduledAt)) + `::timestamptz, ` + args.add(nullTime(row.NominalAt)) + `::timestamptz, ` +
+		args.add(nullTime(row.AvailableAt)) + `::timestamptz, ` + args.add(row.CreatedAt) + `::timestamptz, ` +
+		args.add(row.UpdatedAt) + `::timestamptz, 0, false
+		FROM ` + from + `
+		WHERE ` + match + ` AND w.deployment_status = ` + args.add(string(deployments.StatusDeployed)) + `
+		ON CONFLICT DO NOTHING RETURNING deployment_id, workflow_id, revision, trigger_id`
+	return db.scanOnePrepared(ctx, got, query, args)
+}
+
+// triggerQuery is ExecutionTrigger's statement: the row inserted from its workflow (by id, or by
+// a trigger's webhook path) if that is DEPLOYED.
+func (db *DB) triggerQuery(row *executionRow, webhookPath string) *bun.RawQuery {
+	q := db.bun.NewSelect().TableExpr("workflows AS w").
+		ColumnExpr("?, w.deployment_id, w.id, w.current_revision, ?, ?", row.ID, row.Status, row.TriggerType)
+	if webhookPath != "" {
+		q = q.ColumnExpr("t.id").Join("JOIN triggers AS t ON t.workflow_id = w.id").Where("t.webhook_path = ?", webhookPath)
+	} else {
+		q = q.ColumnExpr("?", row.TriggerID).Where("w.id = ?", row.WorkflowID)
+	}
+	q = q.ColumnExpr("?, ?, ?, ?, ?, ?, ?, ?, ?",
+		row.TriggerData, row.IdempotencyKey, row.ScheduledAt, row.NominalAt, row.AvailableAt, row.CreatedAt, row.UpdatedAt, 0, false).
+		Where("w.deployment_status = ?", deployments.StatusDeployed)
+	return db.bun.NewRaw(`INSERT INTO executions (id, deployment_id, workflow_id, revision, status, trigger_type,
+		trigger_id, trigger_data, idempotency_key, scheduled_at, nominal_at, available_at, created_at, updated_at,
+		attempt, cancel_requested) ? ON CONFLICT DO NOTHING RETURNING deployment_id, workflow_id, revision, trigger_id`, q)
 }
 
 // triggerLookups remembers, across the rows of one batch that were not inserted, what
@@ -479,10 +515,39 @@ func (db *DB) ExecutionGet(ctx context.Context, id string) (*execution.Execution
 	return row.toExecution(), nil
 }
 
-// ExecutionClaim implements execution.StepStore.
+// ExecutionClaim implements execution.StepStore. On PostgreSQL the statement is prepared
+// (claimStatement).
 func (db *DB) ExecutionClaim(ctx context.Context, id string, fence int64, now time.Time) (*execution.Execution, error) {
 	var row executionRow
-	err := db.bun.NewUpdate().Model(&row).
+	var err error
+	if db.dialect == DialectPostgres {
+		err = db.scanOnePrepared(ctx, &row, claimStatement, pgParams{string(execution.StatusRunning), fence, now.UTC(), id, string(execution.StatusPending)})
+	} else {
+		err = db.claimQuery(&row, id, fence, now).Scan(ctx)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("claim execution %s with fence %d: %w", id, fence, errdefs.ErrConflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim execution %s: %w", id, interpretError(err))
+	}
+	return row.toExecution(), nil
+}
+
+// claimStatement is claimQuery's statement with parameters: $1 RUNNING, $2 the fence, $3 now,
+// $4 the id, $5 PENDING.
+const claimStatement = `UPDATE executions SET status = $1, attempt = attempt + 1,
+		deaths = deaths + CASE WHEN status = $1 THEN 1 ELSE 0 END,
+		fencing_token = $2, started_at = $3, updated_at = $3
+	WHERE id = $4
+		AND (status = $1 OR (status = $5 AND (available_at IS NULL OR available_at <= $3)))
+		AND (fencing_token IS NULL OR fencing_token < $2)
+	RETURNING *`
+
+// claimQuery is ExecutionClaim's statement: RUNNING under fence, if it is PENDING and available
+// or RUNNING (a claim whose run never recorded what happened next) under a smaller fence.
+func (db *DB) claimQuery(row *executionRow, id string, fence int64, now time.Time) *bun.UpdateQuery {
+	return db.bun.NewUpdate().Model(row).
 		Set("status = ?", execution.StatusRunning).
 		Set("attempt = attempt + 1").
 		// Still RUNNING: the run before this one never recorded what happened next (its
@@ -495,19 +560,18 @@ func (db *DB) ExecutionClaim(ctx context.Context, id string, fence int64, now ti
 		Where("(status = ? OR (status = ? AND (available_at IS NULL OR available_at <= ?)))",
 			execution.StatusRunning, execution.StatusPending, now.UTC()).
 		Where("(fencing_token IS NULL OR fencing_token < ?)", fence).
-		Returning("*").
-		Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("claim execution %s with fence %d: %w", id, fence, errdefs.ErrConflict)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("claim execution %s: %w", id, interpretError(err))
-	}
-	return row.toExecution(), nil
+		Returning("*")
 }
 
-// ExecutionFinish implements execution.StepStore.
+// ExecutionFinish implements execution.StepStore. On PostgreSQL the statement is prepared.
 func (db *DB) ExecutionFinish(ctx context.Context, p *execution.FinishParams) error {
+	if db.dialect == DialectPostgres {
+		n, err := db.execPrepared(ctx, `UPDATE executions SET status = $1, output = $2, error = $3,
+				finished_at = $4, updated_at = $4
+			WHERE id = $5 AND fencing_token = $6 AND status = $7`,
+			pgParams{string(p.Status), nilIfEmpty(string(p.Output)), nilIfEmpty(p.Error), p.Now.UTC(), p.ID, p.Fence, string(execution.StatusRunning)})
+		return conditionalResult(n, err, "finish execution %s as %s", p.ID, p.Status)
+	}
 	q := db.bun.NewUpdate().Model((*executionRow)(nil)).
 		Set("status = ?", p.Status).
 		Set("output = ?", nilIfEmpty(string(p.Output))).
@@ -722,13 +786,30 @@ func (db *DB) RevisionGet(ctx context.Context, workflowID string, revision int32
 // affected means the condition was false: errdefs.ErrConflict.
 func (db *DB) conditional(ctx context.Context, q *bun.UpdateQuery, format string, args ...any) error {
 	res, err := q.Exec(ctx)
+	var n int64
+	if err == nil {
+		n, _ = res.RowsAffected()
+	}
+	return conditionalResult(n, err, format, args...)
+}
+
+// conditionalResult is conditional's answer for a statement that changed n rows or failed.
+func conditionalResult(n int64, err error, format string, args ...any) error {
 	if err != nil {
 		return fmt.Errorf(format+": %w", append(args, interpretError(err))...)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return fmt.Errorf(format+": %w", append(args, errdefs.ErrConflict)...)
 	}
 	return nil
+}
+
+// nullTime is t as a statement parameter, NULL when zero (as bun writes a nullzero column).
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
 }
 
 func nilIfEmpty(s string) *string {

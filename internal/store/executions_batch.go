@@ -7,13 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/workflow-runtime/workflow-runtime/internal/errdefs"
 	"github.com/workflow-runtime/workflow-runtime/internal/execution"
@@ -104,11 +102,11 @@ func (db *DB) ExecutionGetMany(ctx context.Context, ids []string) (map[string]*e
 //	    AND (executions.status = 'RUNNING' OR (executions.status = 'PENDING'
 //	        AND (executions.available_at IS NULL OR executions.available_at <= v.ts)))
 //	    AND (executions.fencing_token IS NULL OR executions.fencing_token < v.fence)
-//	    AND executions.id BETWEEN <the smallest id> AND <the largest> (idBound)
+//	    AND executions.id BETWEEN <the smallest id> AND <the largest>
 //	RETURNING executions.* (* on SQLite)
 //
-// That is the statement on SQLite and for large batches; PostgreSQL's for batches of at most
-// arrayFormRows says the same with arrays (claimManyPostgres).
+// That is the statement on SQLite; PostgreSQL's says the same with arrays, prepared
+// (claimManyPostgres).
 // Of several params naming one row only the one with the largest fence (the first of equal
 // ones) is sent; the others get nil. With one row to claim it is ExecutionClaim.
 func (db *DB) ExecutionClaimMany(ctx context.Context, ps []execution.ClaimParams) ([]*execution.Execution, error) {
@@ -136,7 +134,7 @@ func (db *DB) ExecutionClaimMany(ctx context.Context, ps []execution.ClaimParams
 		out[i] = e
 		return out, nil
 	}
-	if db.dialect == DialectPostgres && len(sent) <= arrayFormRows {
+	if db.dialect == DialectPostgres {
 		return db.claimManyPostgres(ctx, ps, winner, sent, out)
 	}
 	values := db.valuesList(len(sent), "uuid", "bigint", "timestamptz")
@@ -163,7 +161,7 @@ func (db *DB) ExecutionClaimMany(ctx context.Context, ps []execution.ClaimParams
 			AND (executions.status = ? OR (executions.status = ?
 				AND (executions.available_at IS NULL OR executions.available_at <= v.ts)))
 			AND (executions.fencing_token IS NULL OR executions.fencing_token < v.fence)
-			AND executions.id BETWEEN ` + db.idBound() + ` AND ` + db.idBound() + `
+			AND executions.id BETWEEN ? AND ?
 		RETURNING ` + returning
 	var rows []executionRow
 	if err := db.bun.NewRaw(query, args...).Scan(ctx, &rows); err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -172,31 +170,17 @@ func (db *DB) ExecutionClaimMany(ctx context.Context, ps []execution.ClaimParams
 	return claimedRows(rows, ps, winner, len(sent), out)
 }
 
-// arrayFormRows is the largest batch claimManyPostgres and finishManyPostgres write. A larger
-// one takes the VALUES form: its planning (about 2 ms) is shared by more rows, while each row of
-// the array form looks its values up by position (array_position, linear in the batch), so its
-// cost grows with the square of the batch. Measured on the two-core machine: at 500
-// executions/s (batches of a few rows) the array forms cut PostgreSQL's planning time by 40%
-// (pg_stat_statements); flat out with every batch in the array form, PostgreSQL's CPU grew by
-// 10%, and with this bound it fell by 1 to 10%.
-const arrayFormRows = 16
-
-// claimManyPostgres is ExecutionClaimMany's statement on PostgreSQL for small batches, where
-// the UPDATE … FROM a VALUES list costs the planner about 2 ms whatever the batch's size (it
-// weighs join paths over every index of the partition): the ids, fences and times go as array
-// constants instead, each row finds its own by its id's position, and the planner sees one
-// table, pruned to the partitions of the ids (id = ANY of a constant), in 0.2 to 0.5 ms. Same
-// conditions, same RETURNING:
+// claimManyPostgres is ExecutionClaimMany's statement on PostgreSQL, prepared (queryPrepared):
+// the ids, fences and times go as three arrays, one row of v each, so that one text serves
+// every batch and PostgreSQL plans it once per connection. The VALUES list of the other
+// dialects is a new text for every size and costs the planner about 2 ms each time (it weighs
+// join paths over every index of the partition). Same conditions, same RETURNING:
 //
-//	UPDATE executions SET status = 'RUNNING', attempt = attempt + 1,
-//	    deaths = deaths + CASE WHEN status = 'RUNNING' THEN 1 ELSE 0 END,
-//	    fencing_token = fences[k], started_at = times[k], updated_at = times[k]
-//	WHERE id = ANY(ids)
-//	    AND (status = 'RUNNING' OR (status = 'PENDING' AND (available_at IS NULL OR available_at <= times[k])))
-//	    AND (fencing_token IS NULL OR fencing_token < fences[k])
-//	RETURNING *
+//	UPDATE executions SET … FROM unnest(ids, fences, times) AS v (id, fence, ts)
+//	WHERE executions.id = v.id AND … AND executions.id BETWEEN <the smallest id> AND <the largest>
 //
-// where k is array_position(ids, id): sent holds each id once.
+// The id range lets the executor prune the partitions the batch's ids are not in (the plan is
+// made without the values, and PostgreSQL 15 does not prune by id = v.id before it runs).
 func (db *DB) claimManyPostgres(ctx context.Context, ps []execution.ClaimParams, winner map[string]int, sent []string, out []*execution.Execution) ([]*execution.Execution, error) {
 	fences := make([]int64, len(sent))
 	times := make([]time.Time, len(sent))
@@ -204,19 +188,20 @@ func (db *DB) claimManyPostgres(ctx context.Context, ps []execution.ClaimParams,
 		p := ps[winner[a]]
 		fences[j], times[j] = p.Fence, p.Now.UTC()
 	}
-	ids, fa, ta := pgdialect.Array(sent), pgdialect.Array(fences), pgdialect.Array(times)
-	const k = `array_position(?0::uuid[], id)`
-	query := `UPDATE executions SET status = ?3, attempt = attempt + 1,
-			deaths = deaths + CASE WHEN status = ?3 THEN 1 ELSE 0 END,
-			fencing_token = (?1::bigint[])[` + k + `],
-			started_at = (?2::timestamptz[])[` + k + `], updated_at = (?2::timestamptz[])[` + k + `]
-		WHERE id = ANY(?0::uuid[])
-			AND (status = ?3 OR (status = ?4
-				AND (available_at IS NULL OR available_at <= (?2::timestamptz[])[` + k + `])))
-			AND (fencing_token IS NULL OR fencing_token < (?1::bigint[])[` + k + `])
-		RETURNING *`
+	const query = `UPDATE executions SET status = $1, attempt = executions.attempt + 1,
+			deaths = executions.deaths + CASE WHEN executions.status = $1 THEN 1 ELSE 0 END,
+			fencing_token = v.fence, started_at = v.ts, updated_at = v.ts
+		FROM unnest($2::uuid[], $3::bigint[], $4::timestamptz[]) AS v (id, fence, ts)
+		WHERE executions.id = v.id
+			AND (executions.status = $1 OR (executions.status = $5
+				AND (executions.available_at IS NULL OR executions.available_at <= v.ts)))
+			AND (executions.fencing_token IS NULL OR executions.fencing_token < v.fence)
+			AND executions.id BETWEEN $6::uuid AND $7::uuid
+		RETURNING executions.*`
 	var rows []executionRow
-	if err := db.bun.NewRaw(query, ids, fa, ta, execution.StatusRunning, execution.StatusPending).Scan(ctx, &rows); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	err := db.scanPrepared(ctx, &rows, query, pgParams{string(execution.StatusRunning), sent, fences, times,
+		string(execution.StatusPending), sent[0], sent[len(sent)-1]})
+	if err != nil {
 		return nil, fmt.Errorf("claim %d executions: %w", len(sent), interpretError(err))
 	}
 	return claimedRows(rows, ps, winner, len(sent), out)
@@ -249,14 +234,14 @@ type finishKey struct {
 //	    finished_at = v.ts, updated_at = v.ts
 //	FROM v WHERE executions.id = v.id AND executions.fencing_token = v.fence
 //	    AND executions.status = 'RUNNING'
-//	    AND executions.id BETWEEN <the smallest id> AND <the largest> (idBound)
+//	    AND executions.id BETWEEN <the smallest id> AND <the largest>
 //	RETURNING executions.id, executions.fencing_token
 //
 // Params for one row under different fences all enter the VALUES list: at most one matches the
 // row's fence. Of several params with one row and fence only the first does (after it the row
 // is not RUNNING any more, so ExecutionFinish would refuse the others). With one param to send
-// it is ExecutionFinish. That is the statement on SQLite and for large batches; PostgreSQL's
-// for batches of at most arrayFormRows says the same with arrays (finishManyPostgres).
+// it is ExecutionFinish. That is the statement on SQLite; PostgreSQL's says the same with
+// arrays, prepared (finishManyPostgres).
 func (db *DB) ExecutionFinishMany(ctx context.Context, ps []*execution.FinishParams) ([]bool, error) {
 	ok := make([]bool, len(ps))
 	sent := make(map[finishKey]int, len(ps)) // (argument, fence) → index of the write sent
@@ -296,7 +281,7 @@ func (db *DB) ExecutionFinishMany(ctx context.Context, ps []*execution.FinishPar
 		ok[i] = err == nil
 		return ok, nil
 	}
-	if db.dialect == DialectPostgres && len(keys) <= arrayFormRows {
+	if db.dialect == DialectPostgres {
 		return db.finishManyPostgres(ctx, ps, sent, keys, ok)
 	}
 	values := db.valuesList(len(keys), "uuid", "bigint", "text", "text", "text", "timestamptz")
@@ -313,7 +298,7 @@ func (db *DB) ExecutionFinishMany(ctx context.Context, ps []*execution.FinishPar
 		WHERE executions.id = v.id
 			AND executions.fencing_token = v.fence
 			AND executions.status = ?
-			AND executions.id BETWEEN ` + db.idBound() + ` AND ` + db.idBound() + `
+			AND executions.id BETWEEN ? AND ?
 		RETURNING executions.id, executions.fencing_token`
 	var written []finishedRow
 	if err := db.bun.NewRaw(query, args...).Scan(ctx, &written); err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -322,39 +307,42 @@ func (db *DB) ExecutionFinishMany(ctx context.Context, ps []*execution.FinishPar
 	return finishedRows(written, sent, len(keys), ok)
 }
 
-// finishManyPostgres is ExecutionFinishMany's statement on PostgreSQL for small batches, with array constants
-// for the reason claimManyPostgres gives. A row may be named under several fences, so each
-// write is found by its key "id:fence" (k below); an empty output or error is NULL, as
-// nilIfEmpty makes it in the SQLite form:
+// finishManyPostgres is ExecutionFinishMany's statement on PostgreSQL, prepared, its values as
+// arrays (as claimManyPostgres):
 //
-//	UPDATE executions SET status = statuses[k], output = NULLIF(outputs[k], ''),
-//	    error = NULLIF(errors[k], ''), finished_at = times[k], updated_at = times[k]
-//	WHERE id = ANY(ids) AND status = 'RUNNING' AND k IS NOT NULL
-//	RETURNING id, fencing_token
+//	UPDATE executions SET status = v.status, output = v.output, error = v.error,
+//	    finished_at = v.ts, updated_at = v.ts
+//	FROM unnest(ids, fences, statuses, outputs, errors, times) AS v (…)
+//	WHERE executions.id = v.id AND executions.fencing_token = v.fence
+//	    AND executions.status = 'RUNNING' AND executions.id BETWEEN <the smallest id> AND <the largest>
+//	RETURNING executions.id, executions.fencing_token
 func (db *DB) finishManyPostgres(ctx context.Context, ps []*execution.FinishParams, sent map[finishKey]int, keys []finishKey, ok []bool) ([]bool, error) {
 	var (
 		ids      = make([]string, len(keys))
-		writes   = make([]string, len(keys))
+		fences   = make([]int64, len(keys))
 		statuses = make([]string, len(keys))
-		outputs  = make([]string, len(keys))
-		errs     = make([]string, len(keys))
+		outputs  = make([]*string, len(keys))
+		errs     = make([]*string, len(keys))
 		times    = make([]time.Time, len(keys))
 	)
 	for j, key := range keys {
 		p := ps[sent[key]]
-		ids[j], writes[j] = key.id, key.id+":"+strconv.FormatInt(key.fence, 10)
-		statuses[j], outputs[j], errs[j], times[j] = string(p.Status), string(p.Output), p.Error, p.Now.UTC()
+		ids[j], fences[j], statuses[j] = key.id, key.fence, string(p.Status)
+		outputs[j], errs[j], times[j] = nilIfEmpty(string(p.Output)), nilIfEmpty(p.Error), p.Now.UTC()
 	}
-	const k = `array_position(?1::text[], id::text || ':' || fencing_token::text)`
-	query := `UPDATE executions SET status = (?2::text[])[` + k + `],
-			output = NULLIF((?3::text[])[` + k + `], ''), error = NULLIF((?4::text[])[` + k + `], ''),
-			finished_at = (?5::timestamptz[])[` + k + `], updated_at = (?5::timestamptz[])[` + k + `]
-		WHERE id = ANY(?0::uuid[]) AND status = ?6 AND ` + k + ` IS NOT NULL
-		RETURNING id, fencing_token`
+	const query = `UPDATE executions SET status = v.status, output = v.output, error = v.error,
+			finished_at = v.ts, updated_at = v.ts
+		FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+			AS v (id, fence, status, output, error, ts)
+		WHERE executions.id = v.id
+			AND executions.fencing_token = v.fence
+			AND executions.status = $7
+			AND executions.id BETWEEN $8::uuid AND $9::uuid
+		RETURNING executions.id, executions.fencing_token`
 	var written []finishedRow
-	err := db.bun.NewRaw(query, pgdialect.Array(ids), pgdialect.Array(writes), pgdialect.Array(statuses), pgdialect.Array(outputs),
-		pgdialect.Array(errs), pgdialect.Array(times), execution.StatusRunning).Scan(ctx, &written)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	err := db.scanPrepared(ctx, &written, query, pgParams{ids, fences, statuses, outputs, errs, times,
+		string(execution.StatusRunning), ids[0], ids[len(ids)-1]})
+	if err != nil {
 		return nil, fmt.Errorf("finish %d executions: %w", len(keys), interpretError(err))
 	}
 	return finishedRows(written, sent, len(keys), ok)
@@ -377,19 +365,6 @@ func finishedRows(written []finishedRow, sent map[finishKey]int, n int, ok []boo
 		ok[i] = true
 	}
 	return ok, nil
-}
-
-// idBound is the placeholder of an execution id compared as a constant: the batch's smallest
-// and largest ids bound the UPDATE … FROM's rows (executions.id BETWEEN them), which the join on
-// v's ids alone does not say to the planner. On PostgreSQL, where executions is partitioned by
-// id (migration 20261202000001), the constant range lets the planner keep only the partitions
-// the batch's ids fall in, usually the current one, instead of planning, locking and probing
-// every partition; on SQLite it costs one comparison per row.
-func (db *DB) idBound() string {
-	if db.dialect == DialectPostgres {
-		return "?::uuid"
-	}
-	return "?"
 }
 
 // sortedKeys returns the keys of m in order: the VALUES list in a stable order.

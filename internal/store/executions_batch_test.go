@@ -48,7 +48,7 @@ func (c *statementCounter) count(f func()) []string {
 // countStatements installs a statementCounter on db (a store of this test alone).
 func countStatements(db *store.DB) *statementCounter {
 	c := &statementCounter{}
-	db.Bun().AddQueryHook(c) //nolint:staticcheck // the store's own *bun.DB must run the hook; WithQueryHook returns a copy
+	db.AddQueryHook(c)
 	return c
 }
 
@@ -465,9 +465,9 @@ func TestExecutionFinishMany(t *testing.T) {
 	})
 }
 
-// Batches on both sides of arrayFormRows (16): PostgreSQL writes the small ones with array
-// constants and the large ones with a VALUES list, SQLite every one with the VALUES list; each
-// claims and finishes every row it names, under its own fence, with its own values.
+// Batches of several sizes, each claiming and finishing every row it names, under its own
+// fence, with its own values: PostgreSQL sends one prepared statement for every size (arrays
+// of the values), SQLite a VALUES list of the batch's size.
 func TestExecutionClaimFinishManyBatchSizes(t *testing.T) {
 	t.Parallel()
 	executionBackends(t, func(t *testing.T, db *store.DB, wf string) {

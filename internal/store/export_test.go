@@ -27,3 +27,9 @@ func (db *DB) FireListSQL(p *scheduler.FireListParams) string {
 func (db *DB) MigrateFS(ctx context.Context, fsys fs.FS) error {
 	return db.migrate(ctx, fsys)
 }
+
+// AddQueryHook adds h to db's bun.DB and to the hooks its prepared statements run.
+func (db *DB) AddQueryHook(h bun.QueryHook) {
+	db.bun.AddQueryHook(h) //nolint:staticcheck // the store's own *bun.DB must run the hook; WithQueryHook returns a copy
+	db.hooks = append(db.hooks, h)
+}

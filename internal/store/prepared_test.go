@@ -2,33 +2,40 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/matryer/is"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/workflow-runtime/workflow-runtime/internal/errdefs"
 	"github.com/workflow-runtime/workflow-runtime/internal/execution"
 	"github.com/workflow-runtime/workflow-runtime/internal/monitoring"
 	"github.com/workflow-runtime/workflow-runtime/internal/store"
 	"github.com/workflow-runtime/workflow-runtime/internal/store/storetest"
 )
 
-// TestHistoryIsPrepared checks that a history query on PostgreSQL is a statement prepared on
-// its connection (the one connection of the pool here), whose plan PostgreSQL keeps; and that
-// with default_query_exec_mode in the URL it is sent in that mode instead (simple_protocol: no
-// statement prepared). Either way the statement has its span, as bun's queries have.
-func TestHistoryIsPrepared(t *testing.T) {
+// TestHotStatementsArePrepared checks that the statements queryPrepared sends on PostgreSQL (the
+// history query, the trigger's insert, the single and batched claim and outcome) are prepared on
+// their connection (the one connection of the pool here) under a generic plan, made once; and
+// that with default_query_exec_mode in the URL they are sent in that mode instead
+// (simple_protocol: nothing prepared, plan_cache_mode left alone). Either way each statement
+// has its span, as bun's queries have.
+func TestHotStatementsArePrepared(t *testing.T) {
 	t.Parallel()
 	url := storetest.PostgresSchemaURL(t)
 	for _, c := range []struct {
 		name     string
 		url      string
 		prepared int
+		mode     string
 	}{
-		{"default", url, 1},
-		{"simple_protocol in the URL", url + "&default_query_exec_mode=simple_protocol", 0},
+		{"default", url, 6, "force_generic_plan"},
+		{"simple_protocol in the URL", url + "&default_query_exec_mode=simple_protocol", 0, "auto"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			is := is.New(t)
@@ -39,18 +46,40 @@ func TestHistoryIsPrepared(t *testing.T) {
 			is.NoErr(err)
 			t.Cleanup(func() { _ = db.Close() })
 			is.NoErr(db.Migrate(ctx))
+			var mode string
+			is.NoErr(db.Bun().NewRaw("SHOW plan_cache_mode").Scan(ctx, &mode))
+			is.Equal(mode, c.mode)
+
 			p := &monitoring.HistoryListParams{Limit: 3, HistoryFilter: monitoring.HistoryFilter{
 				WorkflowID: "wf-none", Statuses: []execution.Status{execution.StatusFailed, execution.StatusTimedOut},
 			}}
-			for range 3 { // the same text each time: prepared once
+			ids := []string{uuid.Must(uuid.NewV7()).String(), uuid.Must(uuid.NewV7()).String()}
+			now := time.Now()
+			for range 3 { // the same texts each time: prepared once
 				rows, err := db.ExecutionHistoryList(ctx, p)
 				is.NoErr(err)
 				is.Equal(len(rows), 0)
+				_, inserted, err := db.ExecutionTrigger(ctx, &execution.Execution{ID: ids[0], WorkflowID: "wf-none",
+					Status: execution.StatusPending, TriggerType: execution.TriggerManual, CreatedAt: now, UpdatedAt: now}, "")
+				is.True(errors.Is(err, errdefs.ErrNotFound)) // no such workflow
+				is.True(!inserted)
+				_, err = db.ExecutionClaim(ctx, ids[0], 1, now)
+				is.True(errors.Is(err, errdefs.ErrConflict)) // no such execution
+				err = db.ExecutionFinish(ctx, &execution.FinishParams{ID: ids[0], Fence: 1, Status: execution.StatusSucceeded, Now: now})
+				is.True(errors.Is(err, errdefs.ErrConflict))
+				claimed, err := db.ExecutionClaimMany(ctx, []execution.ClaimParams{{ID: ids[0], Fence: 1, Now: now}, {ID: ids[1], Fence: 1, Now: now}})
+				is.NoErr(err)
+				is.Equal(claimed, []*execution.Execution{nil, nil})
+				finished, err := db.ExecutionFinishMany(ctx, []*execution.FinishParams{
+					{ID: ids[0], Fence: 1, Status: execution.StatusSucceeded, Now: now},
+					{ID: ids[1], Fence: 1, Status: execution.StatusFailed, Now: now}})
+				is.NoErr(err)
+				is.Equal(finished, []bool{false, false})
 			}
 			var n int
-			is.NoErr(db.Bun().NewRaw(`SELECT count(*) FROM pg_prepared_statements
-				WHERE statement LIKE '%UNION ALL%' AND statement LIKE '%status = $%'`).Scan(ctx, &n))
-			is.Equal(n, c.prepared) // history statements prepared on the connection
+			is.NoErr(db.Bun().NewRaw(`SELECT count(*) FROM pg_prepared_statements WHERE statement ~ '\$1'`).Scan(ctx, &n))
+			is.Equal(n, c.prepared) // statements prepared on the connection
+
 			var history int
 			for _, sp := range spans.Ended() {
 				for _, a := range sp.Attributes() {
