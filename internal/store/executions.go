@@ -536,13 +536,13 @@ func (db *DB) ExecutionClaim(ctx context.Context, id string, fence int64, now ti
 
 // claimStatement is claimQuery's statement with parameters: $1 RUNNING, $2 the fence, $3 now,
 // $4 the id, $5 PENDING.
-const claimStatement = `UPDATE executions SET status = $1, attempt = attempt + 1,
+var claimStatement = `UPDATE executions SET status = $1, attempt = attempt + 1,
 		deaths = deaths + CASE WHEN status = $1 THEN 1 ELSE 0 END,
 		fencing_token = $2, started_at = $3, updated_at = $3
 	WHERE id = $4
 		AND (status = $1 OR (status = $5 AND (available_at IS NULL OR available_at <= $3)))
 		AND (fencing_token IS NULL OR fencing_token < $2)
-	RETURNING *`
+	RETURNING ` + executionColumns
 
 // claimQuery is ExecutionClaim's statement: RUNNING under fence, if it is PENDING and available
 // or RUNNING (a claim whose run never recorded what happened next) under a smaller fence.

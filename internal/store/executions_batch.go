@@ -188,7 +188,7 @@ func (db *DB) claimManyPostgres(ctx context.Context, ps []execution.ClaimParams,
 		p := ps[winner[a]]
 		fences[j], times[j] = p.Fence, p.Now.UTC()
 	}
-	const query = `UPDATE executions SET status = $1, attempt = executions.attempt + 1,
+	query := `UPDATE executions SET status = $1, attempt = executions.attempt + 1,
 			deaths = executions.deaths + CASE WHEN executions.status = $1 THEN 1 ELSE 0 END,
 			fencing_token = v.fence, started_at = v.ts, updated_at = v.ts
 		FROM unnest($2::uuid[], $3::bigint[], $4::timestamptz[]) AS v (id, fence, ts)
@@ -197,7 +197,7 @@ func (db *DB) claimManyPostgres(ctx context.Context, ps []execution.ClaimParams,
 				AND (executions.available_at IS NULL OR executions.available_at <= v.ts)))
 			AND (executions.fencing_token IS NULL OR executions.fencing_token < v.fence)
 			AND executions.id BETWEEN $6::uuid AND $7::uuid
-		RETURNING executions.*`
+		RETURNING ` + executionColumnsQualified
 	var rows []executionRow
 	err := db.scanPrepared(ctx, &rows, query, pgParams{string(execution.StatusRunning), sent, fences, times,
 		string(execution.StatusPending), sent[0], sent[len(sent)-1]})

@@ -138,7 +138,7 @@ func (db *DB) historyPostgres(ctx context.Context, p *monitoring.HistoryListPara
 		if status != "" {
 			w = append(slices.Clip(w), "status = "+status)
 		}
-		q := "SELECT * FROM executions"
+		q := "SELECT " + executionColumns + " FROM executions"
 		if len(w) > 0 {
 			q += " WHERE " + strings.Join(w, " AND ")
 		}

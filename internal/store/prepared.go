@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,6 +37,32 @@ import (
 // A URL that sets default_query_exec_mode (a transaction-pooling proxy may need
 // simple_protocol) sends these as every other query: its mode is kept and pgx fills the
 // parameters in.
+
+// executionColumns and executionColumnsQualified list executionRow's columns ("id,
+// deployment_id, …", and "executions.id, …"): the prepared statements return them rather than
+// *. PostgreSQL refuses to run a prepared statement whose result's columns changed since it
+// was prepared, so with * a migration that adds a column to executions would fail the next
+// call of each statement on each connection once (pgx then prepares it again); with a list,
+// a process keeps reading the columns it knows.
+var (
+	executionColumns          = rowColumns[executionRow]("")
+	executionColumnsQualified = rowColumns[executionRow]("executions.")
+)
+
+// rowColumns lists the columns of the bun model R (its fields' bun tags), each after prefix.
+func rowColumns[R any](prefix string) string {
+	t := reflect.TypeFor[R]()
+	var cols []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("bun"), ",")
+		if f.Anonymous || name == "" || name == "-" {
+			continue
+		}
+		cols = append(cols, prefix+name)
+	}
+	return strings.Join(cols, ", ")
+}
 
 // pgParams collects the values of a statement's $n parameters.
 type pgParams []any

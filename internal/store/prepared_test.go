@@ -24,24 +24,24 @@ import (
 // their connection (the one connection of the pool here) under a generic plan, made once; and
 // that with default_query_exec_mode in the URL they are sent in that mode instead
 // (simple_protocol: nothing prepared, plan_cache_mode left alone). Either way each statement
-// has its span, as bun's queries have.
+// has its span, as bun's queries have, and a column added to executions after they were
+// prepared does not fail them.
 func TestHotStatementsArePrepared(t *testing.T) {
 	t.Parallel()
-	url := storetest.PostgresSchemaURL(t)
 	for _, c := range []struct {
 		name     string
-		url      string
+		params   string
 		prepared int
 		mode     string
 	}{
-		{"default", url, 6, "force_generic_plan"},
-		{"simple_protocol in the URL", url + "&default_query_exec_mode=simple_protocol", 0, "auto"},
+		{"default", "", 6, "force_generic_plan"},
+		{"simple_protocol in the URL", "&default_query_exec_mode=simple_protocol", 0, "auto"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			is := is.New(t)
 			ctx := context.Background()
 			spans := tracetest.NewSpanRecorder()
-			db, err := store.Open(ctx, c.url, store.Options{MaxOpenConns: 1,
+			db, err := store.Open(ctx, storetest.PostgresSchemaURL(t)+c.params, store.Options{MaxOpenConns: 1,
 				TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))})
 			is.NoErr(err)
 			t.Cleanup(func() { _ = db.Close() })
@@ -80,16 +80,27 @@ func TestHotStatementsArePrepared(t *testing.T) {
 			is.NoErr(db.Bun().NewRaw(`SELECT count(*) FROM pg_prepared_statements WHERE statement ~ '\$1'`).Scan(ctx, &n))
 			is.Equal(n, c.prepared) // statements prepared on the connection
 
+			// A migration adds a column: the statements prepared before it keep working (they
+			// name their columns; with * PostgreSQL would refuse their next run once).
+			_, err = db.Bun().ExecContext(ctx, "ALTER TABLE executions ADD COLUMN wfr_test_later INT")
+			is.NoErr(err)
+			_, err = db.ExecutionHistoryList(ctx, p)
+			is.NoErr(err) // history after the new column
+			_, err = db.ExecutionClaim(ctx, ids[0], 1, now)
+			is.True(errors.Is(err, errdefs.ErrConflict)) // claim after the new column
+			_, err = db.ExecutionClaimMany(ctx, []execution.ClaimParams{{ID: ids[0], Fence: 1, Now: now}, {ID: ids[1], Fence: 1, Now: now}})
+			is.NoErr(err) // batched claim after the new column
+
 			var history int
 			for _, sp := range spans.Ended() {
 				for _, a := range sp.Attributes() {
-					if a.Key == "db.statement" && strings.HasPrefix(a.Value.AsString(), "SELECT * FROM (SELECT * FROM (SELECT * FROM executions WHERE workflow_id = $1") {
+					if a.Key == "db.statement" && strings.HasPrefix(a.Value.AsString(), "SELECT * FROM (SELECT * FROM (SELECT id, ") {
 						history++
 						is.Equal(sp.Name(), "SELECT")
 					}
 				}
 			}
-			is.Equal(history, 3) // a span per history query
+			is.Equal(history, 4) // a span per history query
 		})
 	}
 }
