@@ -49,6 +49,14 @@
 // errdefs.ErrConflict and may retry (and then finds the row). Reads run in REPEATABLE READ
 // READ ONLY transactions so that the row, its revision and its triggers come from one snapshot.
 //
+// # Prepared statements
+//
+// bun writes values into the SQL text, and the pgx connections send queries as they are (simple
+// protocol), so PostgreSQL plans each statement afresh. The statements that run per execution
+// or plan many partitions (the trigger's insert, the single and batched claim and outcome, the
+// history query) are written with $n parameters instead and sent as prepared statements, planned
+// once per connection under a generic plan (prepared.go: queryPrepared, and why).
+//
 // # Errors
 //
 // Driver errors are translated in one function, interpretError (errors.go), for both dialects:
