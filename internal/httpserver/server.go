@@ -11,6 +11,9 @@
 // (quota.StreamLimiter), and manage their own read and write deadlines (streams.go), so that the
 // server's timeouts stay in place for every unary RPC.
 //
+// Cleartext connections read through a buffer (readbuf.go): the HTTP/2 server reads each frame
+// with two unbuffered reads otherwise.
+//
 // Lifecycle: New builds everything without side effects; Start listens (so Addr is known at
 // once), serves in the background and marks the health.Checker ready; Stop marks it not ready
 // (readyz 503, gRPC NOT_SERVING) and shuts down gracefully within ShutdownGrace.
@@ -320,6 +323,8 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		s.srv.TLSConfig = certs.tlsConfig()
 		ln = tls.NewListener(ln, s.srv.TLSConfig)
+	} else {
+		ln = readBufferedListener{ln}
 	}
 	s.listener = ln
 	s.started = true
