@@ -24,7 +24,7 @@ func (c *countingConn) Read(p []byte) (int, error) {
 // tcpPair is both ends of a loopback TCP connection.
 func tcpPair(t *testing.T) (client, server net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func tcpPair(t *testing.T) (client, server net.Conn) {
 		c, _ := ln.Accept()
 		accepted <- c
 	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
+	client, err = (&net.Dialer{}).DialContext(t.Context(), "tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,12 +136,12 @@ func TestReadBufferedConnPassesThrough(t *testing.T) {
 // buffer, and a closed listener's error as it is.
 func TestReadBufferedListenerWraps(t *testing.T) {
 	is := is.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	is.NoErr(err)
 	l := readBufferedListener{ln}
 	defer func() { _ = l.Close() }()
 	go func() {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := (&net.Dialer{}).DialContext(t.Context(), "tcp", ln.Addr().String())
 		if err == nil {
 			_, _ = c.Write([]byte("x"))
 			_ = c.Close()
