@@ -42,3 +42,10 @@ func (w *Worker) OnOwnLeaseWait(f func()) {
 	w.own.waiting = f
 	w.own.mu.Unlock()
 }
+
+// HandlerGoroutines is how many handler goroutines w has started.
+func (w *Worker) HandlerGoroutines() int64 { return w.handlers.Load() }
+
+// OnHandlerIdle has f called each time a handler goroutine of w begins to wait for its next
+// delivery. Set it before Start.
+func (w *Worker) OnHandlerIdle(f func()) { w.onHandlerIdle = f }

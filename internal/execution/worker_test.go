@@ -273,6 +273,42 @@ func TestRunsToSuccess(t *testing.T) {
 	}
 }
 
+// TestHandlerGoroutinesAreReused runs executions one after another: each is handled by the
+// goroutine that handled the one before, which waited for it, not by a new one.
+func TestHandlerGoroutinesAreReused(t *testing.T) {
+	t.Parallel()
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			is := is.New(t)
+			o := m.opts
+			o.noWorker = true
+			b := setup(t, o)
+			w := execution.NewWorker(b.db, b.queue, b.locker, b.engine, b.waitlist, b.notifier, execution.WorkerConfig{
+				Concurrency: 4, LockTTL: 2 * time.Second, ClaimIdle: 200 * time.Millisecond,
+				ReceiveBlock: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+			})
+			var idle testenv.Signal
+			var idles atomic.Int64
+			w.OnHandlerIdle(func() { idles.Add(1); idle.Fire() })
+			startStop(t, w)
+			wf := b.deploy(t, deployments.Node{ID: "n", Type: "noop"}, deployments.Config{})
+			const runs = 6
+			for i := range runs {
+				e := b.trigger(t, wf)
+				b.waitStatus(t, e.ID, execution.StatusSucceeded)
+				idle.Await(t, 15*time.Second, func() error {
+					if n := idles.Load(); n < int64(i+1) {
+						return fmt.Errorf("handler goroutines went idle %d times, want %d", n, i+1)
+					}
+					return nil
+				})
+			}
+			is.Equal(w.HandlerGoroutines(), int64(1)) // one goroutine handled all six
+		})
+	}
+}
+
 // burst triggers n executions of wf at once and waits until all are terminal.
 func (b *testBundle) burst(t *testing.T, wf string, n int) map[execution.Status]int {
 	t.Helper()
