@@ -245,7 +245,7 @@ func NewHandler(cfg config.Config, svc workflowruntimev1connect.WorkflowRuntimeS
 	if hosts := allowedHosts(cfg); hosts != nil {
 		h = auth.CheckHost(hosts, h) // outermost: a rebound name gets nothing, not even CORS
 	}
-	return h
+	return withStack(h) // stack.go
 }
 
 // corsAllowedHeaders are the request headers a browser on an allowed origin may send: Connect's
