@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/workflow-runtime/workflow-runtime/internal/stack"
 )
 
 // ChangedChannel is the Notifier channel of execution changes, which the api processes stream
@@ -116,6 +118,7 @@ func (f *changeFeed) flush(ctx context.Context) error {
 
 // loop publishes the waiting lines until none is left.
 func (f *changeFeed) loop() {
+	stack.Reserve() // a new goroutine per burst, deep in go-redis
 	for {
 		f.mu.Lock()
 		if len(f.pending) == 0 {

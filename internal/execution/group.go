@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+
+	"github.com/workflow-runtime/workflow-runtime/internal/stack"
 )
 
 // group runs concurrent calls of one operation together (group commit): the calls that are
@@ -75,6 +77,7 @@ func (g *group[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
 
 // loop runs batches while calls are waiting.
 func (g *group[Req, Res]) loop() {
+	stack.Reserve() // a new goroutine each time the group starts again, deep in pgx or go-redis
 	for {
 		g.mu.Lock()
 		n := min(len(g.waiting), g.max)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/workflow-runtime/workflow-runtime/internal/queue"
+	"github.com/workflow-runtime/workflow-runtime/internal/stack"
 )
 
 // message is the queue message of e, with traceparent: its workflow and deployment ids go
@@ -74,6 +75,7 @@ func (o *outbox) trim() {
 
 // loop sends the kept messages until none is left.
 func (o *outbox) loop() {
+	stack.Reserve() // a new goroutine per burst, deep in go-redis
 	for {
 		o.mu.Lock()
 		if len(o.pending) == 0 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/workflow-runtime/workflow-runtime/internal/lock"
 	"github.com/workflow-runtime/workflow-runtime/internal/queue"
+	"github.com/workflow-runtime/workflow-runtime/internal/stack"
 )
 
 // WorkerConfig configures a Worker. Every field has a default.
@@ -455,6 +456,7 @@ type delivery struct {
 // reused goroutine keeps the stack it grew.
 func (w *Worker) handler(ctx context.Context, d queue.Delivery) {
 	w.handlers.Add(1)
+	stack.Reserve() // for a burst's new handlers; a reused one keeps its stack
 	idle := time.NewTimer(handlerIdle)
 	defer idle.Stop()
 	for {

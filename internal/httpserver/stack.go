@@ -1,12 +1,12 @@
 package httpserver
 
-import "net/http"
+import (
+	"net/http"
 
-// stackReserve is the stack a request's goroutine is given before the handler stack runs
-// (withStack).
-const stackReserve = 16 << 10
+	"github.com/workflow-runtime/workflow-runtime/internal/stack"
+)
 
-// withStack grows the goroutine's stack to hold a frame of stackReserve bytes before it calls h.
+// withStack grows the goroutine's stack (stack.Reserve) before it calls h.
 //
 // The HTTP/2 server runs each request on a new goroutine, which starts with a small stack. A
 // unary call's handlers (OTel, the access log, recover, the size caps, protovalidate's
@@ -14,21 +14,10 @@ const stackReserve = 16 << 10
 // growth copies the stack and adjusts every frame on it, deepest when it happens deepest: on
 // the flat-out trigger-to-done run, 4–5% of the service's CPU was stack copying under the
 // request goroutines, most of it inside protovalidate. Growing once here, with a dozen frames
-// on the stack, costs a fraction of that; the runtime may shrink the stack again at a garbage
-// collection if the goroutine lives on and uses less (a long stream).
+// on the stack, costs a fraction of that.
 func withStack(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reserveStack(0)
+		stack.Reserve()
 		h.ServeHTTP(w, r)
 	})
-}
-
-// reserveStack has a frame of stackReserve bytes, which the runtime makes room for on entry.
-// The index keeps the compiler from dropping the array.
-//
-//go:noinline
-func reserveStack(i int) byte {
-	var frame [stackReserve]byte
-	frame[i%stackReserve] = 1
-	return frame[(i+1)%stackReserve]
 }
