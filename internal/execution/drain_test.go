@@ -23,14 +23,19 @@ import (
 // newWorker starts a worker of b on store s and engine eng, with cfg over the test defaults.
 func (b *testBundle) newWorker(t *testing.T, s execution.WorkerStore, eng execution.Engine, cfg execution.WorkerConfig) *execution.Worker {
 	t.Helper()
+	w := b.buildWorker(s, eng, cfg)
+	startStop(t, w)
+	return w
+}
+
+// buildWorker is newWorker's worker, not started yet (for a test hook set before Start).
+func (b *testBundle) buildWorker(s execution.WorkerStore, eng execution.Engine, cfg execution.WorkerConfig) *execution.Worker {
 	cfg.Concurrency = cmpOr(cfg.Concurrency, 16)
 	cfg.LockTTL = cmpOr(cfg.LockTTL, 2*time.Second)
 	cfg.ClaimIdle = cmpOr(cfg.ClaimIdle, 200*time.Millisecond)
 	cfg.ReceiveBlock = cmpOr(cfg.ReceiveBlock, 100*time.Millisecond)
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	w := execution.NewWorker(s, b.queue, b.locker, eng, b.waitlist, b.notifier, cfg)
-	startStop(t, w)
-	return w
+	return execution.NewWorker(s, b.queue, b.locker, eng, b.waitlist, b.notifier, cfg)
 }
 
 func TestStopLetsRunningExecutionsFinishWithinGrace(t *testing.T) {

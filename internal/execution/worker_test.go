@@ -284,10 +284,7 @@ func TestHandlerGoroutinesAreReused(t *testing.T) {
 			o := m.opts
 			o.noWorker = true
 			b := setup(t, o)
-			w := execution.NewWorker(b.db, b.queue, b.locker, b.engine, b.waitlist, b.notifier, execution.WorkerConfig{
-				Concurrency: 4, LockTTL: 2 * time.Second, ClaimIdle: 200 * time.Millisecond,
-				ReceiveBlock: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
-			})
+			w := b.buildWorker(b.db, b.engine, execution.WorkerConfig{Concurrency: 4})
 			var idle testenv.Signal
 			var idles atomic.Int64
 			w.OnHandlerIdle(func() { idles.Add(1); idle.Fire() })
