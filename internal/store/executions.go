@@ -678,14 +678,20 @@ func (db *DB) ExecutionCancel(ctx context.Context, id, reason string, now time.T
 // ExecutionListRunning implements execution.AdmissionStore.
 func (db *DB) ExecutionListRunning(ctx context.Context, workflowID string) ([]string, error) {
 	var ids []string
-	err := db.bun.NewSelect().Model((*executionRow)(nil)).Column("id").
-		Where("workflow_id = ?", workflowID).
-		Where("status = ?", execution.StatusRunning).
-		Scan(ctx, &ids)
+	err := db.listRunningQuery(workflowID).Scan(ctx, &ids)
 	if err != nil {
 		return nil, fmt.Errorf("list running executions of %s: %w", workflowID, interpretError(err))
 	}
 	return ids, nil
+}
+
+// listRunningQuery is ExecutionListRunning's query: the first two columns of
+// idx_executions_workflow_status_created (workflow_id, status, created_at DESC, id DESC), a walk
+// of the workflow's RUNNING entries only.
+func (db *DB) listRunningQuery(workflowID string) *bun.SelectQuery {
+	return db.bun.NewSelect().Model((*executionRow)(nil)).Column("id").
+		Where("workflow_id = ?", workflowID).
+		Where("status = ?", execution.StatusRunning)
 }
 
 // ExecutionHeartbeat implements execution.RunStore.

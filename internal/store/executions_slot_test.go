@@ -145,14 +145,7 @@ func TestLastSuccessUsesIndex(t *testing.T) {
 		is := is.New(t)
 		ctx := context.Background()
 		const rows = 20000
-		var id, ts string
-		if db.Dialect() == store.DialectSQLite {
-			id = "lower(hex(randomblob(16)))"
-			ts = "strftime('%Y-%m-%d %H:%M:%f+00:00', '2026-01-01', '+' || i || ' minutes')"
-		} else {
-			id = "md5(i::text || random()::text)::uuid"
-			ts = "timestamptz '2026-01-01 00:00:00+00' + i * interval '1 minute'"
-		}
+		id, ts := seriesExprs(db)
 		_, err := db.Bun().ExecContext(ctx, fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
 			INSERT INTO executions (id, deployment_id, workflow_id, revision, status, trigger_type, trigger_id,
 				scheduled_at, nominal_at, available_at)
@@ -160,34 +153,7 @@ func TestLastSuccessUsesIndex(t *testing.T) {
 				'trigger-' || (i %% 50), %s, %s, %s
 			FROM n`, rows, id, uuid.NewString(), ts, ts, ts), wf)
 		is.NoErr(err)
-		var plan []string
-		if db.Dialect() == store.DialectSQLite {
-			_, err = db.Bun().ExecContext(ctx, "ANALYZE")
-			is.NoErr(err)
-			var out []struct {
-				ID      int    `bun:"id"`
-				Parent  int    `bun:"parent"`
-				NotUsed int    `bun:"notused"`
-				Detail  string `bun:"detail"`
-			}
-			q := db.LastSuccessQuery(wf, "trigger-7", slot0).String()
-			is.NoErr(db.Bun().NewRaw("EXPLAIN QUERY PLAN "+q).Scan(ctx, &out))
-			for _, r := range out {
-				plan = append(plan, r.Detail)
-			}
-		} else {
-			_, err = db.Bun().ExecContext(ctx, "ANALYZE executions")
-			is.NoErr(err)
-			q := db.LastSuccessQuery(wf, "trigger-7", slot0).String()
-			is.NoErr(db.Bun().NewRaw("EXPLAIN "+q).Scan(ctx, &plan))
-			for child, parent := range partitionIndexParents(t, db) {
-				for i := range plan {
-					plan[i] = strings.ReplaceAll(plan[i], " "+child+" ", " "+parent+" ")
-				}
-			}
-		}
-		text := strings.Join(plan, "\n")
-		t.Logf("plan:\n%s", text)
+		text := executionsPlan(t, db, db.LastSuccessQuery(wf, "trigger-7", slot0).String())
 		is.True(strings.Contains(text, "idx_executions_trigger_succeeded_nominal")) // the index
 		// Read in order: no sort (the partitions' walks are merged, "Merge Append ... Sort Key").
 		is.True(!strings.Contains(strings.ToUpper(strings.ReplaceAll(text, "Sort Key", "")), "SORT"))
@@ -246,4 +212,53 @@ func TestNominalBackfill(t *testing.T) {
 			is.Equal(r.NominalAt.UTC(), want[r.ID])
 		}
 	})
+}
+
+// seriesExprs are the dialect's expressions, in a recursive CTE's counter i, of a new execution
+// id and of the time i minutes after 2026-01-01, for tests that fill the table with SQL.
+func seriesExprs(db *store.DB) (id, ts string) {
+	if db.Dialect() == store.DialectSQLite {
+		return "lower(hex(randomblob(16)))", "strftime('%Y-%m-%d %H:%M:%f+00:00', '2026-01-01', '+' || i || ' minutes')"
+	}
+	return "md5(i::text || random()::text)::uuid", "timestamptz '2026-01-01 00:00:00+00' + i * interval '1 minute'"
+}
+
+// executionsPlan analyses executions and returns the plan of the query q, one line per step, with
+// PostgreSQL's partition indexes named by the index of the partitioned table they belong to.
+func executionsPlan(t *testing.T, db *store.DB, q string) string {
+	t.Helper()
+	ctx := context.Background()
+	var plan []string
+	if db.Dialect() == store.DialectSQLite {
+		if _, err := db.Bun().ExecContext(ctx, "ANALYZE"); err != nil {
+			t.Fatal(err)
+		}
+		var out []struct {
+			ID      int    `bun:"id"`
+			Parent  int    `bun:"parent"`
+			NotUsed int    `bun:"notused"`
+			Detail  string `bun:"detail"`
+		}
+		if err := db.Bun().NewRaw("EXPLAIN QUERY PLAN "+q).Scan(ctx, &out); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range out {
+			plan = append(plan, r.Detail)
+		}
+	} else {
+		if _, err := db.Bun().ExecContext(ctx, "ANALYZE executions"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Bun().NewRaw("EXPLAIN "+q).Scan(ctx, &plan); err != nil {
+			t.Fatal(err)
+		}
+		for child, parent := range partitionIndexParents(t, db) {
+			for i := range plan {
+				plan[i] = strings.ReplaceAll(plan[i], " "+child+" ", " "+parent+" ")
+			}
+		}
+	}
+	text := strings.Join(plan, "\n")
+	t.Logf("plan:\n%s", text)
+	return text
 }

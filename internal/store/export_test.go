@@ -15,6 +15,11 @@ func (db *DB) LastSuccessQuery(workflowID, triggerID string, before time.Time) *
 	return db.lastSuccessQuery(workflowID, triggerID, before)
 }
 
+// ListRunningQuery is the query of ExecutionListRunning, for its plan.
+func (db *DB) ListRunningQuery(workflowID string) *bun.SelectQuery {
+	return db.listRunningQuery(workflowID)
+}
+
 // FireListSQL is the statement FireList sends for p, for EXPLAIN in tests.
 func (db *DB) FireListSQL(p *scheduler.FireListParams) string {
 	if raw := db.fireListUnion(p, p.Limit); raw != nil {

@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS idx_executions_running ON executions(workflow_id) WHERE status = 'RUNNING';
