@@ -200,13 +200,14 @@ func planNodes(t *testing.T, db *store.DB, raw []byte) []string {
 }
 
 // partitionIndexParents maps the name of every index of a partition to the name of the index of
-// the partitioned table it belongs to (PostgreSQL names those itself).
+// the partitioned table it belongs to (PostgreSQL names those itself), in the test's own schema:
+// other tests' schemas, at other migrations, have partitions of the same names.
 func partitionIndexParents(t *testing.T, db *store.DB) map[string]string {
 	t.Helper()
 	var children, parents []string
 	err := db.Bun().NewRaw(`SELECT c.relname, p.relname FROM pg_inherits AS i
 		JOIN pg_class AS c ON c.oid = i.inhrelid JOIN pg_class AS p ON p.oid = i.inhparent
-		WHERE c.relkind = 'i'`).Scan(context.Background(), &children, &parents)
+		WHERE c.relkind = 'i' AND c.relnamespace = current_schema()::regnamespace`).Scan(context.Background(), &children, &parents)
 	if err != nil {
 		t.Fatal(err)
 	}
