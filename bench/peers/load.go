@@ -164,12 +164,19 @@ func (r *recorder) started(seq, enqueuedAt int64) {
 
 // snapshot returns the distinct jobs started, their pickup latencies and the duplicate starts.
 func (r *recorder) snapshot() (distinct int, pickups []time.Duration, duplicates int) {
+	return r.snapshotFrom(0)
+}
+
+// snapshotFrom is snapshot of the jobs numbered from on; duplicates counts every job's.
+func (r *recorder) snapshotFrom(from int64) (distinct int, pickups []time.Duration, duplicates int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, d := range r.pickups {
-		pickups = append(pickups, d)
+	for seq, d := range r.pickups {
+		if seq >= from {
+			pickups = append(pickups, d)
+		}
 	}
-	return len(r.pickups), pickups, r.duplicates
+	return len(pickups), pickups, r.duplicates
 }
 
 // waitDone waits until want jobs are done or timeout passes; it returns how many are done.

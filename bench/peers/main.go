@@ -4,7 +4,7 @@
 //
 //	peers river enqueue --concurrency 64 --duration 8s [--fetch-cooldown 1ms]
 //	peers river e2e     --count 20000 --rate 0 --concurrency 64
-//	peers river pickup  --rate 500 --duration 10s
+//	peers river pickup  --rate 500 --duration 10s --warmup 2s
 //	peers asynq enqueue|e2e|pickup …   (same flags; --redis-url instead of --database-url)
 //
 // Each run prints one JSON line (the result, for scripts) and one line for people, and exits
@@ -18,8 +18,8 @@
 //   - e2e: --count jobs enqueued (flat out at --rate 0, at most --concurrency in flight), time
 //     from the first enqueue until the queue records the last completed; jobs/s. Fails unless
 //     every job started once and completed.
-//   - pickup: enqueues at --rate for --duration; per job, enqueue → its worker starting,
-//     p50/p99. The enqueue time is River's row created_at (set by PostgreSQL in the insert, as
+//   - pickup: enqueues at --rate for --warmup (not measured), then for --duration; per job of
+//     the second phase, enqueue → its worker starting, p50/p99. The enqueue time is River's row created_at (set by PostgreSQL in the insert, as
 //     the service measures from its execution row's created_at); asynq keeps no enqueue time a
 //     handler can read, so for asynq it is the client's clock just before the Enqueue call.
 //
@@ -80,6 +80,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) (*result, er
 	case "pickup":
 		fs.Float64Var(&cfg.Rate, "rate", 500, "Enqueues per second, on a fixed schedule.")
 		fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "How long to enqueue.")
+		fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "Enqueues at --rate before --duration, not measured.")
 		fs.IntVar(&cfg.Concurrency, "concurrency", 64, "Enqueue calls in flight at most.")
 		fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "How long to wait for every job to start.")
 	default:

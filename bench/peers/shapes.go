@@ -22,7 +22,7 @@ type peer interface {
 type shapeConfig struct {
 	Concurrency int           // enqueue: callers; e2e, pickup: enqueues in flight at most
 	Duration    time.Duration // enqueue: measuring window; pickup: how long to enqueue
-	Warmup      time.Duration // enqueue: before the window, not counted
+	Warmup      time.Duration // enqueue: before the window, not counted; pickup: enqueued at Rate first, not measured
 	Count       int           // e2e: jobs
 	Rate        float64       // e2e: enqueues per second, 0 flat out; pickup: enqueues per second
 	Timeout     time.Duration // e2e, pickup: how long to wait for every job after the last enqueue
@@ -117,12 +117,17 @@ func runE2E(ctx context.Context, p peer, rec *recorder, cfg shapeConfig, res *re
 // runPickup is `bench pickup`'s shape: enqueues at a steady Rate for Duration, then, per job,
 // the time from its enqueue to its worker starting, p50/p99.
 func runPickup(ctx context.Context, p peer, rec *recorder, cfg shapeConfig, res *result) error {
-	r := paced(ctx, cfg.Rate, 0, cfg.Duration, cfg.Concurrency, func(ctx context.Context, i int) error {
+	// The warm-up's jobs take sequence numbers below the first measured one.
+	warm := int(cfg.Rate * cfg.Warmup.Seconds())
+	w := paced(ctx, cfg.Rate, warm, 0, cfg.Concurrency, func(ctx context.Context, i int) error {
 		return p.enqueue(ctx, int64(i))
 	})
+	r := paced(ctx, cfg.Rate, 0, cfg.Duration, cfg.Concurrency, func(ctx context.Context, i int) error {
+		return p.enqueue(ctx, int64(warm+i))
+	})
 	enqueued := len(r.latencies)
-	rec.waitDone(ctx, int64(enqueued), cfg.Timeout)
-	started, pickups, dups := rec.snapshot()
+	rec.waitDone(ctx, int64(len(w.latencies)+enqueued), cfg.Timeout)
+	started, pickups, dups := rec.snapshotFrom(int64(warm))
 	res.Count, res.Errors, res.Seconds = enqueued, r.errors, r.elapsed.Seconds()
 	res.PerSec = float64(enqueued) / r.elapsed.Seconds()
 	res.Started, res.Duplicates, res.Lost = started, dups, enqueued-started

@@ -101,6 +101,7 @@ type PickupCommand struct {
 	DatabaseURL string        `name:"database-url" placeholder:"URL" help:"The service's database: read created_at and started_at with SQL instead of GetExecution calls. Default empty."`
 	Rate        float64       `default:"500" help:"Triggers per second, on a fixed schedule. Default ${default}."`
 	Duration    time.Duration `default:"10s" help:"How long to trigger. Default ${default}."`
+	Warmup      time.Duration `default:"2s" help:"Triggers at --rate before --duration, not measured. Default ${default}."`
 	Concurrency int           `default:"64" help:"TriggerWorkflow calls in flight at most. Default ${default}."`
 	Timeout     time.Duration `default:"2m" help:"How long to wait for every execution to end. Default ${default}."`
 }
@@ -113,7 +114,7 @@ func (c *PickupCommand) Run(ctx context.Context) error {
 	return c.report(func(out io.Writer) (any, error) {
 		r, err := RunPickup(ctx, PickupConfig{
 			Addr: c.Addr, WorkflowID: c.Workflow, DatabaseURL: c.DatabaseURL,
-			Rate: c.Rate, Duration: c.Duration, Concurrency: c.Concurrency, Timeout: c.Timeout,
+			Rate: c.Rate, Duration: c.Duration, Warmup: c.Warmup, Concurrency: c.Concurrency, Timeout: c.Timeout,
 		}, out)
 		return r.JSON(), err
 	})

@@ -21,9 +21,12 @@ type PickupConfig struct {
 	// DatabaseURL, when set, is the service's database: timings are read with SQL instead of
 	// GetExecution calls.
 	DatabaseURL string
-	// Rate is triggers per second, on a fixed schedule, for Duration.
+	// Rate is triggers per second, on a fixed schedule, for Warmup and then Duration.
 	Rate     float64
 	Duration time.Duration
+	// Warmup is triggered at Rate before Duration; its executions are waited for but not
+	// measured, so the first second's cold connections and pools do not set the tail.
+	Warmup time.Duration
 	// Concurrency bounds the TriggerWorkflow calls in flight.
 	Concurrency int
 	// Timeout bounds the wait for every execution to end.
@@ -61,8 +64,15 @@ func RunPickup(ctx context.Context, cfg PickupConfig, out io.Writer) (*PickupRes
 		mu  sync.Mutex
 		ids []string
 	)
-	start := time.Now()
-	since := start.Add(-time.Second)
+	since := time.Now().Add(-time.Second)
+	warm := 0
+	if cfg.Warmup > 0 {
+		w := paced(ctx, cfg.Rate, 0, cfg.Warmup, cfg.Concurrency, func(ctx context.Context) error {
+			_, err := triggerOnce(ctx, c, workflowID)
+			return err
+		})
+		warm = len(w.latencies)
+	}
 	r := paced(ctx, cfg.Rate, 0, cfg.Duration, cfg.Concurrency, func(ctx context.Context) error {
 		id, err := triggerOnce(ctx, c, workflowID)
 		if err == nil {
@@ -83,14 +93,21 @@ func RunPickup(ctx context.Context, cfg PickupConfig, out io.Writer) (*PickupRes
 
 	var pickups []time.Duration
 	if db != nil {
-		if _, err := waitBySQL(ctx, db, workflowID, since, len(ids), cfg.Timeout); err != nil && !errors.Is(err, errTimedOut) {
+		if _, err := waitBySQL(ctx, db, workflowID, since, warm+len(ids), cfg.Timeout); err != nil && !errors.Is(err, errTimedOut) {
 			return nil, err
 		}
 		rows, err := executionTimes(ctx, db, workflowID, since)
 		if err != nil {
 			return nil, err
 		}
+		measured := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			measured[id] = true
+		}
 		for _, row := range rows {
+			if !measured[row.ID] {
+				continue // a warm-up execution
+			}
 			if row.StartedAt.IsZero() {
 				res.NotStarted++
 				continue
@@ -113,7 +130,7 @@ func RunPickup(ctx context.Context, cfg PickupConfig, out io.Writer) (*PickupRes
 	}
 	res.Pickup = summarize(pickups, res.NotStarted, res.TriggerPhase)
 
-	if _, err := fmt.Fprintf(out, "pickup latency (created_at → started_at), workflow %s (noop), %s for %s\n", workflowID, perSec(cfg.Rate), cfg.Duration); err != nil {
+	if _, err := fmt.Fprintf(out, "pickup latency (created_at → started_at), workflow %s (noop), %s for %s after a %s warm-up\n", workflowID, perSec(cfg.Rate), cfg.Duration, cfg.Warmup); err != nil {
 		return res, err
 	}
 	p, tr := res.Pickup, res.Trigger
