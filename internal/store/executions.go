@@ -423,8 +423,8 @@ var triggerBatchColumns = []struct{ name, pgType string }{
 }
 
 // ExecutionTriggerBatch implements execution.TriggerStore: ExecutionTrigger's INSERT … SELECT
-// over all rows at once, the rows given as a VALUES list in a CTE (SQLite names no columns of a
-// bare VALUES, a CTE can). A manual row joins its workflow by id, a webhook row through its
+// over all rows at once, the rows given as arrays on PostgreSQL (triggerBatchPostgres) and as a
+// VALUES list in a CTE on SQLite (which names no columns of a bare VALUES; a CTE can). A manual row joins its workflow by id, a webhook row through its
 // trigger (the LEFT JOIN finds no trigger for a manual row, whose webhook_path is NULL). Two
 // rows with one (workflow, idempotency key) conflict inside the statement: DO NOTHING inserts
 // one and skips the other on both dialects. The rows are inserted in workflow order: on
@@ -437,17 +437,64 @@ func (db *DB) ExecutionTriggerBatch(ctx context.Context, rows []execution.Trigge
 	if len(rows) == 0 {
 		return out, nil
 	}
+	execRows := make([]*executionRow, len(rows))
+	index := make(map[string]int, len(rows))
+	for i, r := range rows {
+		row := toExecutionRow(r.Execution)
+		execRows[i], index[row.ID] = row, i
+	}
+	var got []triggeredRow
+	var err error
+	if db.dialect == DialectPostgres {
+		err = db.triggerBatchPostgres(ctx, rows, execRows, &got)
+	} else {
+		err = db.triggerBatchQuery(rows, execRows).Scan(ctx, &got)
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("record %d executions: %w", len(rows), interpretError(err))
+	}
+	for _, g := range got {
+		i, ok := index[g.ID]
+		if !ok {
+			return nil, fmt.Errorf("record %d executions: the database returned unknown id %s", len(rows), g.ID)
+		}
+		row := execRows[i]
+		row.DeploymentID, row.WorkflowID, row.Revision, row.TriggerID = g.DeploymentID, g.WorkflowID, g.Revision, g.TriggerID
+		out[i] = execution.TriggerResult{Execution: row.toExecution(), Inserted: true}
+	}
+	memo := &triggerLookups{refs: map[string]refResult{}, existing: map[[2]string]existingResult{}}
+	for i, r := range rows {
+		if out[i].Inserted {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		out[i].Execution, out[i].Err = db.triggerNotInserted(ctx, r.Execution, r.WebhookPath, memo)
+	}
+	return out, nil
+}
+
+// triggeredRow is a row a trigger statement inserted: what it RETURNs.
+type triggeredRow struct {
+	ID           string  `bun:"id"`
+	DeploymentID string  `bun:"deployment_id"`
+	WorkflowID   string  `bun:"workflow_id"`
+	Revision     int32   `bun:"revision"`
+	TriggerID    *string `bun:"trigger_id"`
+}
+
+// triggerBatchQuery is ExecutionTriggerBatch's statement on SQLite: the rows as a VALUES list
+// in a CTE. execRows[i] is rows[i] as a row.
+func (db *DB) triggerBatchQuery(rows []execution.TriggerRow, execRows []*executionRow) *bun.RawQuery {
 	names := make([]string, len(triggerBatchColumns))
 	types := make([]string, len(triggerBatchColumns))
 	for i, c := range triggerBatchColumns {
 		names[i], types[i] = c.name, c.pgType
 	}
 	args := make([]any, 0, len(rows)*len(triggerBatchColumns)+2)
-	execRows := make([]*executionRow, len(rows))
-	index := make(map[string]int, len(rows))
 	for i, r := range rows {
-		row := toExecutionRow(r.Execution)
-		execRows[i], index[row.ID] = row, i
+		row := execRows[i]
 		workflowID, path := &row.WorkflowID, (*string)(nil)
 		if r.WebhookPath != "" {
 			workflowID, path = nil, &r.WebhookPath
@@ -471,36 +518,60 @@ func (db *DB) ExecutionTriggerBatch(ctx context.Context, rows []execution.Trigge
 		ORDER BY w.id
 		ON CONFLICT DO NOTHING
 		RETURNING id, deployment_id, workflow_id, revision, trigger_id`
-	var got []struct {
-		ID           string  `bun:"id"`
-		DeploymentID string  `bun:"deployment_id"`
-		WorkflowID   string  `bun:"workflow_id"`
-		Revision     int32   `bun:"revision"`
-		TriggerID    *string `bun:"trigger_id"`
-	}
-	if err := db.bun.NewRaw(query, args...).Scan(ctx, &got); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("record %d executions: %w", len(rows), interpretError(err))
-	}
-	for _, g := range got {
-		i, ok := index[g.ID]
-		if !ok {
-			return nil, fmt.Errorf("record %d executions: the database returned unknown id %s", len(rows), g.ID)
-		}
-		row := execRows[i]
-		row.DeploymentID, row.WorkflowID, row.Revision, row.TriggerID = g.DeploymentID, g.WorkflowID, g.Revision, g.TriggerID
-		out[i] = execution.TriggerResult{Execution: row.toExecution(), Inserted: true}
-	}
-	memo := &triggerLookups{refs: map[string]refResult{}, existing: map[[2]string]existingResult{}}
+	return db.bun.NewRaw(query, args...)
+}
+
+// triggerBatchPostgres is ExecutionTriggerBatch's statement on PostgreSQL, prepared, its values
+// as arrays (as finishManyPostgres): one text for any number of rows, so PostgreSQL plans it
+// once per connection. As a VALUES list of literals it was parsed and planned for every batch:
+// 2.1 ms at the median for batches of 2 to 3 rows at 500 triggers/s, against 0.23 ms for the
+// prepared single-row insert, and the triggers arriving meanwhile waited for it.
+func (db *DB) triggerBatchPostgres(ctx context.Context, rows []execution.TriggerRow, execRows []*executionRow, got *[]triggeredRow) error {
+	n := len(rows)
+	var (
+		ids, statuses, triggerTypes, triggerData = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		workflowIDs, paths, keys                 = make([]*string, n), make([]*string, n), make([]*string, n)
+		scheduled, nominal, available            = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+		created, updated                         = make([]time.Time, n), make([]time.Time, n)
+	)
 	for i, r := range rows {
-		if out[i].Inserted {
-			continue
+		row := execRows[i]
+		ids[i], statuses[i], triggerTypes[i], triggerData[i] = row.ID, row.Status, row.TriggerType, row.TriggerData
+		if r.WebhookPath != "" {
+			paths[i] = &r.WebhookPath
+		} else {
+			workflowIDs[i] = &row.WorkflowID
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		out[i].Execution, out[i].Err = db.triggerNotInserted(ctx, r.Execution, r.WebhookPath, memo)
+		keys[i] = row.IdempotencyKey
+		scheduled[i], nominal[i], available[i] = timeOrNil(row.ScheduledAt), timeOrNil(row.NominalAt), timeOrNil(row.AvailableAt)
+		created[i], updated[i] = row.CreatedAt, row.UpdatedAt
 	}
-	return out, nil
+	const query = `INSERT INTO executions (id, deployment_id, workflow_id, revision, status, trigger_type,
+			trigger_id, trigger_data, idempotency_key, scheduled_at, nominal_at, available_at, created_at,
+			updated_at, attempt, cancel_requested)
+		SELECT v.id, w.deployment_id, w.id, w.current_revision, v.status, v.trigger_type,
+			t.id, v.trigger_data, v.idempotency_key, v.scheduled_at, v.nominal_at, v.available_at, v.created_at,
+			v.updated_at, 0, false
+		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+				$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[])
+			AS v (id, workflow_id, webhook_path, status, trigger_type, trigger_data, idempotency_key,
+				scheduled_at, nominal_at, available_at, created_at, updated_at)
+		LEFT JOIN triggers AS t ON t.webhook_path = v.webhook_path
+		JOIN workflows AS w ON w.id = COALESCE(t.workflow_id, v.workflow_id)
+		WHERE w.deployment_status = $13
+		ORDER BY w.id
+		ON CONFLICT DO NOTHING
+		RETURNING id, deployment_id, workflow_id, revision, trigger_id`
+	return db.scanPrepared(ctx, got, query, pgParams{ids, workflowIDs, paths, statuses, triggerTypes, triggerData, keys,
+		scheduled, nominal, available, created, updated, string(deployments.StatusDeployed)})
+}
+
+// timeOrNil is t, or nil for the zero time (a NULL in an array parameter).
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // ExecutionGet implements execution.StepStore.

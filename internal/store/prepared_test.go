@@ -20,7 +20,8 @@ import (
 )
 
 // TestHotStatementsArePrepared checks that the statements queryPrepared sends on PostgreSQL (the
-// history query, the trigger's insert, the single and batched claim and outcome) are prepared on
+// history query, the trigger's insert, single and batched, the single and batched claim and
+// outcome) are prepared on
 // their connection (the one connection of the pool here) under a generic plan, made once; and
 // that with default_query_exec_mode in the URL they are sent in that mode instead
 // (simple_protocol: nothing prepared, plan_cache_mode left alone). Either way each statement
@@ -34,7 +35,7 @@ func TestHotStatementsArePrepared(t *testing.T) {
 		prepared int
 		mode     string
 	}{
-		{"default", "", 6, "force_generic_plan"},
+		{"default", "", 7, "force_generic_plan"},
 		{"simple_protocol in the URL", "&default_query_exec_mode=simple_protocol", 0, "auto"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -53,9 +54,9 @@ func TestHotStatementsArePrepared(t *testing.T) {
 			p := &monitoring.HistoryListParams{Limit: 3, HistoryFilter: monitoring.HistoryFilter{
 				WorkflowID: "wf-none", Statuses: []execution.Status{execution.StatusFailed, execution.StatusTimedOut},
 			}}
-			ids := []string{uuid.Must(uuid.NewV7()).String(), uuid.Must(uuid.NewV7()).String()}
+			ids := []string{uuid.Must(uuid.NewV7()).String(), uuid.Must(uuid.NewV7()).String(), uuid.Must(uuid.NewV7()).String()}
 			now := time.Now()
-			for range 3 { // the same texts each time: prepared once
+			for pass := range 3 { // the same texts each time: prepared once
 				rows, err := db.ExecutionHistoryList(ctx, p)
 				is.NoErr(err)
 				is.Equal(len(rows), 0)
@@ -63,6 +64,14 @@ func TestHotStatementsArePrepared(t *testing.T) {
 					Status: execution.StatusPending, TriggerType: execution.TriggerManual, CreatedAt: now, UpdatedAt: now}, "")
 				is.True(errors.Is(err, errdefs.ErrNotFound)) // no such workflow
 				is.True(!inserted)
+				var batch []execution.TriggerRow // 2 rows, then 3: one text for any number of rows
+				for _, id := range ids[:2+pass%2] {
+					batch = append(batch, execution.TriggerRow{Execution: &execution.Execution{ID: id, WorkflowID: "wf-none",
+						Status: execution.StatusPending, TriggerType: execution.TriggerManual, CreatedAt: now, UpdatedAt: now}})
+				}
+				results, err := db.ExecutionTriggerBatch(ctx, batch)
+				is.NoErr(err)
+				is.True(errors.Is(results[0].Err, errdefs.ErrNotFound)) // no such workflow
 				_, err = db.ExecutionClaim(ctx, ids[0], 1, now)
 				is.True(errors.Is(err, errdefs.ErrConflict)) // no such execution
 				err = db.ExecutionFinish(ctx, &execution.FinishParams{ID: ids[0], Fence: 1, Status: execution.StatusSucceeded, Now: now})
