@@ -114,7 +114,9 @@ func (r *executionRow) toExecution() *execution.Execution {
 }
 
 // ExecutionInsert implements execution.ServiceStore. The insert does nothing on a conflict with
-// either uniqueness key; the existing row is then read by that key.
+// either uniqueness key; the existing row is then read by that key. e's DeploymentID must be its
+// workflow's (execution.Service takes both from one deployment): reads by deployment go through
+// the workflow (workflowOfDeployment).
 func (db *DB) ExecutionInsert(ctx context.Context, e *execution.Execution) (*execution.Execution, bool, error) {
 	row := toExecutionRow(e)
 	res, err := db.bun.NewInsert().Model(row).On("CONFLICT DO NOTHING").Exec(ctx)

@@ -28,10 +28,11 @@ func (db *DB) ExecutionListUpdated(ctx context.Context, p *watch.UpdatedListPara
 }
 
 // ExecutionListUnfinished implements watch.Store: the deployment's PENDING and RUNNING rows
-// (idx_executions_deployment_status_created finds them), by id after AfterID.
+// (idx_executions_workflow_status_created of the deployment's workflow finds them), by id after
+// AfterID.
 func (db *DB) ExecutionListUnfinished(ctx context.Context, p *watch.UnfinishedListParams) ([]*execution.Execution, error) {
 	q := db.bun.NewSelect().Model((*executionRow)(nil)).
-		Where("deployment_id = ?", p.DeploymentID).
+		Where(workflowOfDeployment, p.DeploymentID).
 		Where("status IN (?)", bun.List([]execution.Status{execution.StatusPending, execution.StatusRunning})).
 		OrderExpr("id ASC").
 		Limit(int64(p.Limit))

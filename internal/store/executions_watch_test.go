@@ -62,13 +62,17 @@ func TestExecutionListUpdated(t *testing.T) {
 	})
 }
 
-// TestExecutionListUnfinished: a deployment's PENDING and RUNNING executions by id, paged.
+// TestExecutionListUnfinished: a deployment's PENDING and RUNNING executions by id, paged. The
+// executions carry their workflow's deployment, as every writer stores them: the list goes by
+// the deployment's workflow.
 func TestExecutionListUnfinished(t *testing.T) {
 	t.Parallel()
 	executionBackends(t, func(t *testing.T, db *store.DB, wf string) {
 		is := is.New(t)
 		ctx := context.Background()
-		dep := uuid.NewString()
+		d, err := db.DeploymentGetByWorkflow(ctx, wf)
+		is.NoErr(err)
+		dep := d.ID
 		var want []string
 		for i := range 5 {
 			e := newExecution(wf)

@@ -29,11 +29,21 @@ var terminalStatuses = bun.List([]execution.Status{
 	execution.StatusTimedOut, execution.StatusSkipped,
 })
 
+// workflowOfDeployment selects the executions of one deployment (its id the one parameter)
+// through the executions' workflow_id indexes. A deployment is one workflow for good
+// (workflows.deployment_id is unique and never changes), so its executions are its workflow's,
+// and executions has no index of its own by deployment for history, retention and stats: two
+// such indexes, copies of the (workflow_id, …) ones, were about 30 % of the WAL each execution
+// wrote (migration 20261204000001). The subquery is an init plan on PostgreSQL and a constant on SQLite: the walk is of the
+// workflow's index either way. The deployment's changes feed keeps its own
+// (deployment_id, updated_at, id) index (executions_watch.go).
+const workflowOfDeployment = "workflow_id = (SELECT id FROM workflows WHERE deployment_id = ?)"
+
 // ExecutionHistoryList implements monitoring.Store. The order (created_at DESC, id DESC) and the
 // keyset bound "(created_at, id) < (after)" as a row comparison let both dialects walk one of
 // the (…, created_at DESC, id DESC) indexes from the bound and stop after Limit rows, however
 // deep the page (see migrations 000001 and 000003 for the indexes). Several statuses become one
-// branch per status, each walking (workflow_id|deployment_id|·, status, created_at DESC, …) for
+// branch per status, each walking (workflow_id|·, status, created_at DESC, …) for
 // at most Limit rows, merged by a UNION ALL: an IN list on the middle column of an index would
 // otherwise read and sort every matching row.
 //
@@ -77,7 +87,7 @@ func (db *DB) historyQuery(p *monitoring.HistoryListParams, status execution.Sta
 		OrderExpr("created_at DESC, id DESC").
 		Limit(int64(p.Limit))
 	if p.DeploymentID != "" {
-		q = q.Where("deployment_id = ?", p.DeploymentID)
+		q = q.Where(workflowOfDeployment, p.DeploymentID)
 	}
 	if p.WorkflowID != "" {
 		q = q.Where("workflow_id = ?", p.WorkflowID)
@@ -110,7 +120,7 @@ func (db *DB) historyPostgres(ctx context.Context, p *monitoring.HistoryListPara
 	var args pgParams
 	var where []string
 	if p.DeploymentID != "" {
-		where = append(where, "deployment_id = "+args.add(p.DeploymentID))
+		where = append(where, strings.Replace(workflowOfDeployment, "?", args.add(p.DeploymentID), 1))
 	}
 	if p.WorkflowID != "" {
 		where = append(where, "workflow_id = "+args.add(p.WorkflowID))
@@ -188,12 +198,13 @@ func (db *DB) RetentionTargetList(ctx context.Context) ([]retention.Target, erro
 }
 
 // ExecutionKeepCutoff implements retention.Store: one step down the
-// (deployment_id, created_at DESC, id DESC) index, keepLast-1 entries deep.
+// (workflow_id, created_at DESC, id DESC) index of the deployment's workflow, keepLast-1 entries
+// deep.
 func (db *DB) ExecutionKeepCutoff(ctx context.Context, deploymentID string, keepLast int) (retention.Position, bool, error) {
 	var row executionRow
 	err := db.bun.NewSelect().Model(&row).
 		Column("created_at", "id").
-		Where("deployment_id = ?", deploymentID).
+		Where(workflowOfDeployment, deploymentID).
 		OrderExpr("created_at DESC, id DESC").
 		Offset(int64(keepLast - 1)).
 		Limit(1).
@@ -211,7 +222,7 @@ func (db *DB) ExecutionKeepCutoff(ctx context.Context, deploymentID string, keep
 // ids (oldest first), so the DELETE locks no more rows than that.
 func (db *DB) ExecutionDeleteExpired(ctx context.Context, p *retention.DeleteExpiredParams) (int64, error) {
 	sub := db.bun.NewSelect().Model((*executionRow)(nil)).Column("id").
-		Where("deployment_id = ?", p.DeploymentID).
+		Where(workflowOfDeployment, p.DeploymentID).
 		Where("status IN (?)", terminalStatuses).
 		Where("created_at < ?", micro(p.CreatedBefore)).
 		OrderExpr("created_at ASC, id ASC").

@@ -252,14 +252,21 @@ func partitionLive(ctx context.Context, q bun.IDB, table, name string, rules []r
 	if len(rules) == 0 {
 		values.WriteString("(NULL::uuid, NULL::timestamptz, NULL::timestamptz, NULL::uuid, NULL::boolean)")
 	}
+	// The partition's deployments, one index step each (a loose index scan). Executions have no
+	// index by deployment but one by workflow (see workflowOfDeployment): their walk is over
+	// workflow ids, each mapped to its deployment; the fire ledger's is over deployment ids.
+	key, deployment := "deployment_id", "d.k"
+	if table == retention.TableExecutions {
+		key, deployment = "workflow_id", "(SELECT deployment_id FROM workflows WHERE id = d.k)"
+	}
 	var newest, expired string
 	if table == retention.TableExecutions {
-		newest = `SELECT created_at, id FROM ` + name + ` WHERE deployment_id = d.deployment_id
+		newest = `SELECT created_at, id FROM ` + name + ` WHERE ` + key + ` = d.k
 			ORDER BY created_at DESC, id DESC LIMIT 1`
 		expired = `m.created_at < r.before AND NOT r.keep_all
 			AND (r.keep_at IS NULL OR (m.created_at, m.id) < (r.keep_at, r.keep_id))`
 	} else {
-		newest = `SELECT created_at, NULL::uuid AS id FROM ` + name + ` WHERE deployment_id = d.deployment_id
+		newest = `SELECT created_at, NULL::uuid AS id FROM ` + name + ` WHERE ` + key + ` = d.k
 			ORDER BY created_at DESC LIMIT 1`
 		expired = `m.created_at < r.before`
 	}
@@ -268,15 +275,15 @@ func partitionLive(ctx context.Context, q bun.IDB, table, name string, rules []r
 		unfinished = "EXISTS (SELECT 1 FROM " + name + " WHERE status IN ('PENDING','RUNNING'))"
 	}
 	query := `WITH RECURSIVE r (deployment_id, before, keep_at, keep_id, keep_all) AS (VALUES ` + values.String() + `),
-		d (deployment_id) AS (
-			(SELECT deployment_id FROM ` + name + ` ORDER BY deployment_id LIMIT 1)
+		d (k) AS (
+			(SELECT ` + key + ` FROM ` + name + ` ORDER BY ` + key + ` LIMIT 1)
 			UNION ALL
-			SELECT (SELECT deployment_id FROM ` + name + ` WHERE deployment_id > d.deployment_id ORDER BY deployment_id LIMIT 1)
-			FROM d WHERE d.deployment_id IS NOT NULL)
+			SELECT (SELECT ` + key + ` FROM ` + name + ` WHERE ` + key + ` > d.k ORDER BY ` + key + ` LIMIT 1)
+			FROM d WHERE d.k IS NOT NULL)
 		SELECT ` + unfinished + ` OR EXISTS (
 			SELECT 1 FROM d CROSS JOIN LATERAL (` + newest + `) AS m
-			LEFT JOIN r ON r.deployment_id = d.deployment_id
-			WHERE d.deployment_id IS NOT NULL AND (r.deployment_id IS NULL OR NOT (` + expired + `)))`
+			LEFT JOIN r ON r.deployment_id = ` + deployment + `
+			WHERE d.k IS NOT NULL AND (r.deployment_id IS NULL OR NOT (` + expired + `)))`
 	var live bool
 	if err := q.NewRaw(query, args...).Scan(ctx, &live); err != nil {
 		return false, fmt.Errorf("check partition %s: %w", name, interpretError(err))

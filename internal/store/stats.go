@@ -106,7 +106,7 @@ func statsRange[Q interface {
 }](q Q, p *monitoring.StatsParams) Q {
 	q = q.Where("created_at >= ?", micro(p.Start)).Where("created_at < ?", micro(p.End))
 	if p.DeploymentID != "" {
-		q = q.Where("deployment_id = ?", p.DeploymentID)
+		q = q.Where(workflowOfDeployment, p.DeploymentID)
 	}
 	return q
 }
