@@ -33,10 +33,10 @@ var terminalStatuses = bun.List([]execution.Status{
 // through the executions' workflow_id indexes. A deployment is one workflow for good
 // (workflows.deployment_id is unique and never changes), so its executions are its workflow's,
 // and executions has no index of its own by deployment for history, retention and stats: two
-// such indexes, copies of the (workflow_id, …) ones, were about 30 % of the WAL each execution
-// wrote (migration 20261204000001). The subquery is an init plan on PostgreSQL and a constant
-// on SQLite: the walk is of the workflow's index either way. The deployment's changes feed keeps
-// its own (deployment_id, updated_at, id) index (executions_watch.go).
+// such indexes, copies of the (workflow_id, …) ones, were about a sixth of the WAL each
+// execution wrote (migration 20261204000001). The subquery is an init plan on PostgreSQL and a
+// constant on SQLite: the walk is of the workflow's index either way. The deployment's changes
+// feed keeps its own (deployment_id, updated_at, id) index (executions_watch.go).
 const workflowOfDeployment = "workflow_id = (SELECT id FROM workflows WHERE deployment_id = ?)"
 
 // ExecutionHistoryList implements monitoring.Store. The order (created_at DESC, id DESC) and the
