@@ -79,6 +79,15 @@ type Config struct {
 	LogLevel string `env:"WFR_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level: ${enum}. Default ${default}."`
 	// LogFormat is json|text. Default json (one JSON object per line on stdout).
 	LogFormat string `env:"WFR_LOG_FORMAT" default:"json" enum:"json,text" help:"Log format on stdout: ${enum}. Default ${default}."`
+	// AccessLog says which RPCs the access log writes at INFO: failures (the default) writes the
+	// calls that fail and those slower than AccessLogSlow, and writes every other call at DEBUG
+	// (seen with WFR_LOG_LEVEL=debug), the way Kubernetes' API server keeps its per-request log
+	// to a higher verbosity; all writes every call at INFO. Calls that fail with a server fault
+	// (internal, unknown, data_loss) are at ERROR either way, and streams at INFO when they end.
+	AccessLog string `env:"WFR_ACCESS_LOG" default:"failures" enum:"failures,all" help:"RPCs the access log writes at INFO: ${enum} (failures: failed and slow calls; the rest at DEBUG). Default ${default}."`
+	// AccessLogSlow is how long a successful call takes before the access log writes it at INFO
+	// with WFR_ACCESS_LOG=failures (0: never). Default 1s.
+	AccessLogSlow time.Duration `env:"WFR_ACCESS_LOG_SLOW" default:"1s" help:"A successful RPC at least this slow is written at INFO with WFR_ACCESS_LOG=failures (0: never). Default ${default}."`
 	// LogFile, when set, also writes the log lines to this file, rotated by size. Default
 	// empty: stdout only.
 	LogFile string `name:"log-file" env:"WFR_LOG_FILE" placeholder:"PATH" help:"Also write the log to this file, rotated. Default empty: stdout only."`
@@ -317,6 +326,8 @@ func Default() Config {
 		DatabaseURL:              "sqlite://data/workflow-runtime.db",
 		LogLevel:                 "info",
 		LogFormat:                "json",
+		AccessLog:                "failures",
+		AccessLogSlow:            time.Second,
 		LogMaxSizeMB:             100,
 		LogMaxBackups:            5,
 		LogMaxAgeDays:            28,
@@ -485,6 +496,14 @@ func (c Config) Validate() error {
 	case "json", "text":
 	default:
 		bad("WFR_LOG_FORMAT", "%q is not one of json, text", c.LogFormat)
+	}
+	switch c.AccessLog {
+	case "failures", "all":
+	default:
+		bad("WFR_ACCESS_LOG", "%q is not one of failures, all", c.AccessLog)
+	}
+	if c.AccessLogSlow < 0 {
+		bad("WFR_ACCESS_LOG_SLOW", "%s must not be negative", c.AccessLogSlow)
 	}
 	if c.LogMaxSizeMB < 1 {
 		bad("WFR_LOG_MAX_SIZE_MB", "%d must be at least 1", c.LogMaxSizeMB)

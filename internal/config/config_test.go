@@ -37,6 +37,8 @@ func TestDefaults(t *testing.T) {
 	is.Equal(def.EngineURL, "")
 	is.Equal(def.LogLevel, "info")
 	is.Equal(def.LogFormat, "json")
+	is.Equal(def.AccessLog, "failures")
+	is.Equal(def.AccessLogSlow, time.Second)
 	is.Equal(def.LogFile, "")
 	is.Equal(def.LogMaxSizeMB, 100)
 	is.Equal(def.LogMaxBackups, 5)
@@ -68,6 +70,8 @@ func TestParseEnv(t *testing.T) {
 		"WFR_ENGINE_URL":              "https://engine.internal:8443",
 		"WFR_LOG_LEVEL":               "debug",
 		"WFR_LOG_FORMAT":              "text",
+		"WFR_ACCESS_LOG":              "all",
+		"WFR_ACCESS_LOG_SLOW":         "250ms",
 		"WFR_LOG_FILE":                "/var/log/wfr/wfr.log",
 		"WFR_LOG_MAX_SIZE_MB":         "10",
 		"WFR_LOG_MAX_BACKUPS":         "0",
@@ -98,6 +102,8 @@ func TestParseEnv(t *testing.T) {
 	is.Equal(cfg.EngineURL, "https://engine.internal:8443")
 	is.Equal(cfg.LogLevel, "debug")
 	is.Equal(cfg.LogFormat, "text")
+	is.Equal(cfg.AccessLog, "all")
+	is.Equal(cfg.AccessLogSlow, 250*time.Millisecond)
 	is.Equal(cfg.LogFile, "/var/log/wfr/wfr.log")
 	is.Equal(cfg.LogMaxSizeMB, 10)
 	is.Equal(cfg.LogMaxBackups, 0)
@@ -255,6 +261,9 @@ func TestValidate(t *testing.T) {
 		{"webhook tolerance", func(c *config.Config) { c.WebhookTolerance = 0 }, "WFR_WEBHOOK_TOLERANCE"},
 		{"log level", func(c *config.Config) { c.LogLevel = "verbose" }, "WFR_LOG_LEVEL"},
 		{"log format", func(c *config.Config) { c.LogFormat = "xml" }, "WFR_LOG_FORMAT"},
+		{"access log", func(c *config.Config) { c.AccessLog = "some" }, "WFR_ACCESS_LOG"},
+		{"access log slow", func(c *config.Config) { c.AccessLogSlow = -time.Second }, "WFR_ACCESS_LOG_SLOW"},
+		{"access log slow off", func(c *config.Config) { c.AccessLogSlow = 0 }, ""},
 		{"log max size", func(c *config.Config) { c.LogMaxSizeMB = 0 }, "WFR_LOG_MAX_SIZE_MB"},
 		{"log max backups", func(c *config.Config) { c.LogMaxBackups = -1 }, "WFR_LOG_MAX_BACKUPS"},
 		{"log max age", func(c *config.Config) { c.LogMaxAgeDays = -1 }, "WFR_LOG_MAX_AGE_DAYS"},

@@ -114,7 +114,7 @@ var groups = []group{
 			"is set; the standard `OTEL_EXPORTER_OTLP_*` variables configure the exporter. " +
 			"Prometheus metrics are served at `/metrics`.",
 		envs: []string{
-			"WFR_LOG_LEVEL", "WFR_LOG_FORMAT", "WFR_LOG_FILE", "WFR_LOG_MAX_SIZE_MB",
+			"WFR_LOG_LEVEL", "WFR_LOG_FORMAT", "WFR_ACCESS_LOG", "WFR_ACCESS_LOG_SLOW", "WFR_LOG_FILE", "WFR_LOG_MAX_SIZE_MB",
 			"WFR_LOG_MAX_BACKUPS", "WFR_LOG_MAX_AGE_DAYS", "WFR_LOG_COMPRESS",
 		},
 	},

@@ -280,7 +280,7 @@ func allowedHosts(cfg config.Config) []string {
 // and validation.
 func handlerOptions(cfg config.Config, logger *slog.Logger) []connect.HandlerOption {
 	return []connect.HandlerOption{
-		connect.WithInterceptors(telemetry.NewAccessLog(logger)),
+		connect.WithInterceptors(telemetry.NewAccessLog(logger, telemetry.AccessLogConfig{All: cfg.AccessLog == "all", Slow: cfg.AccessLogSlow})),
 		telemetry.WithRecover(logger),
 		connect.WithCompressMinBytes(cfg.CompressMinBytes),
 		connect.WithReadMaxBytes(int(cfg.MaxRequestBytes)),

@@ -18,19 +18,31 @@ import (
 //	 "protocol":"grpc","code":"ok","duration_ms":0.42,"peer":"127.0.0.1:53412"}
 //
 // Failures add "error"; codes that mean a server fault (internal, unknown, data_loss) are logged
-// at ERROR, every other outcome at INFO. Request and response bodies are never logged. Put it
-// outermost, so that it sees what the caller sees (including recovered panics and validation
-// errors).
+// at ERROR, every other failure at INFO. A unary call that succeeds is logged at INFO only with
+// AccessLogConfig.All or when it took at least AccessLogConfig.Slow (it then adds "slow":true),
+// and at DEBUG otherwise: a busy service writes no line per call at the default level, as
+// Kubernetes' API server keeps its per-request log to a higher verbosity. A stream is logged at
+// INFO when it ends. Request and response bodies are never logged. Put it outermost, so that it
+// sees what the caller sees (including recovered panics and validation errors).
 type AccessLog struct {
 	logger *slog.Logger
+	cfg    AccessLogConfig
 	now    func() time.Time
+}
+
+// AccessLogConfig says which successful unary calls AccessLog writes at INFO.
+type AccessLogConfig struct {
+	// All writes every call at INFO (WFR_ACCESS_LOG=all).
+	All bool
+	// Slow writes a successful call that took at least this long at INFO (0: none).
+	Slow time.Duration
 }
 
 var _ connect.Interceptor = (*AccessLog)(nil)
 
 // NewAccessLog returns the access-log interceptor writing to logger.
-func NewAccessLog(logger *slog.Logger) *AccessLog {
-	return &AccessLog{logger: logger, now: time.Now}
+func NewAccessLog(logger *slog.Logger, cfg AccessLogConfig) *AccessLog {
+	return &AccessLog{logger: logger, cfg: cfg, now: time.Now}
 }
 
 // WrapUnary implements connect.Interceptor.
@@ -41,7 +53,7 @@ func (a *AccessLog) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		}
 		start := a.now()
 		res, err := next(ctx, req)
-		a.log(ctx, req.Spec().Procedure, req.Peer(), start, err)
+		a.log(ctx, req.Spec().Procedure, req.Peer(), start, err, true)
 		return res, err
 	}
 }
@@ -56,30 +68,44 @@ func (a *AccessLog) WrapStreamingHandler(next connect.StreamingHandlerFunc) conn
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		start := a.now()
 		err := next(ctx, conn)
-		a.log(ctx, conn.Spec().Procedure, conn.Peer(), start, err)
+		a.log(ctx, conn.Spec().Procedure, conn.Peer(), start, err, false)
 		return err
 	}
 }
 
-func (a *AccessLog) log(ctx context.Context, procedure string, peer connect.Peer, start time.Time, err error) {
+func (a *AccessLog) log(ctx context.Context, procedure string, peer connect.Peer, start time.Time, err error, unary bool) {
 	code := "ok"
 	level := slog.LevelInfo
+	var took time.Duration
+	slow := false
 	if err != nil {
 		c := connect.CodeOf(err)
 		code = c.String()
 		if c == connect.CodeInternal || c == connect.CodeUnknown || c == connect.CodeDataLoss {
 			level = slog.LevelError
 		}
+	} else if unary && !a.cfg.All {
+		// Timed only here: a quick success at DEBUG costs no clock read when DEBUG is off.
+		took = a.now().Sub(start)
+		if slow = a.cfg.Slow > 0 && took >= a.cfg.Slow; !slow {
+			level = slog.LevelDebug
+		}
 	}
 	if !a.logger.Enabled(ctx, level) {
 		return
+	}
+	if took == 0 {
+		took = a.now().Sub(start)
 	}
 	attrs := []slog.Attr{
 		slog.String("procedure", procedure),
 		slog.String("protocol", peer.Protocol),
 		slog.String("code", code),
-		slog.Float64("duration_ms", float64(a.now().Sub(start).Microseconds())/1000),
+		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 		slog.String("peer", peer.Addr),
+	}
+	if slow {
+		attrs = append(attrs, slog.Bool("slow", true))
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))

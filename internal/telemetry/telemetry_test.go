@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/matryer/is"
@@ -73,16 +74,28 @@ type testBundle struct {
 	url  string
 }
 
+// setup serves service with the access log of WFR_ACCESS_LOG=all, logging at DEBUG.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
+	return setupLog(t, "debug", telemetry.AccessLogConfig{All: true}, nil)
+}
+
+// setupLog serves service with an access log of cfg, logging at level; now, when set, is its
+// clock.
+func setupLog(t *testing.T, level string, cfg telemetry.AccessLogConfig, now func() time.Time) *testBundle {
+	t.Helper()
 	logs := &syncBuffer{}
-	logger, err := telemetry.NewLogger(logs, "debug", "json")
+	logger, err := telemetry.NewLogger(logs, level, "json")
 	if err != nil {
 		t.Fatal(err)
 	}
+	access := telemetry.NewAccessLog(logger, cfg)
+	if now != nil {
+		access.SetClock(now)
+	}
 	mux := http.NewServeMux()
 	mux.Handle(workflowruntimev1connect.NewWorkflowRuntimeServiceHandler(service{},
-		connect.WithInterceptors(telemetry.NewAccessLog(logger)),
+		connect.WithInterceptors(access),
 		telemetry.WithRecover(logger),
 	))
 	srv := httptest.NewServer(mux)
@@ -129,6 +142,59 @@ func TestAccessLogOK(t *testing.T) {
 		is.Equal(l["error"], nil) // no error on success
 		is.True(l["peer"] != "")  // the caller's address
 	}
+}
+
+// TestAccessLogFailures: by default (WFR_ACCESS_LOG=failures) a quick success is written at
+// DEBUG only, a slow one at INFO marked slow, and a failure at INFO.
+func TestAccessLogFailures(t *testing.T) {
+	t.Parallel()
+	is := is.New(t)
+	cfg := telemetry.AccessLogConfig{Slow: time.Second}
+
+	// At INFO: the successful call writes nothing, the failed one its line.
+	b := setupLog(t, "info", cfg, nil)
+	_, err := b.client().GetSystemHealth(t.Context(), &workflowruntimev1.GetSystemHealthRequest{})
+	is.NoErr(err)
+	_, err = b.client().GetDeploymentStats(t.Context(), &workflowruntimev1.GetDeploymentStatsRequest{})
+	is.Equal(connect.CodeOf(err), connect.CodeFailedPrecondition)
+	lines := b.rpcLines(t)
+	is.Equal(len(lines), 1) // the failure alone
+	is.Equal(lines[0]["code"], "failed_precondition")
+	is.Equal(lines[0]["level"], "INFO")
+
+	// At DEBUG the success is there, at DEBUG.
+	b = setupLog(t, "debug", cfg, nil)
+	_, err = b.client().GetSystemHealth(t.Context(), &workflowruntimev1.GetSystemHealthRequest{})
+	is.NoErr(err)
+	lines = b.rpcLines(t)
+	is.Equal(len(lines), 1)
+	is.Equal(lines[0]["level"], "DEBUG")
+	is.Equal(lines[0]["code"], "ok")
+	is.Equal(lines[0]["slow"], nil)
+
+	// A success that took the slow threshold is at INFO: the clock moves a second a reading.
+	var mu sync.Mutex
+	clock := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	tick := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(time.Second)
+		return clock
+	}
+	b = setupLog(t, "info", cfg, tick)
+	_, err = b.client().GetSystemHealth(t.Context(), &workflowruntimev1.GetSystemHealthRequest{})
+	is.NoErr(err)
+	lines = b.rpcLines(t)
+	is.Equal(len(lines), 1)
+	is.Equal(lines[0]["level"], "INFO")
+	is.Equal(lines[0]["slow"], true)
+	is.Equal(lines[0]["duration_ms"], 1000.0)
+
+	// Slow 0: no success is ever slow.
+	b = setupLog(t, "info", telemetry.AccessLogConfig{}, tick)
+	_, err = b.client().GetSystemHealth(t.Context(), &workflowruntimev1.GetSystemHealthRequest{})
+	is.NoErr(err)
+	is.Equal(len(b.rpcLines(t)), 0)
 }
 
 func TestAccessLogError(t *testing.T) {
