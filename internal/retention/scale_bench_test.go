@@ -22,7 +22,9 @@ import (
 // (k+1)^2 - k^2 parts in scaleWorkflows^2: the last ones are the busiest). Statuses older than
 // an hour are 88% SUCCEEDED, 8% FAILED, 2% TIMED_OUT, 1% SKIPPED, 1% CANCELLED; the last hour
 // also has PENDING and RUNNING. Trigger types 70% CRON (trigger "t", scheduled at the creation
-// time), 20% MANUAL, 10% WEBHOOK. Ids are UUIDv7 of the creation time.
+// time), 20% MANUAL, 10% WEBHOOK. Ids are UUIDv7 of the creation time. Each CRON execution has
+// its fire in the fire ledger (FIRED, at its scheduled time, under the execution's id), as the
+// scheduler records them.
 const (
 	scaleDays      = 40
 	scaleWorkflows = 200
@@ -51,6 +53,10 @@ FROM (SELECT g, md5(g::text) AS m,
              floor(%[3]d * sqrt(((hashint8(g + 7) & 2147483647) %% 1000000) / 1000000.0))::int AS w,
              (hashint8(g) & 2147483647) %% 100 AS h, (hashint8(g + 1000000007) & 2147483647) %% 10 AS k
       FROM generate_series(1::bigint, %[1]d) g) s`, rows, scaleDays, scaleWorkflows),
+		`INSERT INTO fire_ledger (id, workflow_id, deployment_id, trigger_id, nominal_at, scheduled_at, fired_at, outcome,
+                         execution_id, created_at)
+SELECT id, workflow_id, deployment_id, trigger_id, scheduled_at, scheduled_at, scheduled_at, 'FIRED', id, created_at
+FROM executions WHERE trigger_type = 'CRON'`,
 	}
 }
 
@@ -60,8 +66,8 @@ FROM (SELECT g, md5(g::text) AS m,
 // set's days, loads WFR_BENCH_ROWS executions (default 10,000,000), measures
 // monitoring.Service.History (first page and page 200, p50/p99, against SELECT 1 and a primary
 // key lookup on the same pool), then one janitor pass that deletes a day of rows by row deletes
-// (partitions off) and one that drops the partitions older than 30 days, and writes a markdown
-// section to WFR_BENCH_REPORT.
+// (partitions off) and one that drops the partitions older than 30 days, of executions and of
+// the fire ledger, and writes a markdown section to WFR_BENCH_REPORT.
 func BenchmarkScale(b *testing.B) {
 	url := os.Getenv("WFR_BENCH_DATABASE_URL")
 	report := os.Getenv("WFR_BENCH_REPORT")
@@ -113,9 +119,14 @@ func BenchmarkScale(b *testing.B) {
 	if err := db.Bun().NewRaw("SELECT count(*) FROM pg_inherits WHERE inhparent = 'executions'::regclass").Scan(ctx, &parts); err != nil {
 		b.Fatal(err)
 	}
-	var size string
+	var size, ledgerSize string
 	if err := db.Bun().NewRaw(`SELECT pg_size_pretty(sum(pg_total_relation_size(inhrelid))) FROM pg_inherits
 		WHERE inhparent = 'executions'::regclass`).Scan(ctx, &size); err != nil {
+		b.Fatal(err)
+	}
+	var fires int64
+	if err := db.Bun().NewRaw(`SELECT (SELECT count(*) FROM fire_ledger), pg_size_pretty(sum(pg_total_relation_size(inhrelid)))
+		FROM pg_inherits WHERE inhparent = 'fire_ledger'::regclass`).Scan(ctx, &fires, &ledgerSize); err != nil {
 		b.Fatal(err)
 	}
 
@@ -149,9 +160,10 @@ func BenchmarkScale(b *testing.B) {
 	}
 
 	fmt.Fprintf(&out, "%d executions (%s with indexes) in %d partitions of one week (`WFR_RETENTION_PARTITION_PERIOD=168h`, the default, with the 3 weeks ahead and the default partition) "+
-		"over %d days and %d workflows (skewed: the busiest, %s, has %d); loaded in %s. %d calls per line, 50 rows a page, "+
+		"over %d days and %d workflows (skewed: the busiest, %s, has %d), and the fire ledger's %d fires of their cron executions (%s with indexes, "+
+		"partitioned by scheduled time in the same weeks); loaded in %s. %d calls per line, 50 rows a page, "+
 		"through monitoring.Service.History (the service's own path: filter, page token, SQL, row decoding).\n\n",
-		rows, size, parts, scaleDays, scaleWorkflows, busiest, perWorkflow, load.Round(time.Second), calls)
+		rows, size, parts, scaleDays, scaleWorkflows, busiest, perWorkflow, fires, ledgerSize, load.Round(time.Second), calls)
 	fmt.Fprintf(&out, "| call | p50 ms | p99 ms |\n|---|---:|---:|\n")
 	line := func(name string, call func() error) {
 		p50, p99 := measure(call)
@@ -202,7 +214,7 @@ func BenchmarkScale(b *testing.B) {
 	// The janitor. First by row deletes only (no partition maintenance): the oldest day expires
 	// (retention age scaleDays-1 days).
 	fmt.Fprintf(&out, "\nThe janitor (retention.Janitor.RunOnce, keep-last 100, 500 rows per DELETE):\n\n")
-	fmt.Fprintf(&out, "| pass | rows gone | partitions dropped | time | rows/s |\n|---|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&out, "| pass | executions gone | fire-ledger rows gone | partitions dropped | time | rows/s |\n|---|---:|---:|---:|---:|---:|\n")
 	rowsPass := retention.NewJanitor(db, retention.JanitorConfig{RetentionAge: (scaleDays - 1) * day, KeepLast: 100})
 	t0 = time.Now()
 	res, err := rowsPass.RunOnce(ctx)
@@ -210,9 +222,9 @@ func BenchmarkScale(b *testing.B) {
 		b.Fatal(err)
 	}
 	rowTime := time.Since(t0)
-	rowRate := float64(res.ExecutionsDeleted) / rowTime.Seconds()
-	fmt.Fprintf(&out, "| row deletes, the oldest day (age %dd, partitions off) | %d | 0 | %s | %.0f |\n",
-		scaleDays-1, res.ExecutionsDeleted, rowTime.Round(time.Millisecond), rowRate)
+	rowRate := float64(res.ExecutionsDeleted+res.FiresDeleted) / rowTime.Seconds()
+	fmt.Fprintf(&out, "| row deletes, the oldest day (age %dd, partitions off) | %d | %d | 0 | %s | %.0f |\n",
+		scaleDays-1, res.ExecutionsDeleted, res.FiresDeleted, rowTime.Round(time.Millisecond), rowRate)
 	logf("row deletes: %+v in %s", res, rowTime)
 
 	// Then with partitions, the age bound at the end of the oldest partition: that partition
@@ -223,6 +235,20 @@ func BenchmarkScale(b *testing.B) {
 		b.Fatal(err)
 	}
 	age := time.Since(oldest[0].To)
+	partitions := func() map[string]bool {
+		names := map[string]bool{}
+		for _, table := range []string{retention.TableExecutions, retention.TableFireLedger} {
+			parts, _, err := db.PartitionList(ctx, table)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, p := range parts {
+				names[p.Name] = true
+			}
+		}
+		return names
+	}
+	before := partitions()
 	partPass := retention.NewJanitor(db, retention.JanitorConfig{RetentionAge: age, KeepLast: 100, PartitionPeriod: week})
 	t0 = time.Now()
 	res, err = partPass.RunOnce(ctx)
@@ -230,25 +256,34 @@ func BenchmarkScale(b *testing.B) {
 		b.Fatal(err)
 	}
 	partTime := time.Since(t0)
-	fmt.Fprintf(&out, "| partitions: the oldest week has expired whole (age %s, weekly partitions) | %d | %d | %s | %.0f |\n",
-		age.Round(time.Hour), res.ExecutionsDeleted, res.PartitionsDropped, partTime.Round(time.Millisecond), float64(res.ExecutionsDeleted)/partTime.Seconds())
+	var dropped []string
+	after := partitions()
+	for name := range before {
+		if !after[name] {
+			dropped = append(dropped, name)
+		}
+	}
+	slices.Sort(dropped)
+	gone := res.ExecutionsDeleted + res.FiresDeleted
+	fmt.Fprintf(&out, "| partitions: the oldest week has expired whole (age %s, weekly partitions) | %d | %d | %d | %s | %.0f |\n",
+		age.Round(time.Hour), res.ExecutionsDeleted, res.FiresDeleted, res.PartitionsDropped, partTime.Round(time.Millisecond), float64(gone)/partTime.Seconds())
 	logf("partition drops: %+v in %s", res, partTime)
-	byRows := time.Duration(float64(res.ExecutionsDeleted) / rowRate * float64(time.Second))
-	fmt.Fprintf(&out, "\nThe partition pass dropped %s (%d rows) and the fire ledger's past weeks (empty here: %d partitions in all), "+
-		"then swept every deployment for rows left to delete (none). The same %d rows by row deletes would take about %s at the first pass's rate, "+
+	byRows := time.Duration(float64(gone) / rowRate * float64(time.Second))
+	fmt.Fprintf(&out, "\nThe partition pass dropped %s, then swept every deployment for rows left to delete: %d executions and %d fires went in all. "+
+		"The same %d rows by row deletes would take about %s at the first pass's rate, "+
 		"%.0fx the partition pass, and leave them as dead tuples for vacuum to clean, table and indexes; a dropped partition's space is free at once. "+
-		"The partition pass's time includes every deployment's keep-last cutoff and its (empty) row sweep, the checks of each past partition "+
+		"The partition pass's time includes every deployment's keep-last cutoff and its row sweep, the checks of each past partition "+
 		"(one index probe per deployment in it, made again under the lock) and the count(*) of the dropped partition.\n",
-		oldest[0].Name, res.ExecutionsDeleted, res.PartitionsDropped, res.ExecutionsDeleted, byRows.Round(100*time.Millisecond),
+		strings.Join(dropped, " and "), res.ExecutionsDeleted, res.FiresDeleted, gone, byRows.Round(100*time.Millisecond),
 		byRows.Seconds()/partTime.Seconds())
 	if err := os.WriteFile(report, []byte(out.String()), 0o600); err != nil {
 		b.Fatal(err)
 	}
 }
 
-// seedScale loads the data set the fast way (storetest.BulkLoadExecutions; the data set has no
-// repeated key).
+// seedScale loads the data set the fast way (storetest.BulkLoad; the data set has no repeated
+// key).
 func seedScale(b *testing.B, db *store.DB, rows int) {
 	b.Helper()
-	storetest.BulkLoadExecutions(b, db, scaleSeedSQL(rows))
+	storetest.BulkLoad(b, db, []string{retention.TableExecutions, retention.TableFireLedger}, scaleSeedSQL(rows))
 }

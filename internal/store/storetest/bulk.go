@@ -5,16 +5,24 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/uptrace/bun"
+
 	"github.com/workflow-runtime/workflow-runtime/internal/store"
 )
 
-// BulkLoadExecutions runs statements (bulk inserts into executions, on PostgreSQL) on one
-// connection the fast way, for the benchmarks that load millions of rows: the executions
-// indexes but the primary key are dropped first and rebuilt after, exactly as the migrations
-// made them, and triggers (the foreign keys, the key trigger) are off while the statements run
-// (session_replication_role: the data set must not repeat a key). The tables are ANALYZEd
-// after. It returns how many indexes it rebuilt.
+// BulkLoadExecutions is BulkLoad of statements into executions.
 func BulkLoadExecutions(tb testing.TB, db *store.DB, statements []string) int {
+	tb.Helper()
+	return BulkLoad(tb, db, []string{"executions"}, statements)
+}
+
+// BulkLoad runs statements (bulk inserts into tables, on PostgreSQL) on one connection the fast
+// way, for the benchmarks that load millions of rows: the tables' indexes but those of a
+// constraint (the primary keys, fire_ledger's unique key) are dropped first and rebuilt after,
+// exactly as the migrations made them, and triggers (the foreign keys, the key trigger) are off
+// while the statements run (session_replication_role: the data set must not repeat a key). The
+// tables are ANALYZEd after. It returns how many indexes it rebuilt.
+func BulkLoad(tb testing.TB, db *store.DB, tables, statements []string) int {
 	tb.Helper()
 	ctx := context.Background()
 	conn, err := db.Bun().Conn(ctx)
@@ -30,7 +38,8 @@ func BulkLoadExecutions(tb testing.TB, db *store.DB, statements []string) int {
 	}
 	var defs, names []string
 	err = conn.NewRaw(`SELECT indexdef, indexname FROM pg_indexes
-WHERE schemaname = current_schema() AND tablename = 'executions' AND indexname <> 'executions_pkey'`).Scan(ctx, &defs, &names)
+WHERE schemaname = current_schema() AND tablename IN (?)
+	AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = indexname)`, bun.List(tables)).Scan(ctx, &defs, &names)
 	if err != nil {
 		tb.Fatal(err)
 	}
